@@ -1,0 +1,277 @@
+/**
+ * The keepalive statechart: libvirt's keepalive protocol (src/rpc/virkeepalive.c,
+ * design: libvir-list, "Define keepalive protocol", 2011) as one pure XState machine
+ * per peer connection.
+ *
+ * Pure: no `after`, no timers, no clock. Every event carries `at` (ms) and the
+ * machine publishes `context.wakeAt`, the next time it wants a `tick`. The host owns
+ * the clock and carries out what the machine emits (`send`, `dead`, `closed`).
+ *
+ * The rule, as in virkeepalive.c: any inbound message is a sign of life and resets
+ * both the silence timer and the unanswered-PING count. After `interval` of silence
+ * (since the last sign of life or the last PING) the side sends a PING; when `count`
+ * PINGs are unanswered and one more interval passes, the peer is dead. A peer silent
+ * since `t` is therefore declared dead at exactly `t + interval * (count + 1)`.
+ */
+import { assign, emit, enqueueActions, setup } from 'xstate';
+import type { SnapshotFrom } from 'xstate';
+
+export type Role = 'client' | 'server';
+export type KeepaliveMessage = 'ADVERTISE' | 'PING' | 'PONG';
+
+/** One side's own keepalive settings; each side has its own (libvirtd: 5000 ms, 5). */
+export interface KeepaliveOptions {
+  /** ms of silence from the peer before this side sends a PING. */
+  interval: number;
+  /** PINGs left unanswered before the peer is declared dead (0: dead after one silent interval). */
+  count: number;
+  /** false: this side never PINGs and never declares death, but still answers PINGs. */
+  sendPings: boolean;
+}
+
+export interface KeepaliveInput extends KeepaliveOptions {
+  role: Role;
+  /** ms, when the connection opened: the first silence is measured from here. */
+  at: number;
+  /** Send our ADVERTISE on start. Default: clients do, servers don't. */
+  advertise?: boolean;
+  /**
+   * Send nothing keepalive until the peer's ADVERTISE. Default: servers do (the protocol
+   * forbids a server to speak first); a libvirt-dialect client does too, since there the
+   * remote program's supports-feature reply stands in for the daemon's ADVERTISE.
+   */
+  awaitAdvertise?: boolean;
+}
+
+/** Inbound frames a host handled without stepping the machine, folded into one `peer.message`. */
+export interface FoldedFrames {
+  pings?: number;
+  pongs?: number;
+  messages?: number;
+}
+
+export type KeepaliveEvent =
+  | { type: 'peer.advertise'; at: number }
+  | { type: 'peer.ping'; at: number }
+  | { type: 'peer.pong'; at: number }
+  /** Any other inbound message; a host may fold many frames into one (`folded`, `at` = the latest). */
+  | { type: 'peer.message'; at: number; folded?: FoldedFrames }
+  | { type: 'tick'; at: number }
+  | { type: 'close'; at: number; reason?: string }
+  | { type: 'peer.closed'; at: number; reason?: string };
+
+export type KeepaliveEmitted =
+  | { type: 'send'; message: KeepaliveMessage }
+  | { type: 'dead'; at: number; silentFor: number; unanswered: number }
+  | { type: 'closed'; at: number; reason: string };
+
+export interface KeepaliveContext extends KeepaliveOptions {
+  role: Role;
+  /** Resolved from the input (role defaults applied). */
+  advertise: boolean;
+  awaitAdvertise: boolean;
+  startedAt: number;
+  /** virkeepalive.c `lastPacketReceived`. */
+  lastSignOfLife: number;
+  /** virkeepalive.c `intervalStart`: the last sign of life or the last PING sent. */
+  intervalStart: number;
+  /** PINGs sent since the last sign of life (virkeepalive.c: count - countToDeath). */
+  unanswered: number;
+  /** Next time this machine needs a `tick`; null while it has nothing to time. */
+  wakeAt: number | null;
+  advertised: boolean;
+  pingsSent: number;
+  pongsSent: number;
+  pingsReceived: number;
+  pongsReceived: number;
+  messagesReceived: number;
+}
+
+/** States carrying this tag answer a PING with a PONG; a host may do so without a step. */
+export const ANSWERS_PING = 'answersPing';
+
+const wakeAfter = (context: KeepaliveContext, at: number): number | null =>
+  context.sendPings ? at + context.interval : null;
+
+/** Counters for a sign of life, whether one event or many folded frames. */
+function tallyInbound(context: KeepaliveContext, event: KeepaliveEvent, answering: boolean) {
+  const folded = event.type === 'peer.message' ? event.folded : undefined;
+  const pings = folded ? (folded.pings ?? 0) : event.type === 'peer.ping' ? 1 : 0;
+  const pongs = folded ? (folded.pongs ?? 0) : event.type === 'peer.pong' ? 1 : 0;
+  const messages = folded ? (folded.messages ?? 0) : event.type === 'peer.message' ? 1 : 0;
+  return {
+    pingsReceived: context.pingsReceived + pings,
+    pongsReceived: context.pongsReceived + pongs,
+    messagesReceived: context.messagesReceived + messages,
+    // A folded PING was answered by the host exactly when this state answers PINGs.
+    pongsSent: context.pongsSent + (answering && event.type === 'peer.message' ? pings : 0),
+  };
+}
+
+export const keepaliveMachine = setup({
+  types: {
+    context: {} as KeepaliveContext,
+    events: {} as KeepaliveEvent,
+    input: {} as KeepaliveInput,
+    emitted: {} as KeepaliveEmitted,
+    tags: {} as typeof ANSWERS_PING,
+  },
+  guards: {
+    awaitsAdvertise: ({ context }) => context.awaitAdvertise,
+    sendsPings: ({ context }) => context.sendPings,
+    /** The host woke us before our deadline (a repeated or early alarm): nothing to do. */
+    notDue: ({ context, event }) => context.wakeAt === null || event.at < context.wakeAt,
+    /** A backward clock step (NTP) put `at` before the current interval began. */
+    clockWentBack: ({ context, event }) => event.at < context.intervalStart,
+    peerExhausted: ({ context }) => context.unanswered >= context.count,
+  },
+  actions: {
+    advertise: emit({ type: 'send', message: 'ADVERTISE' } as const),
+    markAdvertised: assign({ advertised: true }),
+    startTiming: assign({ wakeAt: ({ context }) => context.startedAt + context.interval }),
+    /** Before ADVERTISE nothing may be answered, but the frame still proves the peer alive. */
+    noteSilentSignOfLife: assign(({ context, event }) => ({
+      ...tallyInbound(context, event, false),
+      lastSignOfLife: event.at,
+      intervalStart: event.at,
+    })),
+    signOfLife: assign(({ context, event }) => ({
+      ...tallyInbound(context, event, true),
+      lastSignOfLife: event.at,
+      intervalStart: event.at,
+      unanswered: 0,
+      wakeAt: wakeAfter(context, event.at),
+    })),
+    sendPong: emit({ type: 'send', message: 'PONG' } as const),
+    countPong: assign({ pongsSent: ({ context }) => context.pongsSent + 1 }),
+    sendPing: emit({ type: 'send', message: 'PING' } as const),
+    // virkeepalive.c anchors the next interval at the moment the PING really left
+    // (`intervalStart = now`), so a late tick still gives the peer a full interval.
+    countPing: assign(({ context, event }) => ({
+      pingsSent: context.pingsSent + 1,
+      unanswered: context.unanswered + 1,
+      intervalStart: event.at,
+      wakeAt: event.at + context.interval,
+    })),
+    reanchor: assign(({ context, event }) => ({
+      intervalStart: event.at,
+      lastSignOfLife: Math.min(context.lastSignOfLife, event.at),
+      wakeAt: wakeAfter(context, event.at),
+    })),
+    announceDead: emit(({ context, event }) => ({
+      type: 'dead' as const,
+      at: event.at,
+      silentFor: Math.max(0, event.at - context.lastSignOfLife),
+      unanswered: context.unanswered,
+    })),
+    announceClosed: emit(({ event }) => ({
+      type: 'closed' as const,
+      at: event.at,
+      reason:
+        'reason' in event && event.reason
+          ? event.reason
+          : event.type === 'peer.closed'
+            ? 'peer closed the connection'
+            : 'closed locally',
+    })),
+    stopTiming: assign({ wakeAt: null }),
+  },
+}).createMachine({
+  id: 'keepalive',
+  context: ({ input }) => ({
+    role: input.role,
+    advertise: input.advertise ?? input.role === 'client',
+    awaitAdvertise: input.awaitAdvertise ?? input.role === 'server',
+    interval: input.interval,
+    count: input.count,
+    sendPings: input.sendPings,
+    startedAt: input.at,
+    lastSignOfLife: input.at,
+    intervalStart: input.at,
+    unanswered: 0,
+    wakeAt: null,
+    advertised: false,
+    pingsSent: 0,
+    pongsSent: 0,
+    pingsReceived: 0,
+    pongsReceived: 0,
+    messagesReceived: 0,
+  }),
+  initial: 'opening',
+  states: {
+    /** Transient: decides, from the input, whether to advertise and whom to wait for. */
+    opening: {
+      entry: enqueueActions(({ context, enqueue }) => {
+        if (context.advertise) enqueue('advertise');
+      }),
+      always: [
+        { guard: 'awaitsAdvertise', target: 'awaitingAdvertise' },
+        { guard: 'sendsPings', target: 'alive.watching', actions: 'startTiming' },
+        { target: 'alive.passive' },
+      ],
+    },
+    /** The protocol forbids sending any keepalive message before the peer's ADVERTISE. */
+    awaitingAdvertise: {
+      on: {
+        'peer.advertise': [
+          { guard: 'sendsPings', target: 'alive.watching', actions: ['markAdvertised', 'signOfLife'] },
+          { target: 'alive.passive', actions: ['markAdvertised', 'signOfLife'] },
+        ],
+        // A PING before ADVERTISE proves the peer alive but gets no PONG: the peer has
+        // not said it speaks keepalive, so nothing keepalive may be sent to it.
+        'peer.ping': { actions: 'noteSilentSignOfLife' },
+        'peer.pong': { actions: 'noteSilentSignOfLife' },
+        'peer.message': { actions: 'noteSilentSignOfLife' },
+      },
+    },
+    alive: {
+      tags: [ANSWERS_PING],
+      initial: 'watching',
+      on: {
+        'peer.ping': [
+          { guard: 'sendsPings', target: '.watching', actions: ['sendPong', 'countPong', 'signOfLife'] },
+          { target: '.passive', actions: ['sendPong', 'countPong', 'signOfLife'] },
+        ],
+        'peer.pong': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
+        'peer.message': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
+        'peer.advertise': [{ guard: 'sendsPings', target: '.watching', actions: ['markAdvertised', 'signOfLife'] }, { target: '.passive', actions: ['markAdvertised', 'signOfLife'] }],
+      },
+      states: {
+        /** Heard from the peer within the current interval; no PING outstanding. */
+        watching: {
+          on: {
+            tick: [
+              { guard: 'clockWentBack', actions: 'reanchor' },
+              { guard: 'notDue' },
+              { guard: 'peerExhausted', target: '#keepalive.dead', actions: ['announceDead', 'stopTiming'] },
+              { target: 'probing', actions: ['sendPing', 'countPing'] },
+            ],
+          },
+        },
+        /** PINGs sent and unanswered; any message from the peer ends the probe. */
+        probing: {
+          on: {
+            tick: [
+              { guard: 'clockWentBack', actions: 'reanchor' },
+              { guard: 'notDue' },
+              { guard: 'peerExhausted', target: '#keepalive.dead', actions: ['announceDead', 'stopTiming'] },
+              { actions: ['sendPing', 'countPing'] },
+            ],
+          },
+        },
+        /** This side's PINGs are disabled: it answers PINGs and never declares death. */
+        passive: {},
+      },
+    },
+    /** `count` PINGs unanswered and one more interval of silence. */
+    dead: { type: 'final' },
+    closed: { type: 'final' },
+  },
+  on: {
+    close: { target: '.closed', actions: ['announceClosed', 'stopTiming'] },
+    'peer.closed': { target: '.closed', actions: ['announceClosed', 'stopTiming'] },
+  },
+});
+
+export type KeepaliveMachine = typeof keepaliveMachine;
+export type KeepaliveSnapshot = SnapshotFrom<KeepaliveMachine>;

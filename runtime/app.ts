@@ -1,0 +1,92 @@
+/**
+ * The HTTP routes every runtime serves, written once against web standards (Hono):
+ * Node, Deno and the Cloudflare Worker mount this same app. The WebSocket upgrade is
+ * the one platform-specific piece, passed in as Hono's `upgradeWebSocket`.
+ */
+import { Hono } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
+import type { UpgradeWebSocket, WSContext } from 'hono/ws';
+import type { Host, OpenOptions } from './host.ts';
+import type { SocketRegistry } from './sockets.ts';
+import { closeCode, closeReason } from './sockets.ts';
+
+export interface AppOptions {
+  host: Host;
+  sockets: SocketRegistry;
+  /** The platform's Hono WebSocket helper (`@hono/node-ws`, `hono/deno`). */
+  upgradeWebSocket?: UpgradeWebSocket;
+  /** Per-connection settings for server actors opened at `/connect`. */
+  connection?: (c: Context) => Omit<OpenOptions, 'role'>;
+  /** `/healthz` answers 503 until this says the listeners are up. */
+  ready?: () => boolean;
+  /** When set, `/actors` (and the inspector) need `Authorization: Bearer <token>` or `?token=`. */
+  token?: string;
+  /** Extra routes (the inspector) mounted by whoever owns them. */
+  extend?: (app: Hono) => void;
+}
+
+export function createApp(options: AppOptions): Hono {
+  const { host, sockets } = options;
+  const app = new Hono();
+
+  app.get('/healthz', (c) => {
+    const ready = options.ready?.() ?? true;
+    return c.json({ ok: ready, connections: host.size }, ready ? 200 : 503);
+  });
+
+  app.get('/actors', requireToken(options.token), (c) => c.json(host.list()));
+
+  if (options.upgradeWebSocket) {
+    app.get(
+      '/connect',
+      options.upgradeWebSocket((c) => {
+        let id: string | undefined;
+        return {
+          onOpen(_event, ws) {
+            const opened = host.open({ ...options.connection?.(c), role: 'server' });
+            id = opened;
+            sockets.attach(opened, socketOf(ws));
+          },
+          onMessage(event, ws) {
+            if (id === undefined) return;
+            const data = event.data;
+            if (typeof data === 'string') host.receive(id, data);
+            else if (data instanceof ArrayBuffer) host.receive(id, new Uint8Array(data));
+            else if (ArrayBuffer.isView(data)) host.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+            else ws.close(1003, 'unsupported frame');
+          },
+          onClose(event) {
+            if (id === undefined) return;
+            sockets.detach(id);
+            host.peerClosed(id, event.reason ? `peer closed: ${event.reason}` : undefined);
+          },
+          onError() {
+            if (id === undefined) return;
+            sockets.detach(id);
+            host.peerClosed(id, 'socket error');
+          },
+        };
+      }),
+    );
+  }
+
+  options.extend?.(app);
+  return app;
+}
+
+function socketOf(ws: WSContext) {
+  return {
+    send: (frame: string | Uint8Array) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)),
+    close: (reason: string) => ws.close(closeCode(reason), closeReason(reason)),
+  };
+}
+
+/** Lets a request through only with the configured token; no token configured, no check. */
+export function requireToken(token: string | undefined): MiddlewareHandler {
+  return async (c, next) => {
+    if (token === undefined || token === '') return next();
+    const presented = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? c.req.query('token');
+    if (presented !== token) return c.json({ error: 'a valid token is required' }, 401);
+    return next();
+  };
+}

@@ -1,0 +1,569 @@
+/**
+ * The platform-free host: many keepalive actors by connection id, one timer queue for
+ * all of them, frames in, effects out through a `Transport`, snapshots through a
+ * `SnapshotStore`. Adapters own sockets and the one platform timer; the host owns
+ * everything else.
+ *
+ * The fast path: a frame that only proves the peer alive is recorded in O(1) without a
+ * statechart step, and a PING is answered on the spot while the actor is in a state
+ * tagged `answersPing`. Before the actor's next step, and before anyone reads it, the
+ * recorded frames are folded in as one `peer.message` at the latest frame's time; the
+ * machine's rule makes that indistinguishable from stepping every frame. With an
+ * inspector attached (or `eager`) every frame is stepped, so the inspector sees them all.
+ */
+import { createActor } from 'xstate';
+import type { Actor, ActorOptions, InspectionEvent, Observer } from 'xstate';
+import { nanoid } from 'nanoid';
+import {
+  ANSWERS_PING,
+  keepaliveMachine,
+  type KeepaliveContext,
+  type KeepaliveEmitted,
+  type KeepaliveEvent,
+  type KeepaliveInput,
+  type KeepaliveMessage,
+  type KeepaliveOptions,
+  type Role,
+} from '../actors/keepalive.ts';
+import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
+import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+import { TimerQueue } from './timer-queue.ts';
+
+/** Carries frames out of the host. Adapters map ids to their sockets. */
+export interface Transport {
+  send(id: ConnectionId, frame: Frame): void;
+  /** Close the socket with a reason a person can read; the host has already let go of `id`. */
+  close(id: ConnectionId, reason: string): void;
+}
+
+export type HostEvent =
+  | { type: 'opened'; id: ConnectionId; at: number; role: Role }
+  | { type: 'received'; id: ConnectionId; at: number; message: Inbound }
+  | { type: 'sent'; id: ConnectionId; at: number; message: KeepaliveMessage }
+  | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; reason: string }
+  | { type: 'closed'; id: ConnectionId; at: number; reason: string }
+  | { type: 'rejected'; id: ConnectionId; at: number; code: FrameError['code']; reason: string };
+
+export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+
+export interface HostOptions {
+  transport: Transport;
+  /** The clock, in ms. Default `Date.now`; tests pass a fake one. */
+  now?: () => number;
+  store?: SnapshotStore;
+  /** XState's inspection observer, e.g. `createWebSocketInspector().inspect`. Implies `eager`. */
+  inspect?: InspectObserver;
+  /** Step the statechart for every frame instead of folding signs of life. */
+  eager?: boolean;
+  /** Defaults for every connection opened on this host (libvirtd: 5000 ms, 5, pings on). */
+  defaults?: Partial<KeepaliveOptions>;
+  /** Largest frame accepted, in bytes (text frames and whole libvirt frames). */
+  maxFrameBytes?: number;
+  onEvent?: (event: HostEvent) => void;
+  generateId?: () => ConnectionId;
+}
+
+export interface OpenOptions extends Partial<KeepaliveOptions> {
+  role: Role;
+  id?: ConnectionId;
+  codec?: CodecSpec;
+  /** Frames arrive as a byte stream to be split by length word (TCP, UNIX sockets). */
+  stream?: boolean;
+  advertise?: boolean;
+  awaitAdvertise?: boolean;
+  /** Step every frame of this connection (debugging one peer). */
+  eager?: boolean;
+  meta?: Record<string, string>;
+  at?: number;
+}
+
+/** A connection as `/actors` and the inspector show it. */
+export interface ConnectionView
+  extends Pick<
+    KeepaliveContext,
+    | 'role'
+    | 'interval'
+    | 'count'
+    | 'sendPings'
+    | 'lastSignOfLife'
+    | 'unanswered'
+    | 'wakeAt'
+    | 'advertised'
+    | 'pingsSent'
+    | 'pongsSent'
+    | 'pingsReceived'
+    | 'pongsReceived'
+    | 'messagesReceived'
+  > {
+  id: ConnectionId;
+  state: string;
+  codec: CodecSpec['name'];
+  meta: Record<string, string>;
+}
+
+/** Counters a test or a benchmark can assert on. */
+export interface HostStats {
+  steps: number;
+  foldedFrames: number;
+  pongsOnFastPath: number;
+  rejected: number;
+}
+
+export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+
+type KeepaliveActor = Actor<typeof keepaliveMachine>;
+
+interface Connection {
+  readonly id: ConnectionId;
+  readonly spec: CodecSpec;
+  readonly codec: Codec;
+  readonly reader: FrameReader | null;
+  readonly actor: KeepaliveActor;
+  readonly eager: boolean;
+  readonly meta: Record<string, string>;
+  readonly effects: KeepaliveEmitted[];
+  answersPing: boolean;
+  /** The peer's socket is already gone: a `closed` effect needs no transport close. */
+  peerGone: boolean;
+  /** Latest unfolded sign of life, or -1. */
+  pendingAt: number;
+  pendingPings: number;
+  pendingPongs: number;
+  pendingMessages: number;
+}
+
+const INBOUND_EVENT = {
+  ADVERTISE: 'peer.advertise',
+  PING: 'peer.ping',
+  PONG: 'peer.pong',
+  MESSAGE: 'peer.message',
+} as const satisfies Record<Inbound, KeepaliveEvent['type']>;
+
+export class Host {
+  readonly stats: HostStats = { steps: 0, foldedFrames: 0, pongsOnFastPath: 0, rejected: 0 };
+  readonly #transport: Transport;
+  readonly #now: () => number;
+  readonly #store: SnapshotStore;
+  readonly #inspect: InspectObserver | undefined;
+  readonly #eager: boolean;
+  readonly #defaults: KeepaliveOptions;
+  readonly #maxFrameBytes: number;
+  readonly #onEvent: ((event: HostEvent) => void) | undefined;
+  readonly #generateId: () => ConnectionId;
+  readonly #connections = new Map<ConnectionId, Connection>();
+  readonly #queue = new TimerQueue<ConnectionId>();
+  readonly #codecs = new Map<string, Codec>();
+  readonly #writes = new Set<Promise<void>>();
+
+  constructor(options: HostOptions) {
+    this.#transport = options.transport;
+    this.#now = options.now ?? Date.now;
+    this.#store = options.store ?? new MemorySnapshotStore();
+    this.#inspect = options.inspect;
+    this.#eager = options.eager ?? options.inspect !== undefined;
+    this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#onEvent = options.onEvent;
+    this.#generateId = options.generateId ?? (() => nanoid());
+    validateKeepalive(this.#defaults);
+  }
+
+  get size(): number {
+    return this.#connections.size;
+  }
+
+  has(id: ConnectionId): boolean {
+    return this.#connections.has(id);
+  }
+
+  ids(): IterableIterator<ConnectionId> {
+    return this.#connections.keys();
+  }
+
+  /** Earliest time any connection needs a tick, or null: arm the one platform timer here. */
+  nextWake(): number | null {
+    return this.#queue.peek();
+  }
+
+  /** Opens a connection actor; a client sends its ADVERTISE before this returns. */
+  open(options: OpenOptions): ConnectionId {
+    const keepalive: KeepaliveOptions = {
+      interval: options.interval ?? this.#defaults.interval,
+      count: options.count ?? this.#defaults.count,
+      sendPings: options.sendPings ?? this.#defaults.sendPings,
+    };
+    validateKeepalive(keepalive);
+    const id = options.id ?? this.#generateId();
+    if (this.#connections.has(id)) throw new Error(`connection ${id} is already open`);
+    const actor = createActor(keepaliveMachine, {
+      id,
+      inspect: this.#inspect,
+      input: {
+        role: options.role,
+        at: options.at ?? this.#now(),
+        ...keepalive,
+        ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+        ...(options.awaitAdvertise === undefined ? {} : { awaitAdvertise: options.awaitAdvertise }),
+      },
+    });
+    const conn = this.#register(id, actor, options.codec ?? { name: 'text' }, options.stream ?? false, options.eager, options.meta);
+    const startedAt = actor.getSnapshot().context.startedAt;
+    this.#emit({ type: 'opened', id, at: startedAt, role: options.role });
+    this.#settle(conn, startedAt, () => actor.start());
+    return id;
+  }
+
+  /**
+   * Resumes connections from stored snapshots (after a restart or an eviction) and runs
+   * any deadline that passed meanwhile. Returns the ids resumed.
+   */
+  restore(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
+    const resumed: ConnectionId[] = [];
+    for (const record of records) {
+      if (this.#connections.has(record.id)) continue;
+      // XState's types ask for `input` even though a restored actor ignores it.
+      const restoring = { id: record.id, inspect: this.#inspect, snapshot: record.snapshot } as ActorOptions<
+        typeof keepaliveMachine
+      > & { input: KeepaliveInput };
+      const actor = createActor(keepaliveMachine, restoring);
+      const conn = this.#register(record.id, actor, record.codec, record.stream, undefined, record.meta);
+      this.#settle(conn, at, () => actor.start());
+      if (this.#connections.has(record.id)) resumed.push(record.id);
+    }
+    this.tick(at);
+    return resumed;
+  }
+
+  /** Loads every stored connection from the store and resumes it. */
+  async restoreFromStore(at?: number): Promise<ConnectionId[]> {
+    return this.restore(await this.#store.load(), at ?? this.#now());
+  }
+
+  /**
+   * Feeds what arrived on a connection: a whole frame, or for stream connections any
+   * chunk of the byte stream. Bad input closes this connection only and returns false.
+   */
+  receive(id: ConnectionId, data: Frame, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    try {
+      if (!conn.reader) return this.#frame(conn, data, at);
+      if (typeof data === 'string') {
+        return this.#reject(conn, new FrameError('wrong-frame-kind', 'text frame on a binary stream'), at);
+      }
+      const frames = conn.reader.push(data);
+      if (frames instanceof FrameError) return this.#reject(conn, frames, at);
+      for (const frame of frames) {
+        if (!this.#frame(conn, frame, at)) return false;
+      }
+      return true;
+    } catch (error) {
+      return this.#reject(conn, new FrameError('malformed', `internal error on input: ${String(error)}`), at);
+    }
+  }
+
+  /** An already-decoded message (e.g. from a platform that parsed the frame itself). */
+  deliver(id: ConnectionId, message: Inbound, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    this.#inbound(conn, message, at);
+    return true;
+  }
+
+  /**
+   * A sign of life the platform saw without us, e.g. a PING that Cloudflare answered
+   * while the object slept (`getWebSocketAutoResponseTimestamp`). Already answered, so
+   * it is folded as a PING this host must not answer again.
+   */
+  noteAnsweredPing(id: ConnectionId, at: number): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn || at <= conn.pendingAt) return false;
+    if (at <= conn.actor.getSnapshot().context.lastSignOfLife) return false;
+    conn.pendingAt = at;
+    conn.pendingPings++;
+    return true;
+  }
+
+  /** Runs every connection whose deadline is at or before `at`; touches nothing else. */
+  tick(at = this.#now()): void {
+    let id: ConnectionId | undefined;
+    while ((id = this.#queue.popDue(at)) !== undefined) {
+      const conn = this.#connections.get(id);
+      if (!conn) continue;
+      this.#fold(conn);
+      if (!this.#connections.has(id)) continue;
+      const wakeAt = conn.actor.getSnapshot().context.wakeAt;
+      if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
+      else this.#queue.set(id, wakeAt);
+    }
+  }
+
+  /** Closes a connection from this side, with a reason sent to the transport. */
+  close(id: ConnectionId, reason = 'closed locally', at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    this.#fold(conn);
+    if (this.#connections.has(id)) this.#step(conn, { type: 'close', at, reason });
+    return true;
+  }
+
+  /** The peer's socket closed; the actor ends and its snapshot is dropped. */
+  peerClosed(id: ConnectionId, reason?: string, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    conn.peerGone = true;
+    this.#fold(conn);
+    if (this.#connections.has(id)) this.#step(conn, reason ? { type: 'peer.closed', at, reason } : { type: 'peer.closed', at });
+    return true;
+  }
+
+  /** Closes every connection (graceful shutdown) and waits for the store. */
+  async closeAll(reason = 'server shutting down', at = this.#now()): Promise<void> {
+    for (const id of [...this.#connections.keys()]) this.close(id, reason, at);
+    await this.flush();
+  }
+
+  /** Folds pending signs of life and writes every live snapshot, then waits for the store. */
+  async persistAll(): Promise<void> {
+    for (const conn of this.#connections.values()) {
+      this.#fold(conn);
+      if (this.#connections.has(conn.id)) this.#save(conn);
+    }
+    await this.flush();
+  }
+
+  /** Waits for every snapshot write still in flight. */
+  async flush(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.all([...this.#writes]);
+  }
+
+  view(id: ConnectionId): ConnectionView | undefined {
+    const conn = this.#connections.get(id);
+    if (!conn) return undefined;
+    this.#fold(conn);
+    return this.#connections.has(id) ? viewOf(conn) : undefined;
+  }
+
+  list(): ConnectionView[] {
+    const views: ConnectionView[] = [];
+    for (const id of [...this.#connections.keys()]) {
+      const view = this.view(id);
+      if (view) views.push(view);
+    }
+    return views;
+  }
+
+  /** The stored form of one connection, pending signs of life folded in. */
+  snapshot(id: ConnectionId): StoredConnection | undefined {
+    const conn = this.#connections.get(id);
+    if (!conn) return undefined;
+    this.#fold(conn);
+    return this.#connections.has(id) ? recordOf(conn) : undefined;
+  }
+
+  #register(
+    id: ConnectionId,
+    actor: KeepaliveActor,
+    spec: CodecSpec,
+    stream: boolean,
+    eager: boolean | undefined,
+    meta: Record<string, string> | undefined,
+  ): Connection {
+    const conn: Connection = {
+      id,
+      spec,
+      codec: this.#codec(spec),
+      reader: stream ? new FrameReader(this.#maxFrameBytes) : null,
+      actor,
+      eager: eager ?? this.#eager,
+      meta: meta ?? {},
+      effects: [],
+      answersPing: false,
+      peerGone: false,
+      pendingAt: -1,
+      pendingPings: 0,
+      pendingPongs: 0,
+      pendingMessages: 0,
+    };
+    actor.on('*', (emitted) => conn.effects.push(emitted));
+    this.#connections.set(id, conn);
+    return conn;
+  }
+
+  #codec(spec: CodecSpec): Codec {
+    const key = spec.name === 'text' ? 'text' : `libvirt:${spec.advertise}`;
+    let codec = this.#codecs.get(key);
+    if (!codec) this.#codecs.set(key, (codec = createCodec(spec, this.#maxFrameBytes)));
+    return codec;
+  }
+
+  #frame(conn: Connection, frame: Frame, at: number): boolean {
+    const inbound = conn.codec.decode(frame);
+    if (inbound instanceof FrameError) return this.#reject(conn, inbound, at);
+    this.#inbound(conn, inbound, at);
+    return this.#connections.has(conn.id);
+  }
+
+  #inbound(conn: Connection, message: Inbound, at: number): void {
+    if (this.#onEvent) this.#emit({ type: 'received', id: conn.id, at, message });
+    if (conn.eager || message === 'ADVERTISE') {
+      this.#fold(conn);
+      if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
+      return;
+    }
+    conn.pendingAt = at;
+    if (message === 'PING') {
+      conn.pendingPings++;
+      if (conn.answersPing) {
+        this.stats.pongsOnFastPath++;
+        this.#send(conn, 'PONG', at);
+      }
+    } else if (message === 'PONG') conn.pendingPongs++;
+    else conn.pendingMessages++;
+  }
+
+  #fold(conn: Connection): void {
+    if (conn.pendingAt < 0) return;
+    const event: KeepaliveEvent = {
+      type: 'peer.message',
+      at: conn.pendingAt,
+      folded: { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages },
+    };
+    this.stats.foldedFrames += conn.pendingPings + conn.pendingPongs + conn.pendingMessages;
+    conn.pendingAt = -1;
+    conn.pendingPings = conn.pendingPongs = conn.pendingMessages = 0;
+    this.#step(conn, event);
+  }
+
+  #step(conn: Connection, event: KeepaliveEvent): void {
+    this.#settle(conn, event.at, () => conn.actor.send(event));
+  }
+
+  /** Runs one step, stores its snapshot, then carries out what it emitted. */
+  #settle(conn: Connection, at: number, run: () => void): void {
+    this.stats.steps++;
+    run();
+    const snapshot = conn.actor.getSnapshot();
+    conn.answersPing = snapshot.hasTag(ANSWERS_PING);
+    if (snapshot.status === 'active') {
+      this.#queue.set(conn.id, snapshot.context.wakeAt);
+      this.#save(conn);
+    } else {
+      this.#connections.delete(conn.id);
+      this.#queue.delete(conn.id);
+      this.#track(this.#store.delete(conn.id));
+    }
+    const effects = conn.effects.splice(0);
+    for (const effect of effects) this.#effect(conn, effect, at);
+  }
+
+  #effect(conn: Connection, effect: KeepaliveEmitted, stepAt: number): void {
+    switch (effect.type) {
+      case 'send':
+        this.#send(conn, effect.message, stepAt);
+        return;
+      case 'dead': {
+        const reason = `peer dead: silent for ${effect.silentFor} ms, ${effect.unanswered} keepalive PING(s) unanswered`;
+        this.#emit({ type: 'dead', id: conn.id, at: effect.at, silentFor: effect.silentFor, unanswered: effect.unanswered, reason });
+        this.#closeTransport(conn, reason);
+        return;
+      }
+      case 'closed':
+        this.#emit({ type: 'closed', id: conn.id, at: effect.at, reason: effect.reason });
+        if (!conn.peerGone) this.#closeTransport(conn, effect.reason);
+        return;
+    }
+  }
+
+  #send(conn: Connection, message: KeepaliveMessage, at: number): void {
+    try {
+      this.#transport.send(conn.id, conn.codec.encode(message));
+    } catch (error) {
+      this.#closeTransport(conn, `send failed: ${String(error)}`);
+      return;
+    }
+    if (this.#onEvent) this.#emit({ type: 'sent', id: conn.id, at, message });
+  }
+
+  #reject(conn: Connection, error: FrameError, at: number): false {
+    this.stats.rejected++;
+    const reason = `protocol error (${error.code}): ${error.message}`;
+    this.#emit({ type: 'rejected', id: conn.id, at, code: error.code, reason });
+    conn.pendingAt = -1;
+    this.close(conn.id, reason, at);
+    return false;
+  }
+
+  #closeTransport(conn: Connection, reason: string): void {
+    conn.peerGone = true;
+    try {
+      this.#transport.close(conn.id, reason);
+    } catch {
+      // The socket is already gone; the connection is forgotten either way.
+    }
+  }
+
+  #save(conn: Connection): void {
+    this.#track(this.#store.save(recordOf(conn)));
+  }
+
+  #track(write: void | Promise<void>): void {
+    if (!write) return;
+    const tracked = write.finally(() => this.#writes.delete(tracked));
+    this.#writes.add(tracked);
+  }
+
+  #emit(event: HostEvent): void {
+    this.#onEvent?.(event);
+  }
+}
+
+function validateKeepalive(options: KeepaliveOptions): void {
+  if (!Number.isFinite(options.interval) || options.interval <= 0) {
+    throw new RangeError(`keepalive interval must be a positive number of ms, got ${options.interval}`);
+  }
+  if (!Number.isInteger(options.count) || options.count < 0) {
+    throw new RangeError(`keepalive count must be a whole number >= 0, got ${options.count}`);
+  }
+}
+
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const [key, child] = Object.entries(value as Record<string, unknown>)[0] ?? ['?', undefined];
+  return child === undefined ? key : `${key}.${stateName(child)}`;
+}
+
+function viewOf(conn: Connection): ConnectionView {
+  const snapshot = conn.actor.getSnapshot();
+  const c = snapshot.context;
+  return {
+    id: conn.id,
+    state: stateName(snapshot.value),
+    codec: conn.spec.name,
+    meta: conn.meta,
+    role: c.role,
+    interval: c.interval,
+    count: c.count,
+    sendPings: c.sendPings,
+    lastSignOfLife: c.lastSignOfLife,
+    unanswered: c.unanswered,
+    wakeAt: c.wakeAt,
+    advertised: c.advertised,
+    pingsSent: c.pingsSent,
+    pongsSent: c.pongsSent,
+    pingsReceived: c.pingsReceived,
+    pongsReceived: c.pongsReceived,
+    messagesReceived: c.messagesReceived,
+  };
+}
+
+function recordOf(conn: Connection): StoredConnection {
+  return {
+    id: conn.id,
+    codec: conn.spec,
+    stream: conn.reader !== null,
+    snapshot: conn.actor.getPersistedSnapshot(),
+    ...(Object.keys(conn.meta).length > 0 ? { meta: conn.meta } : {}),
+  };
+}

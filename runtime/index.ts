@@ -1,0 +1,7 @@
+export * from '../actors/keepalive.ts';
+export * from './codec/index.ts';
+export * from './host.ts';
+export * from './store.ts';
+export { TimerQueue } from './timer-queue.ts';
+export * from './app.ts';
+export * from './sockets.ts';

@@ -1,0 +1,54 @@
+/**
+ * A `Transport` over whatever sockets an adapter holds: a Hono `WSContext`, a Node
+ * `net.Socket`, a Durable Object's hibernatable WebSocket. Each only needs send and close.
+ */
+import type { Frame } from './codec/index.ts';
+import type { Transport } from './host.ts';
+import type { ConnectionId } from './store.ts';
+
+export interface PeerSocket {
+  send(frame: Frame): void;
+  close(reason: string): void;
+}
+
+export class SocketRegistry implements Transport {
+  readonly #sockets = new Map<ConnectionId, PeerSocket>();
+
+  attach(id: ConnectionId, socket: PeerSocket): void {
+    this.#sockets.set(id, socket);
+  }
+
+  detach(id: ConnectionId): PeerSocket | undefined {
+    const socket = this.#sockets.get(id);
+    this.#sockets.delete(id);
+    return socket;
+  }
+
+  get(id: ConnectionId): PeerSocket | undefined {
+    return this.#sockets.get(id);
+  }
+
+  get size(): number {
+    return this.#sockets.size;
+  }
+
+  send(id: ConnectionId, frame: Frame): void {
+    this.#sockets.get(id)?.send(frame);
+  }
+
+  close(id: ConnectionId, reason: string): void {
+    this.detach(id)?.close(reason);
+  }
+}
+
+/** WebSocket close reasons are limited to 123 bytes of UTF-8 (RFC 6455, 5.5). */
+export function closeReason(reason: string): string {
+  const bytes = new TextEncoder().encode(reason);
+  if (bytes.length <= 123) return reason;
+  return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD$/, '') + '...';
+}
+
+/** 1000 for an orderly close, 4000 (application range) for a dead peer or a protocol error. */
+export function closeCode(reason: string): number {
+  return /^(peer dead|protocol error)/.test(reason) ? 4000 : 1000;
+}

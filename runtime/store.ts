@@ -1,0 +1,40 @@
+import type { Snapshot } from 'xstate';
+import type { CodecSpec } from './codec/index.ts';
+
+export type ConnectionId = string;
+
+/** What survives a restart or an eviction: plain JSON, nothing live. */
+export interface StoredConnection {
+  id: ConnectionId;
+  codec: CodecSpec;
+  /** Frames arrive as a byte stream and are split by length word (TCP, UNIX sockets). */
+  stream: boolean;
+  /** XState's persisted snapshot of the keepalive actor. */
+  snapshot: Snapshot<unknown>;
+  meta?: Record<string, string>;
+}
+
+/**
+ * Where a host keeps snapshots. A write may be asynchronous; the host calls `save`
+ * before it carries out the effects of the step that produced the snapshot, and
+ * `Host.flush()` waits for every write still in flight.
+ */
+export interface SnapshotStore {
+  load(): Iterable<StoredConnection> | Promise<Iterable<StoredConnection>>;
+  save(record: StoredConnection): void | Promise<void>;
+  delete(id: ConnectionId): void | Promise<void>;
+}
+
+/** The default: snapshots in memory, which is all a single process needs. */
+export class MemorySnapshotStore implements SnapshotStore {
+  readonly records = new Map<ConnectionId, StoredConnection>();
+  load(): Iterable<StoredConnection> {
+    return [...this.records.values()].map((record) => structuredClone(record));
+  }
+  save(record: StoredConnection): void {
+    this.records.set(record.id, record);
+  }
+  delete(id: ConnectionId): void {
+    this.records.delete(id);
+  }
+}
