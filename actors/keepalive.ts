@@ -108,7 +108,7 @@ function tallyInbound(context: KeepaliveContext, event: KeepaliveEvent, answerin
   };
 }
 
-export const keepaliveMachine = setup({
+const machineSetup = setup({
   types: {
     context: {} as KeepaliveContext,
     events: {} as KeepaliveEvent,
@@ -176,7 +176,16 @@ export const keepaliveMachine = setup({
     })),
     stopTiming: assign({ wakeAt: null }),
   },
-}).createMachine({
+});
+
+// Only live states can be closed: dead and closed are final and take no more events,
+// even when a host steps a stored snapshot with the pure `transition()`.
+const ending = {
+  close: { target: '#keepalive.closed', actions: ['announceClosed', 'stopTiming'] },
+  'peer.closed': { target: '#keepalive.closed', actions: ['announceClosed', 'stopTiming'] },
+} as const;
+
+export const keepaliveMachine = machineSetup.createMachine({
   id: 'keepalive',
   context: ({ input }) => ({
     role: input.role,
@@ -222,6 +231,7 @@ export const keepaliveMachine = setup({
         'peer.ping': { actions: 'noteSilentSignOfLife' },
         'peer.pong': { actions: 'noteSilentSignOfLife' },
         'peer.message': { actions: 'noteSilentSignOfLife' },
+        ...ending,
       },
     },
     alive: {
@@ -235,6 +245,7 @@ export const keepaliveMachine = setup({
         'peer.pong': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
         'peer.message': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
         'peer.advertise': [{ guard: 'sendsPings', target: '.watching', actions: ['markAdvertised', 'signOfLife'] }, { target: '.passive', actions: ['markAdvertised', 'signOfLife'] }],
+        ...ending,
       },
       states: {
         /** Heard from the peer within the current interval; no PING outstanding. */
@@ -266,10 +277,6 @@ export const keepaliveMachine = setup({
     /** `count` PINGs unanswered and one more interval of silence. */
     dead: { type: 'final' },
     closed: { type: 'final' },
-  },
-  on: {
-    close: { target: '.closed', actions: ['announceClosed', 'stopTiming'] },
-    'peer.closed': { target: '.closed', actions: ['announceClosed', 'stopTiming'] },
   },
 });
 
