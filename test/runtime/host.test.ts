@@ -1,0 +1,210 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Host, type HostEvent } from '../../runtime/host.ts';
+import { MemorySnapshotStore, type StoredConnection } from '../../runtime/store.ts';
+import { LinkTransport, Simulation, link } from '../support/sim.ts';
+
+const HOUR = 3_600_000;
+
+function pair(options: { server?: object; client?: object; latency?: number } = {}) {
+  const sim = new Simulation();
+  const events: (HostEvent & { side: string })[] = [];
+  const server = sim.host({ onEvent: (e) => events.push({ ...e, side: 'server' }) });
+  const client = sim.host({ onEvent: (e) => events.push({ ...e, side: 'client' }) });
+  const cut = link(sim, client, 'c', server, 's', { latency: options.latency ?? 3 });
+  server.host.open({ id: 's', role: 'server', interval: 5000, count: 5, ...options.server });
+  client.host.open({ id: 'c', role: 'client', interval: 3000, count: 3, ...options.client });
+  const ends = () => events.filter((e) => e.type === 'dead' || e.type === 'closed');
+  return { sim, server, client, cut, events, ends };
+}
+
+describe('two hosts over an in-memory link', () => {
+  it('stay alive for hours of simulated time', () => {
+    const { sim, server, client, ends, events } = pair();
+    sim.runUntil(6 * HOUR);
+    expect(ends()).toEqual([]);
+    expect(server.host.view('s')).toMatchObject({ state: 'alive.watching', advertised: true });
+    // The client's 3 s interval is shorter, so it PINGs and the server never needs to.
+    expect(client.host.view('c')!.pingsSent).toBeGreaterThan(7000);
+    expect(server.host.view('s')!.pongsSent).toBe(client.host.view('c')!.pongsReceived);
+    expect(events.filter((e) => e.type === 'sent' && e.side === 'server' && e.message === 'PING')).toEqual([]);
+  });
+
+  it.each([
+    ['client to server cut: the server', 'aToB', 'server', 5000 * 6],
+    ['server to client cut: the client', 'bToA', 'client', 3000 * 4],
+  ] as const)('%s declares death exactly interval*(count+1) after the last message', (_, direction, side, bound) => {
+    const { sim, cut, ends, events } = pair();
+    sim.runUntil(HOUR);
+    cut[direction] = true;
+    sim.runUntil(2 * HOUR);
+    const heardLast = events.filter((e) => e.side === side && e.type === 'received').at(-1)!.at;
+    const [dead] = ends();
+    expect(dead).toMatchObject({ type: 'dead', side, silentFor: bound });
+    expect(dead!.at).toBe(heardLast + bound);
+  });
+
+  it('a client with PINGs disabled is kept alive by the server\'s PINGs', () => {
+    const { sim, ends, server, client } = pair({ client: { sendPings: false } });
+    sim.runUntil(HOUR);
+    expect(ends()).toEqual([]);
+    expect(client.host.view('c')).toMatchObject({ pingsSent: 0, state: 'alive.passive' });
+    expect(server.host.view('s')!.pingsSent).toBeGreaterThan(600);
+  });
+
+  it('a server with PINGs disabled is kept alive by the client\'s PINGs, and never declares death', () => {
+    const { sim, ends, server, cut } = pair({ server: { sendPings: false } });
+    sim.runUntil(HOUR);
+    expect(ends()).toEqual([]);
+    expect(server.host.view('s')).toMatchObject({ pingsSent: 0, state: 'alive.passive' });
+    cut.aToB = true;
+    sim.runUntil(2 * HOUR);
+    // Only the client can notice; its hang-up then closes the server's side.
+    expect(ends().map((e) => `${e.side}:${e.type}`)).toEqual(['client:dead', 'server:closed']);
+  });
+});
+
+describe('a server before ADVERTISE', () => {
+  it('sends nothing, not even a PONG, to a peer that PINGs without advertising', () => {
+    const transport = new LinkTransport();
+    let now = 0;
+    const host = new Host({ transport, now: () => now });
+    const id = host.open({ role: 'server', interval: 100, count: 1 });
+    for (now = 0; now < 10_000; now += 50) {
+      host.receive(id, 'keepalive:PING');
+      host.tick(now);
+    }
+    expect(transport.sent).toEqual([]);
+    expect(host.view(id)).toMatchObject({ state: 'awaitingAdvertise', pingsReceived: 200, lastSignOfLife: 9950 });
+    host.receive(id, 'keepalive:ADVERTISE');
+    host.receive(id, 'keepalive:PING');
+    expect(transport.sent.map((s) => s.frame)).toEqual(['keepalive:PONG']);
+  });
+});
+
+describe('bad input', () => {
+  it('closes only the offending connection, with a reason, and never throws', () => {
+    const transport = new LinkTransport();
+    const host = new Host({ transport, now: () => 0, maxFrameBytes: 4096 });
+    const good = host.open({ role: 'server', id: 'good' });
+    host.receive(good, 'keepalive:ADVERTISE');
+    const cases: [string, Parameters<Host['receive']>[1], boolean][] = [
+      ['unknown-procedure', 'keepalive:NOPE', false],
+      ['wrong-frame-kind', new Uint8Array([1, 2, 3]), false],
+      ['oversized', 'x'.repeat(5000), false],
+      ['malformed', new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0]), true],
+      ['oversized', new Uint8Array([0x7f, 0xff, 0xff, 0xff]), true],
+      ['wrong-frame-kind', 'keepalive:PING', true],
+    ];
+    for (const [code, frame, stream] of cases) {
+      const id = host.open({ role: 'server', ...(stream ? { codec: { name: 'libvirt', advertise: true }, stream } : {}) });
+      expect(host.receive(id, frame)).toBe(false);
+      expect(host.has(id)).toBe(false);
+      expect(transport.closed.at(-1)).toMatchObject({ id, reason: expect.stringContaining(`protocol error (${code})`) });
+    }
+    expect(host.view(good)).toMatchObject({ state: 'alive.watching' });
+    expect(host.stats.rejected).toBe(cases.length);
+  });
+
+  it('survives arbitrary input on a stream and a text connection', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 80 }), fc.string({ maxLength: 40 })), { maxLength: 12 }), (inputs) => {
+        const transport = new LinkTransport();
+        const host = new Host({ transport, now: () => 0 });
+        const bystander = host.open({ role: 'server' });
+        const text = host.open({ role: 'server' });
+        const stream = host.open({ role: 'server', codec: { name: 'libvirt', advertise: true }, stream: true });
+        for (const data of inputs) {
+          expect(() => host.receive(text, data)).not.toThrow();
+          expect(() => host.receive(stream, data)).not.toThrow();
+        }
+        expect(host.has(bystander)).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('snapshots and restore', () => {
+  function server(store: MemorySnapshotStore, clock: { now: number }) {
+    const transport = new LinkTransport();
+    return { transport, host: new Host({ transport, store, now: () => clock.now }) };
+  }
+
+  /** A server probing a peer that stopped after one PONG; restarts at `restartAt` from the store. */
+  async function probe(restartAt: number | null, graceful: boolean, answer = false) {
+    const clock = { now: 0 };
+    const store = new MemorySnapshotStore();
+    let side = server(store, clock);
+    side.host.open({ id: 'p', role: 'server', interval: 1000, count: 3 });
+    side.host.receive('p', 'keepalive:ADVERTISE');
+    clock.now = 401; // on the tick grid below, so deadlines fall exactly on ticks
+    side.host.receive('p', 'keepalive:PONG');
+    const frames: string[] = [];
+    const drain = () => frames.push(...side.transport.sent.splice(0).map((s) => `${clock.now}:${s.frame}`));
+    for (clock.now = 501; clock.now <= 10_000; clock.now += 100) {
+      if (clock.now === restartAt) {
+        if (graceful) await side.host.persistAll();
+        drain();
+        const records = JSON.parse(JSON.stringify(store.load())) as StoredConnection[];
+        side = server(store, clock);
+        expect(side.host.restore(records, clock.now)).toEqual(['p']);
+      }
+      side.host.tick(clock.now);
+      if (answer && side.transport.sent.length > 0) side.host.receive('p', 'keepalive:PONG');
+      drain();
+    }
+    return { frames, closed: side.transport.closed };
+  }
+
+  it('a new host resumes mid-probe with the same deadlines, counters and outcome', async () => {
+    const uninterrupted = await probe(null, true);
+    expect(uninterrupted.closed).toEqual([{ id: 'p', reason: 'peer dead: silent for 4000 ms, 3 keepalive PING(s) unanswered' }]);
+    expect(uninterrupted.frames).toEqual(['1401:keepalive:PING', '2401:keepalive:PING', '3401:keepalive:PING']);
+    for (const restartAt of [901, 1401, 2001, 3401, 4301]) expect(await probe(restartAt, true), `restart at ${restartAt}`).toEqual(uninterrupted);
+  });
+
+  it('after an abrupt restart (no persistAll) a peer that answers is never declared dead', async () => {
+    for (const restartAt of [501, 901, 1401, 2001]) {
+      const abrupt = await probe(restartAt, false, true);
+      expect(abrupt.closed, `restart at ${restartAt}`).toEqual([]);
+      // Unfolded signs of life (under one interval) were lost, so the first PING may come early.
+      expect(Number(abrupt.frames[0]!.split(':')[0])).toBeGreaterThanOrEqual(1001);
+    }
+  });
+
+  it('writes a snapshot before it carries out the effects of the step that made it', () => {
+    const order: string[] = [];
+    const store = new MemorySnapshotStore();
+    const save = store.save.bind(store);
+    store.save = (record) => {
+      order.push(`save:${JSON.stringify((record.snapshot as unknown as { value: unknown }).value)}`);
+      save(record);
+    };
+    const host = new Host({ store, now: () => 0, transport: { send: (_, frame) => order.push(`send:${String(frame)}`), close: () => {} } });
+    host.open({ id: 'c', role: 'client' });
+    expect(order).toEqual(['save:{"alive":"watching"}', 'send:keepalive:ADVERTISE']);
+  });
+
+  it('drops the snapshot of a connection that ended', () => {
+    const store = new MemorySnapshotStore();
+    const host = new Host({ store, transport: new LinkTransport(), now: () => 0 });
+    host.open({ id: 'x', role: 'server' });
+    expect(store.records.has('x')).toBe(true);
+    host.peerClosed('x');
+    expect(store.records.has('x')).toBe(false);
+  });
+});
+
+describe('the timer queue', () => {
+  it('a tick steps only the due connections', () => {
+    let now = 0;
+    const host = new Host({ transport: new LinkTransport(), now: () => now });
+    for (let i = 0; i < 1000; i++) host.open({ role: 'client', interval: 1000 + i, count: 2 });
+    const before = host.stats.steps;
+    now = 1004;
+    host.tick(now);
+    expect(host.stats.steps - before).toBe(5);
+    expect(host.nextWake()).toBe(1005);
+  });
+});
