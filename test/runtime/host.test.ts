@@ -208,3 +208,34 @@ describe('the timer queue', () => {
     expect(host.nextWake()).toBe(1005);
   });
 });
+
+describe('inspection', () => {
+  it('an inspect observer sees every connection actor, each frame as an event, and its snapshots', () => {
+    const seen: { type: string; id: string; event?: string; value?: unknown }[] = [];
+    const host = new Host({
+      transport: new LinkTransport(),
+      now: () => 0,
+      inspect: (e) =>
+        seen.push({
+          type: e.type,
+          id: (e.actorRef as { id?: string }).id ?? '',
+          ...(e.type === '@xstate.event' ? { event: e.event.type } : {}),
+          ...(e.type === '@xstate.snapshot' ? { value: (e.snapshot as { value?: unknown }).value } : {}),
+        }),
+    });
+    const ids = ['a', 'b', 'c'].map((id) => host.open({ id, role: 'server' }));
+    for (const id of ids) {
+      host.receive(id, 'keepalive:ADVERTISE');
+      host.receive(id, 'keepalive:PING'); // with an inspector the host steps every frame
+    }
+    for (const id of ids) {
+      const mine = seen.filter((s) => s.id === id);
+      expect(mine.some((s) => s.type === '@xstate.actor')).toBe(true);
+      expect(mine.filter((s) => s.type === '@xstate.event').map((s) => s.event)).toEqual(
+        expect.arrayContaining(['xstate.init', 'peer.advertise', 'peer.ping']),
+      );
+      expect(mine.filter((s) => s.type === '@xstate.snapshot').at(-1)!.value).toEqual({ alive: 'watching' });
+    }
+    expect(host.stats.foldedFrames).toBe(0);
+  });
+});

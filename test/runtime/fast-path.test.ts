@@ -1,0 +1,75 @@
+/**
+ * The host's fast path (signs of life recorded without a step, PINGs answered by state
+ * tag) must be invisible: the same frames at the same times, the same death, the same
+ * snapshot as a host that steps the statechart for every frame.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Host } from '../../runtime/host.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
+import type { Role } from '../../actors/keepalive.ts';
+
+type Kind = keyof typeof TEXT_FRAMES | 'MESSAGE' | 'READ';
+interface Step {
+  gap: number;
+  kind: Kind;
+}
+
+function drive(eager: boolean, role: Role, options: { interval: number; count: number; sendPings: boolean }, trace: Step[]) {
+  let now = 0;
+  const out: string[] = [];
+  const host = new Host({
+    eager,
+    now: () => now,
+    transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, reason) => out.push(`${now} close ${reason}`) },
+  });
+  host.open({ id: 'x', role, ...options });
+  const until = (t: number) => {
+    for (let wake = host.nextWake(); wake !== null && wake <= t; wake = host.nextWake()) host.tick((now = wake));
+    now = t;
+  };
+  let t = 0;
+  for (const step of trace) {
+    until((t += step.gap));
+    if (step.kind === 'READ') host.list(); // a reader folds pending frames; that must change nothing
+    else host.receive('x', step.kind === 'MESSAGE' ? 'hello' : TEXT_FRAMES[step.kind]);
+  }
+  const final = host.snapshot('x');
+  until(t + options.interval * (options.count + 2));
+  return { out, final, steps: host.stats.steps };
+}
+
+const stepArb = fc.record({
+  gap: fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 0, max: 400 })),
+  kind: fc.constantFrom<Kind>('PING', 'PING', 'PONG', 'PONG', 'MESSAGE', 'ADVERTISE', 'READ'),
+});
+
+describe('fast path vs eager host', () => {
+  it('sends the same frames at the same times, dies at the same time and ends with the same snapshot', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom<Role>('client', 'server'),
+        fc.record({ interval: fc.integer({ min: 1, max: 300 }), count: fc.integer({ min: 0, max: 4 }), sendPings: fc.boolean() }),
+        fc.array(stepArb, { maxLength: 80 }),
+        (role, options, trace) => {
+          const eager = drive(true, role, options, trace);
+          const fast = drive(false, role, options, trace);
+          expect(fast.out).toEqual(eager.out);
+          expect(fast.final).toEqual(eager.final);
+        },
+      ),
+      { numRuns: 1000, seed: 42 },
+    );
+  });
+
+  it('steps at most twice per interval in steady state, however fast frames arrive', () => {
+    const interval = 1000;
+    const trace: Step[] = [{ gap: 0, kind: 'ADVERTISE' }];
+    for (let i = 0; i < 100_000; i++) trace.push({ gap: 1, kind: i % 2 ? 'PING' : 'PONG' }); // 100 s of 1 kHz traffic
+    const fast = drive(false, 'server', { interval, count: 5, sendPings: true }, trace);
+    const eager = drive(true, 'server', { interval, count: 5, sendPings: true }, trace);
+    expect(fast.out).toEqual(eager.out);
+    expect(eager.steps).toBeGreaterThan(100_000);
+    expect(fast.steps).toBeLessThanOrEqual(2 * (100 + 8) + 2);
+  });
+});
