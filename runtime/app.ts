@@ -39,13 +39,19 @@ export function createApp(options: AppOptions): Hono {
   if (options.upgradeWebSocket) {
     app.get(
       '/connect',
+      async (c, next) => (host.atCapacity ? c.json({ error: 'connection limit reached' }, 503) : next()),
       options.upgradeWebSocket((c) => {
         let id: string | undefined;
         return {
           onOpen(_event, ws) {
-            const opened = host.open({ ...options.connection?.(c), role: 'server' });
-            id = opened;
-            sockets.attach(opened, socketOf(ws));
+            try {
+              id = host.open({ ...options.connection?.(c), role: 'server' });
+            } catch (error) {
+              // Filled up between the check above and the upgrade.
+              ws.close(1013, closeReason(String(error instanceof Error ? error.message : error)));
+              return;
+            }
+            sockets.attach(id, socketOf(ws));
           },
           onMessage(event, ws) {
             if (id === undefined) return;
@@ -85,8 +91,17 @@ function socketOf(ws: WSContext) {
 export function requireToken(token: string | undefined): MiddlewareHandler {
   return async (c, next) => {
     if (token === undefined || token === '') return next();
-    const presented = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? c.req.query('token');
-    if (presented !== token) return c.json({ error: 'a valid token is required' }, 401);
+    const presented = c.req.header('authorization')?.replace(/^Bearer\s+/i, '') ?? c.req.query('token') ?? '';
+    if (!sameSecret(presented, token)) return c.json({ error: 'a valid token is required' }, 401);
     return next();
   };
+}
+
+/** Compares in time independent of where the strings differ, so the token cannot be guessed byte by byte. */
+function sameSecret(presented: string, expected: string): boolean {
+  const a = new TextEncoder().encode(presented);
+  const b = new TextEncoder().encode(expected);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) diff |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i]!;
+  return diff === 0;
 }

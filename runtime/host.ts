@@ -61,6 +61,18 @@ export interface HostOptions {
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
   generateId?: () => ConnectionId;
+  /**
+   * PINGs a peer may send within one of our intervals before it is closed as a flood.
+   * A well-behaved peer sends about one per its own interval. Default 100; 0 = no limit.
+   */
+  maxPingsPerInterval?: number;
+  /** Open connections allowed at once; `open` throws a `CapacityError` past it. */
+  maxConnections?: number;
+}
+
+/** Thrown by `Host.open` when the host holds `maxConnections` already. */
+export class CapacityError extends Error {
+  override readonly name = 'CapacityError';
 }
 
 export interface OpenOptions extends Partial<KeepaliveOptions> {
@@ -111,6 +123,7 @@ export interface HostStats {
 
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
 
 type KeepaliveActor = Actor<typeof keepaliveMachine>;
 
@@ -123,7 +136,11 @@ interface Connection {
   readonly eager: boolean;
   readonly meta: Record<string, string>;
   readonly effects: KeepaliveEmitted[];
+  /** Our interval: the window the PING-flood limit counts in. */
+  readonly interval: number;
   answersPing: boolean;
+  floodWindowStart: number;
+  floodPings: number;
   /** The peer's socket is already gone: a `closed` effect needs no transport close. */
   peerGone: boolean;
   /** Latest unfolded sign of life, or -1. */
@@ -151,6 +168,8 @@ export class Host {
   readonly #maxFrameBytes: number;
   readonly #onEvent: ((event: HostEvent) => void) | undefined;
   readonly #generateId: () => ConnectionId;
+  readonly #maxPings: number;
+  readonly #maxConnections: number;
   readonly #connections = new Map<ConnectionId, Connection>();
   readonly #queue = new TimerQueue<ConnectionId>();
   readonly #codecs = new Map<string, Codec>();
@@ -166,11 +185,18 @@ export class Host {
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
     this.#onEvent = options.onEvent;
     this.#generateId = options.generateId ?? (() => nanoid());
+    this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
+    this.#maxConnections = options.maxConnections ?? Infinity;
     validateKeepalive(this.#defaults);
   }
 
   get size(): number {
     return this.#connections.size;
+  }
+
+  /** True when `open` would refuse: adapters answer new peers 503 before upgrading. */
+  get atCapacity(): boolean {
+    return this.#connections.size >= this.#maxConnections;
   }
 
   has(id: ConnectionId): boolean {
@@ -194,6 +220,7 @@ export class Host {
       sendPings: options.sendPings ?? this.#defaults.sendPings,
     };
     validateKeepalive(keepalive);
+    if (this.atCapacity) throw new CapacityError(`connection limit of ${this.#maxConnections} reached`);
     const id = options.id ?? this.#generateId();
     if (this.#connections.has(id)) throw new Error(`connection ${id} is already open`);
     const actor = createActor(keepaliveMachine, {
@@ -379,7 +406,10 @@ export class Host {
       eager: eager ?? this.#eager,
       meta: meta ?? {},
       effects: [],
+      interval: actor.getSnapshot().context.interval,
       answersPing: false,
+      floodWindowStart: -Infinity,
+      floodPings: 0,
       peerGone: false,
       pendingAt: -1,
       pendingPings: 0,
@@ -407,6 +437,11 @@ export class Host {
 
   #inbound(conn: Connection, message: Inbound, at: number): void {
     if (this.#onEvent) this.#emit({ type: 'received', id: conn.id, at, message });
+    if (message === 'PING' && this.#maxPings > 0 && this.#flooding(conn, at)) {
+      const error = new FrameError('flood', `more than ${this.#maxPings} PINGs within ${conn.interval} ms`);
+      this.#reject(conn, error, at);
+      return;
+    }
     if (conn.eager || message === 'ADVERTISE') {
       this.#fold(conn);
       if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
@@ -421,6 +456,15 @@ export class Host {
       }
     } else if (message === 'PONG') conn.pendingPongs++;
     else conn.pendingMessages++;
+  }
+
+  /** Counts PINGs per window of our interval; a backward clock step starts a new window. */
+  #flooding(conn: Connection, at: number): boolean {
+    if (at - conn.floodWindowStart >= conn.interval || at < conn.floodWindowStart) {
+      conn.floodWindowStart = at;
+      conn.floodPings = 0;
+    }
+    return ++conn.floodPings > this.#maxPings;
   }
 
   #fold(conn: Connection): void {

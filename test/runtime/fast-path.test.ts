@@ -21,6 +21,7 @@ function drive(eager: boolean, role: Role, options: { interval: number; count: n
   const host = new Host({
     eager,
     now: () => now,
+    maxPingsPerInterval: 0, // 1 kHz PINGs below are load, not abuse
     transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, reason) => out.push(`${now} close ${reason}`) },
   });
   host.open({ id: 'x', role, ...options });

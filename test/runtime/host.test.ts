@@ -239,3 +239,31 @@ describe('inspection', () => {
     expect(host.stats.foldedFrames).toBe(0);
   });
 });
+
+describe('abuse limits', () => {
+  it('closes a peer that floods PINGs, after answering at most the limit, and leaves others alone', () => {
+    const transport = new LinkTransport();
+    let now = 0;
+    const host = new Host({ transport, now: () => now, maxPingsPerInterval: 10 });
+    const [flooder, calm] = ['f', 'c'].map((id) => host.open({ id, role: 'server', interval: 1000 }));
+    host.receive(flooder!, 'keepalive:ADVERTISE');
+    host.receive(calm!, 'keepalive:ADVERTISE');
+    for (let i = 0; i < 10; i++) host.receive(flooder!, 'keepalive:PING', (now = 100 * i)); // 10 in one window: fine
+    now = 1000; // a new window
+    for (let i = 0; i < 50 && host.has(flooder!); i++) host.receive(flooder!, 'keepalive:PING');
+    host.receive(calm!, 'keepalive:PING');
+    expect(transport.sent.filter((s) => s.id === 'f')).toHaveLength(20);
+    expect(transport.closed).toEqual([{ id: 'f', reason: 'protocol error (flood): more than 10 PINGs within 1000 ms' }]);
+    expect(host.view(calm!)).toMatchObject({ state: 'alive.watching', pongsSent: 1 });
+  });
+
+  it('refuses connections past the cap with a CapacityError', async () => {
+    const { CapacityError } = await import('../../runtime/host.ts');
+    const host = new Host({ transport: new LinkTransport(), maxConnections: 2 });
+    host.open({ role: 'server' });
+    host.open({ role: 'server' });
+    expect(host.atCapacity).toBe(true);
+    expect(() => host.open({ role: 'server' })).toThrow(CapacityError);
+    expect(host.size).toBe(2);
+  });
+});
