@@ -279,12 +279,9 @@ export class Host {
       if (typeof data === 'string') {
         return this.#reject(conn, new FrameError('wrong-frame-kind', 'text frame on a binary stream'), at);
       }
-      const frames = conn.reader.push(data);
-      if (frames instanceof FrameError) return this.#reject(conn, frames, at);
-      for (const frame of frames) {
-        if (!this.#frame(conn, frame, at)) return false;
-      }
-      return true;
+      const error = conn.reader.read(data, (frame) => this.#frame(conn, frame, at));
+      if (error) return this.#reject(conn, error, at);
+      return this.#connections.has(id);
     } catch (error) {
       return this.#reject(conn, new FrameError('malformed', `internal error on input: ${String(error)}`), at);
     }

@@ -4,11 +4,13 @@
  * peer announcing a huge frame costs four bytes, not the frame.
  */
 import { FrameError } from './frame-error.ts';
-import { VIR_NET_MESSAGE_HEADER_MAX, VIR_NET_MESSAGE_LEN_MAX, VIR_NET_MESSAGE_MAX } from './libvirt.ts';
+import { readUint32, VIR_NET_MESSAGE_HEADER_MAX, VIR_NET_MESSAGE_LEN_MAX, VIR_NET_MESSAGE_MAX } from './libvirt.ts';
+
+const EMPTY = new Uint8Array(0);
 
 export class FrameReader {
   readonly #maxBytes: number;
-  #buffer: Uint8Array = new Uint8Array(0);
+  #buffer: Uint8Array = EMPTY;
   #failed: FrameError | null = null;
 
   /** `maxBytes` counts the whole frame, length word included. */
@@ -18,6 +20,20 @@ export class FrameReader {
 
   /** Whole frames completed by `chunk`; after an error the stream is unusable and keeps failing. */
   push(chunk: Uint8Array): Uint8Array[] | FrameError {
+    const frames: Uint8Array[] = [];
+    const error = this.read(chunk, (frame) => {
+      frames.push(frame);
+      return true;
+    });
+    return error ?? frames;
+  }
+
+  /**
+   * Calls `each` for every whole frame completed by `chunk`, without copying: a frame is a
+   * view into `chunk` (or into the reassembly buffer), valid until `each` returns. `each`
+   * returns false to stop reading (the connection was closed).
+   */
+  read(chunk: Uint8Array, each: (frame: Uint8Array) => boolean): FrameError | null {
     if (this.#failed) return this.#failed;
     let data = chunk;
     if (this.#buffer.length > 0) {
@@ -25,11 +41,9 @@ export class FrameReader {
       data.set(this.#buffer);
       data.set(chunk, this.#buffer.length);
     }
-    const frames: Uint8Array[] = [];
     let offset = 0;
     while (data.length - offset >= VIR_NET_MESSAGE_LEN_MAX) {
-      const length =
-        ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
+      const length = readUint32(data, offset);
       if (length < VIR_NET_MESSAGE_LEN_MAX + VIR_NET_MESSAGE_HEADER_MAX) {
         return this.#fail(new FrameError('malformed', `length word ${length} is shorter than a libvirt header`));
       }
@@ -37,11 +51,16 @@ export class FrameReader {
         return this.#fail(new FrameError('oversized', `frame of ${length} bytes exceeds the limit of ${this.#maxBytes}`));
       }
       if (data.length - offset < length) break;
-      frames.push(data.slice(offset, offset + length));
+      const frame = data.subarray(offset, offset + length);
       offset += length;
+      if (!each(frame)) {
+        this.#buffer = EMPTY;
+        return null;
+      }
     }
-    this.#buffer = offset === data.length ? new Uint8Array(0) : data.slice(offset);
-    return frames;
+    // Only the incomplete tail is copied, so a reader never pins a whole socket chunk.
+    this.#buffer = offset === data.length ? EMPTY : data.slice(offset);
+    return null;
   }
 
   /** Bytes held for an incomplete frame. */
@@ -51,7 +70,7 @@ export class FrameReader {
 
   #fail(error: FrameError): FrameError {
     this.#failed = error;
-    this.#buffer = new Uint8Array(0);
+    this.#buffer = EMPTY;
     return error;
   }
 }

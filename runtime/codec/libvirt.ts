@@ -28,6 +28,11 @@ export interface MessageHeader {
   status: number;
 }
 
+/** A big-endian unsigned 32-bit word, read in place (no DataView on the hot path). */
+export function readUint32(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}
+
 /** One whole frame: length word, header, payload. */
 export function encodeMessage(header: MessageHeader, payload: Uint8Array = new Uint8Array(0)): Uint8Array {
   const length = VIR_NET_MESSAGE_LEN_MAX + VIR_NET_MESSAGE_HEADER_MAX + payload.length;
@@ -108,20 +113,28 @@ export function createLibvirtCodec(options: LibvirtCodecOptions = {}): Codec {
     },
     decode(frame: Frame): Inbound | FrameError {
       if (typeof frame === 'string') return new FrameError('wrong-frame-kind', 'text frame on the libvirt binary endpoint');
-      const decoded = decodeMessage(frame);
-      if (decoded instanceof FrameError) return decoded;
-      const { header } = decoded;
-      if (header.prog !== KEEPALIVE_PROGRAM) return 'MESSAGE';
-      if (header.vers !== KEEPALIVE_PROTOCOL_VERSION) {
-        return new FrameError('wrong-version', `keepalive program version ${header.vers}, expected ${KEEPALIVE_PROTOCOL_VERSION}`);
+      if (frame.length < VIR_NET_MESSAGE_LEN_MAX + VIR_NET_MESSAGE_HEADER_MAX) {
+        return new FrameError('truncated', `frame of ${frame.length} bytes is shorter than a libvirt header`);
       }
-      if (header.type !== MessageType.MESSAGE) {
-        return new FrameError('wrong-type', `keepalive message of type ${header.type}, expected VIR_NET_MESSAGE (2)`);
+      const length = readUint32(frame, 0);
+      if (length !== frame.length) {
+        return new FrameError('malformed', `length word says ${length} bytes, frame has ${frame.length}`);
       }
-      if (header.proc === KeepaliveProc.PING) return 'PING';
-      if (header.proc === KeepaliveProc.PONG) return 'PONG';
-      if (header.proc === KeepaliveProc.ADVERTISE && advertise) return 'ADVERTISE';
-      return new FrameError('unknown-procedure', `unknown keepalive procedure ${header.proc}`);
+      // Header words read in place: this runs for every frame of every connection.
+      if (readUint32(frame, 4) !== KEEPALIVE_PROGRAM) return 'MESSAGE';
+      const vers = readUint32(frame, 8);
+      const proc = readUint32(frame, 12) | 0;
+      const type = readUint32(frame, 16) | 0;
+      if (vers !== KEEPALIVE_PROTOCOL_VERSION) {
+        return new FrameError('wrong-version', `keepalive program version ${vers}, expected ${KEEPALIVE_PROTOCOL_VERSION}`);
+      }
+      if (type !== MessageType.MESSAGE) {
+        return new FrameError('wrong-type', `keepalive message of type ${type}, expected VIR_NET_MESSAGE (2)`);
+      }
+      if (proc === KeepaliveProc.PING) return 'PING';
+      if (proc === KeepaliveProc.PONG) return 'PONG';
+      if (proc === KeepaliveProc.ADVERTISE && advertise) return 'ADVERTISE';
+      return new FrameError('unknown-procedure', `unknown keepalive procedure ${proc}`);
     },
   };
 }
