@@ -11,12 +11,10 @@
  * machine's rule makes that indistinguishable from stepping every frame. With an
  * inspector attached (or `eager`) every frame is stepped, so the inspector sees them all.
  */
-import { createActor } from 'xstate';
-import type { Actor, ActorOptions, InspectionEvent, Observer } from 'xstate';
+import type { InspectionEvent, Observer } from 'xstate';
 import { nanoid } from 'nanoid';
 import {
   ANSWERS_PING,
-  keepaliveMachine,
   type KeepaliveContext,
   type KeepaliveEmitted,
   type KeepaliveEvent,
@@ -27,6 +25,7 @@ import {
 } from '../actors/keepalive.ts';
 import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
 import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { TimerQueue } from './timer-queue.ts';
 
 /** Carries frames out of the host. Adapters map ids to their sockets. */
@@ -125,19 +124,17 @@ export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, s
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
 
-type KeepaliveActor = Actor<typeof keepaliveMachine>;
-
 interface Connection {
   readonly id: ConnectionId;
   readonly spec: CodecSpec;
   readonly codec: Codec;
   readonly reader: FrameReader | null;
-  readonly actor: KeepaliveActor;
+  stepper: Stepper;
   readonly eager: boolean;
   readonly meta: Record<string, string>;
   readonly effects: KeepaliveEmitted[];
   /** Our interval: the window the PING-flood limit counts in. */
-  readonly interval: number;
+  interval: number;
   answersPing: boolean;
   floodWindowStart: number;
   floodPings: number;
@@ -223,21 +220,15 @@ export class Host {
     if (this.atCapacity) throw new CapacityError(`connection limit of ${this.#maxConnections} reached`);
     const id = options.id ?? this.#generateId();
     if (this.#connections.has(id)) throw new Error(`connection ${id} is already open`);
-    const actor = createActor(keepaliveMachine, {
-      id,
-      inspect: this.#inspect,
-      input: {
-        role: options.role,
-        at: options.at ?? this.#now(),
-        ...keepalive,
-        ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
-        ...(options.awaitAdvertise === undefined ? {} : { awaitAdvertise: options.awaitAdvertise }),
-      },
-    });
-    const conn = this.#register(id, actor, options.codec ?? { name: 'text' }, options.stream ?? false, options.eager, options.meta);
-    const startedAt = actor.getSnapshot().context.startedAt;
-    this.#emit({ type: 'opened', id, at: startedAt, role: options.role });
-    this.#settle(conn, startedAt, () => actor.start());
+    const input: KeepaliveInput = {
+      role: options.role,
+      at: options.at ?? this.#now(),
+      ...keepalive,
+      ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
+      ...(options.awaitAdvertise === undefined ? {} : { awaitAdvertise: options.awaitAdvertise }),
+    };
+    this.#emit({ type: 'opened', id, at: input.at, role: options.role });
+    this.#register(id, { input }, options.codec ?? { name: 'text' }, options.stream ?? false, options.eager, options.meta, input.at);
     return id;
   }
 
@@ -249,13 +240,7 @@ export class Host {
     const resumed: ConnectionId[] = [];
     for (const record of records) {
       if (this.#connections.has(record.id)) continue;
-      // XState's types ask for `input` even though a restored actor ignores it.
-      const restoring = { id: record.id, inspect: this.#inspect, snapshot: record.snapshot } as ActorOptions<
-        typeof keepaliveMachine
-      > & { input: KeepaliveInput };
-      const actor = createActor(keepaliveMachine, restoring);
-      const conn = this.#register(record.id, actor, record.codec, record.stream, undefined, record.meta);
-      this.#settle(conn, at, () => actor.start());
+      this.#register(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
       if (this.#connections.has(record.id)) resumed.push(record.id);
     }
     this.tick(at);
@@ -303,7 +288,7 @@ export class Host {
   noteAnsweredPing(id: ConnectionId, at: number): boolean {
     const conn = this.#connections.get(id);
     if (!conn || at <= conn.pendingAt) return false;
-    if (at <= conn.actor.getSnapshot().context.lastSignOfLife) return false;
+    if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
     conn.pendingAt = at;
     conn.pendingPings++;
     return true;
@@ -317,7 +302,7 @@ export class Host {
       if (!conn) continue;
       this.#fold(conn);
       if (!this.#connections.has(id)) continue;
-      const wakeAt = conn.actor.getSnapshot().context.wakeAt;
+      const wakeAt = conn.stepper.snapshot.context.wakeAt;
       if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
       else this.#queue.set(id, wakeAt);
     }
@@ -386,24 +371,29 @@ export class Host {
     return this.#connections.has(id) ? recordOf(conn) : undefined;
   }
 
+  /** Starts a connection's statechart and carries out what its first step emitted. */
   #register(
     id: ConnectionId,
-    actor: KeepaliveActor,
+    start: StepperStart,
     spec: CodecSpec,
     stream: boolean,
     eager: boolean | undefined,
     meta: Record<string, string> | undefined,
-  ): Connection {
+    at: number,
+  ): void {
+    const effects: KeepaliveEmitted[] = [];
+    const stepEager = eager ?? this.#eager;
     const conn: Connection = {
       id,
       spec,
       codec: this.#codec(spec),
       reader: stream ? new FrameReader(this.#maxFrameBytes) : null,
-      actor,
-      eager: eager ?? this.#eager,
+      // Live actors only where someone watches: they cost ~5x the memory of a snapshot.
+      stepper: null as unknown as Stepper,
+      eager: stepEager,
       meta: meta ?? {},
-      effects: [],
-      interval: actor.getSnapshot().context.interval,
+      effects,
+      interval: 0,
       answersPing: false,
       floodWindowStart: -Infinity,
       floodPings: 0,
@@ -413,9 +403,11 @@ export class Host {
       pendingPongs: 0,
       pendingMessages: 0,
     };
-    actor.on('*', (emitted) => conn.effects.push(emitted));
     this.#connections.set(id, conn);
-    return conn;
+    this.#settle(conn, at, () => {
+      conn.stepper = this.#inspect ? new ActorStepper(id, start, effects, this.#inspect) : new SnapshotStepper(start, effects);
+      conn.interval = conn.stepper.snapshot.context.interval;
+    });
   }
 
   #codec(spec: CodecSpec): Codec {
@@ -478,14 +470,14 @@ export class Host {
   }
 
   #step(conn: Connection, event: KeepaliveEvent): void {
-    this.#settle(conn, event.at, () => conn.actor.send(event));
+    this.#settle(conn, event.at, () => conn.stepper.step(event, conn.effects));
   }
 
   /** Runs one step, stores its snapshot, then carries out what it emitted. */
   #settle(conn: Connection, at: number, run: () => void): void {
     this.stats.steps++;
     run();
-    const snapshot = conn.actor.getSnapshot();
+    const snapshot = conn.stepper.snapshot;
     conn.answersPing = snapshot.hasTag(ANSWERS_PING);
     if (snapshot.status === 'active') {
       this.#queue.set(conn.id, snapshot.context.wakeAt);
@@ -576,7 +568,7 @@ function stateName(value: unknown): string {
 }
 
 function viewOf(conn: Connection): ConnectionView {
-  const snapshot = conn.actor.getSnapshot();
+  const snapshot = conn.stepper.snapshot;
   const c = snapshot.context;
   return {
     id: conn.id,
@@ -604,7 +596,7 @@ function recordOf(conn: Connection): StoredConnection {
     id: conn.id,
     codec: conn.spec,
     stream: conn.reader !== null,
-    snapshot: conn.actor.getPersistedSnapshot(),
+    snapshot: conn.stepper.persisted(),
     ...(Object.keys(conn.meta).length > 0 ? { meta: conn.meta } : {}),
   };
 }

@@ -15,13 +15,15 @@ interface Step {
   kind: Kind;
 }
 
-function drive(eager: boolean, role: Role, options: { interval: number; count: number; sendPings: boolean }, trace: Step[]) {
+/** `watched`: an inspector is attached, so the host runs live actors instead of snapshots. */
+function drive(eager: boolean, role: Role, options: { interval: number; count: number; sendPings: boolean }, trace: Step[], watched = false) {
   let now = 0;
   const out: string[] = [];
   const host = new Host({
     eager,
     now: () => now,
     maxPingsPerInterval: 0, // 1 kHz PINGs below are load, not abuse
+    ...(watched ? { inspect: () => {} } : {}),
     transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, reason) => out.push(`${now} close ${reason}`) },
   });
   host.open({ id: 'x', role, ...options });
@@ -46,7 +48,7 @@ const stepArb = fc.record({
 });
 
 describe('fast path vs eager host', () => {
-  it('sends the same frames at the same times, dies at the same time and ends with the same snapshot', () => {
+  it('sends the same frames at the same times, dies at the same time and ends with the same snapshot, stepped by snapshot or by live actor', () => {
     fc.assert(
       fc.property(
         fc.constantFrom<Role>('client', 'server'),
@@ -55,8 +57,12 @@ describe('fast path vs eager host', () => {
         (role, options, trace) => {
           const eager = drive(true, role, options, trace);
           const fast = drive(false, role, options, trace);
+          const watched = drive(true, role, options, trace, true);
           expect(fast.out).toEqual(eager.out);
           expect(fast.final).toEqual(eager.final);
+          // Live actors (inspected hosts) and bare snapshots step the same machine identically.
+          expect(watched.out).toEqual(eager.out);
+          expect(watched.final).toEqual(eager.final);
         },
       ),
       { numRuns: 1000, seed: 42 },
