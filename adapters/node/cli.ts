@@ -1,0 +1,199 @@
+#!/usr/bin/env node
+/**
+ * `keepalive serve` runs the Node server; `keepalive connect URL` runs one client and
+ * prints every keepalive message until the connection ends.
+ *
+ * Exit codes: 0 after SIGINT/SIGTERM or a clean close by the server, 1 on a usage error
+ * or a connection that failed or was cut, 2 when the client declared the server dead.
+ */
+import { parseArgs } from 'node:util';
+import { connect } from './client.ts';
+import { DEFAULT_SERVER, startServer } from './server.ts';
+
+const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
+
+Serves keepalive peers: WebSocket at /connect (text dialect), TCP (libvirt frames).
+
+Options:
+  --host H        interface to bind            (env HOST, default ${DEFAULT_SERVER.host})
+  --port P        HTTP/WebSocket port, 0: any  (env PORT, default ${DEFAULT_SERVER.port})
+  --tcp-port T    libvirt TCP port, 0: any     (env TCP_PORT, default ${DEFAULT_SERVER.tcpPort})
+  --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
+  --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
+  --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
+  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
+  --quiet         do not log connections
+  -h, --help      show this help
+`;
+
+const CONNECT_HELP = `Usage: keepalive connect URL [options]   (npm run connect -- URL [options])
+
+Connects to a keepalive server and prints each ADVERTISE/PING/PONG with its direction
+and time. URL is ws://host:port/connect or tcp://host:port.
+
+Options:
+  --interval MS   keepalive interval in ms     (default ${DEFAULT_SERVER.interval})
+  --count N       unanswered PINGs before dead (default ${DEFAULT_SERVER.count})
+  --no-ping       never send PINGs (still answer the server's)
+  --quiet         print only the verdict
+  -h, --help      show this help
+
+Exit status: 0 closed cleanly (or by SIGINT/SIGTERM), 1 connection failed or cut,
+2 server declared dead.
+`;
+
+class UsageError extends Error {}
+
+function number(name: string, value: string | undefined, fallback: number, min: number): number {
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || (name !== '--interval' && !Number.isInteger(parsed))) {
+    throw new UsageError(`${name} must be a ${name === '--interval' ? 'number' : 'whole number'} >= ${min}, got "${value}"`);
+  }
+  return parsed;
+}
+
+function flag(value: string | undefined): boolean | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UsageError(`KEEPALIVE_SEND_PINGS must be true or false, got "${value}"`);
+}
+
+const time = (at: number) => new Date(at).toISOString().slice(11, 23);
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'tcp-port': { type: 'string' },
+      interval: { type: 'string' },
+      count: { type: 'string' },
+      'no-ping': { type: 'boolean' },
+      token: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(SERVE_HELP);
+  const env = process.env;
+  const sendPings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? DEFAULT_SERVER.sendPings);
+  const token = values.token ?? env.KEEPALIVE_TOKEN;
+  const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
+  const server = await startServer({
+    host: values.host ?? env.HOST ?? DEFAULT_SERVER.host,
+    port: number('--port', values.port ?? env.PORT, DEFAULT_SERVER.port, 0),
+    tcpPort: number('--tcp-port', values['tcp-port'] ?? env.TCP_PORT, DEFAULT_SERVER.tcpPort, 0),
+    interval: number('--interval', values.interval ?? env.KEEPALIVE_INTERVAL, DEFAULT_SERVER.interval, 1),
+    count: number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0),
+    sendPings,
+    ...(token ? { token } : {}),
+    ...(log ? { log } : {}),
+  });
+  const hasInspect = server.app.routes.some((route) => route.path === '/inspect');
+  console.log(`keepalive server (${describe(values, env)})`);
+  console.log(`  WebSocket  ${server.wsUrl}`);
+  console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
+  console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
+  console.log(`  health     ${server.url}/healthz`);
+  if (hasInspect) console.log(`  inspector  ${server.url}/inspect`);
+
+  const stop = (signal: string) => {
+    console.log(`${signal}: closing every connection`);
+    server.close(`server shutting down (${signal})`).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`shutdown failed: ${String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+function describe(values: { interval?: string | undefined; count?: string | undefined; 'no-ping'?: boolean | undefined }, env: NodeJS.ProcessEnv): string {
+  const interval = number('--interval', values.interval ?? env.KEEPALIVE_INTERVAL, DEFAULT_SERVER.interval, 1);
+  const count = number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0);
+  const pings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? true);
+  return `${interval} ms, count ${count}, ${pings ? 'pings on' : 'pings off'}`;
+}
+
+async function connectCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      interval: { type: 'string' },
+      count: { type: 'string' },
+      'no-ping': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return void process.stdout.write(CONNECT_HELP);
+  const url = positionals[0];
+  if (!url || positionals.length > 1) throw new UsageError('connect needs exactly one URL (ws://host:port/connect or tcp://host:port)');
+  const quiet = values.quiet ?? false;
+  const client = connect(url, {
+    interval: number('--interval', values.interval, DEFAULT_SERVER.interval, 1),
+    count: number('--count', values.count, DEFAULT_SERVER.count, 0),
+    sendPings: !values['no-ping'],
+  });
+  const line = (text: string) => console.log(`${time(Date.now())} ${text}`);
+  let interrupted = false;
+  client.on('open', () => line(`connected to ${url}`));
+  client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}`));
+  client.on('received', (message, at) => quiet || console.log(`${time(at)} <- ${message}`));
+  client.on('dead', (reason) => {
+    console.error(`${time(Date.now())} server declared dead: ${reason}`);
+  });
+  // Exit codes are set, not forced: the process ends once the socket has said goodbye.
+  client.on('closed', (reason, by) => {
+    if (client.deadReason !== null) {
+      process.exitCode = 2;
+      return;
+    }
+    if (interrupted) {
+      line(`closed: ${reason}`);
+      process.exitCode = 0;
+      return;
+    }
+    const clean = by === 'peer' && /\((1000|1001)\)/.test(reason);
+    (clean ? console.log : console.error)(`${time(Date.now())} connection closed: ${reason}`);
+    process.exitCode = clean ? 0 : 1;
+  });
+  const stop = () => {
+    interrupted = true;
+    client.close('client interrupted');
+    // Still connecting: the socket never opened, so nothing will report `closed`.
+    if (client.id === null) process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === 'serve') return await serve(rest);
+    if (command === 'connect') return await connectCommand(rest);
+    if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+      process.stdout.write(`Usage: keepalive serve [options] | keepalive connect URL [options]\n\n${SERVE_HELP}\n${CONNECT_HELP}`);
+      return;
+    }
+    throw new UsageError(`unknown command "${command}": use serve or connect (--help)`);
+  } catch (error) {
+    if (error instanceof UsageError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+      console.error(`keepalive: ${error.message}`);
+      process.exit(1);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`keepalive: ${message}`);
+    process.exit(1);
+  }
+}
+
+await main(process.argv.slice(2));
