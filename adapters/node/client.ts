@@ -208,7 +208,9 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     });
     socket.on('error', (error) => (this.#socketError = error.message));
     socket.on('close', () => {
-      this.#socketClosed(this.#socketError !== null ? `connection failed: ${this.#socketError}` : 'server closed the TCP connection');
+      if (this.#id === null) this.#socketClosed(`connection failed: ${this.#socketError ?? 'closed before connecting'}`);
+      // EPIPE/ECONNRESET once connected: the server hung up while we were writing.
+      else this.#socketClosed(`server closed the TCP connection${this.#socketError !== null ? ` (${this.#socketError})` : ''}`);
     });
   }
 

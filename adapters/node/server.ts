@@ -9,7 +9,8 @@ import { serve } from '@hono/node-server';
 import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import { Hono } from 'hono';
 import { nanoid } from 'nanoid';
-import { createApp, Host, SocketRegistry, CapacityError, type HostEvent, type InspectObserver } from '../../runtime/index.ts';
+import { createApp, CapacityError, DEFAULT_MAX_FRAME_BYTES, Host, SocketRegistry, type HostEvent, type InspectObserver } from '../../runtime/index.ts';
+import './error-event.ts';
 import { ProcessTimer, type TimerApi } from './timer.ts';
 
 export interface ServerOptions {
@@ -30,6 +31,8 @@ export interface ServerOptions {
   /** Guards GET /actors (and whatever `extend` protects with it). */
   token?: string;
   maxConnections?: number;
+  /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
+  maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
@@ -68,6 +71,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const bind = options.host ?? DEFAULT_SERVER.host;
   const log = options.log ?? (() => {});
   const sockets = new SocketRegistry();
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   let ready = false;
 
   const host = new Host({
@@ -79,6 +83,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    maxFrameBytes,
     onEvent: (event) => {
       logEvent(event, log);
       options.onEvent?.(event);
@@ -93,6 +98,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // upgrade helper first: start with a placeholder and point it at the real app below.
   const init: NodeWebSocketInit = { app: new Hono() };
   const nodeWs = createNodeWebSocket(init);
+  // Frames a little over the limit reach the Host, which closes with a reason naming the
+  // limit; ws cuts off anything far larger (1009) before buffering it (its default is 100 MiB).
+  nodeWs.wss.options.maxPayload = maxFrameBytes * 2;
+  nodeWs.wss.on('connection', (ws) => ws.on('error', (error) => log(`websocket error: ${error.message}`)));
   const app = createApp({
     host,
     sockets,
