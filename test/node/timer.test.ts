@@ -1,0 +1,219 @@
+/**
+ * The one process timer. Unit tests drive a fake clock and a fake timer API (nothing
+ * sleeps); the last test opens 1,000 real loopback connections and counts every timer
+ * the server arms through the injected API.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Host, TEXT_FRAMES, type Frame, type Transport } from '../../runtime/index.ts';
+import { ProcessTimer, type TimerApi } from '../../adapters/node/timer.ts';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { poll } from './helpers.ts';
+import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
+
+/** Timers that only fire when the test says so; `pending` is what a real process would hold. */
+class FakeTimers implements TimerApi {
+  readonly pending = new Map<number, { callback: () => void; ms: number; unrefed: boolean }>();
+  #next = 1;
+  armed = 0;
+  setTimeout(callback: () => void, ms: number): unknown {
+    const id = this.#next++;
+    const timer = { callback, ms, unrefed: false };
+    this.pending.set(id, timer);
+    this.armed++;
+    return { id, unref: () => (timer.unrefed = true) };
+  }
+  clearTimeout(handle: unknown): void {
+    this.pending.delete((handle as { id: number }).id);
+  }
+  /** Fires the one pending timer. */
+  fire(): void {
+    expect(this.pending.size).toBe(1);
+    const [id, timer] = [...this.pending][0]!;
+    this.pending.delete(id);
+    timer.callback();
+  }
+  only() {
+    expect(this.pending.size).toBe(1);
+    return [...this.pending.values()][0]!;
+  }
+}
+
+class Wire implements Transport {
+  readonly sent: { id: string; frame: Frame }[] = [];
+  readonly closed: { id: string; reason: string }[] = [];
+  send(id: string, frame: Frame): void {
+    this.sent.push({ id, frame });
+  }
+  close(id: string, reason: string): void {
+    this.closed.push({ id, reason });
+  }
+}
+
+function setup(options: { unref?: boolean } = {}) {
+  let now = 1_000;
+  const wire = new Wire();
+  const host = new Host({ transport: wire, now: () => now, defaults: { interval: 1000, count: 2, sendPings: true } });
+  const timers = new FakeTimers();
+  const timer = ProcessTimer.wrap(host, { timers, now: () => now, ...options });
+  return { host, wire, timers, timer, clock: { get: () => now, set: (at: number) => (now = at) } };
+}
+
+describe('ProcessTimer', () => {
+  it('holds one timer for many connections, armed no later than the earliest deadline', () => {
+    const { host, timers, timer, clock } = setup();
+    expect(timers.pending.size).toBe(0);
+    for (let i = 0; i < 50; i++) {
+      clock.set(1_000 + i * 7);
+      host.open({ role: 'client' });
+      expect(timers.pending.size).toBe(1);
+      expect(timer.armedAt).toBe(host.nextWake());
+    }
+    // Opening later connections never moved the deadline: the first timer stays armed.
+    expect(timers.armed).toBe(1);
+    expect(timers.only().ms).toBe(1_000);
+  });
+
+  it('fires at the deadline, ticks the host (PINGs go out) and re-arms for the next one', () => {
+    const { host, wire, timers, timer, clock } = setup();
+    const a = host.open({ role: 'client' });
+    clock.set(1_400);
+    const b = host.open({ role: 'client' });
+    wire.sent.length = 0;
+
+    clock.set(2_000);
+    timers.fire();
+    expect(wire.sent).toEqual([{ id: a, frame: TEXT_FRAMES.PING }]);
+    expect(timer.armedAt).toBe(2_400);
+    expect(timers.only().ms).toBe(400);
+
+    clock.set(2_400);
+    timers.fire();
+    expect(wire.sent.map((s) => s.id)).toEqual([a, b]);
+    expect(timers.pending.size).toBe(1);
+  });
+
+  it('re-arms earlier when a new deadline comes before the armed one', () => {
+    const { host, timers, timer, clock } = setup();
+    host.open({ role: 'client', interval: 5_000 });
+    expect(timer.armedAt).toBe(6_000);
+    clock.set(1_100);
+    host.open({ role: 'client', interval: 300 });
+    expect(timer.armedAt).toBe(1_400);
+    expect(timers.pending.size).toBe(1);
+    expect(timers.armed).toBe(2);
+  });
+
+  it('a timer that fires early ticks nothing and re-arms for the same deadline', () => {
+    const { host, wire, timers, timer, clock } = setup();
+    host.open({ role: 'client' });
+    wire.sent.length = 0;
+    clock.set(1_999);
+    timers.fire();
+    expect(wire.sent).toEqual([]);
+    expect(timer.armedAt).toBe(2_000);
+    expect(timers.only().ms).toBe(1);
+  });
+
+  it('disarms when nothing is left to time, and after stop()', () => {
+    const { host, timers, timer } = setup();
+    const id = host.open({ role: 'client' });
+    host.close(id, 'done');
+    expect(host.nextWake()).toBeNull();
+    expect(timers.pending.size).toBe(0);
+    expect(timer.armed).toBe(false);
+
+    host.open({ role: 'client' });
+    expect(timers.pending.size).toBe(1);
+    timer.stop();
+    expect(timers.pending.size).toBe(0);
+    host.open({ role: 'client' });
+    expect(timers.pending.size).toBe(0);
+  });
+
+  it('peer traffic and peer hang-ups re-arm too (the shared app calls the host directly)', () => {
+    const { host, timers, timer, clock } = setup();
+    const id = host.open({ role: 'server' });
+    // A server awaiting ADVERTISE has nothing to time yet.
+    expect(timers.pending.size).toBe(0);
+    clock.set(1_500);
+    host.receive(id, TEXT_FRAMES.ADVERTISE);
+    expect(timer.armedAt).toBe(2_500);
+    host.peerClosed(id);
+    expect(timers.pending.size).toBe(0);
+  });
+
+  it('unrefs by default, so the timer alone does not keep a process alive; a client opts out', () => {
+    const served = setup();
+    served.host.open({ role: 'client' });
+    expect(served.timers.only().unrefed).toBe(true);
+    const client = setup({ unref: false });
+    client.host.open({ role: 'client' });
+    expect(client.timers.only().unrefed).toBe(false);
+  });
+
+  it('clamps a far deadline to what setTimeout can hold', () => {
+    const { host, timers } = setup();
+    host.open({ role: 'client', interval: 2 ** 33 });
+    expect(timers.only().ms).toBe(2 ** 31 - 1);
+  });
+});
+
+describe('one timer for the whole process, proven on real sockets', () => {
+  let server: RunningServer | undefined;
+  const peers: (RawWs | RawTcp)[] = [];
+  afterEach(async () => {
+    for (const peer of peers.splice(0)) 'ws' in peer ? peer.ws.terminate() : peer.socket.destroy();
+    await server?.close();
+  });
+
+  it('1,000 connections (500 WebSocket, 500 TCP) never hold more than one armed timer', { timeout: 60_000 }, async () => {
+    let live = 0;
+    let maxLive = 0;
+    let armed = 0;
+    const handles = new Set<NodeJS.Timeout>();
+    const counting: TimerApi = {
+      setTimeout(callback, ms) {
+        armed++;
+        maxLive = Math.max(maxLive, ++live);
+        const handle = setTimeout(() => {
+          handles.delete(handle);
+          live--;
+          callback();
+        }, ms);
+        handles.add(handle);
+        return handle;
+      },
+      clearTimeout(handle) {
+        if (handles.delete(handle as NodeJS.Timeout)) live--;
+        clearTimeout(handle as NodeJS.Timeout);
+      },
+    };
+    const interval = 400;
+    server = await startServer({ port: 0, tcpPort: 0, interval, count: 3, timers: counting, maxConnections: 2_000 });
+    const running = server;
+
+    for (let batch = 0; batch < 10; batch++) {
+      const opened = await Promise.all(
+        Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? rawWs(running.wsUrl, true) : rawTcp(running.tcpUrl, true))),
+      );
+      for (const peer of opened) {
+        if ('ws' in peer) peer.ws.send(TEXT_FRAMES.ADVERTISE);
+        else peer.socket.write(FRAME.ADVERTISE);
+      }
+      peers.push(...opened);
+    }
+    await poll(() => running.host.size === 1_000 && running.host.list().every((v) => v.advertised), 20_000);
+    // Every connection has been pinged and has answered: the one timer served them all.
+    await poll(() => running.host.list().every((v) => v.pongsReceived >= 2), 30_000, 100);
+
+    expect(running.host.size).toBe(1_000);
+    expect(running.host.list().every((v) => v.state.startsWith('alive'))).toBe(true);
+    expect(maxLive).toBe(1);
+    expect(live).toBe(1);
+    // Re-arming is bounded by deadlines, not by frames: far fewer than one per PING sent.
+    const pings = running.host.list().reduce((sum, v) => sum + v.pingsSent, 0);
+    expect(pings).toBeGreaterThanOrEqual(2_000);
+    expect(armed).toBeLessThan(pings);
+    if (process.env.KEEPALIVE_REPORT) console.log({ connections: running.host.size, pings, armed, maxLive });
+  });
+});
