@@ -67,6 +67,12 @@ export interface HostOptions {
   maxPingsPerInterval?: number;
   /** Open connections allowed at once; `open` throws a `CapacityError` past it. */
   maxConnections?: number;
+  /**
+   * Where to arm the one platform timer: called with `nextWake()` after every `tick`, and
+   * after any other call that moved the earliest deadline. Folding signs of life only
+   * moves deadlines later, so a timer armed earlier just fires early and is re-armed.
+   */
+  onNextWake?: (at: number | null) => void;
 }
 
 /** Thrown by `Host.open` when the host holds `maxConnections` already. */
@@ -167,6 +173,8 @@ export class Host {
   readonly #generateId: () => ConnectionId;
   readonly #maxPings: number;
   readonly #maxConnections: number;
+  readonly #onNextWake: ((at: number | null) => void) | undefined;
+  #reportedWake: number | null | undefined;
   readonly #connections = new Map<ConnectionId, Connection>();
   readonly #queue = new TimerQueue<ConnectionId>();
   readonly #codecs = new Map<string, Codec>();
@@ -184,6 +192,7 @@ export class Host {
     this.#generateId = options.generateId ?? (() => nanoid());
     this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
     this.#maxConnections = options.maxConnections ?? Infinity;
+    this.#onNextWake = options.onNextWake;
     validateKeepalive(this.#defaults);
   }
 
@@ -229,6 +238,7 @@ export class Host {
     };
     this.#emit({ type: 'opened', id, at: input.at, role: options.role });
     this.#register(id, { input }, options.codec ?? { name: 'text' }, options.stream ?? false, options.eager, options.meta, input.at);
+    this.#reportWake();
     return id;
   }
 
@@ -260,6 +270,15 @@ export class Host {
     const conn = this.#connections.get(id);
     if (!conn) return false;
     try {
+      return this.#receive(conn, data, at);
+    } finally {
+      this.#reportWake();
+    }
+  }
+
+  #receive(conn: Connection, data: Frame, at: number): boolean {
+    const id = conn.id;
+    try {
       if (!conn.reader) return this.#frame(conn, data, at);
       if (typeof data === 'string') {
         return this.#reject(conn, new FrameError('wrong-frame-kind', 'text frame on a binary stream'), at);
@@ -277,6 +296,7 @@ export class Host {
     const conn = this.#connections.get(id);
     if (!conn) return false;
     this.#inbound(conn, message, at);
+    this.#reportWake();
     return true;
   }
 
@@ -306,6 +326,8 @@ export class Host {
       if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
       else this.#queue.set(id, wakeAt);
     }
+    // Always: the platform timer that called us has fired and needs re-arming.
+    this.#reportWake(true);
   }
 
   /** Closes a connection from this side, with a reason sent to the transport. */
@@ -314,6 +336,7 @@ export class Host {
     if (!conn) return false;
     this.#fold(conn);
     if (this.#connections.has(id)) this.#step(conn, { type: 'close', at, reason });
+    this.#reportWake();
     return true;
   }
 
@@ -324,6 +347,7 @@ export class Host {
     conn.peerGone = true;
     this.#fold(conn);
     if (this.#connections.has(id)) this.#step(conn, reason ? { type: 'peer.closed', at, reason } : { type: 'peer.closed', at });
+    this.#reportWake();
     return true;
   }
 
@@ -545,6 +569,14 @@ export class Host {
     if (!write) return;
     const tracked = write.finally(() => this.#writes.delete(tracked));
     this.#writes.add(tracked);
+  }
+
+  #reportWake(always = false): void {
+    if (!this.#onNextWake) return;
+    const next = this.#queue.peek();
+    if (!always && next === this.#reportedWake) return;
+    this.#reportedWake = next;
+    this.#onNextWake(next);
   }
 
   #emit(event: HostEvent): void {

@@ -197,6 +197,24 @@ describe('snapshots and restore', () => {
 });
 
 describe('the timer queue', () => {
+  it('tells the adapter where to arm its one timer, only when the earliest deadline moved, and after every tick', () => {
+    let now = 0;
+    const wakes: (number | null)[] = [];
+    const host = new Host({ transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
+    host.open({ id: 'a', role: 'client', interval: 1000 });
+    host.open({ id: 'b', role: 'client', interval: 500 });
+    host.open({ id: 'c', role: 'client', interval: 2000 }); // later than b: nothing to re-arm
+    expect(wakes).toEqual([1000, 500]);
+    host.receive('c', 'hello'); // a sign of life on the fast path moves nothing
+    expect(wakes).toEqual([1000, 500]);
+    host.tick((now = 500)); // b PINGs, next at 1000
+    expect(wakes).toEqual([1000, 500, 1000]);
+    host.tick((now = 600)); // a spurious wake still re-arms
+    expect(wakes).toEqual([1000, 500, 1000, 1000]);
+    for (const id of ['a', 'b', 'c']) host.close(id);
+    expect(wakes.at(-1)).toBeNull();
+  });
+
   it('a tick steps only the due connections', () => {
     let now = 0;
     const host = new Host({ transport: new LinkTransport(), now: () => now });
