@@ -54,6 +54,8 @@ export interface RunningServer {
   host: Host;
   app: Hono;
   timer: ProcessTimer;
+  /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
+  openSockets(): { ws: number; tcp: number };
   /** Closes every connection with `reason`, flushes snapshots, stops both listeners. */
   close(reason?: string): Promise<void>;
 }
@@ -101,7 +103,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   // Frames a little over the limit reach the Host, which closes with a reason naming the
   // limit; ws cuts off anything far larger (1009) before buffering it (its default is 100 MiB).
   nodeWs.wss.options.maxPayload = maxFrameBytes * 2;
-  nodeWs.wss.on('connection', (ws) => ws.on('error', (error) => log(`websocket error: ${error.message}`)));
+  nodeWs.wss.on('connection', (ws) => {
+    ws.on('error', (error) => log(`websocket error: ${error.message}`));
+    // A dead peer will never finish the close handshake: send the close frame with its
+    // reason, then let go of the socket now instead of after ws's 30 s close timeout.
+    const close = ws.close.bind(ws);
+    ws.close = (code?: number, reason?: string | Buffer) => {
+      close(code, reason);
+      if (String(reason ?? '').startsWith('peer dead')) ws.terminate();
+    };
+  });
   const app = createApp({
     host,
     sockets,
@@ -142,6 +153,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     host,
     app,
     timer,
+    openSockets: () => ({ ws: nodeWs.wss.clients.size, tcp: tcpSockets.size }),
     close(reason = 'server shutting down') {
       closing ??= (async () => {
         ready = false;

@@ -157,6 +157,36 @@ describe('bad input closes only the offending connection', () => {
   });
 });
 
+describe('dead peers', () => {
+  it('a silent WebSocket peer is told why and its socket released at once, not after the close handshake', async () => {
+    const { running, log } = await server();
+    const peer = await ws(running.wsUrl);
+    peer.ws.send(TEXT_FRAMES.ADVERTISE);
+    await poll(() => running.host.list()[0]?.advertised);
+    // Stop reading: the peer will neither answer PINGs nor complete a close handshake.
+    peer.ws.pause();
+    await poll(() => running.host.size === 0, INTERVAL * 30);
+    expect(log.some((line) => / dead: peer dead: silent for \d+ ms, 2 keepalive PING\(s\) unanswered/.test(line))).toBe(true);
+    await poll(() => running.openSockets().ws === 0, 2_000);
+    peer.ws.resume();
+    const closed = await poll(() => peer.closed);
+    expect(closed.code).toBe(4000);
+    expect(closed.reason).toMatch(/^peer dead: silent for \d+ ms/);
+  });
+
+  it('a silent TCP peer is hung up', async () => {
+    const { running, log } = await server();
+    const peer = await tcp(running.tcpUrl);
+    peer.socket.write(FRAME.ADVERTISE);
+    await poll(() => peer.closed, INTERVAL * 30);
+    expect(running.host.size).toBe(0);
+    expect(running.openSockets().tcp).toBe(0);
+    expect(log.some((line) => / dead: peer dead/.test(line))).toBe(true);
+    // Exactly count PINGs went out before the verdict.
+    expect(splitFrames(peer.bytes()).map((f) => Buffer.from(f).equals(Buffer.from(FRAME.PING)))).toEqual([true, true]);
+  });
+});
+
 describe('HTTP routes', () => {
   it('/healthz is 200 with both listeners up; /actors lists the actors as JSON', async () => {
     const { running } = await server();
