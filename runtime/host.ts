@@ -169,7 +169,7 @@ export class Host {
   readonly #eager: boolean;
   readonly #defaults: KeepaliveOptions;
   readonly #maxFrameBytes: number;
-  readonly #onEvent: ((event: HostEvent) => void) | undefined;
+  readonly #listeners = new Set<(event: HostEvent) => void>();
   readonly #generateId: () => ConnectionId;
   readonly #maxPings: number;
   readonly #maxConnections: number;
@@ -188,7 +188,7 @@ export class Host {
     this.#eager = options.eager ?? options.inspect !== undefined;
     this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    this.#onEvent = options.onEvent;
+    if (options.onEvent) this.#listeners.add(options.onEvent);
     this.#generateId = options.generateId ?? (() => nanoid());
     this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
     this.#maxConnections = options.maxConnections ?? Infinity;
@@ -211,6 +211,15 @@ export class Host {
 
   ids(): IterableIterator<ConnectionId> {
     return this.#connections.keys();
+  }
+
+  /**
+   * Listens to what happens on every connection (the inspector's live stream, logs).
+   * Per-frame events cost only while someone listens. Returns the unsubscribe function.
+   */
+  subscribe(listener: (event: HostEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** Earliest time any connection needs a tick, or null: arm the one platform timer here. */
@@ -316,18 +325,21 @@ export class Host {
 
   /** Runs every connection whose deadline is at or before `at`; touches nothing else. */
   tick(at = this.#now()): void {
-    let id: ConnectionId | undefined;
-    while ((id = this.#queue.popDue(at)) !== undefined) {
-      const conn = this.#connections.get(id);
-      if (!conn) continue;
-      this.#fold(conn);
-      if (!this.#connections.has(id)) continue;
-      const wakeAt = conn.stepper.snapshot.context.wakeAt;
-      if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
-      else this.#queue.set(id, wakeAt);
+    try {
+      let id: ConnectionId | undefined;
+      while ((id = this.#queue.popDue(at)) !== undefined) {
+        const conn = this.#connections.get(id);
+        if (!conn) continue;
+        this.#fold(conn);
+        if (!this.#connections.has(id)) continue;
+        const wakeAt = conn.stepper.snapshot.context.wakeAt;
+        if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
+        else this.#queue.set(id, wakeAt);
+      }
+    } finally {
+      // Always, even if a callback threw: the platform timer that called us has fired.
+      this.#reportWake(true);
     }
-    // Always: the platform timer that called us has fired and needs re-arming.
-    this.#reportWake(true);
   }
 
   /** Closes a connection from this side, with a reason sent to the transport. */
@@ -449,7 +461,7 @@ export class Host {
   }
 
   #inbound(conn: Connection, message: Inbound, at: number): void {
-    if (this.#onEvent) this.#emit({ type: 'received', id: conn.id, at, message });
+    if (this.#listeners.size > 0) this.#emit({ type: 'received', id: conn.id, at, message });
     if (message === 'PING' && this.#maxPings > 0 && this.#flooding(conn, at)) {
       const error = new FrameError('flood', `more than ${this.#maxPings} PINGs within ${conn.interval} ms`);
       this.#reject(conn, error, at);
@@ -540,7 +552,7 @@ export class Host {
       this.#closeTransport(conn, `send failed: ${String(error)}`);
       return;
     }
-    if (this.#onEvent) this.#emit({ type: 'sent', id: conn.id, at, message });
+    if (this.#listeners.size > 0) this.#emit({ type: 'sent', id: conn.id, at, message });
   }
 
   #reject(conn: Connection, error: FrameError, at: number): false {
@@ -580,7 +592,7 @@ export class Host {
   }
 
   #emit(event: HostEvent): void {
-    this.#onEvent?.(event);
+    for (const listener of this.#listeners) listener(event);
   }
 }
 

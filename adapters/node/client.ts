@@ -15,8 +15,9 @@ import {
   type HostEvent,
   type KeepaliveMessage,
   type PeerSocket,
+  type TimerApi,
+  WakeTimer,
 } from '../../runtime/index.ts';
-import { ProcessTimer, type TimerApi } from './timer.ts';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */
@@ -48,7 +49,7 @@ export interface ClientEvents {
 export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly url: string;
   readonly host: Host;
-  readonly timer: ProcessTimer;
+  readonly timer: WakeTimer;
   readonly #sockets = new SocketRegistry();
   #id: string | null = null;
   #closedReason: string | null = null;
@@ -66,8 +67,17 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
       throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
     }
     this.url = url;
+    // Unlike the server's, this timer holds the process open: a client whose server froze
+    // must still wake up to declare it dead.
+    this.timer = new WakeTimer({
+      wake: (at) => this.host.tick(at),
+      unref: false,
+      ...(options.timers ? { timers: options.timers } : {}),
+      onError: (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
+    });
     this.host = new Host({
       transport: this.#sockets,
+      onNextWake: this.timer.schedule,
       defaults: {
         ...(options.interval !== undefined ? { interval: options.interval } : {}),
         ...(options.count !== undefined ? { count: options.count } : {}),
@@ -77,13 +87,6 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         this.#onHostEvent(event);
         options.onEvent?.(event);
       },
-    });
-    // Unlike the server's, this timer holds the process open: a client whose server froze
-    // must still wake up to declare it dead.
-    this.timer = ProcessTimer.wrap(this.host, {
-      unref: false,
-      ...(options.timers ? { timers: options.timers } : {}),
-      onError: (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
     });
     if (parsed.protocol === 'tcp:') this.#connectTcp(parsed);
     else this.#connectWs(url);

@@ -9,9 +9,18 @@ import { serve } from '@hono/node-server';
 import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import { Hono } from 'hono';
 import { nanoid } from 'nanoid';
-import { createApp, CapacityError, DEFAULT_MAX_FRAME_BYTES, Host, SocketRegistry, type HostEvent, type InspectObserver } from '../../runtime/index.ts';
+import {
+  createApp,
+  CapacityError,
+  DEFAULT_MAX_FRAME_BYTES,
+  Host,
+  SocketRegistry,
+  WakeTimer,
+  type HostEvent,
+  type InspectObserver,
+  type TimerApi,
+} from '../../runtime/index.ts';
 import './error-event.ts';
-import { ProcessTimer, type TimerApi } from './timer.ts';
 
 export interface ServerOptions {
   /** Interface both listeners bind to. Default 127.0.0.1. */
@@ -53,7 +62,7 @@ export interface RunningServer {
   tcpPort: number;
   host: Host;
   app: Hono;
-  timer: ProcessTimer;
+  timer: WakeTimer;
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
   openSockets(): { ws: number; tcp: number };
   /** Closes every connection with `reason`, flushes snapshots, stops both listeners. */
@@ -76,8 +85,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   let ready = false;
 
-  const host = new Host({
+  // One timer for the whole process, re-armed wherever the host says its earliest deadline moved.
+  const timer = new WakeTimer({
+    wake: (at) => host.tick(at),
+    ...(options.timers ? { timers: options.timers } : {}),
+    onError: (error) => log(`timer error: ${String(error)}`),
+  });
+  const host: Host = new Host({
     transport: sockets,
+    onNextWake: timer.schedule,
     defaults: {
       interval: options.interval ?? DEFAULT_SERVER.interval,
       count: options.count ?? DEFAULT_SERVER.count,
@@ -90,10 +106,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       logEvent(event, log);
       options.onEvent?.(event);
     },
-  });
-  const timer = ProcessTimer.wrap(host, {
-    ...(options.timers ? { timers: options.timers } : {}),
-    onError: (error) => log(`timer error: ${String(error)}`),
   });
 
   // @hono/node-ws reads `init.app` only when an upgrade arrives, and createApp needs the

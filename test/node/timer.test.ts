@@ -4,8 +4,7 @@
  * the server arms through the injected API.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Host, TEXT_FRAMES, type Frame, type Transport } from '../../runtime/index.ts';
-import { ProcessTimer, type TimerApi } from '../../adapters/node/timer.ts';
+import { Host, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/index.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -52,13 +51,18 @@ class Wire implements Transport {
 function setup(options: { unref?: boolean } = {}) {
   let now = 1_000;
   const wire = new Wire();
-  const host = new Host({ transport: wire, now: () => now, defaults: { interval: 1000, count: 2, sendPings: true } });
   const timers = new FakeTimers();
-  const timer = ProcessTimer.wrap(host, { timers, now: () => now, ...options });
+  const timer = new WakeTimer({ wake: (at) => host.tick(at), timers, now: () => now, ...options });
+  const host: Host = new Host({
+    transport: wire,
+    now: () => now,
+    onNextWake: timer.schedule,
+    defaults: { interval: 1000, count: 2, sendPings: true },
+  });
   return { host, wire, timers, timer, clock: { get: () => now, set: (at: number) => (now = at) } };
 }
 
-describe('ProcessTimer', () => {
+describe('WakeTimer', () => {
   it('holds one timer for many connections, armed no later than the earliest deadline', () => {
     const { host, timers, timer, clock } = setup();
     expect(timers.pending.size).toBe(0);
@@ -130,7 +134,7 @@ describe('ProcessTimer', () => {
     expect(timers.pending.size).toBe(0);
   });
 
-  it('peer traffic and peer hang-ups re-arm too (the shared app calls the host directly)', () => {
+  it('peer traffic and peer hang-ups re-arm too (the host reports every move of its earliest deadline)', () => {
     const { host, timers, timer, clock } = setup();
     const id = host.open({ role: 'server' });
     // A server awaiting ADVERTISE has nothing to time yet.

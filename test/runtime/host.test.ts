@@ -196,6 +196,22 @@ describe('snapshots and restore', () => {
   });
 });
 
+describe('event listeners', () => {
+  it('every subscriber sees every event until it unsubscribes', () => {
+    let now = 0;
+    const first: HostEvent[] = [];
+    const second: HostEvent[] = [];
+    const host = new Host({ transport: new LinkTransport(), now: () => now, onEvent: (e) => first.push(e) });
+    const off = host.subscribe((e) => second.push(e));
+    host.open({ id: 'a', role: 'server', interval: 1000 });
+    host.receive('a', 'keepalive:ADVERTISE');
+    off();
+    host.receive('a', 'keepalive:PING', (now = 10));
+    expect(second.map((e) => e.type)).toEqual(['opened', 'received']);
+    expect(first.map((e) => e.type)).toEqual(['opened', 'received', 'received', 'sent']);
+  });
+});
+
 describe('the timer queue', () => {
   it('tells the adapter where to arm its one timer, only when the earliest deadline moved, and after every tick', () => {
     let now = 0;

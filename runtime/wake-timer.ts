@@ -1,0 +1,106 @@
+/**
+ * The one platform timer: a single `setTimeout` armed at the host's next deadline, however
+ * many connections the host holds. The host's timer queue decides who is due; this only
+ * wakes the process then and calls `host.tick`. `setTimeout` is the same on Node, Deno
+ * and Workers, so every long-running adapter shares it (a Durable Object uses its alarm).
+ *
+ *   const timer = new WakeTimer({ wake: (at) => host.tick(at) });
+ *   const host = new Host({ transport, onNextWake: timer.schedule });
+ */
+
+/** The slice of the timer API we use, injectable so a test can count armed timers. */
+export interface TimerApi {
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export interface WakeTimerOptions {
+  /** Called when the armed deadline comes: tick the host here. */
+  wake: (at: number) => void;
+  timers?: TimerApi;
+  /** Let the process exit while only this timer is pending (sockets keep a server alive). Default true. */
+  unref?: boolean;
+  now?: () => number;
+  /** `wake` threw (a bug in a transport callback): report it instead of killing the process. */
+  onError?: (error: unknown) => void;
+}
+
+// setTimeout stores its delay in a signed 32-bit int; longer delays fire at once.
+const MAX_DELAY = 2 ** 31 - 1;
+
+const platformTimers: TimerApi = {
+  setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
+  clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+};
+
+export class WakeTimer {
+  readonly #wake: (at: number) => void;
+  readonly #timers: TimerApi;
+  readonly #unref: boolean;
+  readonly #now: () => number;
+  readonly #onError: (error: unknown) => void;
+  #handle: unknown = null;
+  /** When the armed timer fires, or Infinity when none is armed. */
+  #armedAt = Infinity;
+  #stopped = false;
+  /** Timers armed over this timer's life (a test's view of churn, not of concurrency). */
+  armedTotal = 0;
+
+  constructor(options: WakeTimerOptions) {
+    this.#wake = options.wake;
+    this.#timers = options.timers ?? platformTimers;
+    this.#unref = options.unref ?? true;
+    this.#now = options.now ?? Date.now;
+    this.#onError = options.onError ?? ((error) => console.error('keepalive timer:', error));
+  }
+
+  /**
+   * Makes sure a timer is armed no later than `at` (null: nothing to time). Bound, so it
+   * can be passed as the host's `onNextWake`. A later deadline keeps an earlier timer:
+   * it fires early, the host ticks nothing, and reports the deadline again.
+   */
+  readonly schedule = (at: number | null): void => {
+    if (this.#stopped) return;
+    if (at === null) return this.#disarm();
+    if (this.#handle !== null && this.#armedAt <= at) return;
+    this.#disarm();
+    const delay = Math.min(Math.max(0, at - this.#now()), MAX_DELAY);
+    this.#armedAt = at;
+    this.armedTotal++;
+    const handle = this.#timers.setTimeout(() => this.#fire(), delay);
+    if (this.#unref) (handle as { unref?: () => void } | null)?.unref?.();
+    this.#handle = handle;
+  };
+
+  /** True while a timer is pending. */
+  get armed(): boolean {
+    return this.#handle !== null;
+  }
+
+  /** When the pending timer fires, or null. */
+  get armedAt(): number | null {
+    return this.#handle === null ? null : this.#armedAt;
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    this.#disarm();
+  }
+
+  #fire(): void {
+    this.#handle = null;
+    this.#armedAt = Infinity;
+    try {
+      this.#wake(this.#now());
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  #disarm(): void {
+    if (this.#handle === null) return;
+    this.#timers.clearTimeout(this.#handle);
+    this.#handle = null;
+    this.#armedAt = Infinity;
+  }
+}
