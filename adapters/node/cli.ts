@@ -8,7 +8,7 @@
  * 3 when a libvirt daemon has no keepalive and --require-keepalive was given.
  */
 import { parseArgs } from 'node:util';
-import { connect, type Dialect } from './client.ts';
+import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { DEFAULT_SERVER, startServer } from './server.ts';
 
@@ -158,7 +158,7 @@ async function connectCommand(args: string[]): Promise<void> {
     interval,
     count,
     sendPings: !values['no-ping'],
-    dialect: dialect satisfies Dialect,
+    dialect,
     requireKeepalive: values['require-keepalive'] ?? false,
   });
   const peer = libvirt ? 'libvirt daemon' : 'server';

@@ -139,6 +139,11 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     return this.#deadReason;
   }
 
+  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
+  get keepaliveSupport(): KeepaliveSupport | null {
+    return this.#support;
+  }
+
   close(reason = 'client closing'): void {
     if (this.#closedReason !== null) return;
     if (this.#id === null) {
@@ -181,11 +186,6 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
       });
     }
     if (this.#pendingClose !== null) this.close(this.#pendingClose);
-  }
-
-  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
-  get keepaliveSupport(): KeepaliveSupport | null {
-    return this.#support;
   }
 
   /** The socket is gone, whoever closed it. */
