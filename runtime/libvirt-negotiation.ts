@@ -3,12 +3,14 @@
  * then feeds every received chunk through `receive` instead of straight to the host.
  *
  * libvirt has no ADVERTISE. Its client asks CONNECT_SUPPORTS_FEATURE(PROGRAM_KEEPALIVE)
- * (src/remote/remote_driver.c, remoteStartKeepAlive); the daemon answers before
- * CONNECT_OPEN and starts its keepalive for this client while doing so
- * (remote_daemon_dispatch.c, remoteDispatchConnectSupportsFeature). So a reply of 1 is
- * delivered to the client actor as the peer's ADVERTISE. Anything else (0, an error
- * reply) leaves the actor waiting for an ADVERTISE that never comes: it sends nothing
- * keepalive and never times the peer, which is what a peer without keepalive needs.
+ * right after authentication, before CONNECT_OPEN (src/remote/remote_driver.c,
+ * doRemoteOpen: "Disabling keepalive protocol since it is not supported by the server"
+ * otherwise); the daemon answers it without an open connection and starts its keepalive
+ * for this client while doing so (src/remote/remote_daemon_dispatch.c,
+ * remoteDispatchConnectSupportsFeature). So a reply of 1 is delivered to the client actor
+ * as the peer's ADVERTISE. Anything else (0, an error reply) leaves the actor waiting for
+ * an ADVERTISE that never comes: it sends nothing keepalive and never times the peer,
+ * which is what a peer without keepalive needs.
  *
  * Until the reply, the byte stream is split here so the reply can be read; other frames
  * go on to the host whole. Once the reply is handled and no partial frame is held, raw
