@@ -4,10 +4,12 @@
  * prints every keepalive message until the connection ends.
  *
  * Exit codes: 0 after SIGINT/SIGTERM or a clean close by the server, 1 on a usage error
- * or a connection that failed or was cut, 2 when the client declared the server dead.
+ * or a connection that failed or was cut, 2 when the client declared the server dead,
+ * 3 when a libvirt daemon has no keepalive and --require-keepalive was given.
  */
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
+import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { DEFAULT_SERVER, startServer } from './server.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
@@ -31,15 +33,22 @@ const CONNECT_HELP = `Usage: keepalive connect URL [options]   (npm run connect 
 Connects to a keepalive server and prints each ADVERTISE/PING/PONG with its direction
 and time. URL is ws://host:port/connect or tcp://host:port.
 
+With --dialect libvirt, URL is a libvirt daemon: tcp://host[:${LIBVIRT_TCP_PORT}] (TCP without TLS),
+unix:///path/to/libvirt-sock or just /path/to/libvirt-sock. Keepalive is negotiated
+with CONNECT_SUPPORTS_FEATURE first (printed as CALL/REPLY); our ADVERTISE is never sent.
+
 Options:
+  --dialect D     keepalive (our servers, default) or libvirt (a libvirt daemon)
   --interval MS   keepalive interval in ms     (default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer the server's)
+  --require-keepalive  libvirt: exit 3 if the daemon has no keepalive (default: stay
+                  connected, send nothing keepalive, check no liveness)
   --quiet         print only the verdict
   -h, --help      show this help
 
 Exit status: 0 closed cleanly (or by SIGINT/SIGTERM), 1 connection failed or cut,
-2 server declared dead.
+2 server declared dead, 3 libvirt daemon without keepalive (--require-keepalive).
 `;
 
 class UsageError extends Error {}
@@ -129,31 +138,64 @@ async function connectCommand(args: string[]): Promise<void> {
       interval: { type: 'string' },
       count: { type: 'string' },
       'no-ping': { type: 'boolean' },
+      dialect: { type: 'string' },
+      'require-keepalive': { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void process.stdout.write(CONNECT_HELP);
   const url = positionals[0];
-  if (!url || positionals.length > 1) throw new UsageError('connect needs exactly one URL (ws://host:port/connect or tcp://host:port)');
+  if (!url || positionals.length > 1) throw new UsageError('connect needs exactly one URL (ws://host:port/connect, tcp://host:port, or with --dialect libvirt a libvirt socket path)');
+  const dialect = values.dialect ?? 'keepalive';
+  if (dialect !== 'keepalive' && dialect !== 'libvirt') throw new UsageError(`--dialect must be keepalive or libvirt, got "${dialect}"`);
+  const libvirt = dialect === 'libvirt';
+  if (values['require-keepalive'] && !libvirt) throw new UsageError('--require-keepalive needs --dialect libvirt');
   const quiet = values.quiet ?? false;
+  const interval = number('--interval', values.interval, DEFAULT_SERVER.interval, 1);
+  const count = number('--count', values.count, DEFAULT_SERVER.count, 0);
   const client = connect(url, {
-    interval: number('--interval', values.interval, DEFAULT_SERVER.interval, 1),
-    count: number('--count', values.count, DEFAULT_SERVER.count, 0),
+    interval,
+    count,
     sendPings: !values['no-ping'],
+    dialect,
+    requireKeepalive: values['require-keepalive'] ?? false,
   });
+  const peer = libvirt ? 'libvirt daemon' : 'server';
   const line = (text: string) => console.log(`${time(Date.now())} ${text}`);
   let interrupted = false;
-  client.on('open', () => line(`connected to ${url}`));
+  let unsupported = false;
+  client.on('open', () => line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`));
+  client.on('negotiating', (serial, at) => {
+    if (!quiet) console.log(`${time(at)} -> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`);
+  });
+  client.on('negotiated', (support, at) => {
+    if (support.supported) {
+      console.log(`${time(at)} <- REPLY supported=1: keepalive negotiated (interval ${interval} ms, count ${count})`);
+      return;
+    }
+    unsupported = true;
+    const then = values['require-keepalive'] ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
+    console.error(`${time(at)} <- REPLY: the libvirt daemon does not support keepalive (${support.reason}); ${then}`);
+  });
   client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}`));
-  client.on('received', (message, at) => quiet || console.log(`${time(at)} <- ${message}`));
+  client.on('received', (message, at) => {
+    // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
+    if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
+    console.log(`${time(at)} <- ${message}`);
+  });
   client.on('dead', (reason) => {
-    console.error(`${time(Date.now())} server declared dead: ${reason}`);
+    console.error(`${time(Date.now())} ${peer} declared dead: ${reason}`);
   });
   // Exit codes are set, not forced: the process ends once the socket has said goodbye.
   client.on('closed', (reason, by) => {
     if (client.deadReason !== null) {
       process.exitCode = 2;
+      return;
+    }
+    if (unsupported && values['require-keepalive'] && by === 'us') {
+      console.error(`${time(Date.now())} connection closed: ${reason}`);
+      process.exitCode = 3;
       return;
     }
     if (interrupted) {

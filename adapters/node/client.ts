@@ -1,9 +1,10 @@
 /**
  * A keepalive client for Node: one `client` actor in its own Host and process timer,
  * over a WebSocket (`ws://`, text dialect) or a TCP socket (`tcp://`, libvirt frames).
+ * With `dialect: 'libvirt'` it talks to a real libvirt daemon over TCP or its UNIX socket.
  */
 import { EventEmitter } from 'node:events';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
 import { nanoid } from 'nanoid';
 import WebSocket from 'ws';
 import {
@@ -14,10 +15,18 @@ import {
   type ConnectionView,
   type HostEvent,
   type KeepaliveMessage,
+  type KeepaliveSupport,
   type PeerSocket,
   type TimerApi,
   WakeTimer,
 } from '../../runtime/index.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, libvirtTarget, startLibvirtHandshake, type LibvirtHandshake } from './libvirt-client.ts';
+
+/**
+ * `keepalive`: this project's servers (ADVERTISE on open). `libvirt`: a libvirt daemon,
+ * asked CONNECT_SUPPORTS_FEATURE instead; our ADVERTISE is never sent to it.
+ */
+export type Dialect = 'keepalive' | 'libvirt';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */
@@ -28,13 +37,23 @@ export interface ClientOptions {
   sendPings?: boolean;
   onEvent?: (event: HostEvent) => void;
   timers?: TimerApi;
+  /** Default `keepalive`. `libvirt` takes tcp://host[:16509], unix:///path or an absolute socket path. */
+  dialect?: Dialect;
+  /** libvirt: close when the daemon has no keepalive. Default: stay connected, unchecked, sending nothing keepalive. */
+  requireKeepalive?: boolean;
+  /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
+  negotiationTimeout?: number;
 }
 
 export type Direction = 'in' | 'out';
 
 export interface ClientEvents {
-  /** The socket is up and our ADVERTISE has been sent. */
+  /** The socket is up and our ADVERTISE (libvirt: the supports-feature CALL) has been sent. */
   open: [];
+  /** libvirt: CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) sent with this serial. */
+  negotiating: [serial: number, at: number];
+  /** libvirt: the daemon's answer. Unsupported: we send no keepalive message and never declare it dead. */
+  negotiated: [support: KeepaliveSupport, at: number];
   /** Anything arrived from the server. */
   alive: [at: number];
   sent: [message: KeepaliveMessage, at: number];
@@ -48,6 +67,7 @@ export interface ClientEvents {
 
 export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly url: string;
+  readonly dialect: Dialect;
   readonly host: Host;
   readonly timer: WakeTimer;
   readonly #sockets = new SocketRegistry();
@@ -59,13 +79,15 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
   #socketError: string | null = null;
   /** Set while we hand the peer's close to the host, so `closed` knows who ended it. */
   #peerClosing = false;
+  readonly #options: ClientOptions;
+  #handshake: LibvirtHandshake | null = null;
+  #support: KeepaliveSupport | null = null;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
-    const parsed = new URL(url);
-    if (!['ws:', 'wss:', 'tcp:'].includes(parsed.protocol)) {
-      throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
-    }
+    this.dialect = options.dialect ?? 'keepalive';
+    this.#options = options;
+    const target = this.dialect === 'libvirt' ? libvirtTarget(url) : keepaliveTarget(url);
     this.url = url;
     // Unlike the server's, this timer holds the process open: a client whose server froze
     // must still wake up to declare it dead.
@@ -88,8 +110,8 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         options.onEvent?.(event);
       },
     });
-    if (parsed.protocol === 'tcp:') this.#connectTcp(parsed);
-    else this.#connectWs(url);
+    if (target === 'ws') this.#connectWs(url);
+    else this.#connectSocket(target);
   }
 
   /** Connection id in the client's host, once the socket is open. */
@@ -117,6 +139,11 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     return this.#deadReason;
   }
 
+  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
+  get keepaliveSupport(): KeepaliveSupport | null {
+    return this.#support;
+  }
+
   close(reason = 'client closing'): void {
     if (this.#closedReason !== null) return;
     if (this.#id === null) {
@@ -128,8 +155,8 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     this.host.close(this.#id, reason);
   }
 
-  #opened(socket: PeerSocket, transport: 'ws' | 'tcp'): void {
-    const tcp = transport === 'tcp';
+  #opened(socket: PeerSocket, transport: 'ws' | 'tcp' | 'unix'): void {
+    const libvirt = this.dialect === 'libvirt';
     // Attached before opening: a client's ADVERTISE goes out from inside `open`.
     const id = nanoid();
     this.#sockets.attach(id, socket);
@@ -137,11 +164,27 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     this.host.open({
       id,
       role: 'client',
-      ...(tcp ? { codec: { name: 'libvirt', advertise: true } as const, stream: true } : {}),
-      meta: { transport, url: this.url },
+      ...(transport !== 'ws' ? { codec: { name: 'libvirt', advertise: !libvirt } as const, stream: true } : {}),
+      // libvirt: silent until the supports-feature reply stands in for the daemon's ADVERTISE.
+      ...(libvirt ? { advertise: false, awaitAdvertise: true } : {}),
+      meta: { transport, url: this.url, dialect: this.dialect },
     });
     this.view();
     this.emit('open');
+    if (libvirt && this.#pendingClose === null) {
+      this.#handshake = startLibvirtHandshake({
+        host: this.host,
+        id,
+        write: (frame) => socket.send(frame),
+        timeout: this.#options.negotiationTimeout ?? DEFAULT_NEGOTIATION_TIMEOUT,
+        requireKeepalive: this.#options.requireKeepalive ?? false,
+        onCall: (serial, at) => this.emit('negotiating', serial, at),
+        onOutcome: (support, at) => {
+          this.#support = support;
+          this.emit('negotiated', support, at);
+        },
+      });
+    }
     if (this.#pendingClose !== null) this.close(this.#pendingClose);
   }
 
@@ -192,8 +235,10 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     });
   }
 
-  #connectTcp(url: URL): void {
-    const socket: Socket = tcpConnect({ host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), noDelay: true });
+  /** TCP or a UNIX socket; libvirt frames either way. */
+  #connectSocket(target: NetConnectOpts): void {
+    const unix = 'path' in target;
+    const socket: Socket = netConnect(unix ? target : { ...target, noDelay: true });
     socket.on('connect', () => {
       this.#opened(
         {
@@ -203,17 +248,19 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
           // TCP carries no reason; each side logs its own.
           close: () => socket.destroy(),
         },
-        'tcp',
+        unix ? 'unix' : 'tcp',
       );
     });
     socket.on('data', (chunk) => {
-      if (this.#id !== null) this.host.receive(this.#id, chunk);
+      if (this.#id === null) return;
+      if (this.#handshake) this.#handshake.receive(chunk);
+      else this.host.receive(this.#id, chunk);
     });
     socket.on('error', (error) => (this.#socketError = error.message));
     socket.on('close', () => {
       if (this.#id === null) this.#socketClosed(`connection failed: ${this.#socketError ?? 'closed before connecting'}`);
       // EPIPE/ECONNRESET once connected: the server hung up while we were writing.
-      else this.#socketClosed(`server closed the TCP connection${this.#socketError !== null ? ` (${this.#socketError})` : ''}`);
+      else this.#socketClosed(`server closed the ${unix ? 'UNIX socket' : 'TCP'} connection${this.#socketError !== null ? ` (${this.#socketError})` : ''}`);
     });
   }
 
@@ -242,11 +289,20 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
     this.timer.stop();
+    this.#handshake?.stop();
     this.emit('closed', reason, by);
   }
 }
 
-/** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`. */
+/** ws(s):// is a WebSocket (text dialect); tcp://host:port is our server's libvirt-framed TCP. */
+function keepaliveTarget(url: string): NetConnectOpts | 'ws' {
+  const parsed = new URL(url);
+  if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') return 'ws';
+  if (parsed.protocol === 'tcp:') return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
+  throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port (a libvirt daemon: dialect libvirt)`);
+}
+
+/** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`, or (`dialect: 'libvirt'`) to a libvirt daemon. */
 export function connect(url: string, options: ClientOptions = {}): KeepaliveClient {
   return new KeepaliveClient(url, options);
 }

@@ -6,6 +6,7 @@ export type { Codec, CodecName, Frame, Inbound } from './codec.ts';
 export { FrameError, type FrameErrorCode } from './frame-error.ts';
 export { FrameReader } from './frame-reader.ts';
 export * from './libvirt.ts';
+export * from './libvirt-remote.ts';
 export { createTextCodec, TEXT_FRAMES, TEXT_PREFIX } from './text.ts';
 
 /** A codec by name, as a snapshot records it. */
