@@ -213,6 +213,11 @@ export class Host {
     return this.#connections.keys();
   }
 
+  /** The `meta` a connection was opened with (stored with its snapshot), without folding anything. */
+  meta(id: ConnectionId): Readonly<Record<string, string>> | undefined {
+    return this.#connections.get(id)?.meta;
+  }
+
   /**
    * Listens to what happens on every connection (the inspector's live stream, logs).
    * Per-frame events cost only while someone listens. Returns the unsubscribe function.
@@ -320,6 +325,20 @@ export class Host {
     if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
     conn.pendingAt = at;
     conn.pendingPings++;
+    return true;
+  }
+
+  /**
+   * A sign of life recorded outside the host, e.g. kept in a hibernated socket's
+   * attachment across an eviction. Ignored unless newer than what the actor knows, so
+   * handing over the same one twice changes nothing.
+   */
+  noteSignOfLife(id: ConnectionId, at: number): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn || at <= conn.pendingAt) return false;
+    if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
+    conn.pendingAt = at;
+    conn.pendingMessages++;
     return true;
   }
 
