@@ -7,8 +7,10 @@ import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { Host, OpenOptions } from './host.ts';
-import type { SocketRegistry } from './sockets.ts';
+import type { PeerSocket, SocketRegistry } from './sockets.ts';
 import { closeCode, closeReason } from './sockets.ts';
+import { hashSessionSecret, isSessionSecret, SESSION_META, SESSION_PARAM, SessionIndex } from './sessions.ts';
+import type { ConnectionId } from './store.ts';
 
 export interface AppOptions {
   host: Host;
@@ -23,7 +25,14 @@ export interface AppOptions {
   token?: string;
   /** Extra routes (the inspector) mounted by whoever owns them. */
   extend?: (app: Hono) => void;
+  /** Session secrets of the host's connections; default: indexed from the host as it is now. */
+  sessions?: SessionIndex;
+  /** A peer reattached a new socket to its restored connection. */
+  onResume?: (id: ConnectionId) => void;
 }
+
+/** The session hash a `/connect` request presented, computed before the upgrade. */
+const presented = new WeakMap<Request, string>();
 
 export function createApp(options: AppOptions): Hono {
   const { host, sockets } = options;
@@ -37,24 +46,57 @@ export function createApp(options: AppOptions): Hono {
   app.get('/actors', requireToken(options.token), (c) => c.json(host.list()));
 
   if (options.upgradeWebSocket) {
+    const sessions = options.sessions ?? new SessionIndex(host);
+    const attached = (id: ConnectionId) => sockets.get(id) !== undefined;
     app.get(
       '/connect',
-      async (c, next) => (host.atCapacity ? c.json({ error: 'connection limit reached' }, 503) : next()),
+      async (c, next) => {
+        const secret = c.req.query(SESSION_PARAM);
+        if (secret === undefined) return host.atCapacity ? c.json({ error: 'connection limit reached' }, 503) : next();
+        if (!isSessionSecret(secret)) return c.json({ error: 'a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -' }, 400);
+        const hash = await hashSessionSecret(secret);
+        const claim = sessions.claim(hash, attached);
+        // Never two sockets on one actor, and never someone else's live connection.
+        if (claim.kind === 'attached') return c.json({ error: 'this session is attached to a live connection' }, 409);
+        if (claim.kind === 'new' && host.atCapacity) return c.json({ error: 'connection limit reached' }, 503);
+        presented.set(c.req.raw, hash);
+        return next();
+      },
       options.upgradeWebSocket((c) => {
         let id: string | undefined;
+        let mine: PeerSocket | undefined;
+        const hash = presented.get(c.req.raw);
         return {
           onOpen(_event, ws) {
+            mine = socketOf(ws);
+            // Decided again now: another socket may have claimed the session since the check.
+            const claim = hash === undefined ? ({ kind: 'new' } as const) : sessions.claim(hash, attached);
+            if (claim.kind === 'attached') {
+              ws.close(4409, 'this session is attached to a live connection');
+              return;
+            }
+            if (claim.kind === 'resume') {
+              id = claim.id;
+              sockets.attach(id, mine);
+              // The peer just proved it is alive; its counters and deadlines carry on.
+              host.noteSignOfLife(id, Date.now());
+              options.onResume?.(id);
+              return;
+            }
             try {
-              id = host.open({ ...options.connection?.(c), role: 'server' });
+              const connection = options.connection?.(c);
+              const meta = hash === undefined ? connection?.meta : { ...connection?.meta, [SESSION_META]: hash };
+              id = host.open({ ...connection, ...(meta ? { meta } : {}), role: 'server' });
             } catch (error) {
               // Filled up between the check above and the upgrade.
               ws.close(1013, closeReason(String(error instanceof Error ? error.message : error)));
               return;
             }
-            sockets.attach(id, socketOf(ws));
+            if (hash !== undefined) sessions.add(hash, id);
+            sockets.attach(id, mine);
           },
           onMessage(event, ws) {
-            if (id === undefined) return;
+            if (id === undefined || sockets.get(id) !== mine) return;
             const data = event.data;
             if (typeof data === 'string') host.receive(id, data);
             else if (data instanceof ArrayBuffer) host.receive(id, new Uint8Array(data));
@@ -62,12 +104,13 @@ export function createApp(options: AppOptions): Hono {
             else ws.close(1003, 'unsupported frame');
           },
           onClose(event) {
-            if (id === undefined) return;
+            // Not ours (any more): refused, already closed by the host, or let go on a restart.
+            if (id === undefined || sockets.get(id) !== mine) return;
             sockets.detach(id);
             host.peerClosed(id, event.reason ? `peer closed: ${event.reason}` : undefined);
           },
           onError() {
-            if (id === undefined) return;
+            if (id === undefined || sockets.get(id) !== mine) return;
             sockets.detach(id);
             host.peerClosed(id, 'socket error');
           },
@@ -80,7 +123,7 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-function socketOf(ws: WSContext) {
+function socketOf(ws: WSContext): PeerSocket {
   return {
     send: (frame: string | Uint8Array) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)),
     close: (reason: string) => ws.close(closeCode(reason), closeReason(reason)),

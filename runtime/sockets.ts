@@ -48,7 +48,14 @@ export function closeReason(reason: string): string {
   return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD$/, '') + '...';
 }
 
-/** 1000 for an orderly close, 4000 (application range) for a dead peer or a protocol error. */
+/** A shutdown that keeps the connections for the next process: peers may resume. */
+export const RESTART_REASON = 'server restarting';
+
+/**
+ * 1000 for an orderly close, 4000 (application range) for a dead peer or a protocol error,
+ * 1012 (Service Restart, IANA registry) when the connections survive for the next process.
+ */
 export function closeCode(reason: string): number {
+  if (reason.startsWith(RESTART_REASON)) return 1012;
   return /^(peer dead|protocol error)/.test(reason) ? 4000 : 1000;
 }
