@@ -14,12 +14,17 @@ import {
   CapacityError,
   DEFAULT_MAX_FRAME_BYTES,
   Host,
+  RESTART_REASON,
+  SessionIndex,
   SocketRegistry,
   WakeTimer,
+  withRestartGrace,
   type HostEvent,
   type InspectObserver,
+  type PeerSocket,
   type TimerApi,
 } from '../../runtime/index.ts';
+import type { SqliteSnapshotStore } from './sqlite-store.ts';
 import './error-event.ts';
 
 export interface ServerOptions {
@@ -49,6 +54,21 @@ export interface ServerOptions {
   extend?: (app: Hono) => void;
   /** For tests: the timer API the one process timer uses. */
   timers?: TimerApi;
+  /**
+   * A SQLite file for snapshots (created if missing). Connections stored there are
+   * resumed before the server listens, and a shutdown keeps them for the next start.
+   * Default: snapshots in memory, gone with the process.
+   */
+  statePath?: string;
+}
+
+export interface CloseOptions {
+  /**
+   * Keep every connection in the state file and close the sockets with 1012 "server
+   * restarting", so the next process resumes them. Default: true with `statePath`;
+   * without one there is nothing to keep, and each connection is closed for good.
+   */
+  keepConnections?: boolean;
 }
 
 export interface RunningServer {
@@ -65,8 +85,15 @@ export interface RunningServer {
   timer: WakeTimer;
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
   openSockets(): { ws: number; tcp: number };
-  /** Closes every connection with `reason`, flushes snapshots, stops both listeners. */
-  close(reason?: string): Promise<void>;
+  /** The SQLite state file, or null when snapshots live in memory. */
+  statePath: string | null;
+  /** Connections resumed from the state file at start. */
+  restored: number;
+  /**
+   * Stops both listeners and either closes every connection with `reason` (flushing
+   * snapshots) or, keeping them, writes every snapshot and lets go of the sockets.
+   */
+  close(reason?: string, options?: CloseOptions): Promise<void>;
 }
 
 export const DEFAULT_SERVER = {
@@ -84,6 +111,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const sockets = new SocketRegistry();
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   let ready = false;
+  // node:sqlite only when asked for: the in-memory default runs on Node versions without it.
+  const store: SqliteSnapshotStore | undefined = options.statePath
+    ? new (await import('./sqlite-store.ts')).SqliteSnapshotStore(options.statePath)
+    : undefined;
 
   // One timer for the whole process, re-armed wherever the host says its earliest deadline moved.
   const timer = new WakeTimer({
@@ -93,6 +124,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   });
   const host: Host = new Host({
     transport: sockets,
+    ...(store ? { store } : {}),
     onNextWake: timer.schedule,
     defaults: {
       interval: options.interval ?? DEFAULT_SERVER.interval,
@@ -107,6 +139,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       options.onEvent?.(event);
     },
   });
+
+  // Before anyone can connect: a peer that comes back must find its actor waiting.
+  let restored = 0;
+  if (store) {
+    try {
+      const started = performance.now();
+      const at = Date.now();
+      restored = host.restore(withRestartGrace(store.load(), at), at).length;
+      if (restored > 0) log(`restored ${restored} connection(s) from ${store.path} in ${(performance.now() - started).toFixed(1)} ms`);
+    } catch (error) {
+      timer.stop();
+      store.close();
+      throw error;
+    }
+  }
 
   // @hono/node-ws reads `init.app` only when an upgrade arrives, and createApp needs the
   // upgrade helper first: start with a placeholder and point it at the real app below.
@@ -132,16 +179,27 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ready: () => ready,
     ...(options.token ? { token: options.token } : {}),
     ...(options.extend ? { extend: options.extend } : {}),
+    sessions: new SessionIndex(host),
+    onResume: (id) => log(`${id} resumed: its peer reattached`),
   });
   init.app = app;
 
-  const http = await listenHttp(app, bind, options.port ?? DEFAULT_SERVER.port);
-  nodeWs.injectWebSocket(http);
+  let http: HttpServer;
   let tcp: TcpServer;
+  try {
+    http = await listenHttp(app, bind, options.port ?? DEFAULT_SERVER.port);
+  } catch (error) {
+    timer.stop();
+    store?.close();
+    throw error;
+  }
+  nodeWs.injectWebSocket(http);
   try {
     tcp = await listenTcp(host, sockets, log, bind, options.tcpPort ?? DEFAULT_SERVER.tcpPort);
   } catch (error) {
     await closeHttp(http);
+    timer.stop();
+    store?.close();
     throw error;
   }
   const tcpSockets = new Set<Socket>();
@@ -166,16 +224,33 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     app,
     timer,
     openSockets: () => ({ ws: nodeWs.wss.clients.size, tcp: tcpSockets.size }),
-    close(reason = 'server shutting down') {
+    statePath: store?.path ?? null,
+    restored,
+    close(reason, closeOptions = {}) {
+      const keep = closeOptions.keepConnections ?? store !== undefined;
       closing ??= (async () => {
         ready = false;
-        // Stop taking peers first, so none opens after the goodbye round.
+        // Stop taking peers first, so none opens (or reattaches) after the goodbye round.
         const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-        await host.closeAll(reason);
-        timer.stop();
+        const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
+        if (keep) {
+          // Exact snapshots first; then the file is closed, so letting go of the sockets
+          // (and anything they still deliver) can no longer change what the next process finds.
+          await host.persistAll();
+          timer.stop();
+          store?.close();
+          for (const id of [...host.ids()]) sockets.detach(id)?.close(reason ?? RESTART_REASON);
+        } else {
+          await host.closeAll(reason ?? 'server shutting down');
+          timer.stop();
+          store?.close();
+        }
+        // A moment for the 1012 close frames to leave before the sockets are cut.
+        if (keep) await new Promise((resolve) => setTimeout(resolve, 50));
         for (const socket of tcpSockets) socket.destroy();
         for (const ws of nodeWs.wss.clients) ws.terminate();
-        await Promise.all([tcpClosed, closeHttp(http)]);
+        http.closeAllConnections();
+        await Promise.all([tcpClosed, httpClosed]);
       })();
       return closing;
     },
@@ -210,14 +285,15 @@ function listenTcp(
 ): Promise<TcpServer> {
   const server = createTcpServer({ noDelay: true }, (socket) => {
     const id = nanoid();
-    // Attached before opening, so whatever the actor says first has a socket to go to.
-    sockets.attach(id, {
+    const peer: PeerSocket = {
       send: (frame) => {
         socket.write(frame);
       },
       // TCP has no close reason on the wire; the reason is in the log line.
       close: () => socket.destroy(),
-    });
+    };
+    // Attached before opening, so whatever the actor says first has a socket to go to.
+    sockets.attach(id, peer);
     try {
       host.open({ id, role: 'server', codec: { name: 'libvirt', advertise: true }, stream: true, meta: { transport: 'tcp' } });
     } catch (error) {
@@ -227,9 +303,13 @@ function listenTcp(
       socket.destroy();
       return;
     }
-    socket.on('data', (chunk) => host.receive(id, chunk));
+    socket.on('data', (chunk) => {
+      if (sockets.get(id) === peer) host.receive(id, chunk);
+    });
     socket.on('error', (error) => log(`tcp ${id}: ${error.message}`));
     socket.on('close', () => {
+      // Not ours any more: the host closed it, or a restarting server let go of it.
+      if (sockets.get(id) !== peer) return;
       sockets.detach(id);
       host.peerClosed(id, 'peer closed the TCP connection');
     });
