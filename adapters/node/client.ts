@@ -2,6 +2,7 @@
  * A keepalive client for Node: one `client` actor in its own Host and process timer,
  * over a WebSocket (`ws://`, text dialect) or a TCP socket (`tcp://`, libvirt frames).
  * With `dialect: 'libvirt'` it talks to a real libvirt daemon over TCP or its UNIX socket.
+ * With `resume` (WebSocket only) a dropped socket is replaced under the same actor.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
@@ -10,8 +11,11 @@ import WebSocket from 'ws';
 import {
   closeCode,
   closeReason,
+  createSessionSecret,
   Host,
+  SESSION_PARAM,
   SocketRegistry,
+  TEXT_FRAMES,
   type ConnectionView,
   type HostEvent,
   type KeepaliveMessage,
@@ -43,6 +47,16 @@ export interface ClientOptions {
   requireKeepalive?: boolean;
   /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
   negotiationTimeout?: number;
+  /**
+   * ws:// only. Presents a session secret of our own on connect; when the socket drops
+   * without a final goodbye (no close frame, 1012 server restarting, 1001, 1011, 1013,
+   * 1014), the actor keeps running (PINGs meanwhile go nowhere and count as unanswered)
+   * while we reconnect with the same secret, so a restarted server resumes our
+   * connection. A server that stays away longer than our bound is declared dead as usual.
+   */
+  resume?: boolean;
+  /** Reconnect backoff (resume): first delay and cap in ms, jittered. Default 100 and min(interval, 2000). */
+  reconnectDelay?: { min?: number; max?: number };
 }
 
 export type Direction = 'in' | 'out';
@@ -62,8 +76,17 @@ export interface ClientEvents {
   dead: [reason: string, at: number];
   /** The connection is over, for whatever reason (after `dead` too). */
   closed: [reason: string, by: 'us' | 'peer'];
+  /** resume: the socket is gone; attempt `attempt` to reconnect starts in `delay` ms. */
+  reconnecting: [attempt: number, delay: number, reason: string];
+  /** resume: a new socket carries the same actor on; counters and deadlines continue. */
+  resumed: [attempt: number, at: number];
   error: [error: Error];
 }
+
+/** Close codes after which the server may be back: no close frame, going away, internal error, restart, try again, bad gateway, session busy. */
+const RESUMABLE_CLOSE = new Set([1001, 1006, 1011, 1012, 1013, 1014, 4409]);
+/** Upgrade answers worth retrying: the session is still attached to a socket the server has not yet seen die, overload, gateways. */
+const RETRY_STATUS = /Unexpected server response: (409|429|5\d\d)\b/;
 
 export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly url: string;
@@ -82,12 +105,21 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly #options: ClientOptions;
   #handshake: LibvirtHandshake | null = null;
   #support: KeepaliveSupport | null = null;
+  /** resume: our session secret, presented on every connect. */
+  readonly #secret: string | null;
+  /** The WebSocket in use or being opened; events of any other are stale. */
+  #ws: WebSocket | null = null;
+  #retry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
     this.dialect = options.dialect ?? 'keepalive';
     this.#options = options;
     const target = this.dialect === 'libvirt' ? libvirtTarget(url) : keepaliveTarget(url);
+    if (options.resume && target !== 'ws') {
+      throw new TypeError(`resume needs a ws:// URL: a TCP or libvirt socket has no way to present a session (${url})`);
+    }
+    this.#secret = options.resume ? createSessionSecret() : null;
     this.url = url;
     // Unlike the server's, this timer holds the process open: a client whose server froze
     // must still wake up to declare it dead.
@@ -110,8 +142,13 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         options.onEvent?.(event);
       },
     });
-    if (target === 'ws') this.#connectWs(url);
+    if (target === 'ws') this.#connectWs(0);
     else this.#connectSocket(target);
+  }
+
+  /** True while a socket carries the actor (false while connecting or reconnecting). */
+  get connected(): boolean {
+    return this.#id !== null && this.#sockets.get(this.#id) !== undefined;
   }
 
   /** Connection id in the client's host, once the socket is open. */
@@ -151,6 +188,7 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
       this.#pendingClose = reason;
       return;
     }
+    if (!this.connected) this.#stopReconnecting();
     this.view();
     this.host.close(this.#id, reason);
   }
@@ -204,35 +242,97 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     this.#finish(reason, 'peer');
   }
 
-  #connectWs(url: string): void {
-    const ws = new WebSocket(url);
+  /** Attempt 0 opens the connection; later attempts carry the same actor on (resume). */
+  #connectWs(attempt: number): void {
+    this.#retry = null;
+    const ws = new WebSocket(this.#connectUrl());
+    this.#ws = ws;
+    let error: string | null = null;
+    let opened = false;
     ws.on('open', () => {
-      this.#opened(
-        {
-          send: (frame) => ws.send(frame),
-          close: (reason) => {
-            const code = closeCode(reason);
-            ws.close(code, closeReason(reason));
-            // A dead or misbehaving server will not finish the close handshake; do not wait
-            // ws's 30 s for it. The close frame is already on its way.
-            if (code !== 1000) ws.terminate();
-          },
+      if (this.#ws !== ws) return;
+      opened = true;
+      const socket: PeerSocket = {
+        send: (frame) => ws.send(frame),
+        close: (reason) => {
+          const code = closeCode(reason);
+          ws.close(code, closeReason(reason));
+          // A dead or misbehaving server will not finish the close handshake; do not wait
+          // ws's 30 s for it. The close frame is already on its way.
+          if (code !== 1000) ws.terminate();
         },
-        'ws',
-      );
+      };
+      if (attempt === 0) this.#opened(socket, 'ws');
+      else this.#reattached(socket, attempt);
     });
     ws.on('message', (data, isBinary) => {
-      if (this.#id === null) return;
+      if (this.#id === null || this.#ws !== ws) return;
       if (!isBinary) this.host.receive(this.#id, data.toString());
       else this.host.receive(this.#id, Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));
     });
     // 'close' always follows 'error'; the error says why.
-    ws.on('error', (error) => (this.#socketError = error.message));
+    ws.on('error', (e) => (error = e.message));
     ws.on('close', (code, reason) => {
+      if (this.#ws !== ws) return;
+      this.#ws = null;
       const text = reason.toString();
-      if (this.#socketError !== null && this.#id === null) this.#socketClosed(`connection failed: ${this.#socketError}`);
-      else this.#socketClosed(`server closed the connection (${code})${text ? `: ${text}` : ''}`);
+      const closed = `server closed the connection (${code})${text ? `: ${text}` : ''}`;
+      if (this.#id === null) {
+        this.#socketClosed(error !== null ? `connection failed: ${error}` : closed);
+        return;
+      }
+      const why = opened ? closed : `reconnect failed: ${error ?? closed}`;
+      if (this.#resumes(code, opened ? null : error)) this.#lost(why, opened ? 1 : attempt + 1);
+      else this.#socketClosed(why);
     });
+  }
+
+  #connectUrl(): string {
+    if (this.#secret === null) return this.url;
+    const url = new URL(this.url);
+    url.searchParams.set(SESSION_PARAM, this.#secret);
+    return url.toString();
+  }
+
+  /** Whether this drop (or failed reconnect) is one to ride out under the same actor. */
+  #resumes(code: number, error: string | null): boolean {
+    if (this.#secret === null || this.#closedReason !== null || this.#id === null || !this.host.has(this.#id)) return false;
+    if (error !== null && error.startsWith('Unexpected server response')) return RETRY_STATUS.test(error);
+    return error !== null || RESUMABLE_CLOSE.has(code);
+  }
+
+  /** The socket is gone but the actor goes on timing the server; try again after a backoff. */
+  #lost(reason: string, attempt: number): void {
+    const id = this.#id!;
+    this.#sockets.detach(id);
+    const min = this.#options.reconnectDelay?.min ?? 100;
+    const max = this.#options.reconnectDelay?.max ?? Math.min(this.#options.interval ?? 5000, 2000);
+    const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
+    // Jitter: a restarted server should not see every client come back in the same ms.
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.emit('reconnecting', attempt, delay, reason);
+    this.#retry = setTimeout(() => this.#connectWs(attempt), delay);
+  }
+
+  /** A new socket for the same actor: the server answering is a sign of life. */
+  #reattached(socket: PeerSocket, attempt: number): void {
+    const id = this.#id!;
+    this.#sockets.attach(id, socket);
+    const at = Date.now();
+    this.host.noteSignOfLife(id, at);
+    // A server that lost our connection opens a new one, which waits for an ADVERTISE
+    // before it PINGs or answers; one that resumed it takes this as one more sign of life.
+    socket.send(TEXT_FRAMES.ADVERTISE);
+    this.emit('sent', 'ADVERTISE', at);
+    this.emit('resumed', attempt, at);
+  }
+
+  #stopReconnecting(): void {
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+    const ws = this.#ws;
+    this.#ws = null;
+    ws?.terminate();
   }
 
   /** TCP or a UNIX socket; libvirt frames either way. */
@@ -289,6 +389,7 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
     this.timer.stop();
+    if (!this.connected) this.#stopReconnecting();
     this.#handshake?.stop();
     this.emit('closed', reason, by);
   }
