@@ -24,6 +24,9 @@ Options:
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
   --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
+  --state PATH    keep snapshots in this SQLite file and resume its connections on
+                  start; SIGINT/SIGTERM then keep them too  (env KEEPALIVE_STATE,
+                  default: in memory)
   --quiet         do not log connections
   -h, --help      show this help
 `;
@@ -44,6 +47,9 @@ Options:
   --no-ping       never send PINGs (still answer the server's)
   --require-keepalive  libvirt: exit 3 if the daemon has no keepalive (default: stay
                   connected, send nothing keepalive, check no liveness)
+  --resume        ws:// only: when the socket drops (server killed or restarting),
+                  keep timing the server and reconnect with our session secret, so a
+                  server with --state resumes this same connection
   --quiet         print only the verdict
   -h, --help      show this help
 
@@ -82,12 +88,14 @@ async function serve(args: string[]): Promise<void> {
       count: { type: 'string' },
       'no-ping': { type: 'boolean' },
       token: { type: 'string' },
+      state: { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) return void process.stdout.write(SERVE_HELP);
   const env = process.env;
+  const statePath = values.state ?? (env.KEEPALIVE_STATE || undefined);
   const sendPings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? DEFAULT_SERVER.sendPings);
   const token = values.token ?? env.KEEPALIVE_TOKEN;
   const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
@@ -100,6 +108,7 @@ async function serve(args: string[]): Promise<void> {
     sendPings,
     ...(token ? { token } : {}),
     ...(log ? { log } : {}),
+    ...(statePath ? { statePath } : {}),
   });
   const hasInspect = server.app.routes.some((route) => route.path === '/inspect');
   console.log(`keepalive server (${describe(values, env)})`);
@@ -108,10 +117,12 @@ async function serve(args: string[]): Promise<void> {
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
   if (hasInspect) console.log(`  inspector  ${server.url}/inspect`);
+  if (server.statePath) console.log(`  state      ${server.statePath}  (${server.restored} connection(s) restored)`);
 
   const stop = (signal: string) => {
-    console.log(`${signal}: closing every connection`);
-    server.close(`server shutting down (${signal})`).then(
+    const keep = server.statePath !== null;
+    console.log(keep ? `${signal}: keeping ${server.host.size} connection(s) in ${server.statePath} for the next start` : `${signal}: closing every connection`);
+    server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`shutdown failed: ${String(error)}`);
@@ -140,6 +151,7 @@ async function connectCommand(args: string[]): Promise<void> {
       'no-ping': { type: 'boolean' },
       dialect: { type: 'string' },
       'require-keepalive': { type: 'boolean' },
+      resume: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -151,6 +163,7 @@ async function connectCommand(args: string[]): Promise<void> {
   if (dialect !== 'keepalive' && dialect !== 'libvirt') throw new UsageError(`--dialect must be keepalive or libvirt, got "${dialect}"`);
   const libvirt = dialect === 'libvirt';
   if (values['require-keepalive'] && !libvirt) throw new UsageError('--require-keepalive needs --dialect libvirt');
+  if (values.resume && (libvirt || !/^wss?:/i.test(url))) throw new UsageError('--resume needs a ws:// URL (TCP has nowhere to carry a session)');
   const quiet = values.quiet ?? false;
   const interval = number('--interval', values.interval, DEFAULT_SERVER.interval, 1);
   const count = number('--count', values.count, DEFAULT_SERVER.count, 0);
@@ -160,6 +173,7 @@ async function connectCommand(args: string[]): Promise<void> {
     sendPings: !values['no-ping'],
     dialect,
     requireKeepalive: values['require-keepalive'] ?? false,
+    resume: values.resume ?? false,
   });
   const peer = libvirt ? 'libvirt daemon' : 'server';
   const line = (text: string) => console.log(`${time(Date.now())} ${text}`);
@@ -178,7 +192,11 @@ async function connectCommand(args: string[]): Promise<void> {
     const then = values['require-keepalive'] ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
     console.error(`${time(at)} <- REPLY: the libvirt daemon does not support keepalive (${support.reason}); ${then}`);
   });
-  client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}`));
+  client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}${client.connected ? '' : ' (no connection)'}`));
+  client.on('reconnecting', (attempt, delay, reason) => {
+    console.error(`${time(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`);
+  });
+  client.on('resumed', (attempt, at) => console.log(`${time(at)} resumed on a new socket (attempt ${attempt})`));
   client.on('received', (message, at) => {
     // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
     if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
@@ -203,7 +221,7 @@ async function connectCommand(args: string[]): Promise<void> {
       process.exitCode = 0;
       return;
     }
-    const clean = by === 'peer' && /\((1000|1001)\)/.test(reason);
+    const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
     (clean ? console.log : console.error)(`${time(Date.now())} connection closed: ${reason}`);
     process.exitCode = clean ? 0 : 1;
   });
