@@ -81,7 +81,7 @@ describe('restart grace', () => {
     host.receive('passive', 'keepalive:ADVERTISE');
     host.open({ id: 'waiting', role: 'server', interval: INTERVAL, count: 0 });
     host.tick((now = 1000));
-    const stored = store.load();
+    const stored = [...store.load()];
     // A PING is next (unanswered < count), no PINGs at all, or no ADVERTISE yet (nothing timed).
     expect(withRestartGrace(stored, 5000)).toEqual(stored);
     for (const [i, record] of withRestartGrace(stored, 5000).entries()) expect(record).toBe(stored[i]);
