@@ -55,7 +55,11 @@ export interface ClientOptions {
    * connection. A server that stays away longer than our bound is declared dead as usual.
    */
   resume?: boolean;
-  /** Reconnect backoff (resume): first delay and cap in ms, jittered. Default 100 and min(interval, 2000). */
+  /**
+   * Reconnect backoff (resume): first delay and cap in ms, each delay jittered down to half.
+   * Default 100 and min(interval / 2, 2000): a restarted server waits one of its intervals
+   * before it may declare a restored connection dead, so the cap must stay well under that.
+   */
   reconnectDelay?: { min?: number; max?: number };
 }
 
@@ -306,7 +310,7 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     const id = this.#id!;
     this.#sockets.detach(id);
     const min = this.#options.reconnectDelay?.min ?? 100;
-    const max = this.#options.reconnectDelay?.max ?? Math.min(this.#options.interval ?? 5000, 2000);
+    const max = this.#options.reconnectDelay?.max ?? Math.min((this.#options.interval ?? 5000) / 2, 2000);
     const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
     // Jitter: a restarted server should not see every client come back in the same ms.
     const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
