@@ -120,6 +120,9 @@ export interface ActorView {
   sendPings: boolean;
   lastSignOfLife: number;
   unanswered: number;
+  wakeAt: number | null;
+  advertised: boolean;
+  messagesReceived: number;
   pingsSent: number;
   pongsSent: number;
   pingsReceived: number;

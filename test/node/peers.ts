@@ -38,6 +38,19 @@ export function rawWs(url: string, answer = false): Promise<RawWs> {
   });
 }
 
+/** The HTTP status a WebSocket upgrade was answered with: 101 when it opened (the socket is returned). */
+export function upgradeStatus(url: string): Promise<{ status: number; ws: WebSocket }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url);
+    ws.on('open', () => resolve({ status: 101, ws }));
+    ws.on('unexpected-response', (_req, res) => {
+      resolve({ status: res.statusCode ?? 0, ws });
+      ws.terminate();
+    });
+    ws.on('error', () => {});
+  });
+}
+
 export interface RawTcp {
   socket: Socket;
   /** Every byte received, in order. */

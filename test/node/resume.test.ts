@@ -7,13 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { createSessionSecret, TEXT_FRAMES } from '../../runtime/index.ts';
 import { poll } from './helpers.ts';
-import { rawWs, type RawWs } from './peers.ts';
+import { rawWs, upgradeStatus, type RawWs } from './peers.ts';
 
 const SERVER = { interval: 400, count: 2 };
 const CLIENT = { interval: 300, count: 3 };
@@ -66,19 +65,6 @@ async function raw(url: string, answer = false): Promise<RawWs> {
   const peer = await rawWs(url, answer);
   peers.push(peer);
   return peer;
-}
-
-/** The HTTP status a WebSocket upgrade was answered with (101 when it opened). */
-function upgradeStatus(url: string): Promise<{ status: number; ws: WebSocket }> {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url);
-    ws.on('open', () => resolve({ status: 101, ws }));
-    ws.on('unexpected-response', (_req, res) => {
-      resolve({ status: res.statusCode ?? 0, ws });
-      ws.terminate();
-    });
-    ws.on('error', () => {});
-  });
 }
 
 function elapse(ms: number): Promise<void> {
