@@ -239,7 +239,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           await host.persistAll();
           timer.stop();
           store?.close();
-          for (const id of [...host.ids()]) sockets.detach(id)?.close(reason ?? RESTART_REASON);
+          // Always 1012, whatever the reason says: resuming peers come back after exactly that.
+          const goodbye = reason === undefined || reason.startsWith(RESTART_REASON) ? (reason ?? RESTART_REASON) : `${RESTART_REASON}: ${reason}`;
+          for (const id of [...host.ids()]) sockets.detach(id)?.close(goodbye);
         } else {
           await host.closeAll(reason ?? 'server shutting down');
           timer.stop();

@@ -168,6 +168,15 @@ describe('a resuming client across a server restart', () => {
     expect(await closed).toEqual(['server closed the connection (1012): server restarting', 'peer']);
   });
 
+  it('closes with 1012 whatever reason a keeping shutdown was given', async () => {
+    const first = await serve({ statePath: statePath() });
+    const peer = await raw(`${first.server.wsUrl}?session=${createSessionSecret()}`);
+    servers.splice(servers.indexOf(first.server), 1);
+    await first.server.close('maintenance window');
+    await poll(() => peer.closed !== null);
+    expect(peer.closed).toEqual({ code: 1012, reason: 'server restarting: maintenance window' });
+  });
+
   it('refuses resume with a URL that has nowhere to carry a session', () => {
     expect(() => connect('tcp://127.0.0.1:1', { resume: true })).toThrow(/resume needs a ws:\/\/ URL/);
   });
