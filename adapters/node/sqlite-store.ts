@@ -29,7 +29,11 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
-    this.#db = new DatabaseSync(path);
+    try {
+      this.#db = new DatabaseSync(path);
+    } catch (error) {
+      throw new Error(`cannot open ${path} as a state file: ${error instanceof Error ? error.message : String(error)}`);
+    }
     try {
       // Exclusive before WAL: no shared-memory index, and the lock is held from the first write on.
       this.#db.exec('PRAGMA locking_mode = EXCLUSIVE');

@@ -112,6 +112,7 @@ describe('SqliteSnapshotStore', () => {
     const junk = join(dirname(path), 'junk.db');
     writeFileSync(junk, 'not a database, just text that is long enough to have a header'.repeat(10));
     expect(() => new SqliteSnapshotStore(junk)).toThrow(/cannot use .*junk\.db as a state file/);
+    expect(() => new SqliteSnapshotStore(join(dirname(path), 'missing', 'state.db'))).toThrow(/cannot open .*missing\/state\.db as a state file: unable to open/);
   });
 
   it('is written before the effects of a step, and a host on a reopened file resumes mid-probe', () => {
