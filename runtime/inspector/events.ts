@@ -40,8 +40,13 @@ export function hostEventStream(c: Context, host: Host, options: EventStreamOpti
     };
     // Watching makes the host step every frame, so the page's timeline sees each PING and PONG.
     const stop = host.watch((event) => {
-      if (queue.length >= maxQueue) overflow = true;
-      else queue.push(event);
+      if (overflow) return;
+      if (queue.length < maxQueue) queue.push(event);
+      else {
+        // Stop watching at once: a stalled page must not keep the host off its fast path.
+        overflow = true;
+        stop();
+      }
       signal();
     });
     stream.onAbort(() => {
