@@ -253,8 +253,9 @@ function updateRow(conn: Conn): void {
 function updateTimes(conn: Conn): void {
   if (!conn.row || !conn.view) return;
   const life = cell(conn.row, 'life');
-  life.textContent = ago(conn.view.lastSignOfLife);
-  life.title = clockTime(conn.view.lastSignOfLife);
+  // An ended connection's last sign of life is a fixed moment, not a growing "ago".
+  life.textContent = conn.ended ? clockTime(conn.view.lastSignOfLife).slice(0, 8) : ago(conn.view.lastSignOfLife);
+  life.title = conn.ended ? `${conn.ended.at - conn.view.lastSignOfLife} ms before it ended` : clockTime(conn.view.lastSignOfLife);
   cell(conn.row, 'wake').textContent = conn.ended ? '—' : until(conn.view.wakeAt);
 }
 
@@ -343,7 +344,7 @@ function updateDetail(): void {
       h('span', { class: `badge big tone-${stateTone(conn)}`, text: state, attrs: { 'data-testid': 'selected-state' } }),
     ),
     ...(conn.ended ? [h('p', { class: `end-reason tone-${conn.ended.kind}`, text: conn.ended.reason })] : []),
-    h('dl', { class: 'facts' }, ...facts.flatMap(([k, val]) => [h('dt', { text: k }), h('dd', { text: val })])),
+    h('dl', { class: 'facts' }, ...facts.map(([k, val]) => h('div', {}, h('dt', { text: k }), h('dd', { text: val })))),
   );
   const peer = $<HTMLElement>('#lifeline-peer');
   const self = $<HTMLElement>('#lifeline-host');

@@ -75,7 +75,7 @@ header.top h1 span { color: var(--muted); font-weight: 500; }
 .legend .pong { color: var(--pong); }
 .legend .dead { color: var(--dead); }
 
-main { padding: 16px 20px 24px; display: grid; gap: 16px; grid-template-columns: minmax(0, 1.25fr) minmax(0, 1fr); grid-template-areas: "chart chart" "list timeline"; }
+main { padding: 16px 20px 24px; display: grid; gap: 16px; grid-template-columns: minmax(0, 1.4fr) minmax(0, 1fr); grid-template-areas: "chart chart" "list timeline"; }
 @media (max-width: 1100px) { main { grid-template-columns: minmax(0, 1fr); grid-template-areas: "chart" "list" "timeline"; } }
 section.panel { background: var(--panel); border: 1px solid var(--border); border-radius: 12px; padding: 14px 16px; min-width: 0; }
 section.panel > h2 { font-size: 13px; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); margin: 0 0 10px; font-weight: 650; display: flex; gap: 10px; align-items: baseline; }
@@ -116,7 +116,7 @@ svg.chart .state[data-state="dead"].is-current > .body { fill: var(--dead-bg); s
 svg.chart .state[data-state="dead"].is-current .title { fill: var(--dead); }
 
 /* ---- connections ---- */
-.table-scroll { overflow: auto; max-height: 460px; }
+.table-scroll { overflow: auto; max-height: min(70vh, 640px); }
 table { width: 100%; border-collapse: collapse; font-size: 13px; }
 th, td { text-align: left; padding: 6px 7px; border-bottom: 1px solid var(--border); white-space: nowrap; }
 thead th { position: sticky; top: 0; background: var(--panel); white-space: normal; vertical-align: bottom; line-height: 1.2; font-size: 11px; text-transform: uppercase; letter-spacing: 0.05em; color: var(--muted); font-weight: 650; z-index: 1; }
@@ -153,7 +153,7 @@ dl.facts dd { margin: 0; font-variant-numeric: tabular-nums; }
 .seq-head, .seq-row { display: grid; grid-template-columns: 92px minmax(0, 1fr); align-items: center; }
 .seq-head { font-size: 12px; font-weight: 650; color: var(--muted); border-bottom: 1px solid var(--border); padding-bottom: 6px; }
 .seq-head .lanes { display: flex; justify-content: space-between; padding: 0 2px; }
-#sequence { list-style: none; margin: 0; padding: 0; overflow-y: auto; max-height: 420px; min-height: 160px; flex: 1; }
+#sequence { list-style: none; margin: 0; padding: 0; overflow-y: auto; max-height: min(70vh, 640px); min-height: 160px; flex: 1; }
 .seq-row { min-height: 28px; font-size: 12px; }
 .seq-time { font: 11px var(--mono); color: var(--muted); display: flex; flex-direction: column; line-height: 1.15; }
 .seq-time .delta { color: var(--faint); font-size: 10px; }
@@ -173,7 +173,7 @@ dl.facts dd { margin: 0; font-variant-numeric: tabular-nums; }
 .seq-note { position: absolute; right: 8px; top: 50%; transform: translateY(-50%); font: 11.5px var(--mono); padding: 1px 8px; border-radius: 6px; background: var(--compound-bg); border: 1px solid var(--border); color: var(--muted); max-width: calc(100% - 16px); overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .seq-row.tone-state .seq-note { color: var(--accent); border-color: color-mix(in srgb, var(--accent) 40%, transparent); }
 .seq-row.tone-tick .seq-note { border-style: dashed; }
-.seq-row.tone-dead .seq-note, .seq-row.tone-rejected .seq-note { color: #fff; background: var(--dead); border-color: var(--dead); font-weight: 600; }
+.seq-row.tone-dead .seq-note, .seq-row.tone-rejected .seq-note { color: #fff; background: var(--dead); border-color: var(--dead); font-weight: 600; white-space: normal; position: relative; right: auto; top: auto; transform: none; display: block; margin: 4px 8px 4px auto; width: fit-content; }
 .seq-row.tone-open .seq-note { color: var(--text); }
 .seq-dropped { text-align: center; color: var(--faint); font-size: 12px; padding: 4px; }
 #sequence-empty { color: var(--muted); font-size: 13px; }
