@@ -33,6 +33,9 @@ interface Conn {
 }
 
 const MAX_ENTRIES = 500;
+/** With many connections, each one not selected keeps a shorter history. */
+const MAX_ENTRIES_CROWDED = 50;
+const CROWDED = 200;
 const MAX_ENDED = 100;
 const MAX_ROWS = 500;
 
@@ -113,7 +116,8 @@ function pruneEnded(): void {
 
 function push(conn: Conn, entry: Entry): void {
   conn.entries.push(entry);
-  if (conn.entries.length > MAX_ENTRIES) {
+  const limit = conn.id !== selected && conns.size > CROWDED ? MAX_ENTRIES_CROWDED : MAX_ENTRIES;
+  while (conn.entries.length > limit) {
     conn.entries.shift();
     conn.dropped++;
   }
@@ -223,8 +227,9 @@ function render(): void {
 
 function buildRow(conn: Conn): HTMLTableRowElement {
   const button = h('button', { class: 'select', text: conn.id, attrs: { type: 'button', 'aria-pressed': 'false' } });
-  button.addEventListener('click', () => select(conn.id));
   const row = h('tr', { attrs: { 'data-id': conn.id } }, h('th', { attrs: { scope: 'row' } }, button));
+  // The whole row is the target; the button (which a click on it reaches too) makes it keyboard-reachable.
+  row.addEventListener('click', () => select(conn.id));
   for (const name of ['role', 'state', 'pings', 'pongs', 'unanswered', 'life', 'wake']) row.append(h('td', { class: name }));
   return row;
 }
