@@ -21,7 +21,7 @@ Options:
   --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
-  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
+  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors and /inspect  (env KEEPALIVE_TOKEN)
   --no-inspector  do not serve the inspector page at /inspect (served by default on
                   localhost, or anywhere with a token)
   --quiet         do not log connections
