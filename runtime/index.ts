@@ -7,3 +7,4 @@ export { WakeTimer, type TimerApi, type WakeTimerOptions } from './wake-timer.ts
 export * from './app.ts';
 export * from './sockets.ts';
 export * from './libvirt-negotiation.ts';
+export * from './inspector/index.ts';

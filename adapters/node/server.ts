@@ -12,6 +12,7 @@ import { nanoid } from 'nanoid';
 import {
   createApp,
   CapacityError,
+  inspectorRoutes,
   DEFAULT_MAX_FRAME_BYTES,
   Host,
   SocketRegistry,
@@ -45,8 +46,13 @@ export interface ServerOptions {
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
-  /** Mount more routes (the inspector page) on the shared app before it serves. */
+  /** Mount more routes on the shared app before it serves. */
   extend?: (app: Hono) => void;
+  /**
+   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
+   * when bound to a loopback address or a token is set; off on an open interface without one.
+   */
+  inspector?: boolean;
   /** For tests: the timer API the one process timer uses. */
   timers?: TimerApi;
 }
@@ -131,7 +137,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     upgradeWebSocket: nodeWs.upgradeWebSocket,
     ready: () => ready,
     ...(options.token ? { token: options.token } : {}),
-    ...(options.extend ? { extend: options.extend } : {}),
+    extend: (shared) => {
+      if (options.inspector ?? inspectorByDefault(bind, options.token)) {
+        shared.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
+      }
+      options.extend?.(shared);
+    },
   });
   init.app = app;
 
@@ -180,6 +191,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
+}
+
+/** Loopback only, or a token: an inspector on an open interface would show every peer to anyone. */
+export function inspectorByDefault(bind: string, token: string | undefined): boolean {
+  if (token) return true;
+  return bind === 'localhost' || bind === '::1' || bind === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(bind);
 }
 
 function listenHttp(app: Hono, hostname: string, port: number): Promise<HttpServer> {
