@@ -264,7 +264,7 @@ export class Host {
   /**
    * `restore` without the tick: the connections are back but nothing is stepped yet, so
    * an adapter can first hand over signs of life the platform kept while the host was
-   * gone (`noteAnsweredPing`, `noteSignOfLife`), then `tick`.
+   * gone (`noteAnsweredPing`, `noteSignOfLife`), then `tick`, which reports the next wake.
    */
   resume(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
     const resumed: ConnectionId[] = [];
@@ -273,7 +273,6 @@ export class Host {
       this.#register(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
       if (this.#connections.has(record.id)) resumed.push(record.id);
     }
-    this.#reportWake();
     return resumed;
   }
 
