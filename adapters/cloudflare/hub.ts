@@ -50,6 +50,8 @@ export interface HubStats {
   sockets: number;
   alarmAt: number | null;
   alarmsSet: number;
+  /** Snapshot rows written, saves skipped (nothing the platform could not give back), deletes. */
+  storage: DurableObjectSnapshotStore['counts'];
 }
 
 export class KeepaliveHub extends DurableObject<Env> {
@@ -128,7 +130,11 @@ export class KeepaliveHub extends DurableObject<Env> {
     this.wakes.count('alarms');
     this.timer.fired();
     const now = Date.now();
-    this.#handOverAll();
+    // Folded now, not at their own deadlines: the PINGs the platform answered push every
+    // such connection's deadline out together, so peers that only PING share one alarm
+    // per interval instead of waking the object at each of their deadlines. (No write:
+    // the store keeps only what the platform cannot give back.)
+    this.#handOverAll(true);
     // Runs only the due connections and re-arms at the next deadline.
     this.host.tick(now);
   }
@@ -141,6 +147,7 @@ export class KeepaliveHub extends DurableObject<Env> {
       sockets: this.ctx.getWebSockets().length,
       alarmAt: this.timer.armedAt,
       alarmsSet: this.timer.setCount,
+      storage: { ...this.store.counts },
     };
   }
 
@@ -171,11 +178,12 @@ export class KeepaliveHub extends DurableObject<Env> {
       this.sockets.attach(id, peerSocket(ws));
     }
     const records = this.store.load();
-    this.host.resume(records, now);
     // The runtime dropped these sockets (a restart disconnects them all): nothing to watch.
-    for (const record of records) {
-      if (!live.has(record.id)) this.host.peerClosed(record.id, 'socket lost while the object was away', now);
-    }
+    for (const record of records) if (!live.has(record.id)) this.store.delete(record.id);
+    this.host.resume(
+      records.filter((record) => live.has(record.id)),
+      now,
+    );
     for (const [id, ws] of live) {
       // Its actor already ended (dead, closed) and the socket is still finishing its close.
       if (!this.host.has(id)) {
@@ -195,15 +203,16 @@ export class KeepaliveHub extends DurableObject<Env> {
   }
 
   /** Feeds the latest PING the platform answered for this socket, as a sign of life at that time. */
-  #handOver(id: ConnectionId, ws: WebSocket): void {
+  #handOver(id: ConnectionId, ws: WebSocket): boolean {
     const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws);
-    if (answered !== null) this.host.noteAnsweredPing(id, answered.getTime());
+    return answered !== null && this.host.noteAnsweredPing(id, answered.getTime());
   }
 
-  #handOverAll(): void {
+  #handOverAll(fold = false): void {
     for (const ws of this.ctx.getWebSockets()) {
       const id = connectionIdOf(this.ctx, ws);
-      if (id !== undefined && this.host.has(id)) this.#handOver(id, ws);
+      // Reading a connection folds what it has pending.
+      if (id !== undefined && this.host.has(id) && this.#handOver(id, ws) && fold) this.host.view(id);
     }
   }
 
