@@ -4,7 +4,7 @@
 import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import worker from '../../../adapters/cloudflare/index.ts';
+import worker from '../../../adapters/cloudflare/worker.ts';
 import type { Env } from '../../../adapters/cloudflare/config.ts';
 import type { ConnectionView } from '../../../runtime/index.ts';
 import { connect, eventually, hubStub, stats, TOKEN, view } from './helpers.ts';
