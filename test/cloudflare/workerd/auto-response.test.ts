@@ -3,14 +3,15 @@
  * answer with the real time, so this file runs on the real clock and real alarms
  * (interval 1 s, count 2: a silent peer dies about 3 s after its last frame).
  *
- * Tolerances: the pinger PINGs every 200 ms, so it stays alive unless the isolate stalls
+ * Tolerances: pingers PING every 200 ms, so one stays alive unless the isolate stalls
  * for over 3 s, and the server never needs to PING it unless a stall exceeds 800 ms.
+ * The waits here are the point of the test (time passing while the object sleeps).
  */
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
 import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/index.ts';
-import { COUNT, connect, eventually, hubStub, INTERVAL, stats, view } from './helpers.ts';
+import { COUNT, connect, eventually, hubStub, INTERVAL, stats, view, type Peer } from './helpers.ts';
 
 describe('setWebSocketAutoResponse', () => {
   it('keeps a peer that only PINGs alive with zero webSocketMessage calls for its PINGs, while a silent peer dies', async () => {
@@ -89,6 +90,39 @@ describe('setWebSocketAutoResponse', () => {
     const row = await runInDurableObject(stub, (_o: KeepaliveHub, state) => state.storage.kv.get<StoredConnection>(`conn:${pinger.id}`));
     expect((row!.snapshot as unknown as KeepaliveSnapshot).context.pingsReceived).toBe(0);
     pinger.ws.close(1000, 'done');
+  });
+
+  it('wakes an object with 50 PING-only peers about once per interval, not once per peer', async () => {
+    const hub = 'auto-response-many';
+    const stub = hubStub(hub);
+    const peers: Peer[] = [];
+    for (let i = 0; i < 50; i++) peers.push(await connect(hub));
+    for (const p of peers) p.ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect((await stats(stub)).wakes.messages).toBe(50));
+    const before = await stats(stub);
+    // Each peer PINGs every 200 ms, their phases spread over those 200 ms.
+    const stops = peers.map((p, i) => {
+      let ticker: ReturnType<typeof setInterval> | undefined;
+      const start = setTimeout(() => (ticker = setInterval(() => p.ws.send('keepalive:PING'), INTERVAL / 5)), (i * 4) % (INTERVAL / 5));
+      return () => {
+        clearTimeout(start);
+        if (ticker !== undefined) clearInterval(ticker);
+      };
+    });
+    const intervals = 3;
+    await scheduler.wait(intervals * INTERVAL);
+    for (const stop of stops) stop();
+    const after = await stats(stub);
+    const alarms = after.wakes.alarms - before.wakes.alarms;
+    // Measured about 2 per interval here (each alarm folds every answered PING, so all
+    // deadlines move together); one alarm per peer deadline would be about 30 per interval.
+    expect(alarms).toBeGreaterThanOrEqual(intervals - 1);
+    expect(alarms).toBeLessThanOrEqual(4 * intervals);
+    expect(after.wakes.messages).toBe(before.wakes.messages);
+    // Nothing written after each peer's open and ADVERTISE: folds of answered PINGs are not stored.
+    expect(after.storage.writes).toBe(2 * peers.length);
+    expect(peers.some((p) => p.isClosed)).toBe(false);
+    for (const p of peers) p.ws.close(1000, 'done');
   });
 
   it('answers a PING that comes before ADVERTISE (the platform cannot tell), while the host records it and sends nothing', async () => {
