@@ -3,22 +3,24 @@
  * each) in one platform-free `Host`, their snapshots in the object's storage, and one
  * alarm as the timer for all of them.
  *
- * What is written when, so that eviction between any two events loses nothing:
- * - Every statechart step (open, ADVERTISE, a due tick, close) saves that connection's
- *   snapshot synchronously before its effects run; the output gate holds the frames
- *   those effects send until the write is durable.
- * - A frame that only proves the peer alive (a PONG, application traffic) is not a step:
- *   the host records it in memory and folds it in before the connection's next step.
- *   Writing a snapshot per frame would cost a storage row write per message (more than
- *   the message itself); instead each delivery stores its time in the socket's
- *   attachment, which lives exactly as long as the socket does. A rebuilt object hands
- *   it back with `noteSignOfLife` (ignored when the snapshot is already as new), so a
- *   PONG delivered just before an eviction still counts. Frame counts since the last
- *   step come back as one message; liveness (deadline, unanswered PINGs) is exact.
- * - PINGs the platform answered while we slept are never ours to store: the runtime
- *   keeps the latest time per socket (`getWebSocketAutoResponseTimestamp`) and we read
- *   it on every wake before anything is stepped.
- * - The alarm is armed at the earliest deadline (plus the optional slack).
+ * What is written when, so that an eviction between any two events loses nothing:
+ * - A step that changes what only we know (a connection opens, ADVERTISE, a PING sent,
+ *   death or close) writes or deletes that connection's row synchronously before its
+ *   effects run; the output gate holds the frames they send until the write is durable.
+ * - A frame that only proves the peer alive (a PONG, application data, a binary PING
+ *   answered on the host's fast path) is no step and writes nothing: its time goes into
+ *   the socket's attachment, which lives exactly as long as the socket. A row write per
+ *   frame would cost more than the wake-up that delivered it.
+ * - Text PINGs never reach us: the platform answers them and keeps the latest answer's
+ *   time per socket (`getWebSocketAutoResponseTimestamp`).
+ * - A step that only folds those signs of life in writes nothing either (store.ts): the
+ *   platform can give them back. A rebuilt object (constructor) takes back its sockets by
+ *   tag, resumes the stored rows, hands back each socket's latest frame and answered PING
+ *   (`noteSignOfLife`, `noteAnsweredPing`: ignored unless newer), and only then ticks.
+ *   Every wake reads the answered PINGs again before anything is stepped.
+ * - The alarm is written when the earliest deadline moves earlier. When a sign of life
+ *   moves it later the old alarm stays: it fires early, ticks nothing, and is re-armed
+ *   (a wake-up is cheaper than a write per frame).
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Hono } from 'hono';
@@ -54,6 +56,7 @@ export interface HubStats {
   storage: DurableObjectSnapshotStore['counts'];
 }
 
+/** The parts are public so tests and the benchmark can look inside (`runInDurableObject`). */
 export class KeepaliveHub extends DurableObject<Env> {
   readonly config: HubConfig;
   readonly host: Host;
@@ -106,8 +109,8 @@ export class KeepaliveHub extends DurableObject<Env> {
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const at = Date.now();
     const frame = frameOf(message);
-    this.wakes.count('messages');
-    if (isPing(frame)) this.wakes.count('pings');
+    if (isPing(frame)) this.wakes.count('messages', 'pings');
+    else this.wakes.count('messages');
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined || !this.host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
     this.#handOver(id, ws);

@@ -31,8 +31,8 @@ export class WakeCounter {
     this.counts = { constructed: 0, alarms: 0, messages: 0, pings: 0, closes: 0, fetches: 0, ...stored };
   }
 
-  count(kind: keyof WakeCounts, by = 1): void {
-    this.counts[kind] += by;
+  count(...kinds: (keyof WakeCounts)[]): void {
+    for (const kind of kinds) this.counts[kind]++;
     if (this.#durable) this.#kv.put(KEY, this.counts);
   }
 }
