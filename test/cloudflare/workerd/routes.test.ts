@@ -80,9 +80,15 @@ describe('Worker routes', () => {
     expect((await withEnv({ KEEPALIVE_TOKEN: 's3cret' }, '/actors/x', { headers: { Authorization: 'Bearer s3cret' } })).status).toBe(200);
   });
 
-  it('says which var is wrong instead of failing obscurely', async () => {
-    const response = await withEnv({ KEEPALIVE_INTERVAL: 'soon' }, '/connect/x', { headers: { Upgrade: 'websocket' } });
+  it.each([
+    [{ KEEPALIVE_INTERVAL: 'soon' }, 'KEEPALIVE_INTERVAL must be a number >= 1, got "soon"'],
+    [{ KEEPALIVE_COUNT: '2.5' }, 'KEEPALIVE_COUNT must be a whole number >= 0, got "2.5"'],
+    [{ KEEPALIVE_SEND_PINGS: 'maybe' }, 'KEEPALIVE_SEND_PINGS must be true or false, got "maybe"'],
+    [{ KEEPALIVE_MAX_CONNECTIONS: '0' }, 'KEEPALIVE_MAX_CONNECTIONS must be a whole number >= 1, got "0"'],
+    [{ KEEPALIVE_ALARM_SLACK: '-1' }, 'KEEPALIVE_ALARM_SLACK must be a number >= 0, got "-1"'],
+  ] as const)('says which var is wrong (%o) instead of failing obscurely', async (vars, error) => {
+    const response = await withEnv(vars, '/connect/x', { headers: { Upgrade: 'websocket' } });
     expect(response.status).toBe(500);
-    expect(await response.json()).toEqual({ error: 'KEEPALIVE_INTERVAL must be a number >= 1, got "soon"' });
+    expect(await response.json()).toEqual({ error });
   });
 });
