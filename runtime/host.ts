@@ -282,13 +282,23 @@ export class Host {
    * any deadline that passed meanwhile. Returns the ids resumed.
    */
   restore(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
+    const resumed = this.resume(records, at);
+    this.tick(at);
+    return resumed;
+  }
+
+  /**
+   * `restore` without the tick: the connections are back but nothing is stepped yet, so
+   * an adapter can first hand over signs of life the platform kept while the host was
+   * gone (`noteAnsweredPing`, `noteSignOfLife`), then `tick`, which reports the next wake.
+   */
+  resume(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
     const resumed: ConnectionId[] = [];
     for (const record of records) {
       if (this.#connections.has(record.id)) continue;
       this.#register(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
       if (this.#connections.has(record.id)) resumed.push(record.id);
     }
-    this.tick(at);
     return resumed;
   }
 
@@ -346,6 +356,20 @@ export class Host {
     if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
     conn.pendingAt = at;
     conn.pendingPings++;
+    return true;
+  }
+
+  /**
+   * A sign of life recorded outside the host, e.g. kept in a hibernated socket's
+   * attachment across an eviction. Ignored unless newer than what the actor knows, so
+   * handing over the same one twice changes nothing.
+   */
+  noteSignOfLife(id: ConnectionId, at: number): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn || at <= conn.pendingAt) return false;
+    if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
+    conn.pendingAt = at;
+    conn.pendingMessages++;
     return true;
   }
 
