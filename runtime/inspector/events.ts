@@ -66,7 +66,7 @@ export function hostEventStream(c: Context, host: Host, options: EventStreamOpti
             wake = () => resolve(false);
             timer = setTimeout(() => resolve(true), heartbeatMs);
           });
-          clearTimeout(timer);
+          if (timer !== undefined) clearTimeout(timer);
           wake = null;
           if (quiet) await stream.writeSSE({ event: 'clock', data: JSON.stringify({ now: now() }) });
           continue;
