@@ -6,3 +6,4 @@ export { TimerQueue } from './timer-queue.ts';
 export { WakeTimer, type TimerApi, type WakeTimerOptions } from './wake-timer.ts';
 export * from './app.ts';
 export * from './sockets.ts';
+export * from './client.ts';
