@@ -11,6 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
+import { QueueTimer } from './queue-timer.ts';
 import { DEFAULT_SERVER, startServer } from './server.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
@@ -129,6 +130,10 @@ async function serve(args: string[]): Promise<void> {
     console.log(server.mode === 'kv' ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
     server.close(`server shutting down (${signal})`).then(
       () => {
+        if (server.timer instanceof QueueTimer) {
+          const { enqueued, delivered, stale } = server.timer.stats;
+          console.log(`queue: ${enqueued} wake-up(s) enqueued, ${delivered} delivered, ${stale} stale ignored`);
+        }
         kv?.close();
         Deno.exit(0);
       },

@@ -27,7 +27,9 @@ export function spawnDeno(args: string[], env: Record<string, string> = {}): Spa
   return spawnProcess(DENO, ['run', ...PERMISSIONS, DENO_MAIN, ...args], { NO_COLOR: '1', ...env });
 }
 
-/** A Deno server on ephemeral ports, with the URLs it printed. */
-export function spawnDenoServer(args: string[] = [], env: Record<string, string> = {}) {
-  return withUrls(spawnDeno(['serve', '--port', '0', '--tcp-port', '0', ...args], env));
+/** A Deno server on ephemeral ports, with the URLs it printed, once its whole banner is out. */
+export async function spawnDenoServer(args: string[] = [], env: Record<string, string> = {}) {
+  const server = await withUrls(spawnDeno(['serve', '--port', '0', '--tcp-port', '0', ...args], env));
+  await server.line(/^\s+timers\s/);
+  return server;
 }
