@@ -22,7 +22,7 @@ Options:
   --host H        interface to bind            (env HOST, default ${DEFAULT_SERVER.host})
   --port P        HTTP/WebSocket port, 0: any  (env PORT, default ${DEFAULT_SERVER.port})
   --tcp-port T    libvirt TCP port, 0: any     (env TCP_PORT, default ${DEFAULT_SERVER.tcpPort})
-  --no-tcp        no TCP listener (Deno Deploy has none)
+  --no-tcp        no TCP listener, same as --tcp-port off (Deno Deploy has none)
   --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
@@ -72,6 +72,11 @@ function flag(value: string | undefined): boolean | undefined {
   throw new UsageError(`KEEPALIVE_SEND_PINGS must be true or false, got "${value}"`);
 }
 
+/** A port number, or `off` for no TCP listener (Deno Deploy has none). */
+function tcpPort(value: string | undefined): number | null {
+  return value === 'off' ? null : number('--tcp-port', value, DEFAULT_SERVER.tcpPort, 0);
+}
+
 const env = (name: string): string | undefined => Deno.env.get(name);
 const time = (at: number) => new Date(at).toISOString().slice(11, 23);
 
@@ -105,7 +110,7 @@ async function serve(args: string[]): Promise<void> {
   const server = await startServer({
     host: values.host ?? env('HOST') ?? DEFAULT_SERVER.host,
     port: number('--port', values.port ?? env('PORT'), DEFAULT_SERVER.port, 0),
-    tcpPort: values['no-tcp'] ? null : number('--tcp-port', values['tcp-port'] ?? env('TCP_PORT'), DEFAULT_SERVER.tcpPort, 0),
+    tcpPort: tcpPort(values['no-tcp'] ? 'off' : (values['tcp-port'] ?? env('TCP_PORT'))),
     interval,
     count,
     sendPings,
@@ -143,8 +148,18 @@ async function serve(args: string[]): Promise<void> {
       },
     );
   };
-  Deno.addSignalListener('SIGINT', () => stop('SIGINT'));
-  Deno.addSignalListener('SIGTERM', () => stop('SIGTERM'));
+  onSignals(stop);
+}
+
+/** Deno Deploy has no signals to listen to; there a kv-mode server's state is as of each step. */
+function onSignals(handler: (signal: 'SIGINT' | 'SIGTERM') => void): void {
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    try {
+      Deno.addSignalListener(signal, () => handler(signal));
+    } catch {
+      // Not supported on this platform.
+    }
+  }
 }
 
 async function connectCommand(args: string[]): Promise<void> {
@@ -196,8 +211,7 @@ async function connectCommand(args: string[]): Promise<void> {
     // Still connecting: the socket never opened, so nothing will report `closed`.
     if (client.id === null) Deno.exit(0);
   };
-  Deno.addSignalListener('SIGINT', stop);
-  Deno.addSignalListener('SIGTERM', stop);
+  onSignals(stop);
 }
 
 async function main(argv: string[]): Promise<void> {
