@@ -59,6 +59,7 @@ export class QueueTimer {
   /** The host's latest reported deadline, for a retry after a failed enqueue. */
   #wanted: number | null = null;
   #retry: ReturnType<typeof setTimeout> | null = null;
+  readonly #inflight = new Set<Promise<void>>();
   #stopped = false;
 
   constructor(options: QueueTimerOptions) {
@@ -91,7 +92,14 @@ export class QueueTimer {
     this.#armed = { at, nonce: message.nonce };
     this.stats.enqueued++;
     const delay = Math.max(0, Math.ceil(at - this.#now()));
-    this.#kv.enqueue(message, { delay }).catch((error: unknown) => this.#enqueueFailed(message, error));
+    const write: Promise<void> = this.#kv
+      .enqueue(message, { delay })
+      .then(
+        () => {},
+        (error: unknown) => this.#enqueueFailed(message, error),
+      )
+      .finally(() => this.#inflight.delete(write));
+    this.#inflight.add(write);
   };
 
   /** Handles one delivery; true when it was the armed message and the host ticked. */
@@ -110,6 +118,11 @@ export class QueueTimer {
       this.#onError(error);
     }
     return true;
+  }
+
+  /** Waits until every enqueue in flight is in the queue (or failed): before closing the KV. */
+  async flush(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all([...this.#inflight]);
   }
 
   /** Arms nothing more; messages already queued arrive stale. */

@@ -200,6 +200,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           await host.persistAll();
           await store.seal();
           timer.stop();
+          // The armed wake-up stays queued for the next process, which finds it stale.
+          if (timer instanceof QueueTimer) await timer.flush();
           keeping = true;
           for (const id of [...host.ids()]) sockets.close(id, RESTART_REASON);
         } else {
