@@ -8,3 +8,4 @@ export * from './app.ts';
 export * from './sockets.ts';
 export * from './libvirt-negotiation.ts';
 export * from './inspector/index.ts';
+export * from './client.ts';

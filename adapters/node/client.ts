@@ -1,213 +1,90 @@
 /**
- * A keepalive client for Node: one `client` actor in its own Host and process timer,
- * over a WebSocket (`ws://`, text dialect) or a TCP socket (`tcp://`, libvirt frames).
- * With `dialect: 'libvirt'` it talks to a real libvirt daemon over TCP or its UNIX socket.
+ * A keepalive client for Node: one `client` actor in its own Host and process timer
+ * (the shared `ClientSession`), over a WebSocket (`ws://`, text dialect) or a TCP socket
+ * (`tcp://`, libvirt frames). With `dialect: 'libvirt'` it talks to a real libvirt daemon
+ * over TCP or its UNIX socket.
  */
 import { EventEmitter } from 'node:events';
 import { connect as netConnect, type NetConnectOpts, type Socket } from 'node:net';
-import { nanoid } from 'nanoid';
 import WebSocket from 'ws';
 import {
+  ClientSession,
+  clientTransport,
   closeCode,
   closeReason,
-  Host,
-  SocketRegistry,
+  type ClientEvents,
+  type ClientOptions,
   type ConnectionView,
-  type HostEvent,
-  type KeepaliveMessage,
+  type Dialect,
+  type Host,
   type KeepaliveSupport,
-  type PeerSocket,
-  type TimerApi,
-  WakeTimer,
+  type WakeTimer,
 } from '../../runtime/index.ts';
-import { DEFAULT_NEGOTIATION_TIMEOUT, libvirtTarget, startLibvirtHandshake, type LibvirtHandshake } from './libvirt-client.ts';
+import { libvirtTarget } from './libvirt-client.ts';
 
-/**
- * `keepalive`: this project's servers (ADVERTISE on open). `libvirt`: a libvirt daemon,
- * asked CONNECT_SUPPORTS_FEATURE instead; our ADVERTISE is never sent to it.
- */
-export type Dialect = 'keepalive' | 'libvirt';
-
-export interface ClientOptions {
-  /** Our keepalive interval, ms. Default 5000. */
-  interval?: number;
-  /** Unanswered PINGs before the server is dead. Default 5. */
-  count?: number;
-  /** false: never PING, never declare death; the server's PINGs are still answered. */
-  sendPings?: boolean;
-  onEvent?: (event: HostEvent) => void;
-  timers?: TimerApi;
-  /** Default `keepalive`. `libvirt` takes tcp://host[:16509], unix:///path or an absolute socket path. */
-  dialect?: Dialect;
-  /** libvirt: close when the daemon has no keepalive. Default: stay connected, unchecked, sending nothing keepalive. */
-  requireKeepalive?: boolean;
-  /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
-  negotiationTimeout?: number;
-}
+export type { ClientEvents, ClientOptions, Dialect } from '../../runtime/index.ts';
 
 export type Direction = 'in' | 'out';
-
-export interface ClientEvents {
-  /** The socket is up and our ADVERTISE (libvirt: the supports-feature CALL) has been sent. */
-  open: [];
-  /** libvirt: CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) sent with this serial. */
-  negotiating: [serial: number, at: number];
-  /** libvirt: the daemon's answer. Unsupported: we send no keepalive message and never declare it dead. */
-  negotiated: [support: KeepaliveSupport, at: number];
-  /** Anything arrived from the server. */
-  alive: [at: number];
-  sent: [message: KeepaliveMessage, at: number];
-  received: [message: KeepaliveMessage | 'MESSAGE', at: number];
-  /** We declared the server dead and closed the socket. */
-  dead: [reason: string, at: number];
-  /** The connection is over, for whatever reason (after `dead` too). */
-  closed: [reason: string, by: 'us' | 'peer'];
-  error: [error: Error];
-}
 
 export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly url: string;
   readonly dialect: Dialect;
   readonly host: Host;
   readonly timer: WakeTimer;
-  readonly #sockets = new SocketRegistry();
-  #id: string | null = null;
-  #closedReason: string | null = null;
-  #deadReason: string | null = null;
-  #lastView: ConnectionView | undefined;
-  #pendingClose: string | null = null;
+  readonly #session: ClientSession;
   #socketError: string | null = null;
-  /** Set while we hand the peer's close to the host, so `closed` knows who ended it. */
-  #peerClosing = false;
-  readonly #options: ClientOptions;
-  #handshake: LibvirtHandshake | null = null;
-  #support: KeepaliveSupport | null = null;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
     this.dialect = options.dialect ?? 'keepalive';
-    this.#options = options;
     const target = this.dialect === 'libvirt' ? libvirtTarget(url) : keepaliveTarget(url);
     this.url = url;
-    // Unlike the server's, this timer holds the process open: a client whose server froze
-    // must still wake up to declare it dead.
-    this.timer = new WakeTimer({
-      wake: (at) => this.host.tick(at),
-      unref: false,
-      ...(options.timers ? { timers: options.timers } : {}),
-      onError: (error) => this.emit('error', error instanceof Error ? error : new Error(String(error))),
-    });
-    this.host = new Host({
-      transport: this.#sockets,
-      onNextWake: this.timer.schedule,
-      defaults: {
-        ...(options.interval !== undefined ? { interval: options.interval } : {}),
-        ...(options.count !== undefined ? { count: options.count } : {}),
-        ...(options.sendPings !== undefined ? { sendPings: options.sendPings } : {}),
-      },
-      onEvent: (event) => {
-        this.#onHostEvent(event);
-        options.onEvent?.(event);
-      },
-    });
+    // EventEmitter's generic emit cannot check a forwarded tuple; ClientEmit already did.
+    const emit = this.emit.bind(this) as (name: keyof ClientEvents, ...args: unknown[]) => boolean;
+    this.#session = new ClientSession(url, options, (name, ...args) => void emit(name, ...args));
+    this.host = this.#session.host;
+    this.timer = this.#session.timer;
     if (target === 'ws') this.#connectWs(url);
     else this.#connectSocket(target);
   }
 
   /** Connection id in the client's host, once the socket is open. */
   get id(): string | null {
-    return this.#id;
+    return this.#session.id;
   }
 
   /** The connection's counters and state (the last ones seen, once it is closed). */
   view(): ConnectionView | undefined {
-    if (this.#id !== null) this.#lastView = this.host.view(this.#id) ?? this.#lastView;
-    return this.#lastView;
+    return this.#session.view();
   }
 
   get closed(): boolean {
-    return this.#closedReason !== null;
+    return this.#session.closed;
   }
 
   /** Why the connection ended, or null while it is open. */
   get closedReason(): string | null {
-    return this.#closedReason;
+    return this.#session.closedReason;
   }
 
   /** Why we declared the server dead, or null. */
   get deadReason(): string | null {
-    return this.#deadReason;
+    return this.#session.deadReason;
   }
 
   /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
   get keepaliveSupport(): KeepaliveSupport | null {
-    return this.#support;
+    return this.#session.keepaliveSupport;
   }
 
   close(reason = 'client closing'): void {
-    if (this.#closedReason !== null) return;
-    if (this.#id === null) {
-      // Still connecting: close as soon as the socket is up (or give up if it fails).
-      this.#pendingClose = reason;
-      return;
-    }
-    this.view();
-    this.host.close(this.#id, reason);
-  }
-
-  #opened(socket: PeerSocket, transport: 'ws' | 'tcp' | 'unix'): void {
-    const libvirt = this.dialect === 'libvirt';
-    // Attached before opening: a client's ADVERTISE goes out from inside `open`.
-    const id = nanoid();
-    this.#sockets.attach(id, socket);
-    this.#id = id;
-    this.host.open({
-      id,
-      role: 'client',
-      ...(transport !== 'ws' ? { codec: { name: 'libvirt', advertise: !libvirt } as const, stream: true } : {}),
-      // libvirt: silent until the supports-feature reply stands in for the daemon's ADVERTISE.
-      ...(libvirt ? { advertise: false, awaitAdvertise: true } : {}),
-      meta: { transport, url: this.url, dialect: this.dialect },
-    });
-    this.view();
-    this.emit('open');
-    if (libvirt && this.#pendingClose === null) {
-      this.#handshake = startLibvirtHandshake({
-        host: this.host,
-        id,
-        write: (frame) => socket.send(frame),
-        timeout: this.#options.negotiationTimeout ?? DEFAULT_NEGOTIATION_TIMEOUT,
-        requireKeepalive: this.#options.requireKeepalive ?? false,
-        onCall: (serial, at) => this.emit('negotiating', serial, at),
-        onOutcome: (support, at) => {
-          this.#support = support;
-          this.emit('negotiated', support, at);
-        },
-      });
-    }
-    if (this.#pendingClose !== null) this.close(this.#pendingClose);
-  }
-
-  /** The socket is gone, whoever closed it. */
-  #socketClosed(reason: string): void {
-    if (this.#id !== null) {
-      this.view();
-      this.#sockets.detach(this.#id);
-      this.#peerClosing = true;
-      try {
-        this.host.peerClosed(this.#id, reason);
-      } finally {
-        this.#peerClosing = false;
-      }
-    }
-    // Not opened yet, or already ended by the host (dead, closed): nothing left to step.
-    this.#finish(reason, 'peer');
+    this.#session.close(reason);
   }
 
   #connectWs(url: string): void {
     const ws = new WebSocket(url);
     ws.on('open', () => {
-      this.#opened(
+      this.#session.opened(
         {
           send: (frame) => ws.send(frame),
           close: (reason) => {
@@ -222,16 +99,15 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
       );
     });
     ws.on('message', (data, isBinary) => {
-      if (this.#id === null) return;
-      if (!isBinary) this.host.receive(this.#id, data.toString());
-      else this.host.receive(this.#id, Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));
+      if (!isBinary) this.#session.receive(data.toString());
+      else this.#session.receive(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));
     });
     // 'close' always follows 'error'; the error says why.
     ws.on('error', (error) => (this.#socketError = error.message));
     ws.on('close', (code, reason) => {
       const text = reason.toString();
-      if (this.#socketError !== null && this.#id === null) this.#socketClosed(`connection failed: ${this.#socketError}`);
-      else this.#socketClosed(`server closed the connection (${code})${text ? `: ${text}` : ''}`);
+      if (this.#socketError !== null && this.id === null) this.#session.socketClosed(`connection failed: ${this.#socketError}`);
+      else this.#session.socketClosed(`server closed the connection (${code})${text ? `: ${text}` : ''}`);
     });
   }
 
@@ -240,7 +116,7 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     const unix = 'path' in target;
     const socket: Socket = netConnect(unix ? target : { ...target, noDelay: true });
     socket.on('connect', () => {
-      this.#opened(
+      this.#session.opened(
         {
           send: (frame) => {
             socket.write(frame);
@@ -251,55 +127,20 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         unix ? 'unix' : 'tcp',
       );
     });
-    socket.on('data', (chunk) => {
-      if (this.#id === null) return;
-      if (this.#handshake) this.#handshake.receive(chunk);
-      else this.host.receive(this.#id, chunk);
-    });
+    socket.on('data', (chunk) => this.#session.receive(chunk));
     socket.on('error', (error) => (this.#socketError = error.message));
     socket.on('close', () => {
-      if (this.#id === null) this.#socketClosed(`connection failed: ${this.#socketError ?? 'closed before connecting'}`);
+      if (this.id === null) this.#session.socketClosed(`connection failed: ${this.#socketError ?? 'closed before connecting'}`);
       // EPIPE/ECONNRESET once connected: the server hung up while we were writing.
-      else this.#socketClosed(`server closed the ${unix ? 'UNIX socket' : 'TCP'} connection${this.#socketError !== null ? ` (${this.#socketError})` : ''}`);
+      else this.#session.socketClosed(`server closed the ${unix ? 'UNIX socket' : 'TCP'} connection${this.#socketError !== null ? ` (${this.#socketError})` : ''}`);
     });
-  }
-
-  #onHostEvent(event: HostEvent): void {
-    switch (event.type) {
-      case 'sent':
-        this.emit('sent', event.message, event.at);
-        return;
-      case 'received':
-        this.emit('alive', event.at);
-        this.emit('received', event.message, event.at);
-        return;
-      case 'dead':
-        this.#deadReason = event.reason;
-        this.view();
-        this.emit('dead', event.reason, event.at);
-        this.#finish(event.reason, 'us');
-        return;
-      case 'closed':
-        this.#finish(event.reason, this.#peerClosing ? 'peer' : 'us');
-        return;
-    }
-  }
-
-  #finish(reason: string, by: 'us' | 'peer'): void {
-    if (this.#closedReason !== null) return;
-    this.#closedReason = reason;
-    this.timer.stop();
-    this.#handshake?.stop();
-    this.emit('closed', reason, by);
   }
 }
 
 /** ws(s):// is a WebSocket (text dialect); tcp://host:port is our server's libvirt-framed TCP. */
 function keepaliveTarget(url: string): NetConnectOpts | 'ws' {
-  const parsed = new URL(url);
-  if (parsed.protocol === 'ws:' || parsed.protocol === 'wss:') return 'ws';
-  if (parsed.protocol === 'tcp:') return { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
-  throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port (a libvirt daemon: dialect libvirt)`);
+  const { url: parsed, transport } = clientTransport(url);
+  return transport === 'ws' ? 'ws' : { host: parsed.hostname.replace(/^\[|\]$/g, ''), port: Number(parsed.port) };
 }
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`, or (`dialect: 'libvirt'`) to a libvirt daemon. */

@@ -1,0 +1,244 @@
+/**
+ * The platform-free half of a keepalive client: one `client` actor in its own Host, woken
+ * by its own WakeTimer. An adapter opens the socket (Node: `ws`/`net`, Deno: the web
+ * `WebSocket`/`Deno.connect`) and reports here when it opened, what arrived and when it
+ * closed; what happens comes back out through `emit`, with the same events on every runtime.
+ * With `dialect: 'libvirt'` it runs libvirt's supports-feature handshake instead of ADVERTISE.
+ */
+import { nanoid } from 'nanoid';
+import type { KeepaliveMessage } from '../actors/keepalive.ts';
+import type { Frame } from './codec/index.ts';
+import { Host, type ConnectionView, type HostEvent } from './host.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from './libvirt-negotiation.ts';
+import { SocketRegistry, type PeerSocket } from './sockets.ts';
+import { WakeTimer, type TimerApi } from './wake-timer.ts';
+
+export interface ClientOptions {
+  /** Our keepalive interval, ms. Default 5000. */
+  interval?: number;
+  /** Unanswered PINGs before the server is dead. Default 5. */
+  count?: number;
+  /** false: never PING, never declare death; the server's PINGs are still answered. */
+  sendPings?: boolean;
+  onEvent?: (event: HostEvent) => void;
+  timers?: TimerApi;
+  /** Default `keepalive`. `libvirt`: a libvirt daemon over TCP or its UNIX socket. */
+  dialect?: Dialect;
+  /** libvirt: close when the daemon has no keepalive. Default: stay connected, unchecked, sending nothing keepalive. */
+  requireKeepalive?: boolean;
+  /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
+  negotiationTimeout?: number;
+}
+
+/**
+ * `keepalive`: this project's servers (ADVERTISE on open). `libvirt`: a libvirt daemon,
+ * asked CONNECT_SUPPORTS_FEATURE instead; our ADVERTISE is never sent to it.
+ */
+export type Dialect = 'keepalive' | 'libvirt';
+
+export interface ClientEvents {
+  /** The socket is up and our ADVERTISE (libvirt: the supports-feature CALL) has been sent. */
+  open: [];
+  /** libvirt: CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) sent with this serial. */
+  negotiating: [serial: number, at: number];
+  /** libvirt: the daemon's answer. Unsupported: we send no keepalive message and never declare it dead. */
+  negotiated: [support: KeepaliveSupport, at: number];
+  /** Anything arrived from the server. */
+  alive: [at: number];
+  sent: [message: KeepaliveMessage, at: number];
+  received: [message: KeepaliveMessage | 'MESSAGE', at: number];
+  /** We declared the server dead and closed the socket. */
+  dead: [reason: string, at: number];
+  /** The connection is over, for whatever reason (after `dead` too). */
+  closed: [reason: string, by: 'us' | 'peer'];
+  error: [error: Error];
+}
+
+export type ClientEmit = <K extends keyof ClientEvents>(name: K, ...args: ClientEvents[K]) => void;
+
+/** ws:// and wss:// speak the text dialect; tcp:// and UNIX sockets libvirt frames. */
+export type ClientTransport = 'ws' | 'tcp' | 'unix';
+
+/** Checks a server URL and says which transport it needs. */
+export function clientTransport(url: string): { url: URL; transport: ClientTransport } {
+  const parsed = new URL(url);
+  if (!['ws:', 'wss:', 'tcp:'].includes(parsed.protocol)) {
+    throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
+  }
+  return { url: parsed, transport: parsed.protocol === 'tcp:' ? 'tcp' : 'ws' };
+}
+
+export class ClientSession {
+  readonly url: string;
+  readonly dialect: Dialect;
+  readonly host: Host;
+  readonly timer: WakeTimer;
+  readonly #options: ClientOptions;
+  readonly #emit: ClientEmit;
+  readonly #sockets = new SocketRegistry();
+  #id: string | null = null;
+  #closedReason: string | null = null;
+  #deadReason: string | null = null;
+  #lastView: ConnectionView | undefined;
+  #pendingClose: string | null = null;
+  /** Set while we hand the peer's close to the host, so `closed` knows who ended it. */
+  #peerClosing = false;
+  #handshake: LibvirtHandshake | null = null;
+  #support: KeepaliveSupport | null = null;
+
+  constructor(url: string, options: ClientOptions, emit: ClientEmit) {
+    this.url = url;
+    this.dialect = options.dialect ?? 'keepalive';
+    this.#options = options;
+    this.#emit = emit;
+    // Unlike a server's, this timer holds the process open: a client whose server froze
+    // must still wake up to declare it dead.
+    this.timer = new WakeTimer({
+      wake: (at) => this.host.tick(at),
+      unref: false,
+      ...(options.timers ? { timers: options.timers } : {}),
+      onError: (error) => this.#emit('error', error instanceof Error ? error : new Error(String(error))),
+    });
+    this.host = new Host({
+      transport: this.#sockets,
+      onNextWake: this.timer.schedule,
+      defaults: {
+        ...(options.interval !== undefined ? { interval: options.interval } : {}),
+        ...(options.count !== undefined ? { count: options.count } : {}),
+        ...(options.sendPings !== undefined ? { sendPings: options.sendPings } : {}),
+      },
+      onEvent: (event) => {
+        this.#onHostEvent(event);
+        options.onEvent?.(event);
+      },
+    });
+  }
+
+  /** Connection id in the client's host, once the socket is open. */
+  get id(): string | null {
+    return this.#id;
+  }
+
+  /** The connection's counters and state (the last ones seen, once it is closed). */
+  view(): ConnectionView | undefined {
+    if (this.#id !== null) this.#lastView = this.host.view(this.#id) ?? this.#lastView;
+    return this.#lastView;
+  }
+
+  get closed(): boolean {
+    return this.#closedReason !== null;
+  }
+
+  /** Why the connection ended, or null while it is open. */
+  get closedReason(): string | null {
+    return this.#closedReason;
+  }
+
+  /** Why we declared the server dead, or null. */
+  get deadReason(): string | null {
+    return this.#deadReason;
+  }
+
+  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
+  get keepaliveSupport(): KeepaliveSupport | null {
+    return this.#support;
+  }
+
+  close(reason = 'client closing'): void {
+    if (this.#closedReason !== null) return;
+    if (this.#id === null) {
+      // Still connecting: close as soon as the socket is up (or give up if it fails).
+      this.#pendingClose = reason;
+      return;
+    }
+    this.view();
+    this.host.close(this.#id, reason);
+  }
+
+  /** The socket is up: the actor starts and sends its ADVERTISE. */
+  opened(socket: PeerSocket, transport: ClientTransport): void {
+    const libvirt = this.dialect === 'libvirt';
+    // Attached before opening: a client's ADVERTISE goes out from inside `open`.
+    const id = nanoid();
+    this.#sockets.attach(id, socket);
+    this.#id = id;
+    this.host.open({
+      id,
+      role: 'client',
+      ...(transport !== 'ws' ? { codec: { name: 'libvirt', advertise: !libvirt } as const, stream: true } : {}),
+      // libvirt: silent until the supports-feature reply stands in for the daemon's ADVERTISE.
+      ...(libvirt ? { advertise: false, awaitAdvertise: true } : {}),
+      meta: { transport, url: this.url, dialect: this.dialect },
+    });
+    this.view();
+    this.#emit('open');
+    if (libvirt && this.#pendingClose === null) {
+      this.#handshake = startLibvirtHandshake({
+        host: this.host,
+        id,
+        write: (frame) => socket.send(frame),
+        timeout: this.#options.negotiationTimeout ?? DEFAULT_NEGOTIATION_TIMEOUT,
+        requireKeepalive: this.#options.requireKeepalive ?? false,
+        ...(this.#options.timers ? { timers: this.#options.timers } : {}),
+        onCall: (serial, at) => this.#emit('negotiating', serial, at),
+        onOutcome: (support, at) => {
+          this.#support = support;
+          this.#emit('negotiated', support, at);
+        },
+      });
+    }
+    if (this.#pendingClose !== null) this.close(this.#pendingClose);
+  }
+
+  /** A frame (WebSocket) or a chunk of the byte stream (TCP) from the server. */
+  receive(data: Frame): void {
+    if (this.#id === null) return;
+    if (this.#handshake && typeof data !== 'string') this.#handshake.receive(data);
+    else this.host.receive(this.#id, data);
+  }
+
+  /** The socket is gone, whoever closed it. */
+  socketClosed(reason: string): void {
+    if (this.#id !== null) {
+      this.view();
+      this.#sockets.detach(this.#id);
+      this.#peerClosing = true;
+      try {
+        this.host.peerClosed(this.#id, reason);
+      } finally {
+        this.#peerClosing = false;
+      }
+    }
+    // Not opened yet, or already ended by the host (dead, closed): nothing left to step.
+    this.#finish(reason, 'peer');
+  }
+
+  #onHostEvent(event: HostEvent): void {
+    switch (event.type) {
+      case 'sent':
+        this.#emit('sent', event.message, event.at);
+        return;
+      case 'received':
+        this.#emit('alive', event.at);
+        this.#emit('received', event.message, event.at);
+        return;
+      case 'dead':
+        this.#deadReason = event.reason;
+        this.view();
+        this.#emit('dead', event.reason, event.at);
+        this.#finish(event.reason, 'us');
+        return;
+      case 'closed':
+        this.#finish(event.reason, this.#peerClosing ? 'peer' : 'us');
+        return;
+    }
+  }
+
+  #finish(reason: string, by: 'us' | 'peer'): void {
+    if (this.#closedReason !== null) return;
+    this.#closedReason = reason;
+    this.timer.stop();
+    this.#handshake?.stop();
+    this.#emit('closed', reason, by);
+  }
+}
