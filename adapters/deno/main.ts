@@ -123,6 +123,7 @@ async function serve(args: string[]): Promise<void> {
   if (server.tcpUrl) console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
+  if (server.app.routes.some((route) => route.path === '/inspect')) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
   if (server.mode === 'kv') {
     console.log(`  timers     Deno KV queue; snapshots in Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)`);
   } else console.log('  timers     one process timer; snapshots in memory');

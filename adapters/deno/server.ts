@@ -14,6 +14,8 @@ import type { Hono } from 'hono';
 import {
   createApp,
   DEFAULT_MAX_FRAME_BYTES,
+  inspectorByDefault,
+  inspectorRoutes,
   Host,
   MemorySnapshotStore,
   SocketRegistry,
@@ -59,7 +61,12 @@ export interface ServerOptions {
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
-  /** Mount more routes (the inspector page) on the shared app before it serves. */
+  /**
+   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
+   * when bound to loopback or when a token is set, off on an open interface without one.
+   */
+  inspector?: boolean;
+  /** Mount more routes on the shared app before it serves. */
   extend?: (app: Hono) => void;
   /** Local mode, for tests: the timer API the one process timer uses. */
   timers?: TimerApi;
@@ -158,7 +165,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     upgradeWebSocket: trackedUpgradeWebSocket(wsOpen),
     ready: () => ready,
     ...(options.token ? { token: options.token } : {}),
-    ...(options.extend ? { extend: options.extend } : {}),
+    extend: (shared) => {
+      if (options.inspector ?? inspectorByDefault(bind, options.token)) {
+        shared.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
+      }
+      options.extend?.(shared);
+    },
   });
 
   const http = Deno.serve({ hostname: bind, port: options.port ?? DEFAULT_SERVER.port, onListen: () => {} }, app.fetch);

@@ -12,6 +12,7 @@ import { nanoid } from 'nanoid';
 import {
   createApp,
   CapacityError,
+  inspectorByDefault,
   inspectorRoutes,
   DEFAULT_MAX_FRAME_BYTES,
   Host,
@@ -74,6 +75,8 @@ export interface RunningServer {
   /** Closes every connection with `reason`, flushes snapshots, stops both listeners. */
   close(reason?: string): Promise<void>;
 }
+
+export { inspectorByDefault } from '../../runtime/index.ts';
 
 export const DEFAULT_SERVER = {
   host: '127.0.0.1',
@@ -191,12 +194,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return closing;
     },
   };
-}
-
-/** Loopback only, or a token: an inspector on an open interface would show every peer to anyone. */
-export function inspectorByDefault(bind: string, token: string | undefined): boolean {
-  if (token) return true;
-  return bind === 'localhost' || bind === '::1' || bind === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(bind);
 }
 
 function listenHttp(app: Hono, hostname: string, port: number): Promise<HttpServer> {

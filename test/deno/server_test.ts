@@ -71,6 +71,30 @@ Deno.test('serves the shared routes: /healthz, /actors, and /connect only as an 
   await until(() => server.host.size === 0 && server.openSockets().ws === 0);
 });
 
+Deno.test('serves the inspector on loopback, behind the token when one is set, and not on an open interface without one', async () => {
+  {
+    await using server = await serve();
+    const page = await fetch(`${server.url}/inspect`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /awaitingAdvertise/);
+  }
+  {
+    await using server = await serve({ token: 'sesame' });
+    const refused = await fetch(`${server.url}/inspect`);
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+    const page = await fetch(`${server.url}/inspect?token=sesame`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+  }
+  {
+    await using server = await serve({ host: '0.0.0.0' });
+    const absent = await fetch(`http://127.0.0.1:${server.port}/inspect`);
+    assert.equal(absent.status, 404);
+    await absent.body?.cancel();
+  }
+});
+
 Deno.test('bad input closes that one connection with a clear reason; the others carry on', async () => {
   await using server = await serve({ maxFrameBytes: 1024 });
   const good = await rawWs(server.wsUrl, true);
