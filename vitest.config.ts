@@ -1,3 +1,4 @@
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
 // One `vitest run` drives every suite: Node-side tests here, workerd tests in their own project.
@@ -11,6 +12,37 @@ export default defineConfig({
           exclude: ['test/cloudflare/**'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Inside real workerd (Miniflare), the Worker and its Durable Object as wrangler.toml declares them.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                KEEPALIVE_INTERVAL: '1000',
+                KEEPALIVE_COUNT: '2',
+                KEEPALIVE_COUNT_WAKES: 'true',
+                KEEPALIVE_TOKEN: 'test-token',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd',
+          include: ['test/cloudflare/workerd/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // `wrangler dev` as a user runs it, driven by the Node client over a real socket.
+        test: {
+          name: 'wrangler-dev',
+          include: ['test/cloudflare/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 90_000,
         },
       },
     ],

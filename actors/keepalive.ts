@@ -210,6 +210,7 @@ export const keepaliveMachine = machineSetup.createMachine({
   states: {
     /** Transient: decides, from the input, whether to advertise and whom to wait for. */
     opening: {
+      description: 'Sends ADVERTISE if this side does, then waits or starts timing.',
       entry: enqueueActions(({ context, enqueue }) => {
         if (context.advertise) enqueue('advertise');
       }),
@@ -221,6 +222,7 @@ export const keepaliveMachine = machineSetup.createMachine({
     },
     /** The protocol forbids sending any keepalive message before the peer's ADVERTISE. */
     awaitingAdvertise: {
+      description: 'Sends nothing keepalive until the peer says it speaks keepalive.',
       on: {
         'peer.advertise': [
           { guard: 'sendsPings', target: 'alive.watching', actions: ['markAdvertised', 'signOfLife'] },
@@ -235,6 +237,7 @@ export const keepaliveMachine = machineSetup.createMachine({
       },
     },
     alive: {
+      description: 'Any message is a sign of life; every PING gets a PONG.',
       tags: [ANSWERS_PING],
       initial: 'watching',
       on: {
@@ -250,6 +253,7 @@ export const keepaliveMachine = machineSetup.createMachine({
       states: {
         /** Heard from the peer within the current interval; no PING outstanding. */
         watching: {
+          description: 'Heard from the peer this interval.',
           on: {
             tick: [
               { guard: 'clockWentBack', actions: 'reanchor' },
@@ -261,6 +265,7 @@ export const keepaliveMachine = machineSetup.createMachine({
         },
         /** PINGs sent and unanswered; any message from the peer ends the probe. */
         probing: {
+          description: 'PINGs out, unanswered so far.',
           on: {
             tick: [
               { guard: 'clockWentBack', actions: 'reanchor' },
@@ -271,12 +276,12 @@ export const keepaliveMachine = machineSetup.createMachine({
           },
         },
         /** This side's PINGs are disabled: it answers PINGs and never declares death. */
-        passive: {},
+        passive: { description: 'Own PINGs off: answers, never judges.' },
       },
     },
     /** `count` PINGs unanswered and one more interval of silence. */
-    dead: { type: 'final' },
-    closed: { type: 'final' },
+    dead: { type: 'final', description: 'count PINGs unanswered, then one more silent interval.' },
+    closed: { type: 'final', description: 'Closed by either side.' },
   },
 });
 

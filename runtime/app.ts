@@ -148,3 +148,9 @@ function sameSecret(presented: string, expected: string): boolean {
   for (let i = 0; i < b.length; i++) diff |= (a[i % Math.max(a.length, 1)] ?? 0) ^ b[i]!;
   return diff === 0;
 }
+
+/** Loopback only, or a token: an inspector on an open interface would show every peer to anyone. */
+export function inspectorByDefault(bind: string, token: string | undefined): boolean {
+  if (token) return true;
+  return bind === 'localhost' || bind === '::1' || bind === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(bind);
+}

@@ -41,7 +41,13 @@ export type HostEvent =
   | { type: 'sent'; id: ConnectionId; at: number; message: KeepaliveMessage }
   | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; reason: string }
   | { type: 'closed'; id: ConnectionId; at: number; reason: string }
-  | { type: 'rejected'; id: ConnectionId; at: number; code: FrameError['code']; reason: string };
+  | { type: 'rejected'; id: ConnectionId; at: number; code: FrameError['code']; reason: string }
+  /**
+   * After every statechart step, only while a `watch` listener is attached: the event the
+   * machine took (`start` for its first step), the state before and after, and the
+   * connection as it now is. The inspector's chart highlight and timeline follow these.
+   */
+  | { type: 'stepped'; id: ConnectionId; at: number; event: KeepaliveEvent['type'] | 'start'; from: string | null; state: string; connection: ConnectionView };
 
 export type InspectObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);
 
@@ -170,6 +176,8 @@ export class Host {
   readonly #defaults: KeepaliveOptions;
   readonly #maxFrameBytes: number;
   readonly #listeners = new Set<(event: HostEvent) => void>();
+  /** `watch` listeners attached: while any is, every frame is stepped and steps are reported. */
+  #watchers = 0;
   readonly #generateId: () => ConnectionId;
   readonly #maxPings: number;
   readonly #maxConnections: number;
@@ -227,6 +235,24 @@ export class Host {
     return () => this.#listeners.delete(listener);
   }
 
+  /**
+   * Like `subscribe`, for a watcher that follows every step (the inspector page): while
+   * any watcher is attached the host is eager (every frame is stepped, so a timeline sees
+   * each PING and PONG) and reports each step as a `stepped` event. Nobody watching, the
+   * fast path pays one counter check. Returns the function that stops watching.
+   */
+  watch(listener: (event: HostEvent) => void): () => void {
+    const unsubscribe = this.subscribe(listener);
+    this.#watchers++;
+    let watching = true;
+    return () => {
+      if (!watching) return;
+      watching = false;
+      this.#watchers--;
+      unsubscribe();
+    };
+  }
+
   /** Earliest time any connection needs a tick, or null: arm the one platform timer here. */
   nextWake(): number | null {
     return this.#queue.peek();
@@ -261,13 +287,23 @@ export class Host {
    * any deadline that passed meanwhile. Returns the ids resumed.
    */
   restore(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
+    const resumed = this.resume(records, at);
+    this.tick(at);
+    return resumed;
+  }
+
+  /**
+   * `restore` without the tick: the connections are back but nothing is stepped yet, so
+   * an adapter can first hand over signs of life the platform kept while the host was
+   * gone (`noteAnsweredPing`, `noteSignOfLife`), then `tick`, which reports the next wake.
+   */
+  resume(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
     const resumed: ConnectionId[] = [];
     for (const record of records) {
       if (this.#connections.has(record.id)) continue;
       this.#register(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
       if (this.#connections.has(record.id)) resumed.push(record.id);
     }
-    this.tick(at);
     return resumed;
   }
 
@@ -486,7 +522,7 @@ export class Host {
       this.#reject(conn, error, at);
       return;
     }
-    if (conn.eager || message === 'ADVERTISE') {
+    if (conn.eager || this.#watchers > 0 || message === 'ADVERTISE') {
       this.#fold(conn);
       if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
       return;
@@ -525,11 +561,12 @@ export class Host {
   }
 
   #step(conn: Connection, event: KeepaliveEvent): void {
-    this.#settle(conn, event.at, () => conn.stepper.step(event, conn.effects));
+    const from = this.#watchers > 0 ? stateName(conn.stepper.snapshot.value) : null;
+    this.#settle(conn, event.at, () => conn.stepper.step(event, conn.effects), event.type, from);
   }
 
   /** Runs one step, stores its snapshot, then carries out what it emitted. */
-  #settle(conn: Connection, at: number, run: () => void): void {
+  #settle(conn: Connection, at: number, run: () => void, event: KeepaliveEvent['type'] | 'start' = 'start', from: string | null = null): void {
     this.stats.steps++;
     run();
     const snapshot = conn.stepper.snapshot;
@@ -541,6 +578,10 @@ export class Host {
       this.#connections.delete(conn.id);
       this.#queue.delete(conn.id);
       this.#track(this.#store.delete(conn.id));
+    }
+    if (this.#watchers > 0) {
+      const connection = viewOf(conn);
+      this.#emit({ type: 'stepped', id: conn.id, at, event, from, state: connection.state, connection });
     }
     const effects = conn.effects.splice(0);
     for (const effect of effects) this.#effect(conn, effect, at);

@@ -9,3 +9,5 @@ export * from './sockets.ts';
 export * from './libvirt-negotiation.ts';
 export * from './sessions.ts';
 export { withRestartGrace } from './restart-grace.ts';
+export * from './inspector/index.ts';
+export * from './client.ts';

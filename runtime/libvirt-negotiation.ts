@@ -17,8 +17,9 @@
  * chunks go to the host's own frame reader again.
  */
 import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureCall, FrameError, FrameReader } from './codec/index.ts';
-import type { Host } from './host.ts';
+import { DEFAULT_MAX_FRAME_BYTES, type Host } from './host.ts';
 import type { ConnectionId } from './store.ts';
+import type { TimerApi } from './wake-timer.ts';
 
 export type KeepaliveSupport = { supported: true } | { supported: false; reason: string };
 
@@ -93,4 +94,55 @@ export class LibvirtNegotiation {
     this.#host.close(this.#id, `protocol error (${error.code}): ${error.message}`, at);
     return false;
   }
+}
+
+/** How long to wait for the CONNECT_SUPPORTS_FEATURE reply before giving up. */
+export const DEFAULT_NEGOTIATION_TIMEOUT = 10_000;
+
+export interface LibvirtHandshakeOptions {
+  host: Host;
+  id: ConnectionId;
+  write: (frame: Uint8Array) => void;
+  timeout: number;
+  /** Close the connection when the daemon has no keepalive, instead of staying unchecked. */
+  requireKeepalive: boolean;
+  onCall: (serial: number, at: number) => void;
+  onOutcome: (support: KeepaliveSupport, at: number) => void;
+  timers?: TimerApi;
+}
+
+export interface LibvirtHandshake {
+  /** Every received chunk goes here instead of to `host.receive`. */
+  receive(chunk: Uint8Array): boolean;
+  /** The connection ended: drop the timer. */
+  stop(): void;
+}
+
+/** Writes the CALL now; the host connection must already be open (awaiting ADVERTISE). */
+export function startLibvirtHandshake(options: LibvirtHandshakeOptions): LibvirtHandshake {
+  const { host, id } = options;
+  const timers = options.timers ?? globalThis;
+  const negotiation = new LibvirtNegotiation({
+    host,
+    id,
+    maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+    onOutcome: (support, at) => {
+      timers.clearTimeout(timer);
+      options.onOutcome(support, at);
+      if (!support.supported && options.requireKeepalive) {
+        host.close(id, `libvirt peer does not support keepalive: ${support.reason}`, at);
+      }
+    },
+  });
+  // The awaiting actor has no deadline of its own, so a daemon that never answers would
+  // otherwise hold the client forever.
+  const timer = timers.setTimeout(() => {
+    if (negotiation.outcome === null) host.close(id, `no reply to CONNECT_SUPPORTS_FEATURE within ${options.timeout} ms`);
+  }, options.timeout) as ReturnType<typeof setTimeout>;
+  options.write(negotiation.call);
+  options.onCall(negotiation.serial, Date.now());
+  return {
+    receive: (chunk) => negotiation.receive(chunk),
+    stop: () => timers.clearTimeout(timer),
+  };
 }

@@ -23,7 +23,9 @@ Options:
   --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
-  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
+  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors and /inspect  (env KEEPALIVE_TOKEN)
+  --no-inspector  do not serve the inspector page at /inspect (served by default on
+                  localhost, or anywhere with a token)
   --state PATH    keep snapshots in this SQLite file and resume its connections on
                   start; SIGINT/SIGTERM then keep them too  (env KEEPALIVE_STATE,
                   default: in memory)
@@ -89,6 +91,7 @@ async function serve(args: string[]): Promise<void> {
       'no-ping': { type: 'boolean' },
       token: { type: 'string' },
       state: { type: 'string' },
+      'no-inspector': { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -109,6 +112,7 @@ async function serve(args: string[]): Promise<void> {
     ...(token ? { token } : {}),
     ...(log ? { log } : {}),
     ...(statePath ? { statePath } : {}),
+    ...(values['no-inspector'] ? { inspector: false } : {}),
   });
   const hasInspect = server.app.routes.some((route) => route.path === '/inspect');
   console.log(`keepalive server (${describe(values, env)})`);
@@ -116,7 +120,8 @@ async function serve(args: string[]): Promise<void> {
   console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
-  if (hasInspect) console.log(`  inspector  ${server.url}/inspect`);
+  if (hasInspect) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
+  else if (!values['no-inspector']) console.log('  inspector  off: bind to localhost or set --token to serve /inspect');
   if (server.statePath) console.log(`  state      ${server.statePath}  (${server.restored} connection(s) restored)`);
 
   const stop = (signal: string) => {

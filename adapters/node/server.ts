@@ -12,6 +12,8 @@ import { nanoid } from 'nanoid';
 import {
   createApp,
   CapacityError,
+  inspectorByDefault,
+  inspectorRoutes,
   DEFAULT_MAX_FRAME_BYTES,
   Host,
   RESTART_REASON,
@@ -50,8 +52,13 @@ export interface ServerOptions {
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
-  /** Mount more routes (the inspector page) on the shared app before it serves. */
+  /** Mount more routes on the shared app before it serves. */
   extend?: (app: Hono) => void;
+  /**
+   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
+   * when bound to a loopback address or a token is set; off on an open interface without one.
+   */
+  inspector?: boolean;
   /** For tests: the timer API the one process timer uses. */
   timers?: TimerApi;
   /**
@@ -95,6 +102,8 @@ export interface RunningServer {
    */
   close(reason?: string, options?: CloseOptions): Promise<void>;
 }
+
+export { inspectorByDefault } from '../../runtime/index.ts';
 
 export const DEFAULT_SERVER = {
   host: '127.0.0.1',
@@ -178,7 +187,12 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     upgradeWebSocket: nodeWs.upgradeWebSocket,
     ready: () => ready,
     ...(options.token ? { token: options.token } : {}),
-    ...(options.extend ? { extend: options.extend } : {}),
+    extend: (shared) => {
+      if (options.inspector ?? inspectorByDefault(bind, options.token)) {
+        shared.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
+      }
+      options.extend?.(shared);
+    },
     sessions: new SessionIndex(host),
     onResume: (id) => log(`${id} resumed: its peer reattached`),
   });

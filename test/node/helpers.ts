@@ -30,7 +30,12 @@ export interface Spawned {
 const running = new Set<ChildProcess>();
 
 export function spawnCli(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = spawn(NODE, [CLI, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawnProcess(NODE, [CLI, ...args], env);
+}
+
+/** Any program (the Deno tests spawn the deno binary), run from the repository root. */
+export function spawnProcess(command: string, args: string[], env: Record<string, string> = {}): Spawned {
+  const proc = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const stdout: string[] = [];
   const stderr: string[] = [];
@@ -103,7 +108,11 @@ export function killAll(): void {
 
 /** A running `serve` on ephemeral ports, with the URLs it printed. */
 export async function spawnServer(args: string[] = [], env: Record<string, string> = {}) {
-  const server = spawnCli(['serve', '--port', '0', '--tcp-port', '0', ...args], env);
+  return withUrls(spawnCli(['serve', '--port', '0', '--tcp-port', '0', ...args], env));
+}
+
+/** Waits for a server's banner (Node or Deno, same format) and adds the URLs it printed. */
+export async function withUrls(server: Spawned) {
   const ws = (await server.line(/WebSocket\s+ws:\/\//)).match(/ws:\/\/\S+/)![0];
   const tcp = (await server.line(/TCP\s+tcp:\/\//)).match(/tcp:\/\/\S+/)![0];
   const http = (await server.line(/health\s+http:\/\//)).match(/http:\/\/\S+?(?=\/healthz)/)![0];

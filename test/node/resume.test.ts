@@ -4,6 +4,7 @@
  * Real sockets on loopback; the intervals are short and every bound is stated.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -125,6 +126,45 @@ describe('a resuming client across a server restart', () => {
     await elapse(400);
     expect(events.filter((e) => e.startsWith('reconnecting'))).toHaveLength(attempts);
     expect(client.closed).toBe(true);
+  });
+
+  it('retries through 409 and 503 answers to the upgrade, and gives up on a 400', async () => {
+    const state = statePath();
+    const first = await serve({ statePath: state });
+    const { client, events } = resuming(first.server.wsUrl, { interval: 1000, count: 5 });
+    await poll(() => client.connected);
+    const port = first.server.port;
+    await stop(first.server);
+    // Something else answers on the port meanwhile: "attached elsewhere", then "overloaded".
+    const answers = [409, 503];
+    const fake = createServer((_, res) => res.writeHead(500).end());
+    fake.on('upgrade', (_req, socket) => socket.end(`HTTP/1.1 ${answers[0] ?? 400} Nope\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`));
+    await new Promise<void>((resolve) => fake.listen(port, '127.0.0.1', resolve));
+    try {
+      await poll(() => events.some((e) => /reconnect failed: .*409/.test(e)));
+      answers.shift();
+      await poll(() => events.some((e) => /reconnect failed: .*503/.test(e)));
+    } finally {
+      await new Promise((resolve) => fake.close(resolve));
+      fake.closeAllConnections();
+    }
+    const second = await serve({ statePath: state, port });
+    await poll(() => events.some((e) => e.startsWith('resumed')));
+    expect(second.server.host.size).toBe(1);
+    expect(client.closed).toBe(false);
+
+    // A 400 (the server rejects the secret itself) is final: no point in trying again.
+    await stop(second.server);
+    const refusing = createServer();
+    refusing.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
+    await new Promise<void>((resolve) => refusing.listen(port, '127.0.0.1', resolve));
+    try {
+      await poll(() => client.closed);
+      expect(events.at(-1)).toMatch(/^closed by peer: reconnect failed: .*400/);
+    } finally {
+      await new Promise((resolve) => refusing.close(resolve));
+      refusing.closeAllConnections();
+    }
   });
 
   it('stops reconnecting when closed meanwhile', async () => {

@@ -1,0 +1,65 @@
+/**
+ * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret.
+ * Vars are strings; a bad one fails loudly at the object's first use, not silently.
+ */
+import type { KeepaliveOptions } from '../../runtime/index.ts';
+import type { KeepaliveHub } from './hub.ts';
+
+export interface Env {
+  KEEPALIVE_HUB: DurableObjectNamespace<KeepaliveHub>;
+  KEEPALIVE_INTERVAL?: string;
+  KEEPALIVE_COUNT?: string;
+  KEEPALIVE_SEND_PINGS?: string;
+  KEEPALIVE_ALARM_SLACK?: string;
+  KEEPALIVE_MAX_CONNECTIONS?: string;
+  KEEPALIVE_COUNT_WAKES?: string;
+  KEEPALIVE_TOKEN?: string;
+}
+
+export interface HubConfig {
+  keepalive: KeepaliveOptions;
+  /** ms added to each alarm so nearby deadlines share one wake-up (deaths up to this late). */
+  alarmSlack: number;
+  maxConnections: number | undefined;
+  /** Keep wake-up counters in storage (one row write per wake-up). */
+  durableWakeCounts: boolean;
+}
+
+export const DEFAULT_HUB_CONFIG: HubConfig = {
+  keepalive: { interval: 5000, count: 5, sendPings: true },
+  alarmSlack: 0,
+  maxConnections: undefined,
+  durableWakeCounts: false,
+};
+
+export function hubConfig(env: Partial<Env>): HubConfig {
+  const d = DEFAULT_HUB_CONFIG;
+  return {
+    keepalive: {
+      interval: number('KEEPALIVE_INTERVAL', env.KEEPALIVE_INTERVAL, d.keepalive.interval, 1, false),
+      count: number('KEEPALIVE_COUNT', env.KEEPALIVE_COUNT, d.keepalive.count, 0, true),
+      sendPings: flag('KEEPALIVE_SEND_PINGS', env.KEEPALIVE_SEND_PINGS, d.keepalive.sendPings),
+    },
+    alarmSlack: number('KEEPALIVE_ALARM_SLACK', env.KEEPALIVE_ALARM_SLACK, d.alarmSlack, 0, false),
+    maxConnections: blank(env.KEEPALIVE_MAX_CONNECTIONS) ? undefined : number('KEEPALIVE_MAX_CONNECTIONS', env.KEEPALIVE_MAX_CONNECTIONS, 0, 1, true),
+    durableWakeCounts: flag('KEEPALIVE_COUNT_WAKES', env.KEEPALIVE_COUNT_WAKES, d.durableWakeCounts),
+  };
+}
+
+const blank = (value: string | undefined): value is undefined | '' => value === undefined || value.trim() === '';
+
+function number(name: string, value: string | undefined, fallback: number, min: number, whole: boolean): number {
+  if (blank(value)) return fallback;
+  const parsed = Number(value);
+  if (!Number.isFinite(parsed) || parsed < min || (whole && !Number.isInteger(parsed))) {
+    throw new RangeError(`${name} must be a ${whole ? 'whole number' : 'number'} >= ${min}, got "${value}"`);
+  }
+  return parsed;
+}
+
+function flag(name: string, value: string | undefined, fallback: boolean): boolean {
+  if (blank(value)) return fallback;
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new RangeError(`${name} must be true or false, got "${value}"`);
+}

@@ -1,0 +1,228 @@
+/**
+ * One Durable Object per hub: many keepalive connections (one hibernatable WebSocket
+ * each) in one platform-free `Host`, their snapshots in the object's storage, and one
+ * alarm as the timer for all of them.
+ *
+ * What is written when, so that an eviction between any two events loses nothing:
+ * - A step that changes what only we know (a connection opens, ADVERTISE, a PING sent,
+ *   death or close) writes or deletes that connection's row synchronously before its
+ *   effects run; the output gate holds the frames they send until the write is durable.
+ * - A frame that only proves the peer alive (a PONG, application data, a binary PING
+ *   answered on the host's fast path) is no step and writes nothing: its time goes into
+ *   the socket's attachment, which lives exactly as long as the socket. A row write per
+ *   frame would cost more than the wake-up that delivered it.
+ * - Text PINGs never reach us: the platform answers them and keeps the latest answer's
+ *   time per socket (`getWebSocketAutoResponseTimestamp`).
+ * - A step that only folds those signs of life in writes nothing either (store.ts): the
+ *   platform can give them back. A rebuilt object (constructor) takes back its sockets by
+ *   tag, resumes the stored rows, hands back each socket's latest frame and answered PING
+ *   (`noteSignOfLife`, `noteAnsweredPing`: ignored unless newer), and only then ticks.
+ *   Every wake reads the answered PINGs again before anything is stepped.
+ * - The alarm is written when the earliest deadline moves earlier. When a sign of life
+ *   moves it later the old alarm stays: it fires early, ticks nothing, and is re-armed
+ *   (a wake-up is cheaper than a write per frame).
+ */
+import { DurableObject } from 'cloudflare:workers';
+import type { Hono } from 'hono';
+import { nanoid } from 'nanoid';
+import { createApp, Host, SocketRegistry, TEXT_FRAMES, type ConnectionId } from '../../runtime/index.ts';
+import { AlarmTimer } from './alarm.ts';
+import { hubConfig, type Env, type HubConfig } from './config.ts';
+import { DurableObjectSnapshotStore } from './store.ts';
+import { WakeCounter, type WakeCounts } from './wakes.ts';
+import {
+  closeQuietly,
+  codecFromQuery,
+  connectionIdOf,
+  frameOf,
+  isPing,
+  peerSocket,
+  seenOf,
+  type SocketAttachment,
+} from './websocket.ts';
+
+/** Set on the 101 answer to /connect. */
+export const CONNECTION_HEADER = 'x-keepalive-connection';
+
+/** What GET /stats/<hub> answers. */
+export interface HubStats {
+  wakes: WakeCounts;
+  host: Host['stats'];
+  connections: number;
+  sockets: number;
+  alarmAt: number | null;
+  alarmsSet: number;
+  /** Snapshot rows written, saves skipped (nothing the platform could not give back), deletes. */
+  storage: DurableObjectSnapshotStore['counts'];
+}
+
+/** The parts are public so tests and the benchmark can look inside (`runInDurableObject`). */
+export class KeepaliveHub extends DurableObject<Env> {
+  readonly config: HubConfig;
+  readonly host: Host;
+  readonly sockets = new SocketRegistry();
+  readonly store: DurableObjectSnapshotStore;
+  readonly timer: AlarmTimer;
+  readonly wakes: WakeCounter;
+  readonly #app: Hono;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.config = hubConfig(env);
+    this.wakes = new WakeCounter(ctx.storage.kv, this.config.durableWakeCounts);
+    this.wakes.count('constructed');
+    this.store = new DurableObjectSnapshotStore(ctx.storage.kv);
+    this.timer = new AlarmTimer(ctx.storage, this.config.alarmSlack);
+    this.host = new Host({
+      transport: this.sockets,
+      store: this.store,
+      // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
+      now: () => Date.now(),
+      defaults: this.config.keepalive,
+      onNextWake: this.timer.schedule,
+      ...(this.config.maxConnections !== undefined ? { maxConnections: this.config.maxConnections } : {}),
+    });
+    // The platform answers a text PING itself, even while the object sleeps, so a peer
+    // that PINGs never wakes us. It answers per object, not per connection: a peer that
+    // PINGs before its ADVERTISE gets a PONG too (see README, Cloudflare).
+    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(TEXT_FRAMES.PING, TEXT_FRAMES.PONG));
+    this.#app = createApp({
+      host: this.host,
+      sockets: this.sockets,
+      extend: (app) => {
+        app.get('/connect', (c) => this.#accept(c.req.raw));
+        app.get('/stats', (c) => c.json(this.stats()));
+      },
+    });
+    void ctx.blockConcurrencyWhile(async () => {
+      await this.timer.load();
+      this.#rebuild();
+    });
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    this.wakes.count('fetches');
+    if (new URL(request.url).pathname === '/actors') this.#handOverAll();
+    return this.#app.fetch(request);
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const at = Date.now();
+    const frame = frameOf(message);
+    if (isPing(frame)) this.wakes.count('messages', 'pings');
+    else this.wakes.count('messages');
+    const id = connectionIdOf(this.ctx, ws);
+    if (id === undefined || !this.host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
+    this.#handOver(id, ws);
+    if (this.host.receive(id, frame, at)) ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    this.wakes.count('closes');
+    this.#peerGone(ws, reason ? `peer closed: ${reason}` : `peer closed (${code})`);
+    // The hibernation API leaves the closing handshake to us.
+    closeQuietly(ws, code, reason);
+  }
+
+  override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
+    this.wakes.count('closes');
+    this.#peerGone(ws, `socket error: ${error instanceof Error ? error.message : String(error)}`);
+  }
+
+  override async alarm(): Promise<void> {
+    this.wakes.count('alarms');
+    this.timer.fired();
+    const now = Date.now();
+    // Folded now, not at their own deadlines: the PINGs the platform answered push every
+    // such connection's deadline out together, so peers that only PING share one alarm
+    // per interval instead of waking the object at each of their deadlines. (No write:
+    // the store keeps only what the platform cannot give back.)
+    this.#handOverAll(true);
+    // Runs only the due connections and re-arms at the next deadline.
+    this.host.tick(now);
+  }
+
+  stats(): HubStats {
+    return {
+      wakes: { ...this.wakes.counts },
+      host: { ...this.host.stats },
+      connections: this.host.size,
+      sockets: this.ctx.getWebSockets().length,
+      alarmAt: this.timer.armedAt,
+      alarmsSet: this.timer.setCount,
+      storage: { ...this.store.counts },
+    };
+  }
+
+  #accept(request: Request): Response {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return Response.json({ error: 'expected a WebSocket upgrade' }, { status: 426 });
+    }
+    const codec = codecFromQuery(new URL(request.url).searchParams.get('codec') ?? undefined);
+    if (codec instanceof Error) return Response.json({ error: codec.message }, { status: 400 });
+    if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
+    const { 0: client, 1: server } = new WebSocketPair();
+    const id = nanoid();
+    this.ctx.acceptWebSocket(server, [id]);
+    this.sockets.attach(id, peerSocket(server));
+    this.host.open({ id, role: 'server', codec, meta: { transport: 'websocket', codec: codec.name } });
+    // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
+    return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
+  }
+
+  /** A fresh instance (first start, or after hibernation or eviction) takes back its sockets and snapshots. */
+  #rebuild(): void {
+    const now = Date.now();
+    const live = new Map<ConnectionId, WebSocket>();
+    for (const ws of this.ctx.getWebSockets()) {
+      const id = connectionIdOf(this.ctx, ws);
+      if (id === undefined) continue;
+      live.set(id, ws);
+      this.sockets.attach(id, peerSocket(ws));
+    }
+    const records = this.store.load();
+    // The runtime dropped these sockets (a restart disconnects them all): nothing to watch.
+    for (const record of records) if (!live.has(record.id)) this.store.delete(record.id);
+    this.host.resume(
+      records.filter((record) => live.has(record.id)),
+      now,
+    );
+    for (const [id, ws] of live) {
+      // Its actor already ended (dead, closed) and the socket is still finishing its close.
+      if (!this.host.has(id)) {
+        this.sockets.detach(id);
+        closeQuietly(ws, 1000, 'connection ended');
+        continue;
+      }
+      // Oldest first: the host keeps only a newer sign of life than it has.
+      const seen = seenOf(ws);
+      const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
+      const answeredFirst = answered !== undefined && seen !== undefined && answered < seen;
+      if (answeredFirst) this.host.noteAnsweredPing(id, answered);
+      if (seen !== undefined) this.host.noteSignOfLife(id, seen);
+      if (answered !== undefined && !answeredFirst) this.host.noteAnsweredPing(id, answered);
+    }
+    this.host.tick(now);
+  }
+
+  /** Feeds the latest PING the platform answered for this socket, as a sign of life at that time. */
+  #handOver(id: ConnectionId, ws: WebSocket): boolean {
+    const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws);
+    return answered !== null && this.host.noteAnsweredPing(id, answered.getTime());
+  }
+
+  #handOverAll(fold = false): void {
+    for (const ws of this.ctx.getWebSockets()) {
+      const id = connectionIdOf(this.ctx, ws);
+      // Reading a connection folds what it has pending.
+      if (id !== undefined && this.host.has(id) && this.#handOver(id, ws) && fold) this.host.view(id);
+    }
+  }
+
+  #peerGone(ws: WebSocket, reason: string): void {
+    const id = connectionIdOf(this.ctx, ws);
+    if (id === undefined) return;
+    this.sockets.detach(id);
+    this.host.peerClosed(id, reason);
+  }
+}

@@ -1,0 +1,8 @@
+/**
+ * The Worker's module (wrangler.toml `main`): the fetch handler and the Durable Object
+ * class. workerd accepts only handlers and classes as a main module's exports, so
+ * anything else lives in the files beside this one.
+ */
+export { KeepaliveHub } from './hub.ts';
+export { default } from './worker.ts';
+export type { Env } from './config.ts';

@@ -1,0 +1,56 @@
+/**
+ * Hibernatable WebSockets as the host's sockets. A socket survives the object's eviction;
+ * what it must carry across is tiny: its connection id as the socket's tag (set once at
+ * accept) and, in its attachment, when it last delivered a frame.
+ */
+import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type CodecSpec, type Frame, type PeerSocket } from '../../runtime/index.ts';
+
+/** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
+export interface SocketAttachment {
+  /** When this socket last delivered a frame (ms). It may be newer than the stored snapshot. */
+  seen?: number;
+}
+
+/** `?codec=libvirt` on /connect: binary frames in libvirt's format; default: the text dialect. */
+export function codecFromQuery(value: string | undefined): CodecSpec | Error {
+  if (value === undefined || value === '' || value === 'text') return { name: 'text' };
+  if (value === 'libvirt') return { name: 'libvirt', advertise: true };
+  return new Error(`unknown codec "${value.slice(0, 40)}": use text (default) or libvirt`);
+}
+
+export function peerSocket(ws: WebSocket): PeerSocket {
+  return {
+    send: (frame) => ws.send(frame),
+    close: (reason) => ws.close(closeCode(reason), closeReason(reason)),
+  };
+}
+
+export function connectionIdOf(ctx: DurableObjectState, ws: WebSocket): string | undefined {
+  return ctx.getTags(ws)[0];
+}
+
+export function seenOf(ws: WebSocket): number | undefined {
+  const attachment = ws.deserializeAttachment() as SocketAttachment | null;
+  return attachment?.seen;
+}
+
+export function frameOf(message: string | ArrayBuffer): Frame {
+  return typeof message === 'string' ? message : new Uint8Array(message);
+}
+
+const libvirt = createLibvirtCodec({ advertise: true });
+
+/** A keepalive PING, whichever dialect: the wake-ups the auto-response exists to avoid. */
+export function isPing(frame: Frame): boolean {
+  return typeof frame === 'string' ? frame === TEXT_FRAMES.PING : libvirt.decode(frame) === 'PING';
+}
+
+/** Closes without throwing: the socket may already be closing or closed. */
+export function closeQuietly(ws: WebSocket, code: number, reason: string): void {
+  try {
+    // 1005, 1006 and 1015 are reserved for reporting and may not be sent.
+    ws.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, closeReason(reason));
+  } catch {
+    // Already closed.
+  }
+}

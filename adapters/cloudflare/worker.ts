@@ -1,0 +1,62 @@
+/**
+ * The Worker's routes: each request goes to the Durable Object of its hub. The object
+ * serves the shared routes (runtime/app.ts) over its own host; the Worker only picks
+ * the object and guards what must not be public.
+ *
+ *   GET /connect[/<hub>][?codec=libvirt]   WebSocket (text dialect; libvirt binary frames with ?codec=libvirt)
+ *   GET /actors[/<hub>]                    the hub's connections      (needs KEEPALIVE_TOKEN)
+ *   GET /stats[/<hub>]                     wake-ups and host counters (needs KEEPALIVE_TOKEN)
+ *   GET /healthz
+ */
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { requireToken } from '../../runtime/app.ts';
+import { hubConfig, type Env } from './config.ts';
+
+export const DEFAULT_HUB = 'default';
+/** Hub names become Durable Object names: short and plain, so a URL cannot mint odd ones. */
+const HUB_NAME = /^[\w.-]{1,64}$/;
+
+type App = { Bindings: Env };
+
+/** Deployed, connection state is never public: without a configured token the route is refused. */
+const tokenRequired: MiddlewareHandler<App> = async (c, next) => {
+  const token = c.env.KEEPALIVE_TOKEN;
+  if (token === undefined || token === '') {
+    return c.json({ error: 'this route is off: set the KEEPALIVE_TOKEN secret to enable it' }, 403);
+  }
+  return requireToken(token)(c, next);
+};
+
+/** Bad vars answer with what is wrong instead of a bare 500 from the object's constructor. */
+const validConfig: MiddlewareHandler<App> = async (c, next) => {
+  try {
+    hubConfig(c.env);
+  } catch (error) {
+    return c.json({ error: error instanceof Error ? error.message : String(error) }, 500);
+  }
+  return next();
+};
+
+function toHub(c: Context<App>, path: '/connect' | '/actors' | '/stats'): Response | Promise<Response> {
+  const hub = c.req.param('hub') ?? DEFAULT_HUB;
+  if (!HUB_NAME.test(hub)) return c.json({ error: 'hub names are 1-64 letters, digits, "_", "-" or "."' }, 400);
+  if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
+    return c.json({ error: 'expected a WebSocket upgrade' }, 426);
+  }
+  const url = new URL(c.req.url);
+  url.pathname = path;
+  const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(hub));
+  return stub.fetch(new Request(url, c.req.raw));
+}
+
+const app = new Hono<App>();
+app.get('/healthz', (c) => c.json({ ok: true, runtime: 'cloudflare-workers' }));
+app.use(validConfig);
+app.get('/connect', (c) => toHub(c, '/connect'));
+app.get('/connect/:hub', (c) => toHub(c, '/connect'));
+app.get('/actors', tokenRequired, (c) => toHub(c, '/actors'));
+app.get('/actors/:hub', tokenRequired, (c) => toHub(c, '/actors'));
+app.get('/stats', tokenRequired, (c) => toHub(c, '/stats'));
+app.get('/stats/:hub', tokenRequired, (c) => toHub(c, '/stats'));
+
+export default app;

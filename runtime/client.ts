@@ -1,0 +1,322 @@
+/**
+ * The platform-free half of a keepalive client: one `client` actor in its own Host, woken
+ * by its own WakeTimer. An adapter opens the socket (Node: `ws`/`net`, Deno: the web
+ * `WebSocket`/`Deno.connect`) and reports here when it opened, what arrived and when it
+ * closed; what happens comes back out through `emit`, with the same events on every runtime.
+ * With `dialect: 'libvirt'` it runs libvirt's supports-feature handshake instead of ADVERTISE.
+ * With `resume` the adapter may replace a dropped socket under the same actor (`lost`, then
+ * `reattached`); the session holds the secret and the backoff, the adapter the sockets.
+ */
+import { nanoid } from 'nanoid';
+import type { KeepaliveMessage } from '../actors/keepalive.ts';
+import { TEXT_FRAMES, type Frame } from './codec/index.ts';
+import { Host, type ConnectionView, type HostEvent } from './host.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from './libvirt-negotiation.ts';
+import { createSessionSecret, SESSION_PARAM } from './sessions.ts';
+import { SocketRegistry, type PeerSocket } from './sockets.ts';
+import { WakeTimer, type TimerApi } from './wake-timer.ts';
+
+export interface ClientOptions {
+  /** Our keepalive interval, ms. Default 5000. */
+  interval?: number;
+  /** Unanswered PINGs before the server is dead. Default 5. */
+  count?: number;
+  /** false: never PING, never declare death; the server's PINGs are still answered. */
+  sendPings?: boolean;
+  onEvent?: (event: HostEvent) => void;
+  timers?: TimerApi;
+  /** Default `keepalive`. `libvirt`: a libvirt daemon over TCP or its UNIX socket. */
+  dialect?: Dialect;
+  /** libvirt: close when the daemon has no keepalive. Default: stay connected, unchecked, sending nothing keepalive. */
+  requireKeepalive?: boolean;
+  /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
+  negotiationTimeout?: number;
+  /**
+   * ws:// only. Presents a session secret of our own on connect; when the socket drops
+   * without a final goodbye (no close frame, 1012 server restarting, 1001, 1011, 1013,
+   * 1014), the actor keeps running (PINGs meanwhile go nowhere and count as unanswered)
+   * while we reconnect with the same secret, so a restarted server resumes our
+   * connection. A server that stays away longer than our bound is declared dead as usual.
+   */
+  resume?: boolean;
+  /**
+   * Reconnect backoff (resume): first delay and cap in ms, each delay jittered down to half.
+   * Default 100 and min(interval / 2, 2000): a restarted server waits one of its intervals
+   * before it may declare a restored connection dead, so the cap must stay well under that.
+   */
+  reconnectDelay?: { min?: number; max?: number };
+}
+
+/**
+ * `keepalive`: this project's servers (ADVERTISE on open). `libvirt`: a libvirt daemon,
+ * asked CONNECT_SUPPORTS_FEATURE instead; our ADVERTISE is never sent to it.
+ */
+export type Dialect = 'keepalive' | 'libvirt';
+
+export interface ClientEvents {
+  /** The socket is up and our ADVERTISE (libvirt: the supports-feature CALL) has been sent. */
+  open: [];
+  /** libvirt: CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) sent with this serial. */
+  negotiating: [serial: number, at: number];
+  /** libvirt: the daemon's answer. Unsupported: we send no keepalive message and never declare it dead. */
+  negotiated: [support: KeepaliveSupport, at: number];
+  /** Anything arrived from the server. */
+  alive: [at: number];
+  sent: [message: KeepaliveMessage, at: number];
+  received: [message: KeepaliveMessage | 'MESSAGE', at: number];
+  /** We declared the server dead and closed the socket. */
+  dead: [reason: string, at: number];
+  /** The connection is over, for whatever reason (after `dead` too). */
+  closed: [reason: string, by: 'us' | 'peer'];
+  /** resume: the socket is gone; attempt `attempt` to reconnect starts in `delay` ms. */
+  reconnecting: [attempt: number, delay: number, reason: string];
+  /** resume: a new socket carries the same actor on; counters and deadlines continue. */
+  resumed: [attempt: number, at: number];
+  error: [error: Error];
+}
+
+/** WebSocket close codes after which the server may be back: no close frame, going away, internal error, restart, try again, bad gateway, session busy. */
+export const RESUMABLE_CLOSE: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014, 4409]);
+/** Upgrade answers worth retrying: the session is still attached to a socket the server has not yet seen die, overload, gateways. */
+export const RETRY_STATUS = (status: number): boolean => status === 409 || status === 429 || (status >= 500 && status < 600);
+
+export type ClientEmit = <K extends keyof ClientEvents>(name: K, ...args: ClientEvents[K]) => void;
+
+/** ws:// and wss:// speak the text dialect; tcp:// and UNIX sockets libvirt frames. */
+export type ClientTransport = 'ws' | 'tcp' | 'unix';
+
+/** Checks a server URL and says which transport it needs. */
+export function clientTransport(url: string): { url: URL; transport: ClientTransport } {
+  const parsed = new URL(url);
+  if (!['ws:', 'wss:', 'tcp:'].includes(parsed.protocol)) {
+    throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
+  }
+  return { url: parsed, transport: parsed.protocol === 'tcp:' ? 'tcp' : 'ws' };
+}
+
+export class ClientSession {
+  readonly url: string;
+  readonly dialect: Dialect;
+  readonly host: Host;
+  readonly timer: WakeTimer;
+  readonly #options: ClientOptions;
+  readonly #emit: ClientEmit;
+  readonly #sockets = new SocketRegistry();
+  #id: string | null = null;
+  #closedReason: string | null = null;
+  #deadReason: string | null = null;
+  #lastView: ConnectionView | undefined;
+  #pendingClose: string | null = null;
+  /** Set while we hand the peer's close to the host, so `closed` knows who ended it. */
+  #peerClosing = false;
+  #handshake: LibvirtHandshake | null = null;
+  #support: KeepaliveSupport | null = null;
+  /** resume: our session secret, presented on every connect. */
+  readonly #secret: string | null;
+
+  constructor(url: string, options: ClientOptions, emit: ClientEmit) {
+    this.url = url;
+    this.dialect = options.dialect ?? 'keepalive';
+    if (options.resume && (this.dialect !== 'keepalive' || !/^wss?:/i.test(url))) {
+      throw new TypeError(`resume needs a ws:// URL: a TCP or libvirt socket has no way to present a session (${url})`);
+    }
+    this.#secret = options.resume ? createSessionSecret() : null;
+    this.#options = options;
+    this.#emit = emit;
+    // Unlike a server's, this timer holds the process open: a client whose server froze
+    // must still wake up to declare it dead.
+    this.timer = new WakeTimer({
+      wake: (at) => this.host.tick(at),
+      unref: false,
+      ...(options.timers ? { timers: options.timers } : {}),
+      onError: (error) => this.#emit('error', error instanceof Error ? error : new Error(String(error))),
+    });
+    this.host = new Host({
+      transport: this.#sockets,
+      onNextWake: this.timer.schedule,
+      defaults: {
+        ...(options.interval !== undefined ? { interval: options.interval } : {}),
+        ...(options.count !== undefined ? { count: options.count } : {}),
+        ...(options.sendPings !== undefined ? { sendPings: options.sendPings } : {}),
+      },
+      onEvent: (event) => {
+        this.#onHostEvent(event);
+        options.onEvent?.(event);
+      },
+    });
+  }
+
+  /** Connection id in the client's host, once the socket is open. */
+  get id(): string | null {
+    return this.#id;
+  }
+
+  /** The connection's counters and state (the last ones seen, once it is closed). */
+  view(): ConnectionView | undefined {
+    if (this.#id !== null) this.#lastView = this.host.view(this.#id) ?? this.#lastView;
+    return this.#lastView;
+  }
+
+  get closed(): boolean {
+    return this.#closedReason !== null;
+  }
+
+  /** Why the connection ended, or null while it is open. */
+  get closedReason(): string | null {
+    return this.#closedReason;
+  }
+
+  /** Why we declared the server dead, or null. */
+  get deadReason(): string | null {
+    return this.#deadReason;
+  }
+
+  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
+  get keepaliveSupport(): KeepaliveSupport | null {
+    return this.#support;
+  }
+
+  /** True while a socket carries the actor (false while connecting or reconnecting). */
+  get connected(): boolean {
+    return this.#id !== null && this.#sockets.get(this.#id) !== undefined;
+  }
+
+  /** The URL to open: with `resume`, carrying our session secret. */
+  connectUrl(): string {
+    if (this.#secret === null) return this.url;
+    const url = new URL(this.url);
+    url.searchParams.set(SESSION_PARAM, this.#secret);
+    return url.toString();
+  }
+
+  /** Whether a drop (or a failed reconnect) is one to ride out under the same actor. */
+  resumable(): boolean {
+    return this.#secret !== null && this.#closedReason === null && this.#id !== null && this.host.has(this.#id);
+  }
+
+  /**
+   * resume: the socket is gone but the actor goes on timing the server. Returns the delay
+   * before reconnect attempt `attempt` (1 after a drop), already announced as `reconnecting`.
+   */
+  lost(reason: string, attempt: number): number {
+    if (this.#id !== null) this.#sockets.detach(this.#id);
+    const min = this.#options.reconnectDelay?.min ?? 100;
+    const max = this.#options.reconnectDelay?.max ?? Math.min((this.#options.interval ?? 5000) / 2, 2000);
+    const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
+    // Jitter: a restarted server should not see every client come back in the same ms.
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.#emit('reconnecting', attempt, delay, reason);
+    return delay;
+  }
+
+  /** resume: a new socket for the same actor; the server answering is a sign of life. */
+  reattached(socket: PeerSocket, attempt: number): void {
+    const id = this.#id!;
+    this.#sockets.attach(id, socket);
+    const at = Date.now();
+    this.host.noteSignOfLife(id, at);
+    // A server that lost our connection opens a new one, which waits for an ADVERTISE
+    // before it PINGs or answers; one that resumed it takes this as one more sign of life.
+    socket.send(TEXT_FRAMES.ADVERTISE);
+    this.#emit('sent', 'ADVERTISE', at);
+    this.#emit('resumed', attempt, at);
+  }
+
+  close(reason = 'client closing'): void {
+    if (this.#closedReason !== null) return;
+    if (this.#id === null) {
+      // Still connecting: close as soon as the socket is up (or give up if it fails).
+      this.#pendingClose = reason;
+      return;
+    }
+    this.view();
+    this.host.close(this.#id, reason);
+  }
+
+  /** The socket is up: the actor starts and sends its ADVERTISE. */
+  opened(socket: PeerSocket, transport: ClientTransport): void {
+    const libvirt = this.dialect === 'libvirt';
+    // Attached before opening: a client's ADVERTISE goes out from inside `open`.
+    const id = nanoid();
+    this.#sockets.attach(id, socket);
+    this.#id = id;
+    this.host.open({
+      id,
+      role: 'client',
+      ...(transport !== 'ws' ? { codec: { name: 'libvirt', advertise: !libvirt } as const, stream: true } : {}),
+      // libvirt: silent until the supports-feature reply stands in for the daemon's ADVERTISE.
+      ...(libvirt ? { advertise: false, awaitAdvertise: true } : {}),
+      meta: { transport, url: this.url, dialect: this.dialect },
+    });
+    this.view();
+    this.#emit('open');
+    if (libvirt && this.#pendingClose === null) {
+      this.#handshake = startLibvirtHandshake({
+        host: this.host,
+        id,
+        write: (frame) => socket.send(frame),
+        timeout: this.#options.negotiationTimeout ?? DEFAULT_NEGOTIATION_TIMEOUT,
+        requireKeepalive: this.#options.requireKeepalive ?? false,
+        ...(this.#options.timers ? { timers: this.#options.timers } : {}),
+        onCall: (serial, at) => this.#emit('negotiating', serial, at),
+        onOutcome: (support, at) => {
+          this.#support = support;
+          this.#emit('negotiated', support, at);
+        },
+      });
+    }
+    if (this.#pendingClose !== null) this.close(this.#pendingClose);
+  }
+
+  /** A frame (WebSocket) or a chunk of the byte stream (TCP) from the server. */
+  receive(data: Frame): void {
+    if (this.#id === null) return;
+    if (this.#handshake && typeof data !== 'string') this.#handshake.receive(data);
+    else this.host.receive(this.#id, data);
+  }
+
+  /** The socket is gone, whoever closed it. */
+  socketClosed(reason: string): void {
+    if (this.#id !== null) {
+      this.view();
+      this.#sockets.detach(this.#id);
+      this.#peerClosing = true;
+      try {
+        this.host.peerClosed(this.#id, reason);
+      } finally {
+        this.#peerClosing = false;
+      }
+    }
+    // Not opened yet, or already ended by the host (dead, closed): nothing left to step.
+    this.#finish(reason, 'peer');
+  }
+
+  #onHostEvent(event: HostEvent): void {
+    switch (event.type) {
+      case 'sent':
+        this.#emit('sent', event.message, event.at);
+        return;
+      case 'received':
+        this.#emit('alive', event.at);
+        this.#emit('received', event.message, event.at);
+        return;
+      case 'dead':
+        this.#deadReason = event.reason;
+        this.view();
+        this.#emit('dead', event.reason, event.at);
+        this.#finish(event.reason, 'us');
+        return;
+      case 'closed':
+        this.#finish(event.reason, this.#peerClosing ? 'peer' : 'us');
+        return;
+    }
+  }
+
+  #finish(reason: string, by: 'us' | 'peer'): void {
+    if (this.#closedReason !== null) return;
+    this.#closedReason = reason;
+    this.timer.stop();
+    this.#handshake?.stop();
+    this.#emit('closed', reason, by);
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Peers for the workerd tests: real WebSockets opened through the Worker's own routes
+ * to the real Durable Object, in the same workerd isolate as the test.
+ *
+ * Time: tests that drive alarms fake `Date` only (`vi.useFakeTimers({ toFake: ['Date'] })`),
+ * which the object sees too (same isolate). The fake clock starts a year ahead, so an
+ * armed alarm never fires by itself: only `runDurableObjectAlarm` runs it, at a time the
+ * test chose. Frames still travel for real; the test waits for them, never sleeps.
+ */
+import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { env, exports } from 'cloudflare:workers';
+import { expect, vi } from 'vitest';
+import { CONNECTION_HEADER, type KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
+import type { ConnectionView } from '../../../runtime/index.ts';
+
+export const INTERVAL = Number(env.KEEPALIVE_INTERVAL);
+export const COUNT = Number(env.KEEPALIVE_COUNT);
+export const TOKEN = env.KEEPALIVE_TOKEN!;
+
+export type Stub = DurableObjectStub<KeepaliveHub>;
+
+export function hubStub(name: string): Stub {
+  return env.KEEPALIVE_HUB.get(env.KEEPALIVE_HUB.idFromName(name));
+}
+
+/** A fake `Date` a year ahead of the real one, whole seconds, moved only by `at`. */
+export function fakeClock(): { t0: number; at(ms: number): number } {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  const t0 = Math.ceil((Date.now() + 365 * 86_400_000) / 1000) * 1000;
+  vi.setSystemTime(t0);
+  return {
+    t0,
+    at(ms) {
+      vi.setSystemTime(t0 + ms);
+      return t0 + ms;
+    },
+  };
+}
+
+export interface Peer {
+  readonly ws: WebSocket;
+  /** Every frame received, text as is, binary as bytes. */
+  readonly frames: (string | Uint8Array)[];
+  readonly closed: Promise<CloseEvent>;
+  readonly isClosed: boolean;
+  /** Resolves once `count` frames have arrived in total. */
+  frameCount(count: number, timeout?: number): Promise<(string | Uint8Array)[]>;
+  /** The connection id the object gave this socket. */
+  readonly id: string;
+}
+
+/** Opens a WebSocket through the Worker (`/connect/<hub>`), as a client would. */
+export async function connect(hub: string, query = ''): Promise<Peer> {
+  const response = await exports.default.fetch(`http://hub.test/connect/${hub}${query}`, { headers: { Upgrade: 'websocket' } });
+  expect(response.status).toBe(101);
+  const ws = response.webSocket!;
+  ws.accept();
+  // Since compatibility date 2026-03-17 binary messages arrive as Blob unless asked otherwise.
+  ws.binaryType = 'arraybuffer';
+  const frames: (string | Uint8Array)[] = [];
+  const waiters = new Set<() => void>();
+  let isClosed = false;
+  ws.addEventListener('message', (event) => {
+    frames.push(typeof event.data === 'string' ? event.data : new Uint8Array(event.data as ArrayBuffer));
+    for (const wake of waiters) wake();
+  });
+  const closed = new Promise<CloseEvent>((resolve) =>
+    ws.addEventListener('close', (event) => {
+      isClosed = true;
+      for (const wake of waiters) wake();
+      resolve(event);
+    }),
+  );
+  const id = response.headers.get(CONNECTION_HEADER);
+  expect(id).toMatch(/^[\w-]{21}$/);
+  return {
+    ws,
+    frames,
+    closed,
+    get isClosed() {
+      return isClosed;
+    },
+    id: id!,
+    frameCount(count, timeout = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (frames.length >= count) return done(() => resolve(frames));
+          if (isClosed) return done(() => reject(new Error(`closed with ${frames.length} of ${count} frames`)));
+        };
+        const timer = setTimeout(() => done(() => reject(new Error(`${frames.length} of ${count} frames within ${timeout} ms`))), timeout);
+        const done = (settle: () => void) => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          settle();
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+  };
+}
+
+export function view(stub: Stub, id: string): Promise<ConnectionView | undefined> {
+  return runInDurableObject(stub, (o: KeepaliveHub) => o.host.view(id));
+}
+
+export function stats(stub: Stub) {
+  return runInDurableObject(stub, (o: KeepaliveHub) => o.stats());
+}
+
+/** What storage holds, read inside the object: the snapshot records and the armed alarm. */
+export function stored(stub: Stub) {
+  return runInDurableObject(stub, async (_o: KeepaliveHub, state) => ({
+    ids: [...state.storage.kv.list({ prefix: 'conn:' })].map(([key]) => key.slice('conn:'.length)),
+    alarm: await state.storage.getAlarm(),
+  }));
+}
+
+/** Runs the armed alarm now (at the fake time) and says whether one was armed. */
+export function runAlarm(stub: Stub): Promise<boolean> {
+  return runDurableObjectAlarm(stub);
+}
+
+/**
+ * Polls until `check` stops throwing: for effects that cross the socket (a frame the
+ * object received). Tolerance: `timeout` ms, far beyond the few ms a delivery takes.
+ */
+export async function eventually<T>(check: () => Promise<T>, timeout = 10_000): Promise<T> {
+  const deadline = performance.now() + timeout;
+  for (;;) {
+    try {
+      return await check();
+    } catch (error) {
+      if (performance.now() > deadline) throw error;
+      await scheduler.wait(10);
+    }
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * Smoke test: `wrangler dev` as a user runs it (local workerd, offline: no login, no
+ * telemetry), driven by the Node client over a real loopback socket. wrangler runs in
+ * its own process group, and the whole group is killed afterwards.
+ *
+ * Server vars: interval 500 ms, count 1, so a silent peer dies about 1 s after its last
+ * frame. Tolerances: 20 s for anything to happen over the socket, 90 s to start.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../adapters/node/client.ts';
+import type { ConnectionView } from '../../runtime/index.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NODE = join(ROOT, 'node_modules/node/bin/node');
+const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
+const TOKEN = 'smoke-token';
+
+let wrangler: ChildProcess;
+let base = '';
+const output: string[] = [];
+const state = mkdtempSync(join(tmpdir(), 'keepalive-wrangler-'));
+
+async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (wrangler.exitCode !== null || wrangler.signalCode !== null) throw new Error(`wrangler dev exited before ${what}\n${output.join('')}`);
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms\n${output.join('')}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const json = async <T>(path: string): Promise<T> => (await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<T>;
+
+beforeAll(async () => {
+  wrangler = spawn(
+    NODE,
+    [
+      WRANGLER,
+      'dev',
+      ...['--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
+      ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
+      ...['--var', 'KEEPALIVE_INTERVAL:500', '--var', 'KEEPALIVE_COUNT:1'],
+      ...['--var', `KEEPALIVE_TOKEN:${TOKEN}`, '--var', 'KEEPALIVE_COUNT_WAKES:true'],
+    ],
+    {
+      cwd: ROOT,
+      // Its own process group, so afterAll can end wrangler, esbuild and workerd together.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
+    },
+  );
+  wrangler.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  wrangler.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
+  const port = await until(() => /Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output.join(''))?.[1], '"Ready on" from wrangler dev', 90_000);
+  base = `http://127.0.0.1:${port}`;
+  await until(async () => ((await fetch(`${base}/healthz`).catch(() => null))?.ok ? true : undefined), '/healthz');
+});
+
+afterAll(async () => {
+  if (wrangler?.pid !== undefined && wrangler.exitCode === null && wrangler.signalCode === null) {
+    const exited = once(wrangler, 'exit');
+    process.kill(-wrangler.pid, 'SIGTERM');
+    const timer = setTimeout(() => process.kill(-wrangler.pid!, 'SIGKILL'), 5_000);
+    await exited;
+    clearTimeout(timer);
+    // Stragglers in the group (workerd) get no second chance.
+    try {
+      process.kill(-wrangler.pid, 'SIGKILL');
+    } catch {
+      // The group is empty.
+    }
+  }
+  rmSync(state, { recursive: true, force: true });
+});
+
+describe('wrangler dev serves the same protocol as npm start', () => {
+  it('keeps the Node client alive on PINGs the platform answers, then forgets it after a clean close', async () => {
+    const client = connect(`ws://127.0.0.1:${base.split(':')[2]}/connect/smoke`, { interval: 200, count: 2 });
+    const pongs: number[] = [];
+    let dead: string | null = null;
+    client.on('received', (message, at) => message === 'PONG' && pongs.push(at));
+    client.on('dead', (reason) => (dead = reason));
+    await once(client, 'open');
+    // Ten PONGs take about 2 s: twice as long as the server lets a silent peer live.
+    await until(() => (pongs.length >= 10 ? true : undefined), '10 PONGs');
+    expect(dead).toBeNull();
+    expect(client.closed).toBe(false);
+
+    const [actor] = await json<ConnectionView[]>('/actors/smoke');
+    expect(actor).toMatchObject({ state: 'alive.watching', advertised: true, pingsSent: 0, pongsSent: expect.any(Number) });
+    const stats = await json<{ wakes: { messages: number; pings: number } }>('/stats/smoke');
+    // The ADVERTISE was the one delivery; every PING was answered without waking the object.
+    expect(stats.wakes).toMatchObject({ messages: 1, pings: 0 });
+
+    // `closed` is emitted from inside close(): listen first.
+    const closed = once(client, 'closed');
+    client.close('smoke test done');
+    const [reason, by] = (await closed) as [string, string];
+    expect([reason, by]).toEqual(['smoke test done', 'us']);
+    await until(async () => ((await json<ConnectionView[]>('/actors/smoke')).length === 0 ? true : undefined), 'an empty hub');
+  });
+
+  it('declares a silent peer dead and closes its socket with the reason', async () => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/connect/smoke-silent`);
+    const frames: string[] = [];
+    ws.on('message', (data) => frames.push(data.toString()));
+    await once(ws, 'open');
+    const openedAt = Date.now();
+    ws.send('keepalive:ADVERTISE');
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    expect(code).toBe(4000);
+    expect(reason.toString()).toMatch(/^peer dead: silent for \d+ ms, 1 keepalive PING\(s\) unanswered$/);
+    expect(frames).toEqual(['keepalive:PING']);
+    // interval * (count + 1) = 1 s after the ADVERTISE, give or take the alarm's delivery.
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(950);
+  });
+
+  it('keeps /actors closed without the token', async () => {
+    expect((await fetch(`${base}/actors/smoke`)).status).toBe(401);
+  });
+});

@@ -1,0 +1,192 @@
+/**
+ * The Deno server in-process on loopback (ephemeral ports): the shared routes, bad input
+ * on both transports, and kv mode's shutdown and resume through a real KV file. Peers
+ * are raw web WebSockets and raw TCP connections, so the test sees the wire.
+ */
+import assert from 'node:assert/strict';
+import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView } from '../../runtime/index.ts';
+import { RESTART_REASON, startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
+
+const libvirt = createLibvirtCodec({ advertise: true });
+
+async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeout = 5_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function serve(options: ServerOptions = {}): Promise<RunningServer & AsyncDisposable> {
+  const server = await startServer({ port: 0, tcpPort: 0, interval: 200, count: 2, ...options });
+  return Object.assign(server, { [Symbol.asyncDispose]: () => server.close() });
+}
+
+interface RawWs {
+  ws: WebSocket;
+  received: string[];
+  closed: Promise<CloseEvent>;
+}
+
+/** A raw peer; with `answer` it PONGs every PING, otherwise it goes quiet after ADVERTISE. */
+async function rawWs(url: string, answer = false): Promise<RawWs> {
+  const ws = new WebSocket(url);
+  const received: string[] = [];
+  const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener('close', resolve));
+  ws.addEventListener('message', (event) => {
+    received.push(String(event.data));
+    if (answer && event.data === TEXT_FRAMES.PING) ws.send(TEXT_FRAMES.PONG);
+  });
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve);
+    ws.addEventListener('error', reject);
+  });
+  ws.send(TEXT_FRAMES.ADVERTISE);
+  return { ws, received, closed };
+}
+
+async function actors(server: RunningServer): Promise<ConnectionView[]> {
+  const response = await fetch(`${server.url}/actors`);
+  return (await response.json()) as ConnectionView[];
+}
+
+Deno.test('serves the shared routes: /healthz, /actors, and /connect only as an upgrade', async () => {
+  await using server = await serve();
+  const health = await fetch(`${server.url}/healthz`);
+  assert.deepEqual(await health.json(), { ok: true, connections: 0 });
+  const plain = await fetch(`${server.url}/connect`);
+  assert.equal(plain.status, 404);
+  await plain.body?.cancel();
+  const peer = await rawWs(server.wsUrl, true);
+  const [actor] = await until(async () => {
+    const list = await actors(server);
+    return list.length === 1 && list[0]!.advertised && list;
+  });
+  assert.equal(actor!.codec, 'text');
+  assert.equal(server.openSockets().ws, 1);
+  peer.ws.close(1000, 'done');
+  await peer.closed;
+  await until(() => server.host.size === 0 && server.openSockets().ws === 0);
+});
+
+Deno.test('serves the inspector on loopback, behind the token when one is set, and not on an open interface without one', async () => {
+  {
+    await using server = await serve();
+    const page = await fetch(`${server.url}/inspect`);
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /awaitingAdvertise/);
+  }
+  {
+    await using server = await serve({ token: 'sesame' });
+    const refused = await fetch(`${server.url}/inspect`);
+    assert.equal(refused.status, 401);
+    await refused.body?.cancel();
+    const page = await fetch(`${server.url}/inspect?token=sesame`);
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+  }
+  {
+    await using server = await serve({ host: '0.0.0.0' });
+    const absent = await fetch(`http://127.0.0.1:${server.port}/inspect`);
+    assert.equal(absent.status, 404);
+    await absent.body?.cancel();
+  }
+});
+
+Deno.test('bad input closes that one connection with a clear reason; the others carry on', async () => {
+  await using server = await serve({ maxFrameBytes: 1024 });
+  const good = await rawWs(server.wsUrl, true);
+  const tcpGood = await Deno.connect({ port: server.tcpPort!, hostname: '127.0.0.1' });
+  await tcpGood.write(libvirt.encode('ADVERTISE') as Uint8Array);
+  await until(() => server.host.size === 2);
+
+  // WebSocket: a frame over the limit.
+  const big = await rawWs(server.wsUrl);
+  big.ws.send('x'.repeat(4096));
+  const bigClosed = await big.closed;
+  assert.equal(bigClosed.code, 4000);
+  assert.match(bigClosed.reason, /^protocol error \(oversized\)/);
+
+  // TCP: a length word that claims less than a libvirt header.
+  const bad = await Deno.connect({ port: server.tcpPort!, hostname: '127.0.0.1' });
+  await bad.write(new Uint8Array([0, 0, 0, 2, 1, 2, 3, 4]));
+  const buffer = new Uint8Array(64);
+  assert.equal(await bad.read(buffer).catch(() => null), null, 'the server hung up');
+  bad.close();
+
+  await until(() => server.host.size === 2 && server.openSockets().tcp === 1);
+  const list = await actors(server);
+  assert.deepEqual(list.map((a) => a.codec).sort(), ['libvirt', 'text']);
+  assert.ok(list.every((a) => a.state.startsWith('alive')));
+  assert.equal(server.host.stats.rejected, 2);
+  good.ws.close();
+  await good.closed;
+  tcpGood.close();
+  await until(() => server.host.size === 0);
+});
+
+Deno.test('local mode: shutdown closes every connection with the reason', async () => {
+  const server = await serve();
+  const peer = await rawWs(server.wsUrl, true);
+  await until(() => server.host.size === 1);
+  await server.close('maintenance');
+  const closed = await peer.closed;
+  assert.equal(closed.code, 1000);
+  assert.equal(closed.reason, 'maintenance');
+  assert.equal(server.host.size, 0);
+});
+
+Deno.test('kv mode: shutdown keeps every snapshot; the next server resumes them mid-probe', async () => {
+  const dir = await Deno.makeTempDir({ prefix: 'keepalive-server-' });
+  const path = `${dir}/kv.sqlite3`;
+  try {
+    const kv1 = await Deno.openKv(path);
+    const first = await serve({ kv: kv1, interval: 300, count: 3 });
+    const quiet = await rawWs(first.wsUrl); // advertises, then never answers
+    const gone = await rawWs(first.wsUrl, true); // leaves before the restart
+    // Mid-probe: the quiet peer's first PING is out and unanswered.
+    const [probing] = await until(async () => {
+      const list = (await actors(first)).filter((a) => a.unanswered >= 1);
+      return list.length === 1 && list;
+    }, 3_000);
+    gone.ws.close(1000, 'leaving');
+    await gone.closed;
+    await until(() => first.host.size === 1);
+    const before = first.host.view(probing!.id)!;
+    await first.close();
+    const goodbye = await quiet.closed;
+    assert.equal(goodbye.code, 1000);
+    assert.equal(goodbye.reason, RESTART_REASON);
+    kv1.close();
+
+    const kv2 = await Deno.openKv(path);
+    const second = await serve({ kv: kv2, interval: 300, count: 3 });
+    try {
+      assert.deepEqual(second.restored, [probing!.id], 'only the connection that was still open');
+      const after = second.host.view(probing!.id)!;
+      // Unless a deadline passed during the restart, nothing has moved.
+      if (Date.now() < before.wakeAt!) assert.deepEqual(after, before);
+      else assert.ok(after.pingsSent >= before.pingsSent);
+      assert.equal(after.lastSignOfLife, before.lastSignOfLife);
+      assert.equal(after.state, 'alive.probing');
+      // Its socket died with the old process: it PINGs into the void and is declared
+      // dead on the original schedule, as if the server had never restarted.
+      const dead = Promise.withResolvers<number>();
+      const stop = second.host.subscribe((event) => event.type === 'dead' && dead.resolve(event.at));
+      const diedAt = await dead.promise;
+      stop();
+      assert.ok(diedAt >= before.lastSignOfLife + 300 * 4, `died ${diedAt - before.lastSignOfLife} ms after its last sign of life`);
+      // Three queue deliveries (PINGs 2, 3 and the death), each up to ~100 ms late.
+      assert.ok(diedAt <= before.lastSignOfLife + 300 * 4 + 3 * 400, `died ${diedAt - before.lastSignOfLife} ms after its last sign of life`);
+      await second.host.flush();
+      assert.equal((await Array.fromAsync(kv2.list({ prefix: ['keepalive'] }))).filter((e) => e.key[1] === 'connections').length, 0);
+    } finally {
+      await second.close();
+      kv2.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
