@@ -157,7 +157,7 @@ Deno.test('kv mode: shutdown keeps every snapshot; the next server resumes them 
     const before = first.host.view(probing!.id)!;
     await first.close();
     const goodbye = await quiet.closed;
-    assert.equal(goodbye.code, 1000);
+    assert.equal(goodbye.code, 1012);
     assert.equal(goodbye.reason, RESTART_REASON);
     kv1.close();
 
