@@ -198,7 +198,7 @@ async function connectCommand(args: string[]): Promise<void> {
       line(`closed: ${reason}`);
       code = 0;
     } else {
-      const clean = by === 'peer' && /\((1000|1001)\)/.test(reason);
+      const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
       (clean ? console.log : console.error)(`${time(Date.now())} connection closed: ${reason}`);
       code = clean ? 0 : 1;
     }
