@@ -129,6 +129,7 @@ export interface HostStats {
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
+const NOTHING_PENDING = -Infinity;
 
 interface Connection {
   readonly id: ConnectionId;
@@ -146,7 +147,7 @@ interface Connection {
   floodPings: number;
   /** The peer's socket is already gone: a `closed` effect needs no transport close. */
   peerGone: boolean;
-  /** Latest unfolded sign of life, or -1. */
+  /** Latest unfolded sign of life, or NOTHING_PENDING (any finite time is a valid clock reading). */
   pendingAt: number;
   pendingPings: number;
   pendingPongs: number;
@@ -175,6 +176,8 @@ export class Host {
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
   #reportedWake: number | null | undefined;
+  /** Latest time any interval began or any sign of life came: a tick before it means the clock stepped back. */
+  #latest = -Infinity;
   readonly #connections = new Map<ConnectionId, Connection>();
   readonly #queue = new TimerQueue<ConnectionId>();
   readonly #codecs = new Map<string, Codec>();
@@ -323,9 +326,15 @@ export class Host {
     return true;
   }
 
-  /** Runs every connection whose deadline is at or before `at`; touches nothing else. */
+  /**
+   * Runs every connection whose deadline is at or before `at`; touches nothing else.
+   * Pass the current time: a tick earlier than a time the host has already seen is taken
+   * for a backward clock step (NTP), and every connection whose interval began after it is
+   * re-anchored at `at` (the statechart's rule), so no deadline is left a whole step ahead.
+   */
   tick(at = this.#now()): void {
     try {
+      if (at < this.#latest) this.#clockStepBack(at);
       let id: ConnectionId | undefined;
       while ((id = this.#queue.popDue(at)) !== undefined) {
         const conn = this.#connections.get(id);
@@ -339,6 +348,20 @@ export class Host {
     } finally {
       // Always, even if a callback threw: the platform timer that called us has fired.
       this.#reportWake(true);
+    }
+  }
+
+  /**
+   * Deadlines set on the old clock lie up to the step too far ahead; the queue would sleep
+   * through them. O(connections), but only when the clock goes back.
+   */
+  #clockStepBack(at: number): void {
+    this.#latest = at;
+    for (const conn of [...this.#connections.values()]) {
+      this.#fold(conn);
+      if (!this.#connections.has(conn.id)) continue;
+      const { wakeAt, intervalStart } = conn.stepper.snapshot.context;
+      if (wakeAt !== null && at < intervalStart) this.#step(conn, { type: 'tick', at });
     }
   }
 
@@ -434,7 +457,7 @@ export class Host {
       floodWindowStart: -Infinity,
       floodPings: 0,
       peerGone: false,
-      pendingAt: -1,
+      pendingAt: NOTHING_PENDING,
       pendingPings: 0,
       pendingPongs: 0,
       pendingMessages: 0,
@@ -467,12 +490,15 @@ export class Host {
       this.#reject(conn, error, at);
       return;
     }
-    if (conn.eager || message === 'ADVERTISE') {
+    // A frame stamped before the current interval began (the clock stepped back) would move
+    // the deadline earlier when folded, behind the queue's back: step it at once instead.
+    if (conn.eager || message === 'ADVERTISE' || at < conn.stepper.snapshot.context.intervalStart) {
       this.#fold(conn);
       if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
       return;
     }
     conn.pendingAt = at;
+    if (at > this.#latest) this.#latest = at;
     if (message === 'PING') {
       conn.pendingPings++;
       if (conn.answersPing) {
@@ -493,14 +519,14 @@ export class Host {
   }
 
   #fold(conn: Connection): void {
-    if (conn.pendingAt < 0) return;
+    if (conn.pendingAt === NOTHING_PENDING) return;
     const event: KeepaliveEvent = {
       type: 'peer.message',
       at: conn.pendingAt,
       folded: { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages },
     };
     this.stats.foldedFrames += conn.pendingPings + conn.pendingPongs + conn.pendingMessages;
-    conn.pendingAt = -1;
+    conn.pendingAt = NOTHING_PENDING;
     conn.pendingPings = conn.pendingPongs = conn.pendingMessages = 0;
     this.#step(conn, event);
   }
@@ -515,6 +541,7 @@ export class Host {
     run();
     const snapshot = conn.stepper.snapshot;
     conn.answersPing = snapshot.hasTag(ANSWERS_PING);
+    if (snapshot.context.intervalStart > this.#latest) this.#latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
       this.#queue.set(conn.id, snapshot.context.wakeAt);
       this.#save(conn);
@@ -559,7 +586,7 @@ export class Host {
     this.stats.rejected++;
     const reason = `protocol error (${error.code}): ${error.message}`;
     this.#emit({ type: 'rejected', id: conn.id, at, code: error.code, reason });
-    conn.pendingAt = -1;
+    conn.pendingAt = NOTHING_PENDING;
     this.close(conn.id, reason, at);
     return false;
   }
