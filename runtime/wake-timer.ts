@@ -40,6 +40,8 @@ export class WakeTimer {
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
   #handle: unknown = null;
+  /** Identifies the armed timer's callback: a stale or repeated callback is not ours to run. */
+  #token: object | null = null;
   /** When the armed timer fires, or Infinity when none is armed. */
   #armedAt = Infinity;
   #stopped = false;
@@ -67,7 +69,9 @@ export class WakeTimer {
     const delay = Math.min(Math.max(0, at - this.#now()), MAX_DELAY);
     this.#armedAt = at;
     this.armedTotal++;
-    const handle = this.#timers.setTimeout(() => this.#fire(), delay);
+    const token = {};
+    this.#token = token;
+    const handle = this.#timers.setTimeout(() => this.#fire(token), delay);
     if (this.#unref) (handle as { unref?: () => void } | null)?.unref?.();
     this.#handle = handle;
   };
@@ -87,7 +91,11 @@ export class WakeTimer {
     this.#disarm();
   }
 
-  #fire(): void {
+  #fire(token: object): void {
+    // A platform timer that calls back twice, or after it was replaced, would otherwise
+    // forget the timer armed now and leave two running.
+    if (token !== this.#token) return;
+    this.#token = null;
     this.#handle = null;
     this.#armedAt = Infinity;
     try {
@@ -101,6 +109,7 @@ export class WakeTimer {
     if (this.#handle === null) return;
     this.#timers.clearTimeout(this.#handle);
     this.#handle = null;
+    this.#token = null;
     this.#armedAt = Infinity;
   }
 }
