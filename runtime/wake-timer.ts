@@ -12,6 +12,14 @@
 export interface TimerApi {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Runs `callback` once the I/O already waiting has been read (`setImmediate` on Node and
+   * Deno). The timer ticks the host from there: after a stall in a socket handler the
+   * event loop runs overdue timers before it reads the sockets, so a PONG that arrived
+   * during the stall, before the deadline, would otherwise be judged missing. Leave it out
+   * to tick synchronously (fake timers in tests).
+   */
+  afterIo?(callback: () => void): void;
 }
 
 export interface WakeTimerOptions {
@@ -31,6 +39,10 @@ const MAX_DELAY = 2 ** 31 - 1;
 const platformTimers: TimerApi = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+  afterIo:
+    typeof globalThis.setImmediate === 'function'
+      ? (callback) => void globalThis.setImmediate(callback)
+      : (callback) => void globalThis.setTimeout(callback, 0),
 };
 
 export class WakeTimer {
@@ -98,6 +110,12 @@ export class WakeTimer {
     this.#token = null;
     this.#handle = null;
     this.#armedAt = Infinity;
+    if (this.#timers.afterIo) this.#timers.afterIo(() => this.#tick());
+    else this.#tick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
     try {
       this.#wake(this.#now());
     } catch (error) {
