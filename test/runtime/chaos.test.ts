@@ -148,6 +148,7 @@ describe('measured false-death rates against the model', () => {
 });
 
 describe('a cut link is detected inside the bound, every time', () => {
+  const runs = quickOr(150, 2000);
   it('each side that PINGs and stops hearing declares death exactly interval*(count+1) after the last frame it heard', { timeout: STRESS_TIMEOUT }, () => {
     fc.assert(
       fc.property(
@@ -158,7 +159,8 @@ describe('a cut link is detected inside the bound, every time', () => {
         fc.nat(),
         (pair, seed, cutAt, direction, faultSeed) => {
           const interval = Math.min(pair.server.interval, pair.client.interval);
-          const maxDrop = tolerated(pair, cutAt, 0.01);
+          // Loss the model says costs 1/100 of a false death before the cut, over all runs.
+          const maxDrop = tolerated(pair, cutAt * runs, 0.01);
           const [up, down] = fc.sample(faultsArb(maxDrop, interval), { seed: faultSeed, numRuns: 2 }) as [Faults, Faults];
           const sim = new Simulation();
           // Until a side hears anything, its silence counts from the open.
@@ -200,7 +202,7 @@ describe('a cut link is detected inside the bound, every time', () => {
           if (pair.client.sendPings || pair.server.sendPings) expect(deaths.length).toBeGreaterThan(0);
         },
       ),
-      { seed: 4242, numRuns: quickOr(150, 2000) },
+      { seed: 4242, numRuns: runs },
     );
   });
 });
