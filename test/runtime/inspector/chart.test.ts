@@ -13,6 +13,10 @@ import { Host } from '../../../runtime/host.ts';
 import { inspectorRoutes } from '../../../runtime/inspector/routes.ts';
 import { chartLayout } from '../../../runtime/inspector/layout.ts';
 import { compileClient, GENERATED } from '../../../runtime/inspector/build-client.ts';
+import { generateDrawing, GENERATED_DRAWING } from '../../../runtime/inspector/build-drawing.ts';
+import { pregenerated } from '../../../runtime/inspector/drawing.ts';
+import { KEEPALIVE_DRAWING } from '../../../runtime/inspector/drawing.generated.ts';
+import { serveInspector } from '../../../runtime/inspector/serve.ts';
 
 interface Walked {
   states: { path: string; key: string }[];
@@ -188,5 +192,21 @@ describe('the page', () => {
 
   it('runs the script compiled from the current client.ts (npm run build:inspector)', () => {
     expect(readFileSync(GENERATED, 'utf8')).toBe(compileClient());
+  });
+});
+
+describe('the chart drawn at build time (the Worker\'s)', () => {
+  it('is what the live layout draws for the current machine (npm run build:inspector)', async () => {
+    expect(readFileSync(GENERATED_DRAWING, 'utf8')).toBe(await generateDrawing());
+  });
+
+  it('is refused for a machine it was not drawn from, with a page that says why', async () => {
+    const toy = createMachine({ id: 'lamp', initial: 'off', states: { off: { on: { flip: 'on' } }, on: {} } });
+    expect(pregenerated(KEEPALIVE_DRAWING, keepaliveMachine)).toBe(KEEPALIVE_DRAWING);
+    expect(() => pregenerated(KEEPALIVE_DRAWING, toy)).toThrow(/stale: the machine "lamp" changed since it was drawn \(npm run build:inspector\)/);
+    const host = new Host({ transport: { send() {}, close() {} } });
+    const response = await serveInspector({ host, drawing: () => pregenerated(KEEPALIVE_DRAWING, toy) }).request('/inspect');
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: string }).error).toMatch(/^the chart could not be drawn: the pregenerated chart is stale/);
   });
 });
