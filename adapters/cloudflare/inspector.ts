@@ -54,6 +54,10 @@ export function hubInspector(options: HubInspectorOptions): HubInspector {
     drawing: () => pregenerated(KEEPALIVE_DRAWING, keepaliveMachine),
     // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
     now: () => Date.now(),
+    // A page that left without the platform cancelling its stream (seen in wrangler dev) is
+    // found by the second write after it left: one every 5 s bounds that billed time to ~10 s
+    // (~30 s with the default 15 s, measured), for a few bytes per write.
+    heartbeatMs: 5_000,
     watch,
   });
   return {
