@@ -135,6 +135,7 @@ export interface HostStats {
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
+const NOTHING_PENDING = -Infinity;
 
 interface Connection {
   readonly id: ConnectionId;
@@ -152,7 +153,7 @@ interface Connection {
   floodPings: number;
   /** The peer's socket is already gone: a `closed` effect needs no transport close. */
   peerGone: boolean;
-  /** Latest unfolded sign of life, or -1. */
+  /** Latest unfolded sign of life, or NOTHING_PENDING (any finite time is a valid clock reading). */
   pendingAt: number;
   pendingPings: number;
   pendingPongs: number;
@@ -183,6 +184,8 @@ export class Host {
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
   #reportedWake: number | null | undefined;
+  /** Latest time any interval began or any sign of life came: a tick before it means the clock stepped back. */
+  #latest = -Infinity;
   readonly #connections = new Map<ConnectionId, Connection>();
   readonly #queue = new TimerQueue<ConnectionId>();
   readonly #codecs = new Map<string, Codec>();
@@ -356,12 +359,7 @@ export class Host {
    * it is folded as a PING this host must not answer again.
    */
   noteAnsweredPing(id: ConnectionId, at: number): boolean {
-    const conn = this.#connections.get(id);
-    if (!conn || at <= conn.pendingAt) return false;
-    if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
-    conn.pendingAt = at;
-    conn.pendingPings++;
-    return true;
+    return this.#noteOutside(id, at, 'pings');
   }
 
   /**
@@ -370,17 +368,38 @@ export class Host {
    * handing over the same one twice changes nothing.
    */
   noteSignOfLife(id: ConnectionId, at: number): boolean {
+    return this.#noteOutside(id, at, 'messages');
+  }
+
+  #noteOutside(id: ConnectionId, at: number, kind: 'pings' | 'messages'): boolean {
     const conn = this.#connections.get(id);
     if (!conn || at <= conn.pendingAt) return false;
-    if (at <= conn.stepper.snapshot.context.lastSignOfLife) return false;
+    const { lastSignOfLife, intervalStart } = conn.stepper.snapshot.context;
+    if (at <= lastSignOfLife) return false;
+    if (at > this.#latest) this.#latest = at;
+    if (at < intervalStart) {
+      // Older than our last PING: folded later it would move the deadline earlier behind
+      // the queue's back (as in #inbound), so it is stepped now.
+      this.#fold(conn);
+      if (this.#connections.has(id)) this.#step(conn, { type: 'peer.message', at, folded: { [kind]: 1 } });
+      this.#reportWake();
+      return true;
+    }
     conn.pendingAt = at;
-    conn.pendingMessages++;
+    if (kind === 'pings') conn.pendingPings++;
+    else conn.pendingMessages++;
     return true;
   }
 
-  /** Runs every connection whose deadline is at or before `at`; touches nothing else. */
+  /**
+   * Runs every connection whose deadline is at or before `at`; touches nothing else.
+   * Pass the current time: a tick earlier than a time the host has already seen is taken
+   * for a backward clock step (NTP), and every connection whose interval began after it is
+   * re-anchored at `at` (the statechart's rule), so no deadline is left a whole step ahead.
+   */
   tick(at = this.#now()): void {
     try {
+      if (at < this.#latest) this.#clockStepBack(at);
       let id: ConnectionId | undefined;
       while ((id = this.#queue.popDue(at)) !== undefined) {
         const conn = this.#connections.get(id);
@@ -394,6 +413,20 @@ export class Host {
     } finally {
       // Always, even if a callback threw: the platform timer that called us has fired.
       this.#reportWake(true);
+    }
+  }
+
+  /**
+   * Deadlines set on the old clock lie up to the step too far ahead; the queue would sleep
+   * through them. O(connections), but only when the clock goes back.
+   */
+  #clockStepBack(at: number): void {
+    this.#latest = at;
+    for (const conn of [...this.#connections.values()]) {
+      this.#fold(conn);
+      if (!this.#connections.has(conn.id)) continue;
+      const { wakeAt, intervalStart } = conn.stepper.snapshot.context;
+      if (wakeAt !== null && at < intervalStart) this.#step(conn, { type: 'tick', at });
     }
   }
 
@@ -489,7 +522,7 @@ export class Host {
       floodWindowStart: -Infinity,
       floodPings: 0,
       peerGone: false,
-      pendingAt: -1,
+      pendingAt: NOTHING_PENDING,
       pendingPings: 0,
       pendingPongs: 0,
       pendingMessages: 0,
@@ -522,12 +555,15 @@ export class Host {
       this.#reject(conn, error, at);
       return;
     }
-    if (conn.eager || this.#watchers > 0 || message === 'ADVERTISE') {
+    // A frame stamped before the current interval began (the clock stepped back) would move
+    // the deadline earlier when folded, behind the queue's back: step it at once instead.
+    if (conn.eager || this.#watchers > 0 || message === 'ADVERTISE' || at < conn.stepper.snapshot.context.intervalStart) {
       this.#fold(conn);
       if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
       return;
     }
     conn.pendingAt = at;
+    if (at > this.#latest) this.#latest = at;
     if (message === 'PING') {
       conn.pendingPings++;
       if (conn.answersPing) {
@@ -548,14 +584,14 @@ export class Host {
   }
 
   #fold(conn: Connection): void {
-    if (conn.pendingAt < 0) return;
+    if (conn.pendingAt === NOTHING_PENDING) return;
     const event: KeepaliveEvent = {
       type: 'peer.message',
       at: conn.pendingAt,
       folded: { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages },
     };
     this.stats.foldedFrames += conn.pendingPings + conn.pendingPongs + conn.pendingMessages;
-    conn.pendingAt = -1;
+    conn.pendingAt = NOTHING_PENDING;
     conn.pendingPings = conn.pendingPongs = conn.pendingMessages = 0;
     this.#step(conn, event);
   }
@@ -571,6 +607,7 @@ export class Host {
     run();
     const snapshot = conn.stepper.snapshot;
     conn.answersPing = snapshot.hasTag(ANSWERS_PING);
+    if (snapshot.context.intervalStart > this.#latest) this.#latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
       this.#queue.set(conn.id, snapshot.context.wakeAt);
       this.#save(conn);
@@ -619,7 +656,7 @@ export class Host {
     this.stats.rejected++;
     const reason = `protocol error (${error.code}): ${error.message}`;
     this.#emit({ type: 'rejected', id: conn.id, at, code: error.code, reason });
-    conn.pendingAt = -1;
+    conn.pendingAt = NOTHING_PENDING;
     this.close(conn.id, reason, at);
     return false;
   }

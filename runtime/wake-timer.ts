@@ -12,6 +12,14 @@
 export interface TimerApi {
   setTimeout(callback: () => void, ms: number): unknown;
   clearTimeout(handle: unknown): void;
+  /**
+   * Runs `callback` once the I/O already waiting has been read (`setImmediate` on Node and
+   * Deno). The timer ticks the host from there: after a stall in a socket handler the
+   * event loop runs overdue timers before it reads the sockets, so a PONG that arrived
+   * during the stall, before the deadline, would otherwise be judged missing. Leave it out
+   * to tick synchronously (fake timers in tests).
+   */
+  afterIo?(callback: () => void): void;
 }
 
 export interface WakeTimerOptions {
@@ -31,6 +39,10 @@ const MAX_DELAY = 2 ** 31 - 1;
 const platformTimers: TimerApi = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
+  afterIo:
+    typeof globalThis.setImmediate === 'function'
+      ? (callback) => void globalThis.setImmediate(callback)
+      : (callback) => void globalThis.setTimeout(callback, 0),
 };
 
 export class WakeTimer {
@@ -40,6 +52,8 @@ export class WakeTimer {
   readonly #now: () => number;
   readonly #onError: (error: unknown) => void;
   #handle: unknown = null;
+  /** Identifies the armed timer's callback: a stale or repeated callback is not ours to run. */
+  #token: object | null = null;
   /** When the armed timer fires, or Infinity when none is armed. */
   #armedAt = Infinity;
   #stopped = false;
@@ -67,7 +81,9 @@ export class WakeTimer {
     const delay = Math.min(Math.max(0, at - this.#now()), MAX_DELAY);
     this.#armedAt = at;
     this.armedTotal++;
-    const handle = this.#timers.setTimeout(() => this.#fire(), delay);
+    const token = {};
+    this.#token = token;
+    const handle = this.#timers.setTimeout(() => this.#fire(token), delay);
     if (this.#unref) (handle as { unref?: () => void } | null)?.unref?.();
     this.#handle = handle;
   };
@@ -87,9 +103,19 @@ export class WakeTimer {
     this.#disarm();
   }
 
-  #fire(): void {
+  #fire(token: object): void {
+    // A platform timer that calls back twice, or after it was replaced, would otherwise
+    // forget the timer armed now and leave two running.
+    if (token !== this.#token) return;
+    this.#token = null;
     this.#handle = null;
     this.#armedAt = Infinity;
+    if (this.#timers.afterIo) this.#timers.afterIo(() => this.#tick());
+    else this.#tick();
+  }
+
+  #tick(): void {
+    if (this.#stopped) return;
     try {
       this.#wake(this.#now());
     } catch (error) {
@@ -101,6 +127,7 @@ export class WakeTimer {
     if (this.#handle === null) return;
     this.#timers.clearTimeout(this.#handle);
     this.#handle = null;
+    this.#token = null;
     this.#armedAt = Infinity;
   }
 }

@@ -12,7 +12,8 @@
  *   the socket's attachment, which lives exactly as long as the socket. A row write per
  *   frame would cost more than the wake-up that delivered it.
  * - Text PINGs never reach us: the platform answers them and keeps the latest answer's
- *   time per socket (`getWebSocketAutoResponseTimestamp`).
+ *   time per socket (`getWebSocketAutoResponseTimestamp`). Only while an inspector page
+ *   watches (inspector.ts) do they come to the host, which answers and steps them.
  * - A step that only folds those signs of life in writes nothing either (store.ts): the
  *   platform can give them back. A rebuilt object (constructor) takes back its sockets by
  *   tag, resumes the stored rows, hands back each socket's latest frame and answered PING
@@ -28,6 +29,7 @@ import { nanoid } from 'nanoid';
 import { createApp, Host, SocketRegistry, TEXT_FRAMES, type ConnectionId } from '../../runtime/index.ts';
 import { AlarmTimer } from './alarm.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';
+import { hubInspector, type HubInspector } from './inspector.ts';
 import { DurableObjectSnapshotStore } from './store.ts';
 import { WakeCounter, type WakeCounts } from './wakes.ts';
 import {
@@ -54,7 +56,12 @@ export interface HubStats {
   alarmsSet: number;
   /** Snapshot rows written, saves skipped (nothing the platform could not give back), deletes. */
   storage: DurableObjectSnapshotStore['counts'];
+  /** Inspector pages watching: while any is, the object stays awake and auto-response is off. */
+  inspectors: number;
 }
+
+/** The platform answers this text PING with PONG itself, even while the object sleeps. */
+const AUTO_RESPONSE = new WebSocketRequestResponsePair(TEXT_FRAMES.PING, TEXT_FRAMES.PONG);
 
 /** The parts are public so tests and the benchmark can look inside (`runInDurableObject`). */
 export class KeepaliveHub extends DurableObject<Env> {
@@ -64,6 +71,7 @@ export class KeepaliveHub extends DurableObject<Env> {
   readonly store: DurableObjectSnapshotStore;
   readonly timer: AlarmTimer;
   readonly wakes: WakeCounter;
+  readonly inspector: HubInspector;
   readonly #app: Hono;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -85,13 +93,19 @@ export class KeepaliveHub extends DurableObject<Env> {
     // The platform answers a text PING itself, even while the object sleeps, so a peer
     // that PINGs never wakes us. It answers per object, not per connection: a peer that
     // PINGs before its ADVERTISE gets a PONG too (see README, Cloudflare).
-    ctx.setWebSocketAutoResponse(new WebSocketRequestResponsePair(TEXT_FRAMES.PING, TEXT_FRAMES.PONG));
+    ctx.setWebSocketAutoResponse(AUTO_RESPONSE);
+    this.inspector = hubInspector({
+      host: this.host,
+      token: env.KEEPALIVE_TOKEN,
+      onWatching: (watching) => this.#watched(watching),
+    });
     this.#app = createApp({
       host: this.host,
       sockets: this.sockets,
       extend: (app) => {
         app.get('/connect', (c) => this.#accept(c.req.raw));
         app.get('/stats', (c) => c.json(this.stats()));
+        app.route('/', this.inspector.routes);
       },
     });
     void ctx.blockConcurrencyWhile(async () => {
@@ -151,7 +165,20 @@ export class KeepaliveHub extends DurableObject<Env> {
       alarmAt: this.timer.armedAt,
       alarmsSet: this.timer.setCount,
       storage: { ...this.store.counts },
+      inspectors: this.inspector.watchers,
     };
+  }
+
+  /**
+   * While a page watches, the object is awake anyway (its stream is a request in flight),
+   * so PINGs come to the host instead of the platform and the timeline shows each one.
+   * PINGs the platform answered before are handed over first.
+   */
+  #watched(watching: boolean): void {
+    if (watching) {
+      this.ctx.setWebSocketAutoResponse();
+      this.#handOverAll();
+    } else this.ctx.setWebSocketAutoResponse(AUTO_RESPONSE);
   }
 
   #accept(request: Request): Response {

@@ -6,6 +6,8 @@
  *   GET /connect[/<hub>][?codec=libvirt]   WebSocket (text dialect; libvirt binary frames with ?codec=libvirt)
  *   GET /actors[/<hub>]                    the hub's connections      (needs KEEPALIVE_TOKEN)
  *   GET /stats[/<hub>]                     wake-ups and host counters (needs KEEPALIVE_TOKEN)
+ *   GET /inspect[/<hub>]                   the inspector page         (needs KEEPALIVE_TOKEN)
+ *   GET /inspect/<hub>/events              its live stream            (needs KEEPALIVE_TOKEN)
  *   GET /healthz
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
@@ -37,14 +39,18 @@ const validConfig: MiddlewareHandler<App> = async (c, next) => {
   return next();
 };
 
-function toHub(c: Context<App>, path: '/connect' | '/actors' | '/stats'): Response | Promise<Response> {
+type HubRoute = '/connect' | '/actors' | '/stats' | '/inspect' | '/inspect/events';
+
+function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
   const hub = c.req.param('hub') ?? DEFAULT_HUB;
   if (!HUB_NAME.test(hub)) return c.json({ error: 'hub names are 1-64 letters, digits, "_", "-" or "."' }, 400);
   if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
     return c.json({ error: 'expected a WebSocket upgrade' }, 426);
   }
   const url = new URL(c.req.url);
-  url.pathname = path;
+  // The object serves the inspector at the public path (the default hub's as /inspect/default),
+  // so the page names its own stream by where it was served.
+  url.pathname = path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path;
   const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(hub));
   return stub.fetch(new Request(url, c.req.raw));
 }
@@ -58,5 +64,8 @@ app.get('/actors', tokenRequired, (c) => toHub(c, '/actors'));
 app.get('/actors/:hub', tokenRequired, (c) => toHub(c, '/actors'));
 app.get('/stats', tokenRequired, (c) => toHub(c, '/stats'));
 app.get('/stats/:hub', tokenRequired, (c) => toHub(c, '/stats'));
+app.get('/inspect', tokenRequired, (c) => toHub(c, '/inspect'));
+app.get('/inspect/:hub', tokenRequired, (c) => toHub(c, '/inspect'));
+app.get('/inspect/:hub/events', tokenRequired, (c) => toHub(c, '/inspect/events'));
 
 export default app;

@@ -11,7 +11,7 @@
 import type { ConnectionView, HostEvent } from '../host.ts';
 
 interface Config {
-  /** Path of the event stream; the page's own query (a token) is passed along. */
+  /** URL of the event stream, with the token when one is needed (EventSource cannot send a header). */
   events: string;
 }
 
@@ -402,9 +402,7 @@ function setStatus(text: string, tone: 'live' | 'waiting' | 'down'): void {
 }
 
 function connect(): void {
-  const url = new URL(config.events, location.href);
-  url.search = location.search;
-  const source = new EventSource(url);
+  const source = new EventSource(new URL(config.events, location.href));
   const clock = (now: number) => (clockOffset = now - Date.now());
   source.addEventListener('open', () => setStatus('live', 'live'));
   source.addEventListener('error', () => setStatus(source.readyState === EventSource.CLOSED ? 'disconnected' : 'reconnecting…', 'waiting'));
@@ -432,6 +430,9 @@ setInterval(() => {
 }, 250);
 
 const hint = document.getElementById('connect-hint');
-if (hint) hint.textContent = `npm run connect -- ${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/connect`;
+// `/inspect/<hub>` (the Worker) watches the connections made at `/connect/<hub>`.
+const hub = /^\/inspect(\/[^/]+)\/?$/.exec(location.pathname)?.[1] ?? '';
+const connectPath = `/connect${hub}`;
+if (hint) hint.textContent = `npm run connect -- ${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${connectPath}`;
 
 connect();

@@ -19,6 +19,11 @@ export interface EventStreamOptions {
   now?: () => number;
   heartbeatMs?: number;
   maxQueue?: number;
+  /**
+   * How a stream watches the host; default `host.watch`. An adapter wraps it to act on
+   * the first watcher and the last one leaving (the Worker turns auto-response off meanwhile).
+   */
+  watch?: (listener: (event: HostEvent) => void) => () => void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -39,7 +44,7 @@ export function hostEventStream(c: Context, host: Host, options: EventStreamOpti
       resolve?.();
     };
     // Watching makes the host step every frame, so the page's timeline sees each PING and PONG.
-    const stop = host.watch((event) => {
+    const stop = (options.watch ?? ((listener) => host.watch(listener)))((event) => {
       if (overflow) return;
       if (queue.length < maxQueue) queue.push(event);
       else {

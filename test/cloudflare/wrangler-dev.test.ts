@@ -4,11 +4,12 @@
  * its own process group, and the whole group is killed afterwards.
  *
  * Server vars: interval 500 ms, count 1, so a silent peer dies about 1 s after its last
- * frame. Tolerances: 20 s for anything to happen over the socket, 90 s to start.
+ * frame. The token comes from an env file, as a user's `.dev.vars` secret would (wrangler
+ * prints it as hidden). Tolerances: 20 s for anything to happen over the socket, 90 s to start.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,6 +42,8 @@ async function until<T>(check: () => T | undefined | Promise<T | undefined>, wha
 const json = async <T>(path: string): Promise<T> => (await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<T>;
 
 beforeAll(async () => {
+  const secrets = join(state, 'secrets.env');
+  writeFileSync(secrets, `KEEPALIVE_TOKEN=${TOKEN}\n`);
   wrangler = spawn(
     NODE,
     [
@@ -49,7 +52,7 @@ beforeAll(async () => {
       ...['--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
       ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
       ...['--var', 'KEEPALIVE_INTERVAL:500', '--var', 'KEEPALIVE_COUNT:1'],
-      ...['--var', `KEEPALIVE_TOKEN:${TOKEN}`, '--var', 'KEEPALIVE_COUNT_WAKES:true'],
+      ...['--env-file', secrets, '--var', 'KEEPALIVE_COUNT_WAKES:true'],
     ],
     {
       cwd: ROOT,
@@ -125,7 +128,38 @@ describe('wrangler dev serves the same protocol as npm start', () => {
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(950);
   });
 
-  it('keeps /actors closed without the token', async () => {
+  it('keeps /actors and /inspect closed without the token', async () => {
     expect((await fetch(`${base}/actors/smoke`)).status).toBe(401);
+    expect((await fetch(`${base}/inspect/smoke`)).status).toBe(401);
+  });
+
+  it('serves a hub\'s inspector with the token, its stream under the hub, and never prints the token', async () => {
+    const ws = new WebSocket(`${base.replace('http', 'ws')}/connect/smoke-inspected`);
+    await once(ws, 'open');
+    ws.send('keepalive:ADVERTISE');
+    const page = await fetch(`${base}/inspect/smoke-inspected?token=${TOKEN}`);
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain('keepalive inspector');
+    const events = (JSON.parse(/id="inspector-config">(.*?)<\/script>/.exec(html)![1]!) as { events: string }).events;
+    expect(events).toBe(`/inspect/smoke-inspected/events?token=${TOKEN}`);
+
+    const stream = await fetch(`${base}${events}`);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const reader = stream.body!.getReader();
+    let text = '';
+    await until(async () => {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the stream ended early: ${text}`);
+      text += new TextDecoder().decode(value);
+      return text.includes('\n\n') ? true : undefined;
+    }, 'the snapshot');
+    expect(text).toMatch(/^event: snapshot\n/);
+    expect(text).toContain('"state":"alive.watching"');
+    await reader.cancel();
+    ws.close(1000, 'done');
+    // wrangler logs each request's path without its query, and the secret as hidden.
+    await until(() => (/GET \/inspect\/smoke-inspected\/events /.test(output.join('')) ? true : undefined), 'the stream in the log');
+    expect(output.join('')).not.toContain(TOKEN);
   });
 });

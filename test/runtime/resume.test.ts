@@ -53,3 +53,25 @@ describe('resume and hand-over', () => {
     expect(host.view('p')).toMatchObject({ lastSignOfLife: 400, messagesReceived: 1, pingsReceived: 0 });
   });
 });
+
+describe('signs of life handed over late', () => {
+  it.each(['noteSignOfLife', 'noteAnsweredPing'] as const)(
+    '%s older than our last PING moves the deadline earlier in the timer queue at once',
+    (method) => {
+      const { clock, make } = world();
+      const { host, wakes } = make();
+      host.open({ id: 'p', role: 'server', interval: 1000, count: 2 });
+      host.receive('p', 'keepalive:ADVERTISE');
+      clock.now = 1000;
+      host.tick(1000); // PING out: the next interval starts at 1000
+      expect(host.nextWake()).toBe(2000);
+      // The platform saw the peer at 900, before our PING: its interval runs from there.
+      expect(host[method]('p', 900)).toBe(true);
+      expect(host.nextWake()).toBe(1900);
+      expect(wakes.at(-1)).toBe(1900);
+      expect(host.view('p')).toMatchObject({ unanswered: 0, lastSignOfLife: 900, wakeAt: 1900 });
+      // Handing the same one over again changes nothing.
+      expect(host[method]('p', 900)).toBe(false);
+    },
+  );
+});

@@ -7,17 +7,30 @@
  * armed alarm never fires by itself: only `runDurableObjectAlarm` runs it, at a time the
  * test chose. Frames still travel for real; the test waits for them, never sleeps.
  */
-import { runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
+import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { expect, vi } from 'vitest';
+import type { Env } from '../../../adapters/cloudflare/config.ts';
 import { CONNECTION_HEADER, type KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import type { ConnectionView } from '../../../runtime/index.ts';
+import worker from '../../../adapters/cloudflare/worker.ts';
+import type { ConnectionView, HostEvent } from '../../../runtime/index.ts';
 
 export const INTERVAL = Number(env.KEEPALIVE_INTERVAL);
 export const COUNT = Number(env.KEEPALIVE_COUNT);
 export const TOKEN = env.KEEPALIVE_TOKEN!;
 
 export type Stub = DurableObjectStub<KeepaliveHub>;
+
+/** A request to the Worker, as from outside. */
+export const get = (path: string, init?: RequestInit) => exports.default.fetch(`http://hub.test${path}`, init);
+
+/** The Worker with other vars than the test's wrangler.toml + bindings (the object's own env is fixed). */
+export async function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`http://hub.test${path}`, init), { ...env, ...overrides }, ctx);
+  await waitOnExecutionContext(ctx);
+  return response;
+}
 
 export function hubStub(name: string): Stub {
   return env.KEEPALIVE_HUB.get(env.KEEPALIVE_HUB.idFromName(name));
@@ -135,4 +148,55 @@ export async function eventually<T>(check: () => Promise<T>, timeout = 10_000): 
       await scheduler.wait(10);
     }
   }
+}
+
+export interface StreamMessage {
+  event: string;
+  data: { now: number; connections?: ConnectionView[]; events?: HostEvent[] };
+}
+
+/** An inspector page's Server-Sent Events, read as its EventSource would, with every host event kept in order. */
+export function eventStream(body: ReadableStream<Uint8Array>) {
+  const bytes = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  const events: HostEvent[] = [];
+  const next = async (): Promise<StreamMessage | null> => {
+    for (;;) {
+      const end = buffer.indexOf('\n\n');
+      if (end >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const event = /^event: (.*)$/m.exec(block)?.[1] ?? 'message';
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
+        const message = { event, data: JSON.parse(data) as StreamMessage['data'] };
+        events.push(...(message.data.events ?? []));
+        return message;
+      }
+      const { value, done } = await bytes.read();
+      if (done) return null;
+      buffer += decoder.decode(value, { stream: true });
+    }
+  };
+  return {
+    next,
+    /** Every host event received so far. */
+    events,
+    /**
+     * Reads until `occurrence` events match (the stream batches whatever queued meanwhile)
+     * and returns the last of them; fails if the stream ends first.
+     */
+    async until(match: (event: HostEvent) => boolean, what: string, occurrence = 1): Promise<HostEvent> {
+      for (;;) {
+        const found = events.filter(match);
+        if (found.length >= occurrence) return found[occurrence - 1]!;
+        if ((await next()) === null) throw new Error(`the stream ended before ${what} (${found.length} of ${occurrence})`);
+      }
+    },
+    cancel: () => bytes.cancel(),
+  };
 }

@@ -1,24 +1,12 @@
 /**
  * The Worker's routes: hubs by name, and connection state only behind the token.
  */
-import { createExecutionContext, waitOnExecutionContext } from 'cloudflare:test';
-import { env, exports } from 'cloudflare:workers';
+import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
-import worker from '../../../adapters/cloudflare/worker.ts';
-import type { Env } from '../../../adapters/cloudflare/config.ts';
 import type { ConnectionView } from '../../../runtime/index.ts';
-import { connect, eventually, hubStub, stats, TOKEN, view } from './helpers.ts';
+import { connect, eventually, get, hubStub, stats, TOKEN, view, withEnv } from './helpers.ts';
 
-const get = (path: string, init?: RequestInit) => exports.default.fetch(`http://hub.test${path}`, init);
 const bearer = { headers: { Authorization: `Bearer ${TOKEN}` } };
-
-/** The Worker with other vars than the test's wrangler.toml + bindings (the object's own env is fixed). */
-async function withEnv(overrides: Partial<Env>, path: string, init?: RequestInit): Promise<Response> {
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`http://hub.test${path}`, init), { ...env, ...overrides }, ctx);
-  await waitOnExecutionContext(ctx);
-  return response;
-}
 
 describe('Worker routes', () => {
   it('answers /healthz without waking any object', async () => {

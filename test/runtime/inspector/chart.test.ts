@@ -13,6 +13,10 @@ import { Host } from '../../../runtime/host.ts';
 import { inspectorRoutes } from '../../../runtime/inspector/routes.ts';
 import { chartLayout } from '../../../runtime/inspector/layout.ts';
 import { compileClient, GENERATED } from '../../../runtime/inspector/build-client.ts';
+import { generateDrawing, GENERATED_DRAWING } from '../../../runtime/inspector/build-drawing.ts';
+import { pregenerated } from '../../../runtime/inspector/drawing.ts';
+import { KEEPALIVE_DRAWING } from '../../../runtime/inspector/drawing.generated.ts';
+import { serveInspector } from '../../../runtime/inspector/serve.ts';
 
 interface Walked {
   states: { path: string; key: string }[];
@@ -46,10 +50,13 @@ function walk(machine: AnyStateMachine): Walked {
   return out;
 }
 
-async function page(options: { machine?: AnyStateMachine; token?: string } = {}, path = '/inspect') {
+async function page(options: { machine?: AnyStateMachine; token?: string; path?: string } = {}, path = '/inspect', init?: RequestInit) {
   const host = new Host({ transport: { send() {}, close() {} } });
-  return inspectorRoutes({ host, ...options }).request(path);
+  return inspectorRoutes({ host, ...options }).request(path, init);
 }
+
+/** The page's own config: where its script opens the event stream. */
+const streamOf = async (response: Response) => (JSON.parse(/<script type="application\/json" id="inspector-config">(.*?)<\/script>/.exec(await response.text())![1]!) as { events: string }).events;
 
 const attr = (value: string) => value.replace(/&/g, '&#38;').replace(/"/g, '&#34;').replace(/</g, '&#60;').replace(/>/g, '&#62;').replace(/'/g, '&#39;');
 
@@ -159,10 +166,47 @@ describe('the page', () => {
     expect((await page({ token: 's3cret' }, '/inspect?token=wrong')).status).toBe(401);
     const ok = await page({ token: 's3cret' }, '/inspect?token=s3cret');
     expect(ok.status).toBe(200);
-    expect(await ok.text()).toContain('"events":"/inspect/events"');
+    expect(await streamOf(ok)).toBe('/inspect/events?token=s3cret');
+  });
+
+  it('hands the token to its own stream however the page was authorised (EventSource cannot send a header)', async () => {
+    const byHeader = await page({ token: 'a b&c' }, '/inspect', { headers: { Authorization: 'Bearer a b&c' } });
+    expect(byHeader.status).toBe(200);
+    expect(await streamOf(byHeader)).toBe('/inspect/events?token=a+b%26c');
+    const stream = await page({ token: 'a b&c' }, '/inspect/events?token=a+b%26c');
+    expect(stream.status).toBe(200);
+    await stream.body!.cancel();
+    // No token configured: none on the stream either.
+    expect(await streamOf(await page())).toBe('/inspect/events');
+  });
+
+  it('names its stream under the path it was served at, parameters and all (the Worker\'s /inspect/<hub>)', async () => {
+    const served = await page({ path: '/inspect/:hub', token: 't' }, '/inspect/room-1?token=t');
+    expect(served.status).toBe(200);
+    expect(await streamOf(served)).toBe('/inspect/room-1/events?token=t');
+    expect((await page({ path: '/inspect/:hub' }, '/inspect')).status).toBe(404);
+    const stream = await page({ path: '/inspect/:hub', token: 't' }, '/inspect/room-1/events?token=t');
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    await stream.body!.cancel();
   });
 
   it('runs the script compiled from the current client.ts (npm run build:inspector)', () => {
     expect(readFileSync(GENERATED, 'utf8')).toBe(compileClient());
+  });
+});
+
+describe('the chart drawn at build time (the Worker\'s)', () => {
+  it('is what the live layout draws for the current machine (npm run build:inspector)', async () => {
+    expect(readFileSync(GENERATED_DRAWING, 'utf8')).toBe(await generateDrawing());
+  });
+
+  it('is refused for a machine it was not drawn from, with a page that says why', async () => {
+    const toy = createMachine({ id: 'lamp', initial: 'off', states: { off: { on: { flip: 'on' } }, on: {} } });
+    expect(pregenerated(KEEPALIVE_DRAWING, keepaliveMachine)).toBe(KEEPALIVE_DRAWING);
+    expect(() => pregenerated(KEEPALIVE_DRAWING, toy)).toThrow(/stale: the machine "lamp" changed since it was drawn \(npm run build:inspector\)/);
+    const host = new Host({ transport: { send() {}, close() {} } });
+    const response = await serveInspector({ host, drawing: () => pregenerated(KEEPALIVE_DRAWING, toy) }).request('/inspect');
+    expect(response.status).toBe(500);
+    expect(((await response.json()) as { error: string }).error).toMatch(/^the chart could not be drawn: the pregenerated chart is stale/);
   });
 });

@@ -120,6 +120,27 @@ describe('GET /inspect/events', () => {
     expect(plain.some((e) => e.type === 'stepped')).toBe(false);
   });
 
+  it('watches through the adapter\'s `watch` when given, and stops it when the reader goes away', async () => {
+    const calls: string[] = [];
+    const { host, open } = world({
+      watch: (listener) => {
+        calls.push('watch');
+        const stop = host.watch(listener);
+        return () => {
+          calls.push('stop');
+          stop();
+        };
+      },
+    });
+    const stream = await open();
+    await stream.next(); // snapshot
+    expect(calls).toEqual(['watch']);
+    host.open({ id: 'a', role: 'client' });
+    expect((await stream.next())?.event).toBe('events');
+    await stream.cancel();
+    await vi.waitFor(() => expect(calls).toEqual(['watch', 'stop']));
+  });
+
   it('sends the host clock while quiet, so the page can tell how long ago things were', async () => {
     const { open, advance } = world({ heartbeatMs: 5 });
     const stream = await open();
