@@ -20,6 +20,7 @@ import {
   MemorySnapshotStore,
   SocketRegistry,
   WakeTimer,
+  withRestartGrace,
   type ConnectionId,
   type HostEvent,
   type InspectObserver,
@@ -155,8 +156,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (timer instanceof QueueTimer) {
     timer.listen().catch(onError('queue listener'));
     // Deadlines that passed while no process ran are handled now, as late ticks: a late
-    // tick PINGs and gives the peer a full interval, so downtime never causes a death.
-    restored = await host.restoreFromStore();
+    // tick PINGs and gives the peer a full interval, and the restart grace holds back a
+    // verdict for one interval (a crash may have lost the PONG to the last PING).
+    const at = Date.now();
+    restored = host.restore(withRestartGrace(await store.load(), at), at);
   }
 
   const app = createApp({
