@@ -40,6 +40,8 @@ export interface ServerOptions {
   /** Guards GET /actors (and whatever `extend` protects with it). */
   token?: string;
   maxConnections?: number;
+  /** PINGs a peer may send per interval before it is closed as a flood (Host default 100; 0: no limit). */
+  maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
@@ -101,6 +103,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
     maxFrameBytes,
     onEvent: (event) => {
       logEvent(event, log);
