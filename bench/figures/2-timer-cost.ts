@@ -48,7 +48,7 @@ const figure: Figure = {
       parts.push(
         measure({
           name: `tick, N=${fmt(run.n)}, 1% due (${fmt(run.onePercent)})`,
-          unit: 'ms',
+          unit: 'CPU ms',
           samples: run.hostOnePercent,
           baselineSamples: run.sweeps,
           baselineName: SWEEP,
@@ -56,7 +56,7 @@ const figure: Figure = {
       );
     }
     for (const run of measured) {
-      parts.push(measure({ name: `tick, N=${fmt(run.n)}, ${run.fixedDue} due`, unit: 'ms', samples: run.hostFixed, baselineSamples: run.sweeps, baselineName: SWEEP }));
+      parts.push(measure({ name: `tick, N=${fmt(run.n)}, ${run.fixedDue} due`, unit: 'CPU ms', samples: run.hostFixed, baselineSamples: run.sweeps, baselineName: SWEEP }));
     }
     // The claim itself: same due count, 100x the connections, about the same tick.
     const growth = (run: TimerRun, series: 'hostFixed' | 'sweeps') => median(run[series]) / median(first[series]);
@@ -82,6 +82,7 @@ const figure: Figure = {
       parts,
       notes: [
         `Target: a tick with the same due count may grow at most ${MAX_GROWTH}x from the smallest to the largest N, and so may the cost per due connection at 1% due (the heap is log N). Host tick per due connection: ${perDue(first).toFixed(1)} us at N=${fmt(first.n)}, ${perDue(last).toFixed(1)} us at N=${fmt(last.n)} (${perDueGrowth.toFixed(2)}x); growth of the sweep for the same N: ${growth(last, 'sweeps').toFixed(0)}x.`,
+        'Work is CPU time of the process (process.cpuUsage, all threads), median of the ticks.',
         'Each due connection is one statechart step (a PING sent, snapshot saved); the sweep only flips a flag per connection. Both hand their PING to the same no-op transport, so socket writes are not counted on either side.',
         'Per interval every idle connection is due once in both designs; the host spreads that work over many small ticks at each connection\'s own deadline instead of one sweep at a fixed phase.',
       ],

@@ -7,6 +7,7 @@
  */
 import { Host, TEXT_FRAMES, type Frame } from '../../runtime/index.ts';
 import { HandHost } from '../baselines/hand-host.ts';
+import { timed, type Elapsed } from '../lib/clock.ts';
 
 export const INTERVAL = 1000;
 
@@ -18,8 +19,8 @@ export interface FrameTarget {
 
 export interface FrameRig {
   target: FrameTarget;
-  /** Sends `frames` more frames and returns frames per second of wall time. */
-  run(frames: number): number;
+  /** Sends `frames` more frames; returns the time it took. */
+  run(frames: number): Elapsed;
   steps(): number;
   sent(): number;
 }
@@ -49,24 +50,25 @@ export function frameRig(kind: 'host' | 'hand', connections: number, perInterval
     target = hand;
   }
   for (const id of ids) target.receive(id, TEXT_FRAMES.ADVERTISE, 0);
+  // perInterval = Infinity: every frame at time 0, so no deadline ever comes due.
   const step = INTERVAL / (connections * perInterval);
   let k = 0;
   return {
     target,
     run(frames) {
-      const t0 = performance.now();
       const end = k + frames;
-      let wake = target.nextWake() ?? Infinity;
-      for (; k < end; k++) {
-        const at = k * step;
-        if (at >= wake) {
-          target.tick(at);
-          wake = target.nextWake() ?? Infinity;
+      return timed(() => {
+        let wake = target.nextWake() ?? Infinity;
+        for (; k < end; k++) {
+          const at = k * step;
+          if (at >= wake) {
+            target.tick(at);
+            wake = target.nextWake() ?? Infinity;
+          }
+          const round = (k / connections) | 0;
+          target.receive(ids[k % connections]!, POOL[round % 3]![k % COPIES]!, at);
         }
-        const round = (k / connections) | 0;
-        target.receive(ids[k % connections]!, POOL[round % 3]![k % COPIES]!, at);
-      }
-      return frames / ((performance.now() - t0) / 1000);
+      });
     },
     steps: () => host?.stats.steps ?? 0,
     sent: () => sent,

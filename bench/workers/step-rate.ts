@@ -10,6 +10,7 @@
 import { createActor, transition, type AnyActorRef } from 'xstate';
 import { keepaliveMachine, type KeepaliveEmitted, type KeepaliveEvent, type KeepaliveInput, type KeepaliveSnapshot } from '../../actors/keepalive.ts';
 import { SnapshotStepper } from '../../runtime/stepper.ts';
+import { timed, type Elapsed } from '../lib/clock.ts';
 
 export const STEPPERS = ['snapshot-stepper', 'actor-send', 'pure-transition'] as const;
 export type StepperKind = (typeof STEPPERS)[number];
@@ -56,25 +57,25 @@ function stepping(kind: StepperKind, connections: number): Stepping {
   };
 }
 
-/** A stepping rig; each `run(events)` continues where the last stopped and returns steps/s. */
-export function stepRig(kind: StepperKind, connections: number): { run(events: number): number } {
+/** A stepping rig; each `run(events)` continues where the last stopped. */
+export function stepRig(kind: StepperKind, connections: number): { run(events: number): Elapsed } {
   const rig = stepping(kind, connections);
   const cursor = Array.from({ length: connections }, (_, i) => i + 1);
   let n = 0;
   return {
     run(events) {
-      const t0 = performance.now();
-      for (let e = 0; e < events; e++, n++) {
-        const i = n % connections;
-        const round = (n / connections) | 0;
-        if (round % 2 === 0) {
-          rig.step(i, { type: 'peer.message', at: cursor[i]!, folded: { pongs: 1 } });
-        } else {
-          rig.step(i, { type: 'tick', at: cursor[i]! + INTERVAL });
-          cursor[i]! += INTERVAL + 1;
+      return timed(() => {
+        for (let e = 0; e < events; e++, n++) {
+          const i = n % connections;
+          const round = (n / connections) | 0;
+          if (round % 2 === 0) {
+            rig.step(i, { type: 'peer.message', at: cursor[i]!, folded: { pongs: 1 } });
+          } else {
+            rig.step(i, { type: 'tick', at: cursor[i]! + INTERVAL });
+            cursor[i]! += INTERVAL + 1;
+          }
         }
-      }
-      return events / ((performance.now() - t0) / 1000);
+      });
     },
   };
 }
