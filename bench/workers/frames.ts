@@ -26,7 +26,8 @@ export interface FrameRig {
 }
 
 const COPIES = 1024;
-const copy = (s: string) => Buffer.from(s).toString();
+/** A fresh flat copy, as a socket hands a frame over (not the interned constant). */
+const copy = (s: string) => String.fromCharCode(...Array.from(s, (c) => c.charCodeAt(0)));
 const POOL: string[][] = [TEXT_FRAMES.PING, TEXT_FRAMES.PONG, 'app:some application message'].map((f) =>
   Array.from({ length: COPIES }, () => copy(f)),
 );
