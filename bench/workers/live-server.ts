@@ -4,7 +4,7 @@
  *
  *   node bench/workers/live-server.ts adapter|ws-recipe INTERVAL_MS
  *
- * Commands on stdin: `status`, `measure {seconds, window}`, `stop`.
+ * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC), `stop`.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../adapters/node/server.ts';
@@ -76,6 +76,10 @@ async function measureWindows(seconds: number, window: number): Promise<void> {
 onCommand((command) => {
   if (command.type === 'status') report({ type: 'status', connections: served.size(), deaths: served.deaths() });
   else if (command.type === 'measure') void measureWindows(Number(command.seconds), Number(command.window));
-  else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
+  else if (command.type === 'gc') {
+    // Live heap (after a full collection), for leak checks between windows; never inside one.
+    (globalThis as { gc?: () => void }).gc?.();
+    report({ type: 'heap', liveMiB: process.memoryUsage().heapUsed / 2 ** 20, connections: served.size() });
+  } else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
 });
 report({ type: 'ready', url: served.url });
