@@ -2,7 +2,7 @@
  * Baseline for figure 1: about the least a keepalive connection can cost, a hand-written
  * record per connection in a `Map`, its deadline in the host's own `TimerQueue`.
  */
-import { nanoid } from 'nanoid';
+import { newConnectionId } from '../../runtime/connection-id.ts';
 import { TimerQueue } from '../../runtime/timer-queue.ts';
 
 const AWAITING_ADVERTISE = 0;
@@ -29,7 +29,7 @@ export class IdleRecords {
   readonly queue = new TimerQueue<string>();
 
   open(at: number, interval: number, count: number): string {
-    const id = nanoid();
+    const id = newConnectionId(); // the host's own ids, so both sides pay the same for them
     this.records.set(id, new IdleRecord(interval, count, at));
     return id;
   }

@@ -1,6 +1,6 @@
 /**
  * Figure 1, idle scale: 100,000 idle connections in one Node process, heap per connection
- * after GC. Each kind is built in a fresh process per run, so heaps never share garbage.
+ * after GC. Each kind is measured in its own process, so kinds never share a heap.
  */
 import { benchFile } from '../lib/paths.ts';
 import type { Figure } from '../lib/result.ts';

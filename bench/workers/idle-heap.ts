@@ -8,7 +8,7 @@
  *
  * Every connection is opened, advertised and has one unfolded sign of life (a PONG), as
  * an idle peer between two keepalive rounds looks. Ids are generated inside the measured
- * region for every kind (nanoid, 21 characters), since a connection needs one.
+ * region for every kind (the host's flat 21-character ids), since a connection needs one.
  */
 import { Host, MemorySnapshotStore, TEXT_FRAMES } from '../../runtime/index.ts';
 import { IdleRecords } from '../baselines/idle-record.ts';
