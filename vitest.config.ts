@@ -9,7 +9,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/cloudflare/**'],
+          exclude: ['test/cloudflare/**', 'test/bench/**'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -2,24 +2,32 @@
  * One deadline per key in an indexed binary min-heap: the host arms a single platform
  * timer at `peek()` and pops only what is due, so waking costs O(due · log N), never a
  * sweep over every connection.
+ *
+ * Each key's entry carries its own heap position, so sifting moves entries and updates
+ * a field; a `Map` of positions cost two hash writes per level and showed as the heap's
+ * main cost in profiles of the host's tick.
  */
+interface Entry<K> {
+  readonly key: K;
+  at: number;
+  index: number;
+}
+
 export class TimerQueue<K> {
-  #keys: K[] = [];
-  #times: number[] = [];
-  #index = new Map<K, number>();
+  #heap: Entry<K>[] = [];
+  #entries = new Map<K, Entry<K>>();
 
   get size(): number {
-    return this.#keys.length;
+    return this.#heap.length;
   }
 
   /** Earliest deadline, or null when nothing is scheduled. */
   peek(): number | null {
-    return this.#times.length > 0 ? this.#times[0]! : null;
+    return this.#heap.length > 0 ? this.#heap[0]!.at : null;
   }
 
   get(key: K): number | undefined {
-    const i = this.#index.get(key);
-    return i === undefined ? undefined : this.#times[i];
+    return this.#entries.get(key)?.at;
   }
 
   /** Schedules `key` at `at`, or reschedules it; `null` unschedules. */
@@ -28,75 +36,78 @@ export class TimerQueue<K> {
       this.delete(key);
       return;
     }
-    const i = this.#index.get(key);
-    if (i === undefined) {
-      this.#keys.push(key);
-      this.#times.push(at);
-      this.#index.set(key, this.#keys.length - 1);
-      this.#up(this.#keys.length - 1);
+    const entry = this.#entries.get(key);
+    if (entry === undefined) {
+      const added: Entry<K> = { key, at, index: this.#heap.length };
+      this.#entries.set(key, added);
+      this.#heap.push(added);
+      this.#up(added);
       return;
     }
-    const before = this.#times[i]!;
-    this.#times[i] = at;
-    if (at < before) this.#up(i);
-    else if (at > before) this.#down(i);
+    const before = entry.at;
+    entry.at = at;
+    if (at < before) this.#up(entry);
+    else if (at > before) this.#down(entry);
   }
 
   delete(key: K): boolean {
-    const i = this.#index.get(key);
-    if (i === undefined) return false;
-    const last = this.#keys.length - 1;
-    this.#swap(i, last);
-    this.#keys.pop();
-    this.#times.pop();
-    this.#index.delete(key);
-    if (i < last) {
-      this.#down(i);
-      this.#up(i);
-    }
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return false;
+    this.#entries.delete(key);
+    this.#remove(entry.index);
     return true;
   }
 
   /** Removes and returns the earliest key if its deadline is at or before `now`. */
   popDue(now: number): K | undefined {
-    if (this.#times.length === 0 || this.#times[0]! > now) return undefined;
-    const key = this.#keys[0]!;
-    this.delete(key);
-    return key;
+    const top = this.#heap[0];
+    if (top === undefined || top.at > now) return undefined;
+    this.#entries.delete(top.key);
+    this.#remove(0);
+    return top.key;
   }
 
-  #up(i: number): void {
+  /** Fills slot `i` with the last entry and restores the heap order around it. */
+  #remove(i: number): void {
+    const last = this.#heap.pop()!;
+    if (i === this.#heap.length) return;
+    this.#heap[i] = last;
+    last.index = i;
+    this.#down(last);
+    this.#up(last);
+  }
+
+  #up(entry: Entry<K>): void {
+    const heap = this.#heap;
+    let i = entry.index;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (this.#times[parent]! <= this.#times[i]!) return;
-      this.#swap(i, parent);
-      i = parent;
+      const p = (i - 1) >> 1;
+      const parent = heap[p]!;
+      if (parent.at <= entry.at) break;
+      heap[i] = parent;
+      parent.index = i;
+      i = p;
     }
+    heap[i] = entry;
+    entry.index = i;
   }
 
-  #down(i: number): void {
-    const n = this.#keys.length;
+  #down(entry: Entry<K>): void {
+    const heap = this.#heap;
+    const n = heap.length;
+    let i = entry.index;
     for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let least = i;
-      if (left < n && this.#times[left]! < this.#times[least]!) least = left;
-      if (right < n && this.#times[right]! < this.#times[least]!) least = right;
-      if (least === i) return;
-      this.#swap(i, least);
-      i = least;
+      let child = 2 * i + 1;
+      if (child >= n) break;
+      const right = child + 1;
+      if (right < n && heap[right]!.at < heap[child]!.at) child = right;
+      const least = heap[child]!;
+      if (least.at >= entry.at) break;
+      heap[i] = least;
+      least.index = i;
+      i = child;
     }
-  }
-
-  #swap(a: number, b: number): void {
-    if (a === b) return;
-    const key = this.#keys[a]!;
-    const time = this.#times[a]!;
-    this.#keys[a] = this.#keys[b]!;
-    this.#times[a] = this.#times[b]!;
-    this.#keys[b] = key;
-    this.#times[b] = time;
-    this.#index.set(this.#keys[a]!, a);
-    this.#index.set(key, b);
+    heap[i] = entry;
+    entry.index = i;
   }
 }

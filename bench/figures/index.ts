@@ -1,0 +1,24 @@
+/**
+ * Every figure of issue 11, one module each, run in this order by `bench/run.ts`, each in
+ * its own process. Figures 7 (Durable Object wake-ups, Cloudflare adapter) and 8 (Deno vs
+ * Node) slot in here as `7-durable-object-wakes.ts` and `8-deno-vs-node.ts` when their
+ * adapters land: a module exports a `Figure` whose `run` may spawn whatever runtime it needs.
+ */
+export interface FigureEntry {
+  figure: number;
+  name: string;
+  file: string;
+  /** Flags for the figure's own process (heap size for the big ones). */
+  nodeFlags?: string[];
+  /** Wall-clock limit for the figure, full and quick mode, in seconds. */
+  timeout: { full: number; quick: number };
+}
+
+export const FIGURES: FigureEntry[] = [
+  { figure: 1, name: 'idle scale', file: '1-idle-scale.ts', timeout: { full: 600, quick: 60 } },
+  { figure: 2, name: 'timer cost', file: '2-timer-cost.ts', timeout: { full: 900, quick: 60 } },
+  { figure: 3, name: 'frames through the host', file: '3-frames.ts', timeout: { full: 600, quick: 60 } },
+  { figure: 4, name: 'statechart steps', file: '4-steps.ts', timeout: { full: 600, quick: 60 } },
+  { figure: 5, name: 'round trip', file: '5-round-trip.ts', timeout: { full: 600, quick: 60 } },
+  { figure: 6, name: 'many live sockets', file: '6-live-sockets.ts', timeout: { full: 900, quick: 90 } },
+];

@@ -1,0 +1,77 @@
+/**
+ * Figure 3 driver, shared by the figure and by `--cpu-prof` runs: C advertised
+ * connections, each sent F frames per keepalive interval in turn (PING, PONG, an
+ * application message), on a virtual clock; the host is ticked whenever its next
+ * deadline passes, so folds and PINGs are part of the cost. Frames are fresh strings
+ * (as a socket hands them over), not the interned constants.
+ */
+import { Host, TEXT_FRAMES, type Frame } from '../../runtime/index.ts';
+import { HandHost } from '../baselines/hand-host.ts';
+import { timed, type Elapsed } from '../lib/clock.ts';
+
+export const INTERVAL = 1000;
+
+export interface FrameTarget {
+  receive(id: string, frame: Frame, at: number): boolean;
+  tick(at: number): void;
+  nextWake(): number | null;
+}
+
+export interface FrameRig {
+  target: FrameTarget;
+  /** Sends `frames` more frames; returns the time it took. */
+  run(frames: number): Elapsed;
+  steps(): number;
+  sent(): number;
+}
+
+const COPIES = 1024;
+/** A fresh flat copy, as a socket hands a frame over (not the interned constant). */
+const copy = (s: string) => String.fromCharCode(...Array.from(s, (c) => c.charCodeAt(0)));
+const POOL: string[][] = [TEXT_FRAMES.PING, TEXT_FRAMES.PONG, 'app:some application message'].map((f) =>
+  Array.from({ length: COPIES }, () => copy(f)),
+);
+
+export function frameRig(kind: 'host' | 'hand', connections: number, perInterval: number): FrameRig {
+  let sent = 0;
+  const transport = { send: () => void sent++, close: () => {} };
+  let target: FrameTarget;
+  let host: Host | null = null;
+  const ids = Array.from({ length: connections }, (_, i) => `c${i}`.padEnd(21, '-'));
+  if (kind === 'host') {
+    // As the Node adapter configures it: one wake callback, flood limit on (high enough not to trip).
+    let wake: number | null = null;
+    host = new Host({ transport, now: () => 0, maxPingsPerInterval: perInterval, defaults: { interval: INTERVAL, count: 5 }, onNextWake: (at) => (wake = at) });
+    void wake;
+    for (const id of ids) host.open({ id, role: 'server', at: 0 });
+    target = host;
+  } else {
+    const hand = new HandHost(transport, INTERVAL, 5);
+    for (const id of ids) hand.open(id, 0);
+    target = hand;
+  }
+  for (const id of ids) target.receive(id, TEXT_FRAMES.ADVERTISE, 0);
+  // perInterval = Infinity: every frame at time 0, so no deadline ever comes due.
+  const step = INTERVAL / (connections * perInterval);
+  let k = 0;
+  return {
+    target,
+    run(frames) {
+      const end = k + frames;
+      return timed(() => {
+        let wake = target.nextWake() ?? Infinity;
+        for (; k < end; k++) {
+          const at = k * step;
+          if (at >= wake) {
+            target.tick(at);
+            wake = target.nextWake() ?? Infinity;
+          }
+          const round = (k / connections) | 0;
+          target.receive(ids[k % connections]!, POOL[round % 3]![k % COPIES]!, at);
+        }
+      });
+    },
+    steps: () => host?.stats.steps ?? 0,
+    sent: () => sent,
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * Figure 6 server process: the Node adapter (or the ws-recipe baseline) holding many real
+ * loopback WebSockets, measuring itself in windows: CPU, RSS, heap, event-loop delay.
+ *
+ *   node bench/workers/live-server.ts adapter|ws-recipe INTERVAL_MS
+ *
+ * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC), `stop`.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { startServer } from '../../adapters/node/server.ts';
+import { startRecipeServer } from '../baselines/ws-recipe-server.ts';
+import { onCommand, report } from '../lib/spawn.ts';
+
+export interface LiveWindow {
+  type: 'window';
+  seconds: number;
+  cpuPercent: number;
+  rssMiB: number;
+  heapMiB: number;
+  loopDelayP99Ms: number;
+  loopDelayMaxMs: number;
+  connections: number;
+  deaths: number;
+}
+
+interface Served {
+  url: string;
+  size(): number;
+  /** Live peers the server gave up on: every death here is a false death. */
+  deaths(): number;
+  stop(): Promise<void>;
+}
+
+async function serve(kind: string | undefined, interval: number): Promise<Served> {
+  if (kind === 'adapter') {
+    let deaths = 0;
+    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, onEvent: (event) => void (event.type === 'dead' && deaths++) });
+    return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, stop: () => server.close() };
+  }
+  if (kind === 'ws-recipe') {
+    const server = await startRecipeServer(interval);
+    return { url: server.url, size: () => server.size, deaths: () => server.terminated, stop: () => server.close() };
+  }
+  throw new Error('usage: live-server.ts adapter|ws-recipe INTERVAL_MS');
+}
+
+const served = await serve(process.argv[2], Number(process.argv[3] ?? 1000));
+const delay = monitorEventLoopDelay({ resolution: 10 });
+delay.enable();
+
+async function measureWindows(seconds: number, window: number): Promise<void> {
+  for (let elapsed = 0; elapsed < seconds; elapsed += window) {
+    delay.reset();
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, window * 1000));
+    const wall = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const memory = process.memoryUsage();
+    const result: LiveWindow = {
+      type: 'window',
+      seconds: wall,
+      cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+      rssMiB: memory.rss / 2 ** 20,
+      heapMiB: memory.heapUsed / 2 ** 20,
+      loopDelayP99Ms: delay.percentile(99) / 1e6,
+      loopDelayMaxMs: delay.max / 1e6,
+      connections: served.size(),
+      deaths: served.deaths(),
+    };
+    report(result);
+  }
+  report({ type: 'measured' });
+}
+
+onCommand((command) => {
+  if (command.type === 'status') report({ type: 'status', connections: served.size(), deaths: served.deaths() });
+  else if (command.type === 'measure') void measureWindows(Number(command.seconds), Number(command.window));
+  else if (command.type === 'gc') {
+    // Live heap (after a full collection), for leak checks between windows; never inside one.
+    (globalThis as { gc?: () => void }).gc?.();
+    report({ type: 'heap', liveMiB: process.memoryUsage().heapUsed / 2 ** 20, connections: served.size() });
+  } else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
+});
+report({ type: 'ready', url: served.url });

@@ -1,0 +1,80 @@
+/**
+ * CI hook for the benchmarks: `npm run bench -- --quick` must finish and write a
+ * well-formed results.json. Speed targets are not asserted (CI machines are noisy);
+ * what is deterministic is: figure 4's steps per interval, counted on a virtual clock.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FIGURES } from '../../bench/figures/index.ts';
+import type { Measurement, Results } from '../../bench/lib/result.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+let dir: string | undefined;
+afterAll(async () => {
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+function runQuick(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+function expectMeasurement(m: Measurement, where: string): void {
+  expect(typeof m.name, where).toBe('string');
+  expect(typeof m.unit, where).toBe('string');
+  expect(Number.isFinite(m.value), `${where}: value`).toBe(true);
+  expect(m.baseline === null || Number.isFinite(m.baseline), `${where}: baseline`).toBe(true);
+  expect(m.target === null || typeof m.target === 'string', `${where}: target`).toBe(true);
+  expect(m.met === null || typeof m.met === 'boolean', `${where}: met`).toBe(true);
+  if (m.baseline !== null && m.baseline !== 0) expect(m.ratio, `${where}: ratio`).toBeCloseTo(m.value! / m.baseline, 6);
+  else expect(m.ratio, `${where}: ratio`).toBeNull();
+  if (m.target !== null) expect(typeof m.met, `${where}: a target is met or not`).toBe('boolean');
+}
+
+describe('npm run bench -- --quick', () => {
+  it('finishes in under two minutes and writes one well-formed entry per figure', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bench-'));
+    const out = join(dir, 'results.json');
+    const started = Date.now();
+    const run = await runQuick(out);
+    const seconds = (Date.now() - started) / 1000;
+    expect(run.code, run.stderr.slice(-4000)).toBe(0);
+    expect(seconds).toBeLessThan(120);
+    expect(run.stdout).toMatch(/QUICK MODE/);
+
+    const results = JSON.parse(await readFile(out, 'utf8')) as Results;
+    expect(results.mode).toBe('quick');
+    expect(results.machine.cpus).toBeGreaterThan(0);
+    expect(results.figures.map((f) => f.figure)).toEqual(FIGURES.map((f) => f.figure));
+    for (const figure of results.figures) {
+      expect(figure.error, `figure ${figure.figure}`).toBeUndefined();
+      expect(figure.scale, `figure ${figure.figure}`).toMatch(/quick mode/);
+      expectMeasurement(figure, `figure ${figure.figure}`);
+      expect(figure.parts.length, `figure ${figure.figure}`).toBeGreaterThan(0);
+      for (const part of figure.parts) expectMeasurement(part, `figure ${figure.figure} / ${part.name}`);
+      // Every printed row is in the table.
+      expect(run.stdout).toContain(figure.name);
+    }
+
+    // Deterministic: counted steps per connection per interval, whatever the frame rate.
+    const steps = results.figures.find((f) => f.figure === 4)!;
+    const rates = steps.parts.filter((p) => p.unit === 'steps/conn/interval');
+    expect(rates.length).toBe(5);
+    for (const part of rates) expect(part.value, part.name).toBeLessThanOrEqual(2.01);
+    expect(rates.find((p) => p.name.includes('only answers'))!.value).toBe(2);
+    expect(rates.find((p) => p.name.startsWith('1000 '))!.baseline).toBeGreaterThanOrEqual(1000); // the eager host steps every frame
+
+    // Every socket of figure 6 stayed up: no peer that answers is ever declared dead.
+    expect(results.figures.find((f) => f.figure === 6)!.value).toBe(0);
+  });
+});
