@@ -24,7 +24,7 @@ import {
 } from '../actors/keepalive.ts';
 import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
 import { newConnectionId } from './connection-id.ts';
-import { NO_SNAPSHOT_STORE, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
 import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { TimerQueue } from './timer-queue.ts';
 
@@ -55,7 +55,6 @@ export interface HostOptions {
   transport: Transport;
   /** The clock, in ms. Default `Date.now`; tests pass a fake one. */
   now?: () => number;
-  /** Where snapshots are written. Default: nowhere (`NO_SNAPSHOT_STORE`). */
   store?: SnapshotStore;
   /** XState's inspection observer, e.g. `createWebSocketInspector().inspect`. Implies `eager`. */
   inspect?: InspectObserver;
@@ -199,7 +198,7 @@ export class Host {
   constructor(options: HostOptions) {
     this.#transport = options.transport;
     this.#now = options.now ?? Date.now;
-    this.#store = options.store ?? NO_SNAPSHOT_STORE;
+    this.#store = options.store ?? new MemorySnapshotStore();
     this.#inspect = options.inspect;
     this.#eager = options.eager ?? options.inspect !== undefined;
     this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
@@ -214,6 +213,11 @@ export class Host {
 
   get size(): number {
     return this.#connections.size;
+  }
+
+  /** Where this host writes snapshots: hand it to a new host to resume its connections. */
+  get store(): SnapshotStore {
+    return this.#store;
   }
 
   /** True when `open` would refuse: adapters answer new peers 503 before upgrading. */
@@ -676,7 +680,6 @@ export class Host {
   }
 
   #save(conn: Connection): void {
-    if (this.#store === NO_SNAPSHOT_STORE) return;
     this.#track(this.#store.save(recordOf(conn)));
   }
 

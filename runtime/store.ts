@@ -25,15 +25,7 @@ export interface SnapshotStore {
   delete(id: ConnectionId): void | Promise<void>;
 }
 
-/**
- * A host's default: keeps nothing. A host never restores its own live connections
- * (`restore` skips ids it holds), so a copy in the same process could only cost memory
- * (~0.3 KiB per idle connection, measured) and a persisted snapshot per step; a host
- * given this store skips building snapshots for it. Pass a real store to survive restarts.
- */
-export const NO_SNAPSHOT_STORE: SnapshotStore = Object.freeze({ load: () => [], save: () => {}, delete: () => {} });
-
-/** Snapshots in memory: tests, and restoring one host's connections into another in the same process. */
+/** The default: snapshots in memory, which is all a single process needs. */
 export class MemorySnapshotStore implements SnapshotStore {
   readonly records = new Map<ConnectionId, StoredConnection>();
   load(): Iterable<StoredConnection> {

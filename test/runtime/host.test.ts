@@ -194,6 +194,19 @@ describe('snapshots and restore', () => {
     host.peerClosed('x');
     expect(store.records.has('x')).toBe(false);
   });
+
+  it('keeps snapshots in memory by default, so a fresh host given that store resumes every connection', () => {
+    let now = 0;
+    const first = new Host({ transport: new LinkTransport(), now: () => now });
+    first.open({ id: 'a', role: 'server', interval: 1000, count: 2 });
+    first.receive('a', 'keepalive:ADVERTISE');
+    first.tick((now = 1000)); // PING out, unanswered 1
+    expect(first.store).toBeInstanceOf(MemorySnapshotStore);
+    const second = new Host({ transport: new LinkTransport(), now: () => now, store: first.store });
+    expect(second.restore(first.store.load() as Iterable<StoredConnection>, now)).toEqual(['a']);
+    expect(second.view('a')).toEqual(first.view('a'));
+    expect(second.view('a')).toMatchObject({ state: 'alive.probing', unanswered: 1, wakeAt: 2000 });
+  });
 });
 
 describe('event listeners', () => {
