@@ -262,6 +262,8 @@ export class Host {
       interval: options.interval ?? this.#defaults.interval,
       count: options.count ?? this.#defaults.count,
       sendPings: options.sendPings ?? this.#defaults.sendPings,
+      // An explicit null turns a default deadline off for this connection.
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : (this.#defaults.advertiseTimeout ?? null),
     };
     validateKeepalive(keepalive);
     if (this.atCapacity) throw new CapacityError(`connection limit of ${this.#maxConnections} reached`);
@@ -694,6 +696,10 @@ function validateKeepalive(options: KeepaliveOptions): void {
   }
   if (!Number.isInteger(options.count) || options.count < 0) {
     throw new RangeError(`keepalive count must be a whole number >= 0, got ${options.count}`);
+  }
+  const timeout = options.advertiseTimeout;
+  if (timeout !== undefined && timeout !== null && (!Number.isFinite(timeout) || timeout < 0)) {
+    throw new RangeError(`advertiseTimeout must be a number of ms >= 0 (0 or null: none), got ${timeout}`);
   }
 }
 
