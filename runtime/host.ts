@@ -135,6 +135,14 @@ export interface HostStats {
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
+
+/**
+ * What our servers give a peer to ADVERTISE unless told otherwise: as long as they would
+ * let a silent peer live once advertised, interval*(count+1).
+ */
+export function defaultAdvertiseTimeout(interval: number, count: number): number {
+  return interval * (count + 1);
+}
 const NOTHING_PENDING = -Infinity;
 
 interface Connection {
@@ -209,6 +217,11 @@ export class Host {
 
   get size(): number {
     return this.#connections.size;
+  }
+
+  /** The keepalive settings a connection gets unless `open` says otherwise. */
+  get defaults(): Readonly<KeepaliveOptions> {
+    return this.#defaults;
   }
 
   /** True when `open` would refuse: adapters answer new peers 503 before upgrading. */

@@ -48,7 +48,12 @@ export function closeReason(reason: string): string {
   return new TextDecoder().decode(bytes.slice(0, 120)).replace(/\uFFFD$/, '') + '...';
 }
 
-/** 1000 for an orderly close, 4000 (application range) for a dead peer or a protocol error. */
+/** 1000 for an orderly close, 4000 (application range) for a dead peer, a protocol error or a missed ADVERTISE. */
 export function closeCode(reason: string): number {
-  return /^(peer dead|protocol error)/.test(reason) ? 4000 : 1000;
+  return /^(peer dead|protocol error|no ADVERTISE)/.test(reason) ? 4000 : 1000;
+}
+
+/** Closes after which the peer is not waited for (a dead or never-advertised peer may never finish the handshake). */
+export function abandonsPeer(reason: string): boolean {
+  return /^(peer dead|no ADVERTISE)/.test(reason);
 }
