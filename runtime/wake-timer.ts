@@ -36,7 +36,8 @@ export interface WakeTimerOptions {
 // setTimeout stores its delay in a signed 32-bit int; longer delays fire at once.
 const MAX_DELAY = 2 ** 31 - 1;
 
-const platformTimers: TimerApi = {
+/** The platform's own timers, as `WakeTimer` uses them unless given others (tests wrap these to count). */
+export const PLATFORM_TIMERS: TimerApi = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof globalThis.setTimeout>),
   afterIo:
@@ -62,7 +63,7 @@ export class WakeTimer {
 
   constructor(options: WakeTimerOptions) {
     this.#wake = options.wake;
-    this.#timers = options.timers ?? platformTimers;
+    this.#timers = options.timers ?? PLATFORM_TIMERS;
     this.#unref = options.unref ?? true;
     this.#now = options.now ?? Date.now;
     this.#onError = options.onError ?? ((error) => console.error('keepalive timer:', error));
