@@ -23,6 +23,8 @@ export default defineConfig({
               bindings: {
                 KEEPALIVE_INTERVAL: '1000',
                 KEEPALIVE_COUNT: '2',
+                // A cap the tests can reach (100 sockets on one hub at most).
+                KEEPALIVE_MAX_CONNECTIONS: '100',
                 KEEPALIVE_COUNT_WAKES: 'true',
                 KEEPALIVE_TOKEN: 'test-token',
               },

@@ -12,6 +12,11 @@
  * (since the last sign of life or the last PING) the side sends a PING; when `count`
  * PINGs are unanswered and one more interval passes, the peer is dead. A peer silent
  * since `t` is therefore declared dead at exactly `t + interval * (count + 1)`.
+ *
+ * One addition to libvirt: a server may give a peer `advertiseTimeout` ms to ADVERTISE.
+ * libvirt needs none (a client there speaks first, with a call), but a socket that never
+ * advertises would otherwise hold its place forever. Missing that deadline closes the
+ * connection; it sends nothing keepalive, so "nothing before ADVERTISE" still holds.
  */
 import { assign, emit, enqueueActions, setup } from 'xstate';
 import type { SnapshotFrom } from 'xstate';
@@ -27,6 +32,12 @@ export interface KeepaliveOptions {
   count: number;
   /** false: this side never PINGs and never declares death, but still answers PINGs. */
   sendPings: boolean;
+  /**
+   * ms to wait for the peer's ADVERTISE (while awaiting it) before closing the connection.
+   * Counted from the start; signs of life before ADVERTISE do not extend it. null, 0 or
+   * absent: wait forever, as libvirt does.
+   */
+  advertiseTimeout?: number | null;
 }
 
 export interface KeepaliveInput extends KeepaliveOptions {
@@ -67,13 +78,18 @@ export type KeepaliveEmitted =
 
 export interface KeepaliveContext extends KeepaliveOptions {
   role: Role;
+  /** Resolved from the input: null when there is no deadline. */
+  advertiseTimeout: number | null;
   /** Resolved from the input (role defaults applied). */
   advertise: boolean;
   awaitAdvertise: boolean;
   startedAt: number;
   /** virkeepalive.c `lastPacketReceived`. */
   lastSignOfLife: number;
-  /** virkeepalive.c `intervalStart`: the last sign of life or the last PING sent. */
+  /**
+   * virkeepalive.c `intervalStart`: the last sign of life or the last PING sent. Before
+   * ADVERTISE: when the wait for it began (the ADVERTISE deadline's anchor).
+   */
   intervalStart: number;
   /** PINGs sent since the last sign of life (virkeepalive.c: count - countToDeath). */
   unanswered: number;
@@ -92,6 +108,10 @@ export const ANSWERS_PING = 'answersPing';
 
 const wakeAfter = (context: KeepaliveContext, at: number): number | null =>
   context.sendPings ? at + context.interval : null;
+
+// Snapshots stored before the deadline existed have no `advertiseTimeout`: no deadline.
+const advertiseDeadline = (context: KeepaliveContext, from: number): number | null =>
+  context.advertiseTimeout ? from + context.advertiseTimeout : null;
 
 /** Counters for a sign of life, whether one event or many folded frames. */
 function tallyInbound(context: KeepaliveContext, event: KeepaliveEvent, answering: boolean) {
@@ -121,19 +141,22 @@ const machineSetup = setup({
     sendsPings: ({ context }) => context.sendPings,
     /** The host woke us before our deadline (a repeated or early alarm): nothing to do. */
     notDue: ({ context, event }) => context.wakeAt === null || event.at < context.wakeAt,
-    /** A backward clock step (NTP) put `at` before the current interval began. */
-    clockWentBack: ({ context, event }) => event.at < context.intervalStart,
+    /** A backward clock step (NTP) put `at` before the current interval began (while timing anything). */
+    clockWentBack: ({ context, event }) => context.wakeAt !== null && event.at < context.intervalStart,
     peerExhausted: ({ context }) => context.unanswered >= context.count,
   },
   actions: {
     advertise: emit({ type: 'send', message: 'ADVERTISE' } as const),
     markAdvertised: assign({ advertised: true }),
     startTiming: assign({ wakeAt: ({ context }) => context.startedAt + context.interval }),
-    /** Before ADVERTISE nothing may be answered, but the frame still proves the peer alive. */
+    startAdvertiseDeadline: assign({ wakeAt: ({ context }) => advertiseDeadline(context, context.startedAt) }),
+    /**
+     * Before ADVERTISE nothing may be answered, but the frame still proves the peer alive.
+     * It does not move the ADVERTISE deadline: a peer that only PINGs still has to advertise.
+     */
     noteSilentSignOfLife: assign(({ context, event }) => ({
       ...tallyInbound(context, event, false),
       lastSignOfLife: event.at,
-      intervalStart: event.at,
     })),
     signOfLife: assign(({ context, event }) => ({
       ...tallyInbound(context, event, true),
@@ -157,6 +180,17 @@ const machineSetup = setup({
       intervalStart: event.at,
       lastSignOfLife: Math.min(context.lastSignOfLife, event.at),
       wakeAt: wakeAfter(context, event.at),
+    })),
+    /** The clock went back while awaiting ADVERTISE: the whole wait starts again from `at`. */
+    reanchorAdvertiseDeadline: assign(({ context, event }) => ({
+      intervalStart: event.at,
+      lastSignOfLife: Math.min(context.lastSignOfLife, event.at),
+      wakeAt: advertiseDeadline(context, event.at),
+    })),
+    announceNoAdvertise: emit(({ context, event }) => ({
+      type: 'closed' as const,
+      at: event.at,
+      reason: `no ADVERTISE within ${context.advertiseTimeout} ms`,
     })),
     announceDead: emit(({ context, event }) => ({
       type: 'dead' as const,
@@ -194,6 +228,7 @@ export const keepaliveMachine = machineSetup.createMachine({
     interval: input.interval,
     count: input.count,
     sendPings: input.sendPings,
+    advertiseTimeout: input.advertiseTimeout ? input.advertiseTimeout : null,
     startedAt: input.at,
     lastSignOfLife: input.at,
     intervalStart: input.at,
@@ -215,14 +250,18 @@ export const keepaliveMachine = machineSetup.createMachine({
         if (context.advertise) enqueue('advertise');
       }),
       always: [
-        { guard: 'awaitsAdvertise', target: 'awaitingAdvertise' },
+        { guard: 'awaitsAdvertise', target: 'awaitingAdvertise', actions: 'startAdvertiseDeadline' },
         { guard: 'sendsPings', target: 'alive.watching', actions: 'startTiming' },
         { target: 'alive.passive' },
       ],
     },
-    /** The protocol forbids sending any keepalive message before the peer's ADVERTISE. */
+    /**
+     * The protocol forbids sending any keepalive message before the peer's ADVERTISE. With
+     * an `advertiseTimeout`, a peer that has not advertised by then is closed (a transport
+     * action, not a keepalive message), so idle sockets cannot hold places forever.
+     */
     awaitingAdvertise: {
-      description: 'Sends nothing keepalive until the peer says it speaks keepalive.',
+      description: 'Sends nothing keepalive until the peer says it speaks keepalive; closes at the ADVERTISE deadline, if set.',
       on: {
         'peer.advertise': [
           { guard: 'sendsPings', target: 'alive.watching', actions: ['markAdvertised', 'signOfLife'] },
@@ -233,6 +272,11 @@ export const keepaliveMachine = machineSetup.createMachine({
         'peer.ping': { actions: 'noteSilentSignOfLife' },
         'peer.pong': { actions: 'noteSilentSignOfLife' },
         'peer.message': { actions: 'noteSilentSignOfLife' },
+        tick: [
+          { guard: 'clockWentBack', actions: 'reanchorAdvertiseDeadline' },
+          { guard: 'notDue' },
+          { target: 'closed', actions: ['announceNoAdvertise', 'stopTiming'] },
+        ],
         ...ending,
       },
     },
@@ -281,7 +325,7 @@ export const keepaliveMachine = machineSetup.createMachine({
     },
     /** `count` PINGs unanswered and one more interval of silence. */
     dead: { type: 'final', description: 'count PINGs unanswered, then one more silent interval.' },
-    closed: { type: 'final', description: 'Closed by either side.' },
+    closed: { type: 'final', description: 'Closed by either side, or at the ADVERTISE deadline.' },
   },
 });
 

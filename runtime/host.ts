@@ -135,6 +135,14 @@ export interface HostStats {
 export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
+
+/**
+ * What our servers give a peer to ADVERTISE unless told otherwise: as long as they would
+ * let a silent peer live once advertised, interval*(count+1).
+ */
+export function defaultAdvertiseTimeout(interval: number, count: number): number {
+  return interval * (count + 1);
+}
 const NOTHING_PENDING = -Infinity;
 
 // Shared by every connection that has no codec or meta of its own: an idle connection is ~1.5 KiB, each empty object ~50 bytes of it.
@@ -220,6 +228,11 @@ export class Host {
     return this.#store;
   }
 
+  /** The keepalive settings a connection gets unless `open` says otherwise. */
+  get defaults(): Readonly<KeepaliveOptions> {
+    return this.#defaults;
+  }
+
   /** True when `open` would refuse: adapters answer new peers 503 before upgrading. */
   get atCapacity(): boolean {
     return this.#connections.size >= this.#maxConnections;
@@ -276,6 +289,8 @@ export class Host {
       interval: options.interval ?? this.#defaults.interval,
       count: options.count ?? this.#defaults.count,
       sendPings: options.sendPings ?? this.#defaults.sendPings,
+      // An explicit null turns a default deadline off for this connection.
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : (this.#defaults.advertiseTimeout ?? null),
     };
     validateKeepalive(keepalive);
     if (this.atCapacity) throw new CapacityError(`connection limit of ${this.#maxConnections} reached`);
@@ -708,6 +723,10 @@ function validateKeepalive(options: KeepaliveOptions): void {
   }
   if (!Number.isInteger(options.count) || options.count < 0) {
     throw new RangeError(`keepalive count must be a whole number >= 0, got ${options.count}`);
+  }
+  const timeout = options.advertiseTimeout;
+  if (timeout !== undefined && timeout !== null && (!Number.isFinite(timeout) || timeout < 0)) {
+    throw new RangeError(`advertiseTimeout must be a number of ms >= 0 (0 or null: none), got ${timeout}`);
   }
 }
 

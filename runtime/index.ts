@@ -3,7 +3,7 @@ export * from './codec/index.ts';
 export * from './host.ts';
 export * from './store.ts';
 export { TimerQueue } from './timer-queue.ts';
-export { WakeTimer, type TimerApi, type WakeTimerOptions } from './wake-timer.ts';
+export { PLATFORM_TIMERS, WakeTimer, type TimerApi, type WakeTimerOptions } from './wake-timer.ts';
 export * from './app.ts';
 export * from './sockets.ts';
 export * from './libvirt-negotiation.ts';

@@ -52,10 +52,16 @@ export function closeReason(reason: string): string {
 export const RESTART_REASON = 'server restarting';
 
 /**
- * 1000 for an orderly close, 4000 (application range) for a dead peer or a protocol error,
- * 1012 (Service Restart, IANA registry) when the connections survive for the next process.
+ * 1000 for an orderly close, 4000 (application range) for a dead peer, a protocol error or
+ * a missed ADVERTISE, 1012 (Service Restart, IANA registry) when the connections survive
+ * for the next process.
  */
 export function closeCode(reason: string): number {
   if (reason.startsWith(RESTART_REASON)) return 1012;
-  return /^(peer dead|protocol error)/.test(reason) ? 4000 : 1000;
+  return /^(peer dead|protocol error|no ADVERTISE)/.test(reason) ? 4000 : 1000;
+}
+
+/** Closes after which the peer is not waited for (a dead or never-advertised peer may never finish the handshake). */
+export function abandonsPeer(reason: string): boolean {
+  return /^(peer dead|no ADVERTISE)/.test(reason);
 }

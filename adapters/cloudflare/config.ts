@@ -2,7 +2,7 @@
  * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret.
  * Vars are strings; a bad one fails loudly at the object's first use, not silently.
  */
-import type { KeepaliveOptions } from '../../runtime/index.ts';
+import { defaultAdvertiseTimeout, type KeepaliveOptions } from '../../runtime/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 
 export interface Env {
@@ -10,6 +10,7 @@ export interface Env {
   KEEPALIVE_INTERVAL?: string;
   KEEPALIVE_COUNT?: string;
   KEEPALIVE_SEND_PINGS?: string;
+  KEEPALIVE_ADVERTISE_TIMEOUT?: string;
   KEEPALIVE_ALARM_SLACK?: string;
   KEEPALIVE_MAX_CONNECTIONS?: string;
   KEEPALIVE_COUNT_WAKES?: string;
@@ -26,7 +27,7 @@ export interface HubConfig {
 }
 
 export const DEFAULT_HUB_CONFIG: HubConfig = {
-  keepalive: { interval: 5000, count: 5, sendPings: true },
+  keepalive: { interval: 5000, count: 5, sendPings: true, advertiseTimeout: defaultAdvertiseTimeout(5000, 5) },
   alarmSlack: 0,
   maxConnections: undefined,
   durableWakeCounts: false,
@@ -34,11 +35,15 @@ export const DEFAULT_HUB_CONFIG: HubConfig = {
 
 export function hubConfig(env: Partial<Env>): HubConfig {
   const d = DEFAULT_HUB_CONFIG;
+  const interval = number('KEEPALIVE_INTERVAL', env.KEEPALIVE_INTERVAL, d.keepalive.interval, 1, false);
+  const count = number('KEEPALIVE_COUNT', env.KEEPALIVE_COUNT, d.keepalive.count, 0, true);
   return {
     keepalive: {
-      interval: number('KEEPALIVE_INTERVAL', env.KEEPALIVE_INTERVAL, d.keepalive.interval, 1, false),
-      count: number('KEEPALIVE_COUNT', env.KEEPALIVE_COUNT, d.keepalive.count, 0, true),
+      interval,
+      count,
       sendPings: flag('KEEPALIVE_SEND_PINGS', env.KEEPALIVE_SEND_PINGS, d.keepalive.sendPings),
+      // Unset: as long as a silent advertised peer may live; "0": never.
+      advertiseTimeout: number('KEEPALIVE_ADVERTISE_TIMEOUT', env.KEEPALIVE_ADVERTISE_TIMEOUT, defaultAdvertiseTimeout(interval, count), 0, false) || null,
     },
     alarmSlack: number('KEEPALIVE_ALARM_SLACK', env.KEEPALIVE_ALARM_SLACK, d.alarmSlack, 0, false),
     maxConnections: blank(env.KEEPALIVE_MAX_CONNECTIONS) ? undefined : number('KEEPALIVE_MAX_CONNECTIONS', env.KEEPALIVE_MAX_CONNECTIONS, 0, 1, true),

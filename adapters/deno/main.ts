@@ -12,7 +12,8 @@
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
-import { DEFAULT_SERVER, startServer } from './server.ts';
+import { DEFAULT_SERVER, startServer, type ServerOptions } from './server.ts';
+import { DEFAULT_MAX_PINGS_PER_INTERVAL, type Host } from '../../runtime/index.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 
@@ -26,6 +27,12 @@ Options:
   --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
+  --advertise-timeout MS  close a peer that has not sent ADVERTISE within MS; 0: never
+                  (env KEEPALIVE_ADVERTISE_TIMEOUT, default interval*(count+1))
+  --max-connections N  open connections at once; past it WebSocket upgrades get 503
+                  and TCP sockets are closed  (env KEEPALIVE_MAX_CONNECTIONS, default no cap)
+  --max-pings N   PINGs a peer may send per interval before it is closed as a
+                  flood; 0: no limit  (env KEEPALIVE_MAX_PINGS, default ${DEFAULT_MAX_PINGS_PER_INTERVAL})
   --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
   --kv PATH       serverless mode: snapshots in the Deno KV database at PATH and wake-ups
                   through its queue; "default" opens the platform's own (Deno Deploy)
@@ -91,6 +98,9 @@ async function serve(args: string[]): Promise<void> {
       interval: { type: 'string' },
       count: { type: 'string' },
       'no-ping': { type: 'boolean' },
+      'advertise-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-pings': { type: 'string' },
       token: { type: 'string' },
       kv: { type: 'string' },
       'kv-prefix': { type: 'string' },
@@ -106,6 +116,7 @@ async function serve(args: string[]): Promise<void> {
   const kvPath = values.kv ?? env('KEEPALIVE_KV');
   const kvPrefix = values['kv-prefix'] ?? env('KEEPALIVE_KV_PREFIX') ?? 'keepalive';
   const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
+  const limits = abuseLimits(values);
   const kv = kvPath ? await Deno.openKv(kvPath === 'default' ? undefined : kvPath) : undefined;
   const server = await startServer({
     host: values.host ?? env('HOST') ?? DEFAULT_SERVER.host,
@@ -114,6 +125,7 @@ async function serve(args: string[]): Promise<void> {
     interval,
     count,
     sendPings,
+    ...limits,
     ...(kv ? { kv, kvPrefix: [kvPrefix, 'connections'] } : {}),
     ...(token ? { token } : {}),
     ...(log ? { log } : {}),
@@ -123,6 +135,7 @@ async function serve(args: string[]): Promise<void> {
   if (server.tcpUrl) console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
+  console.log(`  limits     ${describeLimits(server.host, limits)}`);
   if (server.app.routes.some((route) => route.path === '/inspect')) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
   if (server.mode === 'kv') {
     console.log(`  timers     Deno KV queue; snapshots in Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)`);
@@ -150,6 +163,32 @@ async function serve(args: string[]): Promise<void> {
     );
   };
   onSignals(stop);
+}
+
+interface LimitValues {
+  'advertise-timeout'?: string | undefined;
+  'max-connections'?: string | undefined;
+  'max-pings'?: string | undefined;
+}
+
+/** The ADVERTISE deadline and the abuse limits; absent ones keep the server's defaults. */
+function abuseLimits(values: LimitValues): Pick<ServerOptions, 'advertiseTimeout' | 'maxConnections' | 'maxPingsPerInterval'> {
+  const advertise = values['advertise-timeout'] ?? env('KEEPALIVE_ADVERTISE_TIMEOUT');
+  const connections = values['max-connections'] ?? env('KEEPALIVE_MAX_CONNECTIONS');
+  const pings = values['max-pings'] ?? env('KEEPALIVE_MAX_PINGS');
+  return {
+    ...(advertise ? { advertiseTimeout: number('--advertise-timeout', advertise, 0, 0) } : {}),
+    ...(connections ? { maxConnections: number('--max-connections', connections, 0, 1) } : {}),
+    ...(pings ? { maxPingsPerInterval: number('--max-pings', pings, 0, 0) } : {}),
+  };
+}
+
+function describeLimits(host: Host, limits: ReturnType<typeof abuseLimits>): string {
+  const advertiseTimeout = host.defaults.advertiseTimeout;
+  const advertise = advertiseTimeout ? `ADVERTISE within ${advertiseTimeout} ms` : 'no ADVERTISE deadline';
+  const cap = limits.maxConnections ? `at most ${limits.maxConnections} connections` : 'no connection cap';
+  const pings = limits.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
+  return `${advertise}, ${cap}, ${pings ? `${pings} PINGs per interval` : 'no PING limit'}`;
 }
 
 /** Deno Deploy has no signals to listen to; there a kv-mode server's state is as of each step. */

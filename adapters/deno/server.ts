@@ -14,6 +14,7 @@ import type { Hono } from 'hono';
 import {
   createApp,
   DEFAULT_MAX_FRAME_BYTES,
+  defaultAdvertiseTimeout,
   inspectorByDefault,
   inspectorRoutes,
   Host,
@@ -46,6 +47,11 @@ export interface ServerOptions {
   /** false: never PING, never declare death; PINGs are still answered. Default true. */
   sendPings?: boolean;
   /**
+   * ms a peer has to ADVERTISE before it is closed, so idle sockets cannot fill
+   * `maxConnections`. Default interval*(count+1); 0 or null: wait forever.
+   */
+  advertiseTimeout?: number | null;
+  /**
    * Serverless mode: snapshots in this Deno KV and wake-ups through its queue (this
    * server takes the KV's one queue listener). Absent: local mode.
    */
@@ -57,6 +63,8 @@ export interface ServerOptions {
   /** Guards GET /actors (and whatever `extend` protects with it). */
   token?: string;
   maxConnections?: number;
+  /** PINGs a peer may send per interval before it is closed as a flood. Default 100; 0 = no limit. */
+  maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
@@ -123,6 +131,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const sockets = new SocketRegistry();
   const wsOpen = new OpenSockets();
   const kv = options.kv;
+  const interval = options.interval ?? DEFAULT_SERVER.interval;
+  const count = options.count ?? DEFAULT_SERVER.count;
   let ready = false;
   let keeping = false;
 
@@ -138,12 +148,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     store,
     onNextWake: timer.schedule,
     defaults: {
-      interval: options.interval ?? DEFAULT_SERVER.interval,
-      count: options.count ?? DEFAULT_SERVER.count,
+      interval,
+      count,
       sendPings: options.sendPings ?? DEFAULT_SERVER.sendPings,
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     onEvent: (event) => {
       // Peers closing after a kv-mode shutdown began are not news: their actors are kept.

@@ -10,7 +10,8 @@
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
-import { DEFAULT_SERVER, startServer } from './server.ts';
+import { DEFAULT_SERVER, startServer, type ServerOptions } from './server.ts';
+import { DEFAULT_MAX_PINGS_PER_INTERVAL, type Host } from '../../runtime/index.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
@@ -23,6 +24,12 @@ Options:
   --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
   --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
   --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
+  --advertise-timeout MS  close a peer that has not sent ADVERTISE within MS; 0: never
+                  (env KEEPALIVE_ADVERTISE_TIMEOUT, default interval*(count+1))
+  --max-connections N  open connections at once; past it WebSocket upgrades get 503
+                  and TCP sockets are closed  (env KEEPALIVE_MAX_CONNECTIONS, default no cap)
+  --max-pings N   PINGs a peer may send per interval before it is closed as a
+                  flood; 0: no limit  (env KEEPALIVE_MAX_PINGS, default ${DEFAULT_MAX_PINGS_PER_INTERVAL})
   --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors and /inspect  (env KEEPALIVE_TOKEN)
   --no-inspector  do not serve the inspector page at /inspect (served by default on
                   localhost, or anywhere with a token)
@@ -89,6 +96,9 @@ async function serve(args: string[]): Promise<void> {
       interval: { type: 'string' },
       count: { type: 'string' },
       'no-ping': { type: 'boolean' },
+      'advertise-timeout': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'max-pings': { type: 'string' },
       token: { type: 'string' },
       state: { type: 'string' },
       'no-inspector': { type: 'boolean' },
@@ -102,6 +112,7 @@ async function serve(args: string[]): Promise<void> {
   const sendPings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? DEFAULT_SERVER.sendPings);
   const token = values.token ?? env.KEEPALIVE_TOKEN;
   const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
+  const limits = abuseLimits(values, env);
   const server = await startServer({
     host: values.host ?? env.HOST ?? DEFAULT_SERVER.host,
     port: number('--port', values.port ?? env.PORT, DEFAULT_SERVER.port, 0),
@@ -109,6 +120,7 @@ async function serve(args: string[]): Promise<void> {
     interval: number('--interval', values.interval ?? env.KEEPALIVE_INTERVAL, DEFAULT_SERVER.interval, 1),
     count: number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0),
     sendPings,
+    ...limits,
     ...(token ? { token } : {}),
     ...(log ? { log } : {}),
     ...(statePath ? { statePath } : {}),
@@ -120,6 +132,7 @@ async function serve(args: string[]): Promise<void> {
   console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
+  console.log(`  limits     ${describeLimits(server.host, limits)}`);
   if (hasInspect) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
   else if (!values['no-inspector']) console.log('  inspector  off: bind to localhost or set --token to serve /inspect');
   if (server.statePath) console.log(`  state      ${server.statePath}  (${server.restored} connection(s) restored)`);
@@ -144,6 +157,32 @@ function describe(values: { interval?: string | undefined; count?: string | unde
   const count = number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0);
   const pings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? true);
   return `${interval} ms, count ${count}, ${pings ? 'pings on' : 'pings off'}`;
+}
+
+interface LimitValues {
+  'advertise-timeout'?: string | undefined;
+  'max-connections'?: string | undefined;
+  'max-pings'?: string | undefined;
+}
+
+/** The ADVERTISE deadline and the abuse limits; absent ones keep the server's defaults. */
+function abuseLimits(values: LimitValues, env: NodeJS.ProcessEnv): Pick<ServerOptions, 'advertiseTimeout' | 'maxConnections' | 'maxPingsPerInterval'> {
+  const advertise = values['advertise-timeout'] ?? env.KEEPALIVE_ADVERTISE_TIMEOUT;
+  const connections = values['max-connections'] ?? env.KEEPALIVE_MAX_CONNECTIONS;
+  const pings = values['max-pings'] ?? env.KEEPALIVE_MAX_PINGS;
+  return {
+    ...(advertise ? { advertiseTimeout: number('--advertise-timeout', advertise, 0, 0) } : {}),
+    ...(connections ? { maxConnections: number('--max-connections', connections, 0, 1) } : {}),
+    ...(pings ? { maxPingsPerInterval: number('--max-pings', pings, 0, 0) } : {}),
+  };
+}
+
+function describeLimits(host: Host, limits: ReturnType<typeof abuseLimits>): string {
+  const advertiseTimeout = host.defaults.advertiseTimeout;
+  const advertise = advertiseTimeout ? `ADVERTISE within ${advertiseTimeout} ms` : 'no ADVERTISE deadline';
+  const cap = limits.maxConnections ? `at most ${limits.maxConnections} connections` : 'no connection cap';
+  const pings = limits.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
+  return `${advertise}, ${cap}, ${pings ? `${pings} PINGs per interval` : 'no PING limit'}`;
 }
 
 async function connectCommand(args: string[]): Promise<void> {

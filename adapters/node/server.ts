@@ -10,8 +10,10 @@ import { createNodeWebSocket, type NodeWebSocketInit } from '@hono/node-ws';
 import { Hono } from 'hono';
 import { nanoid } from 'nanoid';
 import {
+  abandonsPeer,
   createApp,
   CapacityError,
+  defaultAdvertiseTimeout,
   inspectorByDefault,
   inspectorRoutes,
   DEFAULT_MAX_FRAME_BYTES,
@@ -42,6 +44,11 @@ export interface ServerOptions {
   count?: number;
   /** false: never PING, never declare death; PINGs are still answered. Default true. */
   sendPings?: boolean;
+  /**
+   * ms a peer has to ADVERTISE before it is closed, so idle sockets cannot fill
+   * `maxConnections`. Default interval*(count+1); 0 or null: wait forever.
+   */
+  advertiseTimeout?: number | null;
   /** XState inspection observer, handed to the Host (steps every frame). */
   inspect?: InspectObserver;
   /** Guards GET /actors (and whatever `extend` protects with it). */
@@ -121,6 +128,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const log = options.log ?? (() => {});
   const sockets = new SocketRegistry();
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const interval = options.interval ?? DEFAULT_SERVER.interval;
+  const count = options.count ?? DEFAULT_SERVER.count;
   let ready = false;
   // node:sqlite only when asked for: the in-memory default runs on Node versions without it.
   const store: SqliteSnapshotStore | undefined = options.statePath
@@ -138,9 +147,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(store ? { store } : {}),
     onNextWake: timer.schedule,
     defaults: {
-      interval: options.interval ?? DEFAULT_SERVER.interval,
-      count: options.count ?? DEFAULT_SERVER.count,
+      interval,
+      count,
       sendPings: options.sendPings ?? DEFAULT_SERVER.sendPings,
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
@@ -176,12 +186,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   nodeWs.wss.options.maxPayload = maxFrameBytes * 2;
   nodeWs.wss.on('connection', (ws) => {
     ws.on('error', (error) => log(`websocket error: ${error.message}`));
-    // A dead peer will never finish the close handshake: send the close frame with its
-    // reason, then let go of the socket now instead of after ws's 30 s close timeout.
+    // A dead peer (or one that never advertised) may never finish the close handshake: send
+    // the close frame with its reason, then let go of the socket now instead of after ws's
+    // 30 s close timeout.
     const close = ws.close.bind(ws);
     ws.close = (code?: number, reason?: string | Buffer) => {
       close(code, reason);
-      if (String(reason ?? '').startsWith('peer dead')) ws.terminate();
+      if (abandonsPeer(String(reason ?? ''))) ws.terminate();
     };
   });
   const app = createApp({

@@ -18,14 +18,18 @@ export class FrameReader {
     this.#maxBytes = maxBytes;
   }
 
-  /** Whole frames completed by `chunk`; after an error the stream is unusable and keeps failing. */
-  push(chunk: Uint8Array): Uint8Array[] | FrameError {
+  /**
+   * Whole frames completed by `chunk`, and the error that ended the stream, if any. Frames
+   * before the error in the same chunk are still returned (they arrived intact); after an
+   * error the stream is unusable and every later push fails with no frames.
+   */
+  push(chunk: Uint8Array): { frames: Uint8Array[]; error: FrameError | null } {
     const frames: Uint8Array[] = [];
     const error = this.read(chunk, (frame) => {
       frames.push(frame);
       return true;
     });
-    return error ?? frames;
+    return { frames, error };
   }
 
   /**

@@ -10,9 +10,15 @@ import type { ActorLogic } from 'xstate';
 import { keepaliveMachine, type KeepaliveEvent, type KeepaliveInput, type KeepaliveSnapshot } from '../../actors/keepalive.ts';
 import { Stepper } from '../support/machine.ts';
 
-const inputs: KeepaliveInput[] = (['client', 'server'] as const).flatMap((role) =>
-  [true, false].map((sendPings) => ({ role, sendPings, interval: 100, count: 2, at: 0 })),
-);
+const inputs: KeepaliveInput[] = [
+  ...(['client', 'server'] as const).flatMap((role) => [true, false].map((sendPings) => ({ role, sendPings, interval: 100, count: 2, at: 0 }))),
+  // A server with an ADVERTISE deadline, and a libvirt-dialect client (awaits, never advertises).
+  ...[true, false].map((sendPings) => ({ role: 'server' as const, sendPings, interval: 100, count: 2, at: 0, advertiseTimeout: 250 })),
+  { role: 'client', sendPings: true, interval: 100, count: 2, at: 0, advertise: false, awaitAdvertise: true },
+];
+
+const advertisesFirst = (input: KeepaliveInput) => input.advertise ?? input.role === 'client';
+const awaitsAdvertise = (input: KeepaliveInput) => input.awaitAdvertise ?? input.role === 'server';
 
 // @xstate/graph's adjacency types predate emitted events; the machine is this logic.
 const asLogic = keepaliveMachine as unknown as ActorLogic<KeepaliveSnapshot, KeepaliveEvent, KeepaliveInput>;
@@ -81,7 +87,7 @@ describe('model-based coverage', () => {
   it('on every path, a server sends nothing before ADVERTISE and nothing at all after dead or closed', () => {
     for (const { input, path } of paths) {
       const m = new Stepper(input);
-      let advertised = input.role === 'client';
+      let advertised = !awaitsAdvertise(input);
       let ended = false;
       for (const step of path.steps.slice(1)) {
         const out = m.send(step.event);
@@ -92,13 +98,33 @@ describe('model-based coverage', () => {
       }
     }
   });
+
+  it('on every path, only a missed ADVERTISE deadline closes a connection on a tick, and only where one was set', () => {
+    let closedByDeadline = 0;
+    for (const { input, path } of paths) {
+      const m = new Stepper(input);
+      for (const step of path.steps.slice(1)) {
+        const before = m.snapshot;
+        const out = m.send(step.event);
+        if (step.event.type !== 'tick' || m.snapshot.value !== 'closed') continue;
+        closedByDeadline++;
+        expect(input.advertiseTimeout).toBeGreaterThan(0);
+        expect(before.value).toBe('awaitingAdvertise');
+        expect(step.event.at).toBeGreaterThanOrEqual(before.context.intervalStart + input.advertiseTimeout!);
+        expect(out).toEqual([{ type: 'closed', at: step.event.at, reason: `no ADVERTISE within ${input.advertiseTimeout} ms` }]);
+      }
+    }
+    expect(closedByDeadline).toBeGreaterThan(0);
+  });
 });
 
 /** The rule of virkeepalive.c, written as plainly as possible. */
 function reference(input: KeepaliveInput, events: KeepaliveEvent[]) {
-  const out: string[] = input.role === 'client' ? ['ADVERTISE'] : [];
-  let advertised = input.role === 'client';
+  const out: string[] = advertisesFirst(input) ? ['ADVERTISE'] : [];
+  let advertised = !awaitsAdvertise(input);
+  // Before ADVERTISE: when the wait began (the deadline counts from here); after: the interval's start.
   let start = input.at;
+  const deadline = input.advertiseTimeout || null;
   let unanswered = 0;
   let over = false;
   for (const e of events) {
@@ -110,6 +136,13 @@ function reference(input: KeepaliveInput, events: KeepaliveEvent[]) {
         over = true;
         break;
       case 'tick':
+        if (!advertised && deadline !== null) {
+          if (e.at < start) start = e.at;
+          else if (e.at >= start + deadline) {
+            out.push(`no ADVERTISE within ${deadline} ms@${e.at}`);
+            over = true;
+          }
+        }
         if (!advertised || !input.sendPings) break;
         if (e.at < start) start = e.at;
         else if (e.at >= start + input.interval) {
@@ -143,7 +176,7 @@ function machineTrace(input: KeepaliveInput, events: KeepaliveEvent[]) {
     for (const effect of m.send(e)) {
       if (effect.type === 'send') out.push(`${effect.message}@${at}`);
       else if (effect.type === 'dead') out.push(`dead@${effect.at}`);
-      else out.push('closed');
+      else out.push(effect.reason.startsWith('no ADVERTISE') ? `${effect.reason}@${effect.at}` : 'closed');
     }
   }
   return out;
@@ -151,7 +184,8 @@ function machineTrace(input: KeepaliveInput, events: KeepaliveEvent[]) {
 
 const eventArb = fc.record({
   kind: fc.constantFrom('tick', 'tick', 'tick', 'peer.ping', 'peer.pong', 'peer.message', 'peer.advertise', 'close', 'peer.closed'),
-  gap: fc.integer({ min: 0, max: 250 }),
+  // Now and then time goes back (an NTP step): both must re-anchor the same way.
+  gap: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 250 }) }, { weight: 1, arbitrary: fc.integer({ min: -400, max: -1 }) }),
 });
 
 describe('against a reference model', () => {
@@ -160,9 +194,10 @@ describe('against a reference model', () => {
       fc.property(
         fc.constantFrom(...inputs),
         fc.integer({ min: 0, max: 4 }),
+        fc.constantFrom(undefined, null, 0, 150, 600),
         fc.array(eventArb, { maxLength: 60 }),
-        (base, count, steps) => {
-          const input = { ...base, count };
+        (base, count, advertiseTimeout, steps) => {
+          const input = { ...base, count, ...(advertiseTimeout === undefined ? {} : { advertiseTimeout }) };
           let at = 0;
           const events = steps.map((s) => ({ type: s.kind, at: (at += s.gap) }) as KeepaliveEvent);
           const expected = reference(input, events).map((s) => (s.startsWith('ADVERTISE') ? 'ADVERTISE' : s));

@@ -65,6 +65,80 @@ describe('server before ADVERTISE', () => {
   });
 });
 
+describe('the ADVERTISE deadline (advertiseTimeout)', () => {
+  const withDeadline = (extra: Partial<KeepaliveInput> = {}) => new Stepper(input('server', { at: 100, advertiseTimeout: 5000, ...extra }));
+
+  it('a server publishes the deadline from its start and closes at it, sending nothing keepalive', () => {
+    const m = withDeadline();
+    expect(m.state).toBe('"awaitingAdvertise"');
+    expect(m.snapshot.context.wakeAt).toBe(5100);
+    expect(m.send({ type: 'tick', at: 5099 })).toEqual([]);
+    expect(m.send({ type: 'tick', at: 5100 })).toEqual([{ type: 'closed', at: 5100, reason: 'no ADVERTISE within 5000 ms' }]);
+    expect(m.snapshot.value).toBe('closed');
+    expect(m.snapshot.context.wakeAt).toBeNull();
+    expect(m.sends()).toEqual([]);
+  });
+
+  it('signs of life before ADVERTISE do not extend it: a peer that only PINGs must still advertise', () => {
+    const m = withDeadline();
+    for (let at = 1000; at < 5100; at += 1000) m.send({ type: 'peer.ping', at });
+    m.send({ type: 'peer.message', at: 5050, folded: { pings: 2, messages: 1 } });
+    expect(m.snapshot.context).toMatchObject({ wakeAt: 5100, lastSignOfLife: 5050, pingsReceived: 7, pongsSent: 0 });
+    m.send({ type: 'tick', at: 5100 });
+    expect(m.emitted).toEqual([{ type: 'closed', at: 5100, reason: 'no ADVERTISE within 5000 ms' }]);
+  });
+
+  it('an ADVERTISE before the deadline (or before a late tick runs) starts keepalive and drops the deadline', () => {
+    const m = withDeadline();
+    m.send({ type: 'peer.advertise', at: 5100 });
+    expect(m.state).toBe('{"alive":"watching"}');
+    expect(m.snapshot.context.wakeAt).toBe(6100);
+    m.send({ type: 'tick', at: 6100 });
+    expect(m.sends()).toEqual(['PING']);
+  });
+
+  it('applies with the server\'s own PINGs off too (it is not a death verdict), after which it never wakes', () => {
+    const m = withDeadline({ sendPings: false });
+    expect(m.snapshot.context.wakeAt).toBe(5100);
+    m.send({ type: 'peer.advertise', at: 200 });
+    expect(m.state).toBe('{"alive":"passive"}');
+    expect(m.snapshot.context.wakeAt).toBeNull();
+    const late = withDeadline({ sendPings: false });
+    late.send({ type: 'tick', at: 9000 });
+    expect(late.emitted).toEqual([{ type: 'closed', at: 9000, reason: 'no ADVERTISE within 5000 ms' }]);
+  });
+
+  it('a backward clock step starts the whole wait again from the new time; a jump forward closes on the next tick', () => {
+    const m = withDeadline();
+    expect(m.send({ type: 'tick', at: 40 })).toEqual([]);
+    expect(m.snapshot.context).toMatchObject({ intervalStart: 40, wakeAt: 5040, lastSignOfLife: 40 });
+    const jumped = withDeadline();
+    jumped.send({ type: 'tick', at: 3_600_000 });
+    expect(jumped.snapshot.value).toBe('closed');
+  });
+
+  it.each([0, null, undefined])('%s means no deadline, as in libvirt', (advertiseTimeout) => {
+    const m = new Stepper({ ...input('server'), advertiseTimeout });
+    expect(m.snapshot.context.wakeAt).toBeNull();
+    m.send({ type: 'tick', at: 1e12 });
+    expect(m.state).toBe('"awaitingAdvertise"');
+  });
+
+  it('a libvirt-dialect client (awaiting the supports-feature reply) gets one only if asked', () => {
+    expect(new Stepper(input('client', { advertise: false, awaitAdvertise: true })).snapshot.context.wakeAt).toBeNull();
+    const m = new Stepper(input('client', { advertise: false, awaitAdvertise: true, advertiseTimeout: 300 }));
+    m.send({ type: 'tick', at: 300 });
+    expect(m.emitted).toEqual([{ type: 'closed', at: 300, reason: 'no ADVERTISE within 300 ms' }]);
+  });
+
+  it('a client that advertises itself never waits, whatever its advertiseTimeout', () => {
+    const m = new Stepper(input('client', { advertiseTimeout: 10 }));
+    expect(m.snapshot.context.wakeAt).toBe(1000);
+    m.runUntil(1500);
+    expect(m.sends()).toEqual(['ADVERTISE', 'PING']);
+  });
+});
+
 describe.each(['client', 'server'] as const)('%s: the keepalive rule', (role) => {
   it('PINGs after each silent interval and declares death at exactly interval*(count+1)', () => {
     const m = started(role);

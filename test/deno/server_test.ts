@@ -4,7 +4,7 @@
  * are raw web WebSockets and raw TCP connections, so the test sees the wire.
  */
 import assert from 'node:assert/strict';
-import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView } from '../../runtime/index.ts';
+import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, type HostEvent } from '../../runtime/index.ts';
 import { RESTART_REASON, startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
@@ -125,6 +125,51 @@ Deno.test('bad input closes that one connection with a clear reason; the others 
   await good.closed;
   tcpGood.close();
   await until(() => server.host.size === 0);
+});
+
+Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers with the reason and frees their places under the cap', async () => {
+  // Default: interval*(count+1) of the server's own settings.
+  {
+    await using server = await serve();
+    assert.equal(server.host.defaults.advertiseTimeout, 200 * 3);
+  }
+  const deadline = 400;
+  const events: HostEvent[] = [];
+  await using server = await serve({ advertiseTimeout: deadline, maxConnections: 3, onEvent: (e) => events.push(e) });
+  const good = await rawWs(server.wsUrl, true);
+  const idle = new WebSocket(server.wsUrl);
+  const received: string[] = [];
+  idle.addEventListener('message', (event) => received.push(String(event.data)));
+  const idleClosed = new Promise<CloseEvent>((resolve) => idle.addEventListener('close', resolve));
+  const idleTcp = await Deno.connect({ port: server.tcpPort!, hostname: '127.0.0.1' });
+  await until(() => server.host.size === 3);
+  const opened = server.host.list().filter((v) => !v.advertised);
+  assert.equal(opened.length, 2);
+  const refused = await fetch(`${server.url}/connect`, { headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } });
+  assert.equal(refused.status, 503);
+  await refused.body?.cancel();
+
+  const closed = await idleClosed;
+  assert.equal(closed.code, 4000);
+  assert.equal(closed.reason, `no ADVERTISE within ${deadline} ms`);
+  assert.deepEqual(received, []);
+  // The TCP peer is hung up on without a byte.
+  assert.equal(await idleTcp.read(new Uint8Array(64)).catch(() => null), null);
+  idleTcp.close();
+  await until(() => server.host.size === 1 && server.openSockets().tcp === 0);
+  assert.equal(server.host.list()[0]!.advertised, true);
+  const openedAt = new Map(events.filter((e) => e.type === 'opened').map((e) => [e.id, e.at]));
+  const closes = events.filter((e) => e.type === 'closed');
+  assert.deepEqual(closes.map((e) => e.id).sort(), opened.map((v) => v.id).sort());
+  for (const close of closes) assert.ok(close.at - openedAt.get(close.id)! >= deadline, 'at the deadline, never before');
+
+  // The freed places are taken again.
+  const newcomers = [await rawWs(server.wsUrl, true), await rawWs(server.wsUrl, true)];
+  await until(() => server.host.size === 3 && server.host.list().every((v) => v.advertised));
+  for (const peer of [good, ...newcomers]) {
+    peer.ws.close(1000, 'done');
+    await peer.closed;
+  }
 });
 
 Deno.test('local mode: shutdown closes every connection with the reason', async () => {

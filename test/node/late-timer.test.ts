@@ -10,13 +10,14 @@
  * the deadline, so the order of events does not depend on machine load.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import type { HostEvent, TimerApi } from '../../runtime/index.ts';
+import { startServer } from '../../adapters/node/server.ts';
+import type { TimerApi } from '../../runtime/index.ts';
+import { lateTimerScenario, type LateTimerOutcome } from '../support/late-timer-scenario.ts';
 import { NODE, poll, ROOT } from './helpers.ts';
 
 const LATE_PEER = fileURLToPath(new URL('./late-peer.ts', import.meta.url));
@@ -29,44 +30,21 @@ afterEach(async () => {
 });
 
 /** Runs the scenario; returns what happened to A. */
-async function stallDuringTheLastInterval(timers?: TimerApi) {
+async function stallDuringTheLastInterval(timers?: TimerApi): Promise<LateTimerOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'late-timer-'));
   dirs.push(dir);
   const marker = join(dir, 'pong');
-  const pingedAt = new Map<string, number>();
-  const events: HostEvent[] = [];
-  let stall: { a: string; from: number; until: number } | undefined;
-  let server: RunningServer | undefined;
-  const onEvent = (event: HostEvent) => {
-    events.push(event);
-    if (event.type === 'sent' && event.message === 'PING' && !pingedAt.has(event.id)) pingedAt.set(event.id, Date.now());
-    if (event.type === 'received' && event.message === 'MESSAGE' && !stall) {
-      const a = [...pingedAt.keys()].find((id) => id !== event.id)!;
-      const deadline = pingedAt.get(a)! + INTERVAL;
-      const from = Date.now();
-      // Hog the loop until A's PONG is surely in our socket buffer and the deadline is well past.
-      for (let spin = 0; Date.now() - from < 5_000; spin++) {
-        if (spin % 1000 === 0 && existsSync(marker) && Date.now() >= deadline + 100) {
-          const seen = Date.now();
-          while (Date.now() - seen < 50);
-          break;
-        }
-      }
-      stall = { a, from, until: Date.now() };
-    }
-  };
-  server = await startServer({ port: 0, tcpPort: 0, interval: INTERVAL, count: 1, onEvent, ...(timers ? { timers } : {}) });
-  const running = server;
-  cleanups.push(() => running.close());
-  const peer = spawn(NODE, [LATE_PEER, running.wsUrl, marker], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const scenario = lateTimerScenario(INTERVAL, marker);
+  const server = await startServer({ port: 0, tcpPort: 0, interval: INTERVAL, count: 1, onEvent: scenario.onEvent, ...(timers ? { timers } : {}) });
+  cleanups.push(() => server.close());
+  const peer = spawn(NODE, [LATE_PEER, server.wsUrl, marker], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   cleanups.push(() => void peer.kill('SIGKILL'));
 
-  await poll(() => stall, 15_000);
-  const a = stall!.a;
+  await poll(() => scenario.stall, 15_000);
   // Long enough after the stall for either verdict: the next deadline, plus slack.
-  await poll(() => events.some((e) => e.id === a && e.type === 'dead') || (running.host.view(a)?.pongsReceived ?? 0) >= 1, 10_000);
+  await poll(() => scenario.outcome((id) => server.host.view(id)), 10_000);
   await new Promise((resolve) => setTimeout(resolve, INTERVAL));
-  return { stall: stall!, deadline: pingedAt.get(a)! + INTERVAL, dead: events.find((e) => e.id === a && e.type === 'dead'), view: running.host.view(a) };
+  return scenario.outcome((id) => server.host.view(id))!;
 }
 
 describe('a wake timer made late by a stalled event loop', () => {

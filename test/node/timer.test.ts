@@ -1,10 +1,11 @@
 /**
  * The one process timer. Unit tests drive a fake clock and a fake timer API (nothing
  * sleeps); the last test opens 1,000 real loopback connections and counts every timer
- * the server arms through the injected API.
+ * the server arms through the platform's own timers (production's `afterIo` included),
+ * wrapped only to count.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Host, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/index.ts';
+import { Host, PLATFORM_TIMERS, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/index.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -174,22 +175,30 @@ describe('one timer for the whole process, proven on real sockets', () => {
     let live = 0;
     let maxLive = 0;
     let armed = 0;
-    const handles = new Set<NodeJS.Timeout>();
+    let fired = 0;
+    let afterIo = 0;
+    const handles = new Set<unknown>();
+    // The production timers (PLATFORM_TIMERS), each call passed straight through and counted.
     const counting: TimerApi = {
       setTimeout(callback, ms) {
         armed++;
         maxLive = Math.max(maxLive, ++live);
-        const handle = setTimeout(() => {
+        const handle = PLATFORM_TIMERS.setTimeout(() => {
           handles.delete(handle);
           live--;
+          fired++;
           callback();
         }, ms);
         handles.add(handle);
         return handle;
       },
       clearTimeout(handle) {
-        if (handles.delete(handle as NodeJS.Timeout)) live--;
-        clearTimeout(handle as NodeJS.Timeout);
+        if (handles.delete(handle)) live--;
+        PLATFORM_TIMERS.clearTimeout(handle);
+      },
+      afterIo(callback) {
+        afterIo++;
+        PLATFORM_TIMERS.afterIo!(callback);
       },
     };
     const interval = 400;
@@ -218,6 +227,9 @@ describe('one timer for the whole process, proven on real sockets', () => {
     const pings = running.host.list().reduce((sum, v) => sum + v.pingsSent, 0);
     expect(pings).toBeGreaterThanOrEqual(2_000);
     expect(armed).toBeLessThan(pings);
-    if (process.env.KEEPALIVE_REPORT) console.log({ connections: running.host.size, pings, armed, maxLive });
+    // Every firing went through the production path: the tick waits for pending I/O first.
+    expect(fired).toBeGreaterThan(0);
+    expect(afterIo).toBe(fired);
+    if (process.env.KEEPALIVE_REPORT) console.log({ connections: running.host.size, pings, armed, fired, afterIo, maxLive });
   });
 });

@@ -45,8 +45,10 @@ function elapse(ms: number): Promise<void> {
 }
 
 describe('a server speaks only after the client ADVERTISE', () => {
+  // No ADVERTISE deadline here, so the silence can last (the deadline has its own test,
+  // advertise-deadline.test.ts, where the peer likewise hears nothing before the close).
   it('on a WebSocket: silence for many intervals, then PINGs after ADVERTISE', async () => {
-    const { running } = await server();
+    const { running } = await server({ advertiseTimeout: 0 });
     const peer = await ws(running.wsUrl);
     await elapse(INTERVAL * 5);
     expect(peer.received).toEqual([]);
@@ -60,7 +62,7 @@ describe('a server speaks only after the client ADVERTISE', () => {
   });
 
   it('on TCP: not one byte for many intervals, then whole libvirt PING frames', async () => {
-    const { running } = await server();
+    const { running } = await server({ advertiseTimeout: 0 });
     const peer = await tcp(running.tcpUrl);
     await elapse(INTERVAL * 5);
     expect(peer.bytes().length).toBe(0);

@@ -111,8 +111,8 @@ describe('frame reader', () => {
         const reader = new FrameReader();
         const frames = [stream.slice(0, cut), stream.slice(cut, cut2), stream.slice(cut2)].flatMap((chunk) => {
           const out = reader.push(new Uint8Array(chunk));
-          if (out instanceof FrameError) throw out;
-          return out;
+          if (out.error) throw out.error;
+          return out.frames;
         });
         expect(frames.map(hex)).toEqual([hex(bytes(PING_HEX)), hex(bytes(PONG_HEX)), hex(new Uint8Array(stream.slice(56)))]);
         expect(reader.buffered).toBe(0);
@@ -122,13 +122,27 @@ describe('frame reader', () => {
 
   it('refuses a huge length word before buffering anything of the frame', () => {
     const reader = new FrameReader(1024);
-    expect(reader.push(bytes('7fffffff'))).toMatchObject({ code: 'oversized' });
+    expect(reader.push(bytes('7fffffff'))).toMatchObject({ frames: [], error: { code: 'oversized' } });
     expect(reader.buffered).toBe(0);
-    expect(reader.push(bytes(PING_HEX))).toMatchObject({ code: 'oversized' }); // stays failed
+    expect(reader.push(bytes(PING_HEX))).toMatchObject({ frames: [], error: { code: 'oversized' } }); // stays failed
   });
 
   it('refuses a length word shorter than a header', () => {
-    expect(new FrameReader().push(bytes('00000004 00000000'))).toMatchObject({ code: 'malformed' });
+    expect(new FrameReader().push(bytes('00000004 00000000'))).toMatchObject({ frames: [], error: { code: 'malformed' } });
+  });
+
+  it('returns the good frames that precede an error in the same chunk, then the error', () => {
+    for (const [bad, code] of [['00000004 00000000', 'malformed'], ['7fffffff', 'oversized']] as const) {
+      const reader = new FrameReader(1024);
+      // The tail of a PONG from an earlier chunk, a whole PING, then the bad length word.
+      const pong = bytes(PONG_HEX);
+      expect(reader.push(pong.subarray(0, 10))).toEqual({ frames: [], error: null });
+      const out = reader.push(new Uint8Array([...pong.subarray(10), ...bytes(PING_HEX), ...bytes(bad)]));
+      expect(out.frames.map(hex)).toEqual([hex(pong), hex(bytes(PING_HEX))]);
+      expect(out.error).toMatchObject({ code });
+      expect(reader.buffered).toBe(0);
+      expect(reader.push(bytes(PING_HEX))).toMatchObject({ frames: [], error: { code } });
+    }
   });
 
   it('never throws and never buffers past its limit on arbitrary chunks', () => {
@@ -137,7 +151,7 @@ describe('frame reader', () => {
         const reader = new FrameReader(256);
         for (const chunk of chunks) {
           const out = reader.push(chunk);
-          if (out instanceof FrameError) return;
+          if (out.error) return;
           expect(reader.buffered).toBeLessThan(256);
         }
       }),

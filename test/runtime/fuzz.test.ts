@@ -183,10 +183,10 @@ describe('codecs against the reference', () => {
   it('the frame reader takes a length word up to its limit and refuses one byte more after four bytes, buffering nothing', () => {
     const limit = 256;
     const atLimit = new FrameReader(limit);
-    expect(atLimit.push(new Uint8Array([0, 0, 1, 0, 0x6b]))).toEqual([]); // 256: waits for the rest
+    expect(atLimit.push(new Uint8Array([0, 0, 1, 0, 0x6b]))).toEqual({ frames: [], error: null }); // 256: waits for the rest
     expect(atLimit.buffered).toBe(5);
     const past = new FrameReader(limit);
-    expect(past.push(new Uint8Array([0, 0, 1, 1]))).toMatchObject({ code: 'oversized' }); // 257
+    expect(past.push(new Uint8Array([0, 0, 1, 1]))).toMatchObject({ frames: [], error: { code: 'oversized' } }); // 257
     expect(past.buffered).toBe(0);
   });
 

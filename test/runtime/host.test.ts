@@ -82,6 +82,66 @@ describe('a server before ADVERTISE', () => {
   });
 });
 
+describe('the ADVERTISE deadline', () => {
+  function setup(options: { advertiseTimeout?: number | null; maxConnections?: number } = {}) {
+    const transport = new LinkTransport();
+    const events: HostEvent[] = [];
+    let now = 0;
+    const host = new Host({
+      transport,
+      now: () => now,
+      defaults: { interval: 100, count: 1, ...('advertiseTimeout' in options ? { advertiseTimeout: options.advertiseTimeout } : { advertiseTimeout: 1000 }) },
+      ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
+      onEvent: (e) => events.push(e),
+    });
+    return { host, transport, events, clock: { set: (at: number) => (now = at) } };
+  }
+
+  it('closes a peer that PINGs but never advertises at exactly its deadline, with the reason, and frees its place', () => {
+    const { host, transport, events, clock } = setup({ maxConnections: 2 });
+    const idle = host.open({ id: 'idle', role: 'server' });
+    clock.set(300);
+    const good = host.open({ id: 'good', role: 'server', interval: 5000 });
+    expect(host.atCapacity).toBe(true);
+    expect(host.nextWake()).toBe(1000);
+    host.receive(good, 'keepalive:ADVERTISE');
+    for (let at = 100; at < 1000; at += 100) host.receive(idle, 'keepalive:PING', at);
+    host.tick(999);
+    expect(host.has(idle)).toBe(true);
+    host.tick(1000);
+    expect(host.has(idle)).toBe(false);
+    expect(transport.sent.filter((s) => s.id === idle)).toEqual([]);
+    expect(transport.closed).toEqual([{ id: idle, reason: 'no ADVERTISE within 1000 ms' }]);
+    expect(events.filter((e) => e.type === 'closed')).toEqual([{ type: 'closed', id: idle, at: 1000, reason: 'no ADVERTISE within 1000 ms' }]);
+    expect(host.atCapacity).toBe(false);
+    expect(host.view(good)).toMatchObject({ state: 'alive.watching', advertised: true });
+  });
+
+  it('a connection may turn the host default off (null), and 0 or null on the host means none', () => {
+    const { host: withDefault } = setup();
+    expect(withDefault.view(withDefault.open({ role: 'server', advertiseTimeout: null }))!.wakeAt).toBeNull();
+    expect(withDefault.view(withDefault.open({ role: 'server', advertiseTimeout: 50 }))!.wakeAt).toBe(50);
+    for (const advertiseTimeout of [0, null]) {
+      const { host: none } = setup({ advertiseTimeout });
+      expect(none.view(none.open({ role: 'server' }))!.wakeAt).toBeNull();
+    }
+    expect(() => withDefault.open({ role: 'server', advertiseTimeout: -1 })).toThrow(/advertiseTimeout/);
+    expect(() => new Host({ transport: new LinkTransport(), defaults: { advertiseTimeout: Number.NaN } })).toThrow(/advertiseTimeout/);
+  });
+
+  it('survives a restart: the deadline is in the snapshot, and a host resumed after it closes the connection at once', async () => {
+    const store = new MemorySnapshotStore();
+    const transport = new LinkTransport();
+    const first = new Host({ transport, store, now: () => 0, defaults: { advertiseTimeout: 1000 } });
+    first.open({ id: 'idle', role: 'server' });
+    await first.persistAll();
+    const second = new Host({ transport, store, now: () => 1500 });
+    expect(second.restore(await store.load())).toEqual(['idle']);
+    expect(second.has('idle')).toBe(false);
+    expect(transport.closed).toEqual([{ id: 'idle', reason: 'no ADVERTISE within 1000 ms' }]);
+  });
+});
+
 describe('bad input', () => {
   it('closes only the offending connection, with a reason, and never throws', () => {
     const transport = new LinkTransport();

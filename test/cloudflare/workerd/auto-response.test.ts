@@ -129,6 +129,7 @@ describe('setWebSocketAutoResponse', () => {
     const hub = 'auto-response-early';
     const stub = hubStub(hub);
     const peer = await connect(hub);
+    const deadline = (await view(stub, peer.id))!.wakeAt;
     peer.ws.send('keepalive:PING');
     // The deviation, as it is: the platform answers per object, not per connection state.
     expect(await peer.frameCount(1)).toEqual(['keepalive:PONG']);
@@ -136,7 +137,9 @@ describe('setWebSocketAutoResponse', () => {
       await o.alarm(); // any wake reads the auto-response time back
       return o.host.view(peer.id);
     });
-    expect(v).toMatchObject({ state: 'awaitingAdvertise', advertised: false, pingsReceived: 1, pongsSent: 0, wakeAt: null });
+    // Recorded, and the ADVERTISE deadline not moved by it: PINGing buys no time.
+    expect(v).toMatchObject({ state: 'awaitingAdvertise', advertised: false, pingsReceived: 1, pongsSent: 0, wakeAt: deadline });
+    expect(deadline).toBeGreaterThan(0);
     expect((await stats(stub)).wakes.messages).toBe(0);
     peer.ws.close(1000, 'done');
   });

@@ -5,8 +5,11 @@
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/index.ts';
+import { createLibvirtCodec, type KeepaliveSnapshot, type StoredConnection } from '../../../runtime/index.ts';
 import { COUNT, connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stats, stored, view } from './helpers.ts';
+
+const libvirt = createLibvirtCodec({ advertise: true });
+const LIBVIRT = { ADVERTISE: libvirt.encode('ADVERTISE') as Uint8Array, PONG: libvirt.encode('PONG') as Uint8Array };
 
 afterEach(() => {
   vi.useRealTimers();
@@ -99,6 +102,83 @@ describe('eviction', () => {
     expect(peer.isClosed).toBe(false);
     expect(await view(stub, peer.id)).toMatchObject({ state: 'alive.probing', unanswered: 1 });
     peer.ws.close(1000, 'done');
+  });
+
+  it('evicted between the alarm and the answer: PONGs (text and binary) reach the rebuilt object, no PING is repeated, nothing is forgotten or doubled', async () => {
+    const clock = fakeClock();
+    const hub = 'evict-between-alarm-and-message';
+    const stub = hubStub(hub);
+    const text = await connect(hub);
+    const binary = await connect(hub, '?codec=libvirt');
+    const silent = await connect(hub);
+    text.ws.send('keepalive:ADVERTISE');
+    binary.ws.send(LIBVIRT.ADVERTISE);
+    silent.ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect((await stats(stub)).wakes.messages).toBe(3));
+
+    // The alarm PINGs all three; the object is evicted before any answer comes.
+    clock.at(INTERVAL);
+    expect(await runAlarm(stub)).toBe(true);
+    for (const peer of [text, binary, silent]) await peer.frameCount(1);
+    const probing = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    for (const v of probing) expect(v).toMatchObject({ state: 'alive.probing', unanswered: 1, pingsSent: 1, wakeAt: clock.t0 + 2 * INTERVAL });
+    await evictDurableObject(stub);
+
+    // The answers arrive as messages to a new instance, half an interval after the PINGs.
+    const answeredAt = clock.at(INTERVAL + INTERVAL / 2);
+    text.ws.send('keepalive:PONG');
+    binary.ws.send(LIBVIRT.PONG);
+    await eventually(async () => expect((await stats(stub)).wakes).toMatchObject({ constructed: 2, messages: 3 + 2 }));
+    const after = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    expect(after.map((v) => v.id).sort()).toEqual([text.id, binary.id, silent.id].sort());
+    for (const peer of [text, binary]) {
+      expect(after.find((v) => v.id === peer.id)).toMatchObject({
+        state: 'alive.watching',
+        unanswered: 0,
+        pingsSent: 1,
+        pongsReceived: 1,
+        lastSignOfLife: answeredAt,
+        wakeAt: answeredAt + INTERVAL,
+      });
+    }
+    // Untouched by the eviction: its deadline and counters are those of before.
+    expect(after.find((v) => v.id === silent.id)).toEqual(probing.find((v) => v.id === silent.id));
+    expect((await stored(stub)).ids.sort()).toEqual([text.id, binary.id, silent.id].sort());
+    // The rebuilt object ticked on waking but sent nothing: no PING twice.
+    for (const peer of [text, binary, silent]) expect(peer.frames).toHaveLength(1);
+
+    // And evicted again (the PONGs were never written, only kept on the sockets): same liveness.
+    await evictDurableObject(stub);
+    const again = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    for (const peer of [text, binary]) {
+      expect(again.find((v) => v.id === peer.id)).toMatchObject({ state: 'alive.watching', unanswered: 0, lastSignOfLife: answeredAt, wakeAt: answeredAt + INTERVAL });
+    }
+    expect(again.find((v) => v.id === silent.id)).toEqual(probing.find((v) => v.id === silent.id));
+
+    // Deadlines as if nothing happened: the silent peer gets its second PING at 2 intervals
+    // and dies at exactly interval * (count + 1); the others are PINGed half an interval later.
+    clock.at(2 * INTERVAL);
+    await runAlarm(stub);
+    expect(await silent.frameCount(2)).toEqual(['keepalive:PING', 'keepalive:PING']);
+    expect(text.frames).toHaveLength(1);
+    clock.at(2 * INTERVAL + INTERVAL / 2);
+    await runAlarm(stub);
+    await text.frameCount(2);
+    await binary.frameCount(2);
+    clock.at(INTERVAL * (COUNT + 1) - 1);
+    await runAlarm(stub);
+    expect(silent.isClosed).toBe(false);
+    clock.at(INTERVAL * (COUNT + 1));
+    await runAlarm(stub);
+    expect((await silent.closed).reason).toBe(`peer dead: silent for ${INTERVAL * (COUNT + 1)} ms, ${COUNT} keepalive PING(s) unanswered`);
+    expect(await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list().map((v) => [v.id, v.state, v.unanswered]))).toEqual(
+      expect.arrayContaining([
+        [text.id, 'alive.probing', 1],
+        [binary.id, 'alive.probing', 1],
+      ]),
+    );
+    expect((await stats(stub)).connections).toBe(2);
+    for (const peer of [text, binary]) peer.ws.close(1000, 'done');
   });
 
   it('rebuilds a sign of life whose fold was not written (nothing the platform could not give back) from the socket', async () => {

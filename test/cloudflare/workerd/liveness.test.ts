@@ -4,7 +4,7 @@
  * interval * (count + 1), with its socket closed and its snapshot gone.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { COUNT, connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stats, stored, view } from './helpers.ts';
+import { COUNT, connect, eventually, fakeClock, get, hubStub, INTERVAL, runAlarm, stats, stored, view, type Peer } from './helpers.ts';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -76,18 +76,60 @@ describe('alarm-driven liveness', () => {
     expect((await stats(stub)).connections).toBe(0);
   });
 
-  it('sends nothing to a peer that has not ADVERTISEd, and arms no alarm for it', async () => {
-    fakeClock();
+  it('sends nothing to a peer that has not ADVERTISEd; its one alarm is the ADVERTISE deadline (interval * (count + 1) by default)', async () => {
+    const clock = fakeClock();
     const hub = 'unadvertised';
     const stub = hubStub(hub);
     const peer = await connect(hub);
+    const deadline = clock.t0 + INTERVAL * (COUNT + 1);
+    clock.at(INTERVAL);
     peer.ws.send('hello');
     await eventually(async () => expect((await view(stub, peer.id))?.messagesReceived).toBe(1));
-    expect(await view(stub, peer.id)).toMatchObject({ state: 'awaitingAdvertise', wakeAt: null });
-    expect((await stored(stub)).alarm).toBeNull();
+    // A sign of life, but it buys no time: the deadline stays where it was.
+    expect(await view(stub, peer.id)).toMatchObject({ state: 'awaitingAdvertise', wakeAt: deadline, lastSignOfLife: clock.t0 + INTERVAL });
+    expect((await stored(stub)).alarm).toBe(deadline);
+    clock.at(INTERVAL * (COUNT + 1) - 1);
+    expect(await runAlarm(stub)).toBe(true);
+    expect(peer.isClosed).toBe(false);
     expect(peer.frames).toEqual([]);
     peer.ws.close(1000, 'done');
     await eventually(async () => expect((await stats(stub)).connections).toBe(0));
+    expect(await stored(stub)).toEqual({ ids: [], alarm: null });
+  });
+
+  it('closes peers that never ADVERTISE at the deadline, by alarm, with the reason, and frees their places under the cap', async () => {
+    const clock = fakeClock();
+    const hub = 'advertise-deadline';
+    const stub = hubStub(hub);
+    // The test config caps a hub at 100: 98 idle sockets and one that PINGs (answered by
+    // the platform) but never advertises, then one well-behaved peer fill it.
+    const idle: Peer[] = [];
+    for (let i = 0; i < 98; i++) idle.push(await connect(hub));
+    const pinger = await connect(hub);
+    clock.at(INTERVAL);
+    const good = await connect(hub);
+    good.ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect((await view(stub, good.id))?.advertised).toBe(true));
+    pinger.ws.send('keepalive:PING');
+    expect(await pinger.frameCount(1)).toEqual(['keepalive:PONG']);
+    expect((await get(`/connect/${hub}`, { headers: { Upgrade: 'websocket' } })).status).toBe(503);
+    const deadline = clock.t0 + INTERVAL * (COUNT + 1);
+    expect((await stored(stub)).ids).toHaveLength(100);
+
+    clock.at(INTERVAL * (COUNT + 1));
+    expect(await runAlarm(stub)).toBe(true);
+    const reason = `no ADVERTISE within ${INTERVAL * (COUNT + 1)} ms`;
+    for (const peer of [...idle, pinger]) expect(await peer.closed).toMatchObject({ code: 4000, reason });
+    expect(idle.every((peer) => peer.frames.length === 0)).toBe(true);
+    // Their rows are gone with them and their places free; the advertised peer carries on:
+    // its PING, due at 2 intervals, went out late on the same alarm and gets a full interval.
+    expect(await stored(stub)).toEqual({ ids: [good.id], alarm: deadline + INTERVAL });
+    expect((await stats(stub)).connections).toBe(1);
+    expect(await view(stub, good.id)).toMatchObject({ state: 'alive.probing', pingsSent: 1 });
+    expect(await good.frameCount(1)).toEqual(['keepalive:PING']);
+    const newcomer = await connect(hub);
+    expect((await stats(stub)).connections).toBe(2);
+    for (const peer of [good, newcomer]) peer.ws.close(1000, 'done');
   });
 
   it("forgets a connection when its peer closes: snapshot deleted, the peer's reason recorded", async () => {
