@@ -11,3 +11,4 @@ export * from './sessions.ts';
 export { withRestartGrace } from './restart-grace.ts';
 export * from './inspector/index.ts';
 export * from './client.ts';
+export * from './cli.ts';

@@ -12,8 +12,19 @@
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
-import { DEFAULT_SERVER, startServer, type ServerOptions } from './server.ts';
-import { DEFAULT_MAX_PINGS_PER_INTERVAL, type Host } from '../../runtime/index.ts';
+import { startServer } from './server.ts';
+import {
+  clock,
+  DEFAULT_MAX_PINGS_PER_INTERVAL,
+  DEFAULT_SERVER,
+  describeKeepalive,
+  describeLimits,
+  number,
+  SERVER_FLAGS,
+  serverSettings,
+  UsageError,
+  type Env,
+} from '../../runtime/index.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 
@@ -61,81 +72,37 @@ Exit status: 0 closed cleanly (or by SIGINT/SIGTERM), 1 connection failed or cut
 /** How long an ending client waits for its socket's goodbye before the process exits. */
 const EXIT_GRACE_MS = 500;
 
-class UsageError extends Error {}
-
-function number(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || (name !== '--interval' && !Number.isInteger(parsed))) {
-    throw new UsageError(`${name} must be a ${name === '--interval' ? 'number' : 'whole number'} >= ${min}, got "${value}"`);
-  }
-  return parsed;
-}
-
-function flag(value: string | undefined): boolean | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new UsageError(`KEEPALIVE_SEND_PINGS must be true or false, got "${value}"`);
-}
-
 /** A port number, or `off` for no TCP listener (Deno Deploy has none). */
 function tcpPort(value: string | undefined): number | null {
   return value === 'off' ? null : number('--tcp-port', value, DEFAULT_SERVER.tcpPort, 0);
 }
 
-const env = (name: string): string | undefined => Deno.env.get(name);
-const time = (at: number) => new Date(at).toISOString().slice(11, 23);
+const env: Env = (name) => Deno.env.get(name);
 
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'tcp-port': { type: 'string' },
-      'no-tcp': { type: 'boolean' },
-      interval: { type: 'string' },
-      count: { type: 'string' },
-      'no-ping': { type: 'boolean' },
-      'advertise-timeout': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-pings': { type: 'string' },
-      token: { type: 'string' },
-      kv: { type: 'string' },
-      'kv-prefix': { type: 'string' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...SERVER_FLAGS, 'no-tcp': { type: 'boolean' }, kv: { type: 'string' }, 'kv-prefix': { type: 'string' } },
   });
   if (values.help) return void console.log(SERVE_HELP);
-  const interval = number('--interval', values.interval ?? env('KEEPALIVE_INTERVAL'), DEFAULT_SERVER.interval, 1);
-  const count = number('--count', values.count ?? env('KEEPALIVE_COUNT'), DEFAULT_SERVER.count, 0);
-  const sendPings = values['no-ping'] ? false : (flag(env('KEEPALIVE_SEND_PINGS')) ?? DEFAULT_SERVER.sendPings);
-  const token = values.token ?? env('KEEPALIVE_TOKEN');
+  const settings = serverSettings(values, env);
+  const { token } = settings;
   const kvPath = values.kv ?? env('KEEPALIVE_KV');
   const kvPrefix = values['kv-prefix'] ?? env('KEEPALIVE_KV_PREFIX') ?? 'keepalive';
-  const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
-  const limits = abuseLimits(values);
+  const log = values.quiet ? undefined : (line: string) => console.log(`${clock(Date.now())} ${line}`);
   const kv = kvPath ? await Deno.openKv(kvPath === 'default' ? undefined : kvPath) : undefined;
   const server = await startServer({
-    host: values.host ?? env('HOST') ?? DEFAULT_SERVER.host,
-    port: number('--port', values.port ?? env('PORT'), DEFAULT_SERVER.port, 0),
+    ...settings,
     tcpPort: tcpPort(values['no-tcp'] ? 'off' : (values['tcp-port'] ?? env('TCP_PORT'))),
-    interval,
-    count,
-    sendPings,
-    ...limits,
     ...(kv ? { kv, kvPrefix: [kvPrefix, 'connections'] } : {}),
-    ...(token ? { token } : {}),
     ...(log ? { log } : {}),
   });
-  console.log(`keepalive server on Deno (${interval} ms, count ${count}, ${sendPings ? 'pings on' : 'pings off'}, timers: ${server.mode})`);
+  console.log(`keepalive server on Deno (${describeKeepalive(settings)}, timers: ${server.mode})`);
   console.log(`  WebSocket  ${server.wsUrl}`);
   if (server.tcpUrl) console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
-  console.log(`  limits     ${describeLimits(server.host, limits)}`);
+  console.log(`  limits     ${describeLimits(server.host, settings)}`);
   if (server.app.routes.some((route) => route.path === '/inspect')) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
   if (server.mode === 'kv') {
     console.log(`  timers     Deno KV queue; snapshots in Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)`);
@@ -163,32 +130,6 @@ async function serve(args: string[]): Promise<void> {
     );
   };
   onSignals(stop);
-}
-
-interface LimitValues {
-  'advertise-timeout'?: string | undefined;
-  'max-connections'?: string | undefined;
-  'max-pings'?: string | undefined;
-}
-
-/** The ADVERTISE deadline and the abuse limits; absent ones keep the server's defaults. */
-function abuseLimits(values: LimitValues): Pick<ServerOptions, 'advertiseTimeout' | 'maxConnections' | 'maxPingsPerInterval'> {
-  const advertise = values['advertise-timeout'] ?? env('KEEPALIVE_ADVERTISE_TIMEOUT');
-  const connections = values['max-connections'] ?? env('KEEPALIVE_MAX_CONNECTIONS');
-  const pings = values['max-pings'] ?? env('KEEPALIVE_MAX_PINGS');
-  return {
-    ...(advertise ? { advertiseTimeout: number('--advertise-timeout', advertise, 0, 0) } : {}),
-    ...(connections ? { maxConnections: number('--max-connections', connections, 0, 1) } : {}),
-    ...(pings ? { maxPingsPerInterval: number('--max-pings', pings, 0, 0) } : {}),
-  };
-}
-
-function describeLimits(host: Host, limits: ReturnType<typeof abuseLimits>): string {
-  const advertiseTimeout = host.defaults.advertiseTimeout;
-  const advertise = advertiseTimeout ? `ADVERTISE within ${advertiseTimeout} ms` : 'no ADVERTISE deadline';
-  const cap = limits.maxConnections ? `at most ${limits.maxConnections} connections` : 'no connection cap';
-  const pings = limits.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
-  return `${advertise}, ${cap}, ${pings ? `${pings} PINGs per interval` : 'no PING limit'}`;
 }
 
 /** Deno Deploy has no signals to listen to; there a kv-mode server's state is as of each step. */
@@ -223,13 +164,13 @@ async function connectCommand(args: string[]): Promise<void> {
     count: number('--count', values.count, DEFAULT_SERVER.count, 0),
     sendPings: !values['no-ping'],
   });
-  const line = (text: string) => console.log(`${time(Date.now())} ${text}`);
+  const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
   let interrupted = false;
   client.on('open', () => line(`connected to ${url}`));
-  client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}`));
-  client.on('received', (message, at) => quiet || console.log(`${time(at)} <- ${message}`));
-  client.on('error', (error) => console.error(`${time(Date.now())} error: ${error.message}`));
-  client.on('dead', (reason) => console.error(`${time(Date.now())} server declared dead: ${reason}`));
+  client.on('sent', (message, at) => quiet || console.log(`${clock(at)} -> ${message}`));
+  client.on('received', (message, at) => quiet || console.log(`${clock(at)} <- ${message}`));
+  client.on('error', (error) => console.error(`${clock(Date.now())} error: ${error.message}`));
+  client.on('dead', (reason) => console.error(`${clock(Date.now())} server declared dead: ${reason}`));
   client.on('closed', (reason, by) => {
     let code: number;
     if (client.deadReason !== null) code = 2;
@@ -238,7 +179,7 @@ async function connectCommand(args: string[]): Promise<void> {
       code = 0;
     } else {
       const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
-      (clean ? console.log : console.error)(`${time(Date.now())} connection closed: ${reason}`);
+      (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
       code = clean ? 0 : 1;
     }
     // A frozen server never finishes the close handshake; Deno's WebSocket would wait.

@@ -13,6 +13,8 @@
 import type { Hono } from 'hono';
 import {
   createApp,
+  DEFAULT_SERVER,
+  logEvent,
   DEFAULT_MAX_FRAME_BYTES,
   defaultAdvertiseTimeout,
   inspectorByDefault,
@@ -110,14 +112,7 @@ export interface RunningServer {
   close(reason?: string): Promise<void>;
 }
 
-export const DEFAULT_SERVER = {
-  host: '127.0.0.1',
-  port: 8787,
-  tcpPort: 8788,
-  interval: 5000,
-  count: 5,
-  sendPings: true,
-} as const;
+export { DEFAULT_SERVER } from '../../runtime/index.ts';
 
 /** What peers of a kv-mode server are told when it stops: their actors live on in KV. */
 export const RESTART_REASON = 'server restarting: connection state kept in Deno KV';
@@ -252,21 +247,4 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
   await Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
-
-function logEvent(event: HostEvent, log: (line: string) => void): void {
-  switch (event.type) {
-    case 'opened':
-      log(`${event.id} opened`);
-      return;
-    case 'rejected':
-      log(`${event.id} rejected: ${event.reason}`);
-      return;
-    case 'dead':
-      log(`${event.id} dead: ${event.reason}`);
-      return;
-    case 'closed':
-      log(`${event.id} closed: ${event.reason}`);
-      return;
-  }
 }

@@ -10,8 +10,19 @@
 import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
-import { DEFAULT_SERVER, startServer, type ServerOptions } from './server.ts';
-import { DEFAULT_MAX_PINGS_PER_INTERVAL, type Host } from '../../runtime/index.ts';
+import { startServer } from './server.ts';
+import {
+  clock,
+  DEFAULT_MAX_PINGS_PER_INTERVAL,
+  DEFAULT_SERVER,
+  describeKeepalive,
+  describeLimits,
+  number,
+  SERVER_FLAGS,
+  serverSettings,
+  UsageError,
+  type Env,
+} from '../../runtime/index.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
@@ -66,73 +77,31 @@ Exit status: 0 closed cleanly (or by SIGINT/SIGTERM), 1 connection failed or cut
 2 server declared dead, 3 libvirt daemon without keepalive (--require-keepalive).
 `;
 
-class UsageError extends Error {}
-
-function number(name: string, value: string | undefined, fallback: number, min: number): number {
-  if (value === undefined || value === '') return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || (name !== '--interval' && !Number.isInteger(parsed))) {
-    throw new UsageError(`${name} must be a ${name === '--interval' ? 'number' : 'whole number'} >= ${min}, got "${value}"`);
-  }
-  return parsed;
-}
-
-function flag(value: string | undefined): boolean | undefined {
-  if (value === undefined || value === '') return undefined;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new UsageError(`KEEPALIVE_SEND_PINGS must be true or false, got "${value}"`);
-}
-
-const time = (at: number) => new Date(at).toISOString().slice(11, 23);
-
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: {
-      host: { type: 'string' },
-      port: { type: 'string' },
-      'tcp-port': { type: 'string' },
-      interval: { type: 'string' },
-      count: { type: 'string' },
-      'no-ping': { type: 'boolean' },
-      'advertise-timeout': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'max-pings': { type: 'string' },
-      token: { type: 'string' },
-      state: { type: 'string' },
-      'no-inspector': { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...SERVER_FLAGS, state: { type: 'string' }, 'no-inspector': { type: 'boolean' } },
   });
   if (values.help) return void process.stdout.write(SERVE_HELP);
-  const env = process.env;
-  const statePath = values.state ?? (env.KEEPALIVE_STATE || undefined);
-  const sendPings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? DEFAULT_SERVER.sendPings);
-  const token = values.token ?? env.KEEPALIVE_TOKEN;
-  const log = values.quiet ? undefined : (line: string) => console.log(`${time(Date.now())} ${line}`);
-  const limits = abuseLimits(values, env);
+  const env: Env = (name) => process.env[name];
+  const settings = serverSettings(values, env);
+  const { token } = settings;
+  const statePath = values.state ?? (env('KEEPALIVE_STATE') || undefined);
+  const log = values.quiet ? undefined : (line: string) => console.log(`${clock(Date.now())} ${line}`);
   const server = await startServer({
-    host: values.host ?? env.HOST ?? DEFAULT_SERVER.host,
-    port: number('--port', values.port ?? env.PORT, DEFAULT_SERVER.port, 0),
-    tcpPort: number('--tcp-port', values['tcp-port'] ?? env.TCP_PORT, DEFAULT_SERVER.tcpPort, 0),
-    interval: number('--interval', values.interval ?? env.KEEPALIVE_INTERVAL, DEFAULT_SERVER.interval, 1),
-    count: number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0),
-    sendPings,
-    ...limits,
-    ...(token ? { token } : {}),
+    ...settings,
+    tcpPort: number('--tcp-port', values['tcp-port'] ?? env('TCP_PORT'), DEFAULT_SERVER.tcpPort, 0),
     ...(log ? { log } : {}),
     ...(statePath ? { statePath } : {}),
     ...(values['no-inspector'] ? { inspector: false } : {}),
   });
   const hasInspect = server.app.routes.some((route) => route.path === '/inspect');
-  console.log(`keepalive server (${describe(values, env)})`);
+  console.log(`keepalive server (${describeKeepalive(settings)})`);
   console.log(`  WebSocket  ${server.wsUrl}`);
   console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
   console.log(`  health     ${server.url}/healthz`);
-  console.log(`  limits     ${describeLimits(server.host, limits)}`);
+  console.log(`  limits     ${describeLimits(server.host, settings)}`);
   if (hasInspect) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
   else if (!values['no-inspector']) console.log('  inspector  off: bind to localhost or set --token to serve /inspect');
   if (server.statePath) console.log(`  state      ${server.statePath}  (${server.restored} connection(s) restored)`);
@@ -150,39 +119,6 @@ async function serve(args: string[]): Promise<void> {
   };
   process.once('SIGINT', () => stop('SIGINT'));
   process.once('SIGTERM', () => stop('SIGTERM'));
-}
-
-function describe(values: { interval?: string | undefined; count?: string | undefined; 'no-ping'?: boolean | undefined }, env: NodeJS.ProcessEnv): string {
-  const interval = number('--interval', values.interval ?? env.KEEPALIVE_INTERVAL, DEFAULT_SERVER.interval, 1);
-  const count = number('--count', values.count ?? env.KEEPALIVE_COUNT, DEFAULT_SERVER.count, 0);
-  const pings = values['no-ping'] ? false : (flag(env.KEEPALIVE_SEND_PINGS) ?? true);
-  return `${interval} ms, count ${count}, ${pings ? 'pings on' : 'pings off'}`;
-}
-
-interface LimitValues {
-  'advertise-timeout'?: string | undefined;
-  'max-connections'?: string | undefined;
-  'max-pings'?: string | undefined;
-}
-
-/** The ADVERTISE deadline and the abuse limits; absent ones keep the server's defaults. */
-function abuseLimits(values: LimitValues, env: NodeJS.ProcessEnv): Pick<ServerOptions, 'advertiseTimeout' | 'maxConnections' | 'maxPingsPerInterval'> {
-  const advertise = values['advertise-timeout'] ?? env.KEEPALIVE_ADVERTISE_TIMEOUT;
-  const connections = values['max-connections'] ?? env.KEEPALIVE_MAX_CONNECTIONS;
-  const pings = values['max-pings'] ?? env.KEEPALIVE_MAX_PINGS;
-  return {
-    ...(advertise ? { advertiseTimeout: number('--advertise-timeout', advertise, 0, 0) } : {}),
-    ...(connections ? { maxConnections: number('--max-connections', connections, 0, 1) } : {}),
-    ...(pings ? { maxPingsPerInterval: number('--max-pings', pings, 0, 0) } : {}),
-  };
-}
-
-function describeLimits(host: Host, limits: ReturnType<typeof abuseLimits>): string {
-  const advertiseTimeout = host.defaults.advertiseTimeout;
-  const advertise = advertiseTimeout ? `ADVERTISE within ${advertiseTimeout} ms` : 'no ADVERTISE deadline';
-  const cap = limits.maxConnections ? `at most ${limits.maxConnections} connections` : 'no connection cap';
-  const pings = limits.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
-  return `${advertise}, ${cap}, ${pings ? `${pings} PINGs per interval` : 'no PING limit'}`;
 }
 
 async function connectCommand(args: string[]): Promise<void> {
@@ -220,34 +156,34 @@ async function connectCommand(args: string[]): Promise<void> {
     resume: values.resume ?? false,
   });
   const peer = libvirt ? 'libvirt daemon' : 'server';
-  const line = (text: string) => console.log(`${time(Date.now())} ${text}`);
+  const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
   let interrupted = false;
   let unsupported = false;
   client.on('open', () => line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`));
   client.on('negotiating', (serial, at) => {
-    if (!quiet) console.log(`${time(at)} -> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`);
+    if (!quiet) console.log(`${clock(at)} -> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`);
   });
   client.on('negotiated', (support, at) => {
     if (support.supported) {
-      console.log(`${time(at)} <- REPLY supported=1: keepalive negotiated (interval ${interval} ms, count ${count})`);
+      console.log(`${clock(at)} <- REPLY supported=1: keepalive negotiated (interval ${interval} ms, count ${count})`);
       return;
     }
     unsupported = true;
     const then = values['require-keepalive'] ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
-    console.error(`${time(at)} <- REPLY: the libvirt daemon does not support keepalive (${support.reason}); ${then}`);
+    console.error(`${clock(at)} <- REPLY: the libvirt daemon does not support keepalive (${support.reason}); ${then}`);
   });
-  client.on('sent', (message, at) => quiet || console.log(`${time(at)} -> ${message}${client.connected ? '' : ' (no connection)'}`));
+  client.on('sent', (message, at) => quiet || console.log(`${clock(at)} -> ${message}${client.connected ? '' : ' (no connection)'}`));
   client.on('reconnecting', (attempt, delay, reason) => {
-    console.error(`${time(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`);
+    console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`);
   });
-  client.on('resumed', (attempt, at) => console.log(`${time(at)} resumed on a new socket (attempt ${attempt})`));
+  client.on('resumed', (attempt, at) => console.log(`${clock(at)} resumed on a new socket (attempt ${attempt})`));
   client.on('received', (message, at) => {
     // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
     if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
-    console.log(`${time(at)} <- ${message}`);
+    console.log(`${clock(at)} <- ${message}`);
   });
   client.on('dead', (reason) => {
-    console.error(`${time(Date.now())} ${peer} declared dead: ${reason}`);
+    console.error(`${clock(Date.now())} ${peer} declared dead: ${reason}`);
   });
   // Exit codes are set, not forced: the process ends once the socket has said goodbye.
   client.on('closed', (reason, by) => {
@@ -256,7 +192,7 @@ async function connectCommand(args: string[]): Promise<void> {
       return;
     }
     if (unsupported && values['require-keepalive'] && by === 'us') {
-      console.error(`${time(Date.now())} connection closed: ${reason}`);
+      console.error(`${clock(Date.now())} connection closed: ${reason}`);
       process.exitCode = 3;
       return;
     }
@@ -266,7 +202,7 @@ async function connectCommand(args: string[]): Promise<void> {
       return;
     }
     const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
-    (clean ? console.log : console.error)(`${time(Date.now())} connection closed: ${reason}`);
+    (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
     process.exitCode = clean ? 0 : 1;
   });
   const stop = () => {

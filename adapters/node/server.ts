@@ -12,6 +12,8 @@ import { nanoid } from 'nanoid';
 import {
   abandonsPeer,
   createApp,
+  DEFAULT_SERVER,
+  logEvent,
   CapacityError,
   defaultAdvertiseTimeout,
   inspectorByDefault,
@@ -114,14 +116,7 @@ export interface RunningServer {
 
 export { inspectorByDefault } from '../../runtime/index.ts';
 
-export const DEFAULT_SERVER = {
-  host: '127.0.0.1',
-  port: 8787,
-  tcpPort: 8788,
-  interval: 5000,
-  count: 5,
-  sendPings: true,
-} as const;
+export { DEFAULT_SERVER } from '../../runtime/index.ts';
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const bind = options.host ?? DEFAULT_SERVER.host;
@@ -351,21 +346,4 @@ function listenTcp(
       resolve(server);
     });
   });
-}
-
-function logEvent(event: HostEvent, log: (line: string) => void): void {
-  switch (event.type) {
-    case 'opened':
-      log(`${event.id} opened`);
-      return;
-    case 'rejected':
-      log(`${event.id} rejected: ${event.reason}`);
-      return;
-    case 'dead':
-      log(`${event.id} dead: ${event.reason}`);
-      return;
-    case 'closed':
-      log(`${event.id} closed: ${event.reason}`);
-      return;
-  }
 }
