@@ -35,6 +35,13 @@ export interface WakeTimerOptions {
 
 // setTimeout stores its delay in a signed 32-bit int; longer delays fire at once.
 const MAX_DELAY = 2 ** 31 - 1;
+/**
+ * A turn of the event loop longer than this held it (a busy handler or timer): I/O may have
+ * arrived unread, so the tick waits for the next turn. Under sustained load the tick runs
+ * anyway after MAX_EXTRA_TURNS more turns (lateness only delays a verdict, never causes one).
+ */
+const STALL_MS = 50;
+const MAX_EXTRA_TURNS = 4;
 
 /** The platform's own timers, as `WakeTimer` uses them unless given others (tests wrap these to count). */
 export const PLATFORM_TIMERS: TimerApi = {
@@ -118,8 +125,22 @@ export class WakeTimer {
     this.#token = null;
     this.#handle = null;
     this.#armedAt = Infinity;
-    if (this.#timers.afterIo) this.#timers.afterIo(() => this.#tick());
+    if (this.#timers.afterIo) this.#afterIo(this.#now(), 0);
     else this.#tick();
+  }
+
+  /**
+   * Ticks after a turn of the event loop that read the waiting I/O and did not itself stall.
+   * The timer may fire in the same turn as a socket handler that then holds the loop (its
+   * poll had already collected the ready sockets): answers that arrived during that stall
+   * are still unread when the deferred tick runs, so it waits one more turn (a few at most).
+   */
+  #afterIo(since: number, turns: number): void {
+    this.#timers.afterIo!(() => {
+      const now = this.#now();
+      if (now - since > STALL_MS && turns < MAX_EXTRA_TURNS) return this.#afterIo(now, turns + 1);
+      this.#tick();
+    });
   }
 
   #tick(): void {

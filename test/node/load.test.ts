@@ -130,12 +130,13 @@ describe('load on the Node adapter', () => {
     for (const row of rows.filter((x) => x.stall >= INTERVAL * (COUNT + 1) + 1000)) expect(row.clientDeaths).toBeGreaterThan(MANY * 0.99);
   });
 
-  it.runIf(STRESS)(`${MANY} connections, count 1: a 3 s stall in a socket handler right after PINGing everyone kills no peer because the timer reads pending I/O first; without that, it kills many`, { timeout: STRESS_TIMEOUT * 2 }, async () => {
+  it(`${connections} connections, count 1: a 3 s stall in a socket handler right after PINGing everyone kills no peer because the timer reads pending I/O first; without that, it kills many`, { timeout: STRESS_TIMEOUT * 2 }, async () => {
     const outcomes: Record<string, { batch: number; deaths: number; stall: number }> = {};
     for (const mode of ['afterIo', 'sync'] as const) {
-      // The clients answer after 100 ms, as across a network: most PONGs arrive during the
-      // stall, after the poll that ran the stalling handler (the ones before are read by it).
-      const c = await cluster(MANY, { count: 1, peerArgs: ['--no-ping', '--latency', '100'], ...(mode === 'sync' ? { serverArgs: ['--sync-timers'] } : {}) });
+      // The clients answer 400 ms later, as across a slow network, so the PONGs arrive after
+      // the tick that sent 10,000 PINGs is over: the first one's handler stalls, and the rest
+      // arrive during the stall (any that came before it would be read by the same poll).
+      const c = await cluster(connections, { count: 1, peerArgs: ['--no-ping', '--latency', '400'], ...(mode === 'sync' ? { serverArgs: ['--sync-timers'] } : {}) });
       await c.reset();
       // A first stall lines every deadline up, so the tick after it PINGs everyone at once;
       // the second stall follows that tick, with all their PONGs arriving during it. Sent
@@ -148,9 +149,10 @@ describe('load on the Node adapter', () => {
       outcomes[mode] = { batch, deaths: r.server.deaths, stall: ms };
       killLoadProcesses();
     }
-    console.log('count 1, 3 s stall after a PING batch', JSON.stringify({ ...outcomes, loadavg: loadavg() }));
-    expect(outcomes.afterIo!.batch).toBeGreaterThan(MANY / 2);
+    if (REPORT) console.log('count 1, 3 s stall after a PING batch', JSON.stringify({ connections, ...outcomes, loadavg: loadavg() }));
+    expect(outcomes.afterIo!.batch).toBeGreaterThan(connections * 0.1);
     expect(outcomes.afterIo!.deaths).toBe(0);
+    // Measured: 28% to all of the batch, depending on how many answers the stalling poll had already collected.
     expect(outcomes.sync!.deaths).toBeGreaterThan(outcomes.sync!.batch * 0.1);
   });
 });
