@@ -8,10 +8,10 @@ export type LoadCommand =
   | { cmd: 'burn'; ms: number; every: number }
   /**
    * Hold the event loop once, for `ms` ms: now, or with `afterPings` in the socket handler
-   * of the first frame that arrives after a tick sent PINGs (so the other PONGs to them
-   * arrive during the stall and wait in their sockets).
+   * of the first frame that arrives after a tick sent at least that many PINGs (so the
+   * other PONGs to them arrive during the stall and wait in their sockets).
    */
-  | { cmd: 'stall'; ms: number; afterPings?: boolean }
+  | { cmd: 'stall'; ms: number; afterPings?: number }
   | { cmd: 'reset' }
   | { cmd: 'report' }
   | { cmd: 'stop' };

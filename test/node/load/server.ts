@@ -33,8 +33,9 @@ const syncTimers: TimerApi = {
 let deaths: { silentFor: number; unanswered: number }[] = [];
 let closes: Record<string, number> = {};
 let rejected = 0;
-/** A stall armed to follow the next tick that sends PINGs, and the PINGs that tick sent. */
-let stallAfterPings: number | null = null;
+/** A stall armed to follow the next tick that sends at least `minBatch` PINGs, and that tick's PINGs. */
+let armed: { ms: number; minBatch: number } | null = null;
+let tickPings = 0;
 let batch = 0;
 const server = await startServer({
   port: 0,
@@ -43,10 +44,18 @@ const server = await startServer({
   count,
   ...(values['sync-timers'] ? { timers: syncTimers } : {}),
   onEvent: (event) => {
-    if (stallAfterPings !== null && event.type === 'sent' && event.message === 'PING') batch++;
-    // In the socket handler of the first answer, like a CPU-heavy request handler: the
-    // other answers arrive during the stall and wait in their sockets.
-    else if (stallAfterPings !== null && batch > 0 && event.type === 'received') stallNow();
+    if (armed && batch === 0 && event.type === 'sent' && event.message === 'PING') {
+      // A tick sends its PINGs in one go: counted until it is over.
+      if (tickPings++ === 0) {
+        process.nextTick(() => {
+          if (tickPings >= armed!.minBatch) batch = tickPings;
+          tickPings = 0;
+        });
+      }
+    }
+    // In the socket handler of the first frame after that tick, like a CPU-heavy request
+    // handler: the other answers arrive during the stall and wait in their sockets.
+    else if (armed && batch > 0 && event.type === 'received') stallNow();
     else if (event.type === 'dead') deaths.push({ silentFor: event.silentFor, unanswered: event.unanswered });
     else if (event.type === 'closed') closes[event.reason] = (closes[event.reason] ?? 0) + 1;
     else if (event.type === 'rejected') rejected++;
@@ -60,10 +69,10 @@ let stalls: number[] = [];
 let hog: NodeJS.Timeout | undefined;
 
 function stallNow(): void {
-  const ms = burn(stallAfterPings!);
+  const ms = burn(armed!.ms);
   stalls.push(ms);
   say({ type: 'stalled', ms, batch });
-  stallAfterPings = null;
+  armed = null;
   batch = 0;
 }
 
@@ -96,8 +105,8 @@ function handle(command: LoadCommand): void {
       hog = command.ms > 0 ? setInterval(() => stalls.push(burn(command.ms)), command.every) : undefined;
       return say({ type: 'ok', cmd: 'burn' });
     case 'stall':
-      if (command.afterPings) {
-        stallAfterPings = command.ms;
+      if (command.afterPings !== undefined) {
+        armed = { ms: command.ms, minBatch: command.afterPings };
         return;
       }
       // Answered after the stall, so the reply says how long the loop really stood still.
