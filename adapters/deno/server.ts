@@ -57,6 +57,8 @@ export interface ServerOptions {
   /** Guards GET /actors (and whatever `extend` protects with it). */
   token?: string;
   maxConnections?: number;
+  /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
+  maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
@@ -144,6 +146,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     onEvent: (event) => {
       // Peers closing after a kv-mode shutdown began are not news: their actors are kept.
