@@ -260,8 +260,11 @@ export class KeepaliveHub extends DurableObject<Env> {
   #handOverAll(fold = false): void {
     for (const ws of this.ctx.getWebSockets()) {
       const id = connectionIdOf(this.ctx, ws);
-      // Reading a connection folds what it has pending.
-      if (id !== undefined && this.host.has(id) && this.#handOver(id, ws) && fold) this.host.view(id);
+      if (id === undefined || !this.host.has(id)) continue;
+      this.#handOver(id, ws);
+      // Reading a connection folds whatever it has pending, not only what was new just now:
+      // a rebuild before this wake may have handed the same answered PING over already.
+      if (fold) this.host.view(id);
     }
   }
 
