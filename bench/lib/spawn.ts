@@ -114,7 +114,10 @@ export function spawnCommand(command: string[], name: string, options: Pick<Spaw
       return Promise.race([exited, late]).finally(() => clearTimeout(timer));
     },
     kill() {
-      if (exit === null) proc.kill('SIGKILL');
+      if (exit !== null) return;
+      // A chance to clean up first (figure 7's wrangler dev runs in a process group of its own).
+      proc.kill('SIGTERM');
+      setTimeout(() => exit === null && proc.kill('SIGKILL'), 3000).unref();
     },
   };
 }

@@ -85,14 +85,16 @@ export async function wranglerDev(vars: Record<string, string>, timeoutMs = 120_
     }
     rmSync(state, { recursive: true, force: true });
   };
-  // If the figure's process dies, wrangler's group must not outlive it.
-  process.once('exit', () => {
+  // If the figure's process ends (or is told to: the runner's timeout), wrangler's group must not outlive it.
+  const orphaned = () => {
     try {
       if (!stopped && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
     } catch {
       // Already gone.
     }
-  });
+  };
+  process.once('exit', orphaned);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(128 + (signal === 'SIGTERM' ? 15 : 2)));
 
   try {
     const deadline = Date.now() + timeoutMs;
