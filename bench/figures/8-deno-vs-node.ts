@@ -16,7 +16,7 @@ import type { RoundTrips, RoundTripTarget } from '../workers/round-trips.ts';
 import { frameRatePart, INTERVALS_PER_RUN } from './3-frames.ts';
 import { NODE_LABELS, roundTripParts, type RoundTripLabels } from './5-round-trip.ts';
 
-/** Figure 3's rates but 1,000 (the fold-heavy low rate, the headline, the fast path alone). */
+/** Figure 3's rates without 1,000: the fold-heavy low rate, the headline, the fast path alone. */
 const RATES = [10, 100, Infinity];
 const HEADLINE_RATE = 100;
 const DENO_LABELS: RoundTripLabels = { adapter: 'the Deno adapter', wsEcho: 'raw Deno.upgradeWebSocket echo', tcpEcho: 'raw Deno.listen echo' };
@@ -80,7 +80,7 @@ const figure: Figure = {
       name: `Deno vs Node: frames through the host (${HEADLINE_RATE}/conn/interval), Deno / Node`,
       target: 'figure 3 and 5 targets on both runtimes',
       met: targeted.every((p) => p.met === true),
-      scale: `figure 3: ${(quick ? 1_000 : 10_000).toLocaleString('en')} connections, rates ${RATES.join(', ')}; figure 5: ${(quick ? 1_000 : 5_000).toLocaleString('en')} round trips per run; ${runs} runs each, per runtime${quick ? ' (quick mode: figure 3 and 5 quick sizes)' : ''}`,
+      scale: `figure 3: ${(quick ? 1_000 : 10_000).toLocaleString('en')} connections at 10 and 100 frames/conn/interval and the fast path alone; figure 5: ${(quick ? 1_000 : 5_000).toLocaleString('en')} round trips per run; ${runs} runs each, per runtime${quick ? ' (quick mode: figure 3 and 5 quick sizes)' : ''}`,
       parts: [
         ...n.frames,
         ...d.frames,
