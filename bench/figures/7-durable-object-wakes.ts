@@ -123,7 +123,9 @@ async function run(dev: WranglerDev, setting: Setting, scenario: Scenario, log: 
     const per = (n: number) => (n / result.intervals).toFixed(2);
     log(
       `${hub} (interval ${setting.interval} ms, slack ${setting.slack} ms): per interval ${per(sum(wakes))} wakes = ${per(wakes.alarms)} alarms + ${per(wakes.messages)} deliveries (${per(wakes.pings)} PINGs) + ${per(wakes.closes)} closes; ` +
-        `${per(wakes.constructed)} constructions, ${per(result.alarmWrites)} alarm writes, ${per(result.rowWrites)} row writes, ${per(result.steps)} steps; ` +
+        `${per(wakes.constructed)} constructions, ` +
+        // These counters live in the instance and restart with each construction.
+        (wakes.constructed > 0 ? 'per-instance counters restarted; ' : `${per(result.alarmWrites)} alarm writes, ${per(result.rowWrites)} row writes, ${per(result.steps)} steps; `) +
         `peers sent ${per(result.peerPings)} PINGs, got ${per(result.serverPings)}; ${result.falseDeaths} false deaths; windows ${windows.map((x) => x.toFixed(2)).join(', ')}` +
         (lastPeers.unexpectedCloses > 0 ? ` closes: ${JSON.stringify(lastPeers.closeReasons)}` : ''),
     );
