@@ -495,6 +495,20 @@ export class Host {
     while (this.#writes.size > 0) await Promise.all([...this.#writes]);
   }
 
+  /**
+   * Folds a connection's pending signs of life now and reports the next wake if that moved
+   * it. Lazily, a fold only moves deadlines later, so a timer armed before it fires early;
+   * an adapter that is awake anyway (a peer just answered our PING) can fold here and move
+   * its timer later instead of paying that early wake. Returns false if the connection ended.
+   */
+  fold(id: ConnectionId): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    this.#fold(conn);
+    this.#reportWake();
+    return this.#connections.has(id);
+  }
+
   view(id: ConnectionId): ConnectionView | undefined {
     const conn = this.#connections.get(id);
     if (!conn) return undefined;

@@ -3,7 +3,8 @@
  * connections, passed to the host as `onNextWake`. Alarms are at-least-once and may run
  * late; the host's tick runs only due connections, so an early, repeated or late alarm
  * is harmless. Deadlines only move later without a step (folded signs of life), so an
- * alarm already armed earlier is kept: it fires, ticks nothing, and is re-armed.
+ * alarm already armed earlier is kept: it fires, ticks nothing, and is re-armed. The one
+ * exception is `follow`: while the object is awake anyway, it moves the alarm later.
  */
 export class AlarmTimer {
   readonly #storage: DurableObjectStorage;
@@ -31,6 +32,20 @@ export class AlarmTimer {
   fired(): void {
     this.#armedAt = null;
   }
+
+  /**
+   * Like `schedule`, but also moves an earlier alarm later, to exactly the new earliest
+   * deadline: for when the object is awake anyway and a fold just moved that deadline (a
+   * peer answered our PING). One alarm write instead of an early wake-up and its re-arm.
+   * Pass `host.nextWake()`: queued deadlines are never later than the true ones, so the
+   * alarm never moves past a deadline.
+   */
+  readonly follow = (deadline: number | null): void => {
+    if (deadline === null || this.#armedAt == null || this.#armedAt >= deadline + this.#slack) return this.schedule(deadline);
+    this.#armedAt = deadline + this.#slack;
+    this.setCount++;
+    void this.#storage.setAlarm(this.#armedAt);
+  };
 
   readonly schedule = (deadline: number | null): void => {
     if (deadline === null) {

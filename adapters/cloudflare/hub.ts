@@ -21,7 +21,11 @@
  *   Every wake reads the answered PINGs again before anything is stepped.
  * - The alarm is written when the earliest deadline moves earlier. When a sign of life
  *   moves it later the old alarm stays: it fires early, ticks nothing, and is re-armed
- *   (a wake-up is cheaper than a write per frame).
+ *   (a wake-up is cheaper than a write per frame). Except for the first frame after our
+ *   PING (the peer's answer, at most one per PING): it is folded at once and the alarm
+ *   follows the earliest deadline later, which saves the early wake-up for the same
+ *   number of alarm writes. Measured (bench figure 7): a peer that only answers our PINGs
+ *   went from about 1.8 alarms per interval to 1.
  */
 import { DurableObject } from 'cloudflare:workers';
 import type { Hono } from 'hono';
@@ -73,6 +77,8 @@ export class KeepaliveHub extends DurableObject<Env> {
   readonly wakes: WakeCounter;
   readonly inspector: HubInspector;
   readonly #app: Hono;
+  /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
+  readonly #awaitingAnswer = new Set<ConnectionId>();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -82,7 +88,16 @@ export class KeepaliveHub extends DurableObject<Env> {
     this.store = new DurableObjectSnapshotStore(ctx.storage.kv);
     this.timer = new AlarmTimer(ctx.storage, this.config.alarmSlack);
     this.host = new Host({
-      transport: this.sockets,
+      transport: {
+        send: (id, frame) => {
+          if (isPing(frame)) this.#awaitingAnswer.add(id);
+          this.sockets.send(id, frame);
+        },
+        close: (id, reason) => {
+          this.#awaitingAnswer.delete(id);
+          this.sockets.close(id, reason);
+        },
+      },
       store: this.store,
       // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
       now: () => Date.now(),
@@ -128,7 +143,11 @@ export class KeepaliveHub extends DurableObject<Env> {
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined || !this.host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
     this.#handOver(id, ws);
-    if (this.host.receive(id, frame, at)) ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
+    if (!this.host.receive(id, frame, at)) return;
+    ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
+    // The answer to our PING: its deadline moves a whole interval later, so move the alarm now
+    // (awake anyway) rather than let the armed one fire early.
+    if (this.#awaitingAnswer.delete(id) && this.host.fold(id)) this.timer.follow(this.host.nextWake());
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -241,14 +260,18 @@ export class KeepaliveHub extends DurableObject<Env> {
   #handOverAll(fold = false): void {
     for (const ws of this.ctx.getWebSockets()) {
       const id = connectionIdOf(this.ctx, ws);
-      // Reading a connection folds what it has pending.
-      if (id !== undefined && this.host.has(id) && this.#handOver(id, ws) && fold) this.host.view(id);
+      if (id === undefined || !this.host.has(id)) continue;
+      this.#handOver(id, ws);
+      // Reading a connection folds whatever it has pending, not only what was new just now:
+      // a rebuild before this wake may have handed the same answered PING over already.
+      if (fold) this.host.view(id);
     }
   }
 
   #peerGone(ws: WebSocket, reason: string): void {
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined) return;
+    this.#awaitingAnswer.delete(id);
     this.sockets.detach(id);
     this.host.peerClosed(id, reason);
   }

@@ -65,7 +65,7 @@ export interface ServerOptions {
   /** Guards GET /actors (and whatever `extend` protects with it). */
   token?: string;
   maxConnections?: number;
-  /** PINGs a peer may send per interval before it is closed as a flood. Default 100; 0 = no limit. */
+  /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
   maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
   maxFrameBytes?: number;

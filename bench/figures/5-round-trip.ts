@@ -7,11 +7,39 @@
 import { startServer } from '../../adapters/node/server.ts';
 import { tcpEcho, wsEcho } from '../baselines/echo-servers.ts';
 import type { Figure, Measurement } from '../lib/result.ts';
-import { interleave, measure, percentile } from '../lib/stats.ts';
-import { tcpRoundTripper, wsRoundTripper, type RoundTripper } from '../workers/round-trip.ts';
+import { measure } from '../lib/stats.ts';
+import { tcpRoundTripper, wsRoundTripper } from '../workers/round-trip.ts';
+import { measureRoundTrips, ROUND_TRIP_TARGETS, type RoundTripper, type RoundTripTarget, type RoundTrips } from '../workers/round-trips.ts';
 
-const MAX_RATIO = 1.3;
-const TARGETS = ['adapter-ws', 'echo-ws', 'adapter-tcp', 'echo-tcp'] as const;
+export const MAX_RATIO = 1.3;
+
+export interface RoundTripLabels {
+  adapter: string;
+  wsEcho: string;
+  tcpEcho: string;
+}
+
+export const NODE_LABELS: RoundTripLabels = { adapter: 'the Node adapter', wsEcho: 'raw ws echo server', tcpEcho: 'raw net echo server' };
+
+/** The four rows of figure 5; figure 8 builds them for each runtime. */
+export function roundTripParts({ p50, p99 }: RoundTrips, labels: RoundTripLabels = NODE_LABELS): Measurement[] {
+  const runtime = labels.adapter;
+  const pair = (kind: 'ws' | 'tcp', name: string, p: RoundTrips['p50'], target: boolean): Measurement =>
+    measure({
+      name,
+      unit: 'us',
+      samples: p[`adapter-${kind}`],
+      baselineSamples: p[`echo-${kind}`],
+      baselineName: kind === 'ws' ? labels.wsEcho : labels.tcpEcho,
+      ...(target ? { target: `ratio <= ${MAX_RATIO}`, meets: (_v: number, ratio: number | null) => ratio !== null && ratio <= MAX_RATIO } : {}),
+    });
+  return [
+    pair('ws', `WebSocket through ${runtime}, p50`, p50, true),
+    pair('ws', `WebSocket through ${runtime}, p99`, p99, false),
+    pair('tcp', `TCP (libvirt framing) through ${runtime}, p50`, p50, true),
+    pair('tcp', `TCP (libvirt framing) through ${runtime}, p99`, p99, false),
+  ];
+}
 
 const figure: Figure = {
   figure: 5,
@@ -22,39 +50,17 @@ const figure: Figure = {
     // no flood limit, since back-to-back PINGs are the point here.
     const server = await startServer({ port: 0, tcpPort: 0, interval: 600_000, maxPingsPerInterval: 0 });
     const [ws, tcp] = await Promise.all([wsEcho(), tcpEcho()]);
-    const clients: Record<(typeof TARGETS)[number], RoundTripper> = {
+    const clients: Record<RoundTripTarget, RoundTripper> = {
       'adapter-ws': await wsRoundTripper(server.wsUrl, true),
       'echo-ws': await wsRoundTripper(ws.url, false),
       'adapter-tcp': await tcpRoundTripper(server.tcpUrl, true),
       'echo-tcp': await tcpRoundTripper(tcp.url, false),
     };
     try {
-      for (const target of TARGETS) await clients[target].run(perRun); // warm-up
-      const p50: Record<string, number[]> = {};
-      const p99: Record<string, number[]> = {};
-      await interleave(runs, TARGETS, async (target) => {
-        const times = await clients[target].run(perRun);
-        (p50[target] ??= []).push(percentile(times, 50));
-        (p99[target] ??= []).push(percentile(times, 99));
-        return 0;
-      });
-      for (const target of TARGETS) log(`${target}: p50 ${p50[target]!.map((v) => v.toFixed(1)).join(', ')} us; p99 ${p99[target]!.map((v) => v.toFixed(0)).join(', ')} us`);
+      const trips = await measureRoundTrips(clients, runs, perRun);
+      for (const target of ROUND_TRIP_TARGETS) log(`${target}: p50 ${trips.p50[target].map((v) => v.toFixed(1)).join(', ')} us; p99 ${trips.p99[target].map((v) => v.toFixed(0)).join(', ')} us`);
       if (server.host.stats.pongsOnFastPath < runs * perRun * 2) throw new Error('the adapter did not answer every PING on the fast path');
-      const pair = (kind: 'ws' | 'tcp', name: string, p: Record<string, number[]>, target: boolean): Measurement =>
-        measure({
-          name,
-          unit: 'us',
-          samples: p[`adapter-${kind}`]!,
-          baselineSamples: p[`echo-${kind}`]!,
-          baselineName: kind === 'ws' ? 'raw ws echo server' : 'raw net echo server',
-          ...(target ? { target: `ratio <= ${MAX_RATIO}`, meets: (_v: number, ratio: number | null) => ratio !== null && ratio <= MAX_RATIO } : {}),
-        });
-      const parts = [
-        pair('ws', 'WebSocket through the Node adapter, p50', p50, true),
-        pair('ws', 'WebSocket through the Node adapter, p99', p99, false),
-        pair('tcp', 'TCP (libvirt framing) through the Node adapter, p50', p50, true),
-        pair('tcp', 'TCP (libvirt framing) through the Node adapter, p99', p99, false),
-      ];
+      const parts = roundTripParts(trips);
       const headline = parts[0]!;
       return {
         ...headline,

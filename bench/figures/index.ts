@@ -1,8 +1,7 @@
 /**
  * Every figure of issue 11, one module each, run in this order by `bench/run.ts`, each in
- * its own process. Figures 7 (Durable Object wake-ups, Cloudflare adapter) and 8 (Deno vs
- * Node) slot in here as `7-durable-object-wakes.ts` and `8-deno-vs-node.ts` when their
- * adapters land: a module exports a `Figure` whose `run` may spawn whatever runtime it needs.
+ * its own process. A module exports a `Figure` whose `run` may spawn whatever runtime it
+ * needs: figure 7 runs `wrangler dev` (workerd), figure 8 the `deno` binary.
  */
 export interface FigureEntry {
   figure: number;
@@ -21,4 +20,6 @@ export const FIGURES: FigureEntry[] = [
   { figure: 4, name: 'statechart steps', file: '4-steps.ts', timeout: { full: 600, quick: 60 } },
   { figure: 5, name: 'round trip', file: '5-round-trip.ts', timeout: { full: 600, quick: 60 } },
   { figure: 6, name: 'many live sockets', file: '6-live-sockets.ts', timeout: { full: 900, quick: 90 } },
+  { figure: 7, name: 'Durable Object wake-ups', file: '7-durable-object-wakes.ts', timeout: { full: 900, quick: 90 } },
+  { figure: 8, name: 'Deno vs Node', file: '8-deno-vs-node.ts', timeout: { full: 600, quick: 60 } },
 ];

@@ -48,8 +48,17 @@ function profileFlags(script: string, args: string[]): string[] {
 
 export function spawnNode(script: string, args: string[] = [], options: SpawnOptions = {}): NodeChild {
   const node = [process.execPath, '--expose-gc', ...(options.nodeFlags ?? []), ...profileFlags(script, args), script, ...args];
+  return spawnCommand(node, script, options);
+}
+
+/**
+ * Any program that speaks the same `@bench` lines (the Deno side of figure 8), with the
+ * same raised open-file limit. `name` is what errors call it.
+ */
+export function spawnCommand(command: string[], name: string, options: Pick<SpawnOptions, 'onLine'> & { cwd?: string } = {}): NodeChild {
+  const script = name;
   const raise = `ulimit -n ${WANTED_FD_LIMIT} 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"`;
-  const proc = spawn('bash', ['-c', raise, 'bench', ...node], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn('bash', ['-c', raise, 'bench', ...command], { stdio: ['pipe', 'pipe', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
   children.add(proc);
   const inbox: BenchMessage[] = [];
   const waiters = new Set<() => void>();
@@ -105,7 +114,10 @@ export function spawnNode(script: string, args: string[] = [], options: SpawnOpt
       return Promise.race([exited, late]).finally(() => clearTimeout(timer));
     },
     kill() {
-      if (exit === null) proc.kill('SIGKILL');
+      if (exit !== null) return;
+      // A chance to clean up first (figure 7's wrangler dev runs in a process group of its own).
+      proc.kill('SIGTERM');
+      setTimeout(() => exit === null && proc.kill('SIGKILL'), 3000).unref();
     },
   };
 }

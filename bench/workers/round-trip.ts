@@ -1,20 +1,16 @@
 /**
- * Figure 5 clients: one connection each, PING after PONG, timing every round trip with
- * the monotonic clock. The same client code talks to the adapter and to the echo
- * baseline; only whether it first sends ADVERTISE differs (an echo would answer it).
+ * Figure 5 clients on Node (`ws` and `net`): one connection each, PING after PONG, timing
+ * every round trip with the monotonic clock. The same client code talks to the adapter
+ * and to the echo baseline; only whether it first sends ADVERTISE differs (an echo would
+ * answer it).
  */
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/index.ts';
+import type { RoundTripper } from './round-trips.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
 const BIN = { ADVERTISE: libvirt.encode('ADVERTISE') as Uint8Array, PING: libvirt.encode('PING') as Uint8Array };
-
-export interface RoundTripper {
-  /** `count` sequential round trips; returns each one's time in microseconds. */
-  run(count: number): Promise<number[]>;
-  close(): void;
-}
 
 const micros = (since: bigint) => Number(process.hrtime.bigint() - since) / 1000;
 

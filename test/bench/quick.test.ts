@@ -1,7 +1,8 @@
 /**
  * CI hook for the benchmarks: `npm run bench -- --quick` must finish and write a
  * well-formed results.json. Speed targets are not asserted (CI machines are noisy);
- * what is deterministic is: figure 4's steps per interval, counted on a virtual clock.
+ * what is deterministic is: figure 4's steps per interval, counted on a virtual clock, no
+ * false deaths (figures 6 and 7), and no wake from a peer's PING (figure 7).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -76,5 +77,19 @@ describe('npm run bench -- --quick', () => {
 
     // Every socket of figure 6 stayed up: no peer that answers is ever declared dead.
     expect(results.figures.find((f) => f.figure === 6)!.value).toBe(0);
+
+    // Figure 7, in real workerd: the platform answers every text PING, so none wakes the
+    // object, while the peers did PING; and no peer was closed.
+    const wakes = results.figures.find((f) => f.figure === 7)!;
+    const pingWakes = wakes.parts.find((p) => p.name.startsWith('wakes caused by peer PINGs'))!;
+    expect(pingWakes.value).toBe(0);
+    expect(pingWakes.baseline).toBeGreaterThan(0);
+    expect(wakes.parts.find((p) => p.name.startsWith('peers the server closed'))!.value).toBe(0);
+
+    // Figure 8 ran both runtimes: rows for each, from their own processes.
+    const runtimes = results.figures.find((f) => f.figure === 8)!;
+    expect(runtimes.parts.some((p) => p.name.startsWith('Node, '))).toBe(true);
+    expect(runtimes.parts.some((p) => p.name.startsWith('Deno, '))).toBe(true);
+    expect(runtimes.parts.some((p) => p.name.includes('through the Deno adapter'))).toBe(true);
   });
 });

@@ -304,6 +304,28 @@ describe('the timer queue', () => {
     expect(wakes.at(-1)).toBeNull();
   });
 
+  it('fold(id) folds one connection now and reports the later earliest deadline', () => {
+    let now = 0;
+    const wakes: (number | null)[] = [];
+    const host = new Host({ transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
+    host.open({ id: 'a', role: 'client', interval: 1000 });
+    host.open({ id: 'b', role: 'client', interval: 1000, at: 100 });
+    host.receive('a', 'keepalive:PONG', (now = 300)); // pending: the queue still says 1000
+    expect(host.nextWake()).toBe(1000);
+    const steps = host.stats.steps;
+    expect(host.fold('a')).toBe(true);
+    expect(host.stats.steps).toBe(steps + 1);
+    // a is now due at 1300, so b's 1100 is the earliest: reported.
+    expect(host.nextWake()).toBe(1100);
+    expect(wakes.at(-1)).toBe(1100);
+    expect(host.view('a')).toMatchObject({ lastSignOfLife: 300, wakeAt: 1300 });
+    // Nothing pending: no step, no report.
+    expect(host.fold('a')).toBe(true);
+    expect(host.stats.steps).toBe(steps + 1);
+    expect(wakes.at(-1)).toBe(1100);
+    expect(host.fold('nobody')).toBe(false);
+  });
+
   it('a tick steps only the due connections', () => {
     let now = 0;
     const host = new Host({ transport: new LinkTransport(), now: () => now });

@@ -93,6 +93,49 @@ describe('the alarm', () => {
     peer.ws.close(1000, 'done');
   });
 
+  it('moves the alarm later when a peer answers our PING: no early wake, the same alarm writes, the death bound exact', async () => {
+    const clock = fakeClock();
+    const hub = 'alarm-follows-answer';
+    const stub = hubStub(hub);
+    const peer = await connect(hub);
+    peer.ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect((await view(stub, peer.id))?.advertised).toBe(true));
+    clock.at(INTERVAL);
+    await runAlarm(stub);
+    await peer.frameCount(1);
+    expect((await stored(stub)).alarm).toBe(clock.t0 + 2 * INTERVAL);
+
+    // The answer arrives while the object is awake anyway: folded now, and the alarm follows it.
+    clock.at(INTERVAL + INTERVAL / 4);
+    peer.ws.send('keepalive:PONG');
+    await eventually(async () => expect((await stored(stub)).alarm).toBe(clock.t0 + 2 * INTERVAL + INTERVAL / 4));
+    expect(await view(stub, peer.id)).toMatchObject({ state: 'alive.watching', unanswered: 0, lastSignOfLife: clock.t0 + INTERVAL + INTERVAL / 4 });
+
+    clock.at(2 * INTERVAL + INTERVAL / 4);
+    await runAlarm(stub);
+    expect(await peer.frameCount(2)).toEqual(['keepalive:PING', 'keepalive:PING']);
+    // Two alarms for two PINGs; without the move there is an early one between them. Alarm
+    // writes: ADVERTISE, after PING 1, the move, after PING 2 (the early alarm's re-arm costs the same).
+    expect((await stats(stub)).wakes).toMatchObject({ alarms: 2, messages: 2 });
+    expect((await stats(stub)).alarmsSet).toBe(4);
+
+    // Silent from now on: dead exactly interval * (count + 1) after the PONG, not a millisecond sooner.
+    const lastSignOfLife = INTERVAL + INTERVAL / 4;
+    for (let k = 2; k <= COUNT; k++) {
+      clock.at(lastSignOfLife + k * INTERVAL);
+      await runAlarm(stub);
+      await peer.frameCount(1 + k);
+    }
+    const deadAt = lastSignOfLife + INTERVAL * (COUNT + 1);
+    clock.at(deadAt - 1);
+    await runAlarm(stub);
+    expect(peer.isClosed).toBe(false);
+    expect((await stored(stub)).alarm).toBe(clock.t0 + deadAt);
+    clock.at(deadAt);
+    await runAlarm(stub);
+    expect((await peer.closed).reason).toBe(`peer dead: silent for ${INTERVAL * (COUNT + 1)} ms, ${COUNT} keepalive PING(s) unanswered`);
+  });
+
   it('is one alarm for 100 sockets on one object: armed once, one wake PINGs them all', async () => {
     const clock = fakeClock();
     const hub = 'alarm-hundred';
@@ -130,7 +173,7 @@ describe('the alarm', () => {
 });
 
 describe('AlarmTimer on real Durable Object storage', () => {
-  it('keeps an earlier alarm, moves to an earlier one, adds the slack, and deletes it when nothing is left', async () => {
+  it('keeps an earlier alarm, moves to an earlier one, adds the slack, deletes it when nothing is left, and follows a later one on request', async () => {
     const stub = hubStub('alarm-timer-unit');
     const result = await runInDurableObject(stub, async (_o: KeepaliveHub, state) => {
       await state.storage.deleteAlarm();
@@ -148,10 +191,19 @@ describe('AlarmTimer on real Durable Object storage', () => {
       timer.fired();
       await step(base + 3000);
       await step(null);
+      // follow: also moves an armed alarm later (awake anyway), and never for an earlier or equal one.
+      const follow = async (deadline: number | null) => {
+        timer.follow(deadline);
+        seen.push(await state.storage.getAlarm());
+      };
+      await follow(base + 4000);
+      await follow(base + 5000);
+      await follow(base + 4500);
+      await follow(base + 4500);
       return { base, seen, setCount: timer.setCount };
     });
     const { base } = result;
-    expect(result.seen).toEqual([base + 1250, base + 1250, base + 750, base + 3250, null]);
-    expect(result.setCount).toBe(3);
+    expect(result.seen).toEqual([base + 1250, base + 1250, base + 750, base + 3250, null, base + 4250, base + 5250, base + 4750, base + 4750]);
+    expect(result.setCount).toBe(6);
   });
 });

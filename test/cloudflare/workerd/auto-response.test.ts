@@ -7,7 +7,7 @@
  * for over 3 s, and the server never needs to PING it unless a stall exceeds 800 ms.
  * The waits here are the point of the test (time passing while the object sleeps).
  */
-import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
+import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
 import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/index.ts';
@@ -121,6 +121,34 @@ describe('setWebSocketAutoResponse', () => {
     expect(after.wakes.messages).toBe(before.wakes.messages);
     // Nothing written after each peer's open and ADVERTISE: folds of answered PINGs are not stored.
     expect(after.storage.writes).toBe(2 * peers.length);
+    expect(peers.some((p) => p.isClosed)).toBe(false);
+    for (const p of peers) p.ws.close(1000, 'done');
+  });
+
+  it('after an eviction, the first alarm folds every answered PING the rebuild handed over, not just the due ones', async () => {
+    const hub = 'auto-response-rebuilt';
+    const stub = hubStub(hub);
+    const peers: Peer[] = [];
+    for (let i = 0; i < 10; i++) peers.push(await connect(hub));
+    // ADVERTISEd about 20 ms apart: ten distinct first deadlines.
+    for (const [i, p] of peers.entries()) {
+      p.ws.send('keepalive:ADVERTISE');
+      await eventually(async () => expect((await stats(stub)).wakes.messages).toBe(i + 1));
+      await scheduler.wait(20);
+    }
+    // One PING each, answered by the platform, then the object is evicted before its first alarm.
+    const pinged = Date.now();
+    for (const p of peers) p.ws.send('keepalive:PING');
+    await Promise.all(peers.map((p) => p.frameCount(1)));
+    await evictDurableObject(stub);
+    // The alarm's wake rebuilds the object, which notes each answered PING as pending; no PING
+    // comes after, so the alarm's own hand-over finds nothing newer. It must still fold them all:
+    // folding only the due ones leaves the other nine deadlines where the ADVERTISEs put them,
+    // one alarm each (the first is re-armed at the second ADVERTISE's deadline).
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const after = await stats(stub);
+    expect(after.wakes.constructed).toBe(2);
+    expect(after.alarmAt).toBeGreaterThanOrEqual(pinged + INTERVAL);
     expect(peers.some((p) => p.isClosed)).toBe(false);
     for (const p of peers) p.ws.close(1000, 'done');
   });
