@@ -12,3 +12,4 @@ export { withRestartGrace } from './restart-grace.ts';
 export * from './inspector/index.ts';
 export * from './client.ts';
 export * from './cli.ts';
+export * from './server.ts';

@@ -12,47 +12,26 @@
  */
 import type { Hono } from 'hono';
 import {
-  createApp,
   DEFAULT_SERVER,
-  logEvent,
-  DEFAULT_MAX_FRAME_BYTES,
-  defaultAdvertiseTimeout,
-  inspectorByDefault,
-  inspectorRoutes,
   Host,
   MemorySnapshotStore,
   SocketRegistry,
   WakeTimer,
   withRestartGrace,
   type ConnectionId,
-  type HostEvent,
-  type InspectObserver,
   type SnapshotStore,
-  type TimerApi,
+  serverApp,
+  serverHost,
+  type ServerSettingsOptions,
 } from '../../runtime/index.ts';
 import { KvSnapshotStore } from './kv-store.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { listenTcp, type TcpListener } from './tcp.ts';
 import { OpenSockets, trackedUpgradeWebSocket } from './websocket.ts';
 
-export interface ServerOptions {
-  /** Interface both listeners bind to. Default 127.0.0.1. */
-  host?: string;
-  /** HTTP/WebSocket port. Default 8787; 0 picks a free one. */
-  port?: number;
+export interface ServerOptions extends ServerSettingsOptions {
   /** libvirt-framed TCP port. Default 8788; 0 picks a free one; null: no TCP (Deno Deploy). */
   tcpPort?: number | null;
-  /** Our keepalive interval, ms. Default 5000. */
-  interval?: number;
-  /** Unanswered PINGs before a peer is dead. Default 5. */
-  count?: number;
-  /** false: never PING, never declare death; PINGs are still answered. Default true. */
-  sendPings?: boolean;
-  /**
-   * ms a peer has to ADVERTISE before it is closed, so idle sockets cannot fill
-   * `maxConnections`. Default interval*(count+1); 0 or null: wait forever.
-   */
-  advertiseTimeout?: number | null;
   /**
    * Serverless mode: snapshots in this Deno KV and wake-ups through its queue (this
    * server takes the KV's one queue listener). Absent: local mode.
@@ -60,27 +39,6 @@ export interface ServerOptions {
   kv?: Deno.Kv;
   /** Key prefix for snapshots in `kv`; one server per prefix. */
   kvPrefix?: Deno.KvKey;
-  /** XState inspection observer, handed to the Host (steps every frame). */
-  inspect?: InspectObserver;
-  /** Guards GET /actors (and whatever `extend` protects with it). */
-  token?: string;
-  maxConnections?: number;
-  /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
-  maxPingsPerInterval?: number;
-  /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
-  maxFrameBytes?: number;
-  onEvent?: (event: HostEvent) => void;
-  /** One line per notable event (connections closed, rejected, dead). Default: none. */
-  log?: (line: string) => void;
-  /**
-   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
-   * when bound to loopback or when a token is set, off on an open interface without one.
-   */
-  inspector?: boolean;
-  /** Mount more routes on the shared app before it serves. */
-  extend?: (app: Hono) => void;
-  /** Local mode, for tests: the timer API the one process timer uses. */
-  timers?: TimerApi;
 }
 
 export type TimerMode = 'local' | 'kv';
@@ -126,8 +84,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const sockets = new SocketRegistry();
   const wsOpen = new OpenSockets();
   const kv = options.kv;
-  const interval = options.interval ?? DEFAULT_SERVER.interval;
-  const count = options.count ?? DEFAULT_SERVER.count;
   let ready = false;
   let keeping = false;
 
@@ -138,26 +94,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const timer: WakeTimer | QueueTimer = kv
     ? new QueueTimer({ kv, wake: (at) => host.tick(at), onError: onError('queue timer') })
     : new WakeTimer({ wake: (at) => host.tick(at), ...(options.timers ? { timers: options.timers } : {}), onError: onError('timer') });
-  const host: Host = new Host({
-    transport: sockets,
-    store,
-    onNextWake: timer.schedule,
-    defaults: {
-      interval,
-      count,
-      sendPings: options.sendPings ?? DEFAULT_SERVER.sendPings,
-      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
-    },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
-    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
-    onEvent: (event) => {
-      // Peers closing after a kv-mode shutdown began are not news: their actors are kept.
-      if (!keeping) logEvent(event, log);
-      options.onEvent?.(event);
-    },
-  });
+  // Peers closing after a kv-mode shutdown began are not news: their actors are kept.
+  const host: Host = serverHost(options, { transport: sockets, store, onNextWake: timer.schedule, logging: () => !keeping });
 
   let restored: ConnectionId[] = [];
   if (timer instanceof QueueTimer) {
@@ -169,19 +107,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     restored = host.restore(withRestartGrace(await store.load(), at), at);
   }
 
-  const app = createApp({
-    host,
-    sockets,
-    upgradeWebSocket: trackedUpgradeWebSocket(wsOpen),
-    ready: () => ready,
-    ...(options.token ? { token: options.token } : {}),
-    extend: (shared) => {
-      if (options.inspector ?? inspectorByDefault(bind, options.token)) {
-        shared.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
-      }
-      options.extend?.(shared);
-    },
-  });
+  const app = serverApp(options, { host, sockets, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen), ready: () => ready });
 
   const http = Deno.serve({ hostname: bind, port: options.port ?? DEFAULT_SERVER.port, onListen: () => {} }, app.fetch);
   let tcp: TcpListener | null = null;

@@ -11,13 +11,8 @@ import { Hono } from 'hono';
 import { nanoid } from 'nanoid';
 import {
   abandonsPeer,
-  createApp,
   DEFAULT_SERVER,
-  logEvent,
   CapacityError,
-  defaultAdvertiseTimeout,
-  inspectorByDefault,
-  inspectorRoutes,
   DEFAULT_MAX_FRAME_BYTES,
   Host,
   RESTART_REASON,
@@ -25,53 +20,17 @@ import {
   SocketRegistry,
   WakeTimer,
   withRestartGrace,
-  type HostEvent,
-  type InspectObserver,
   type PeerSocket,
-  type TimerApi,
+  serverApp,
+  serverHost,
+  type ServerSettingsOptions,
 } from '../../runtime/index.ts';
 import type { SqliteSnapshotStore } from './sqlite-store.ts';
 import './error-event.ts';
 
-export interface ServerOptions {
-  /** Interface both listeners bind to. Default 127.0.0.1. */
-  host?: string;
-  /** HTTP/WebSocket port. Default 8787; 0 picks a free one. */
-  port?: number;
+export interface ServerOptions extends ServerSettingsOptions {
   /** libvirt-framed TCP port. Default 8788; 0 picks a free one. */
   tcpPort?: number;
-  /** Our keepalive interval, ms. Default 5000. */
-  interval?: number;
-  /** Unanswered PINGs before a peer is dead. Default 5. */
-  count?: number;
-  /** false: never PING, never declare death; PINGs are still answered. Default true. */
-  sendPings?: boolean;
-  /**
-   * ms a peer has to ADVERTISE before it is closed, so idle sockets cannot fill
-   * `maxConnections`. Default interval*(count+1); 0 or null: wait forever.
-   */
-  advertiseTimeout?: number | null;
-  /** XState inspection observer, handed to the Host (steps every frame). */
-  inspect?: InspectObserver;
-  /** Guards GET /actors (and whatever `extend` protects with it). */
-  token?: string;
-  maxConnections?: number;
-  /** PINGs a peer may send per interval before it is closed as a flood. Default 100; 0 = no limit. */
-  maxPingsPerInterval?: number;
-  /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
-  maxFrameBytes?: number;
-  onEvent?: (event: HostEvent) => void;
-  /** One line per notable event (connections closed, rejected, dead). Default: none. */
-  log?: (line: string) => void;
-  /** Mount more routes on the shared app before it serves. */
-  extend?: (app: Hono) => void;
-  /**
-   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
-   * when bound to a loopback address or a token is set; off on an open interface without one.
-   */
-  inspector?: boolean;
-  /** For tests: the timer API the one process timer uses. */
-  timers?: TimerApi;
   /**
    * A SQLite file for snapshots (created if missing). Connections stored there are
    * resumed before the server listens, and a shutdown keeps them for the next start.
@@ -123,8 +82,6 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const log = options.log ?? (() => {});
   const sockets = new SocketRegistry();
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const interval = options.interval ?? DEFAULT_SERVER.interval;
-  const count = options.count ?? DEFAULT_SERVER.count;
   let ready = false;
   // node:sqlite only when asked for: the in-memory default runs on Node versions without it.
   const store: SqliteSnapshotStore | undefined = options.statePath
@@ -137,25 +94,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(options.timers ? { timers: options.timers } : {}),
     onError: (error) => log(`timer error: ${String(error)}`),
   });
-  const host: Host = new Host({
-    transport: sockets,
-    ...(store ? { store } : {}),
-    onNextWake: timer.schedule,
-    defaults: {
-      interval,
-      count,
-      sendPings: options.sendPings ?? DEFAULT_SERVER.sendPings,
-      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
-    },
-    ...(options.inspect ? { inspect: options.inspect } : {}),
-    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
-    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
-    maxFrameBytes,
-    onEvent: (event) => {
-      logEvent(event, log);
-      options.onEvent?.(event);
-    },
-  });
+  const host: Host = serverHost(options, { transport: sockets, ...(store ? { store } : {}), onNextWake: timer.schedule });
 
   // Before anyone can connect: a peer that comes back must find its actor waiting.
   let restored = 0;
@@ -172,7 +111,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     }
   }
 
-  // @hono/node-ws reads `init.app` only when an upgrade arrives, and createApp needs the
+  // @hono/node-ws reads `init.app` only when an upgrade arrives, and the shared app needs the
   // upgrade helper first: start with a placeholder and point it at the real app below.
   const init: NodeWebSocketInit = { app: new Hono() };
   const nodeWs = createNodeWebSocket(init);
@@ -190,18 +129,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (abandonsPeer(String(reason ?? ''))) ws.terminate();
     };
   });
-  const app = createApp({
+  const app = serverApp(options, {
     host,
     sockets,
     upgradeWebSocket: nodeWs.upgradeWebSocket,
     ready: () => ready,
-    ...(options.token ? { token: options.token } : {}),
-    extend: (shared) => {
-      if (options.inspector ?? inspectorByDefault(bind, options.token)) {
-        shared.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
-      }
-      options.extend?.(shared);
-    },
     sessions: new SessionIndex(host),
     onResume: (id) => log(`${id} resumed: its peer reattached`),
   });

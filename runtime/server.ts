@@ -1,0 +1,93 @@
+/**
+ * What a long-running server (Node, Deno) builds the same way whatever its sockets: the
+ * Host from the server's settings (defaults, limits, log lines) and the shared Hono app
+ * with the inspector mounted by the same rule. An adapter adds its listeners, its one
+ * timer and its store.
+ */
+import type { Hono } from 'hono';
+import { createApp, inspectorByDefault, type AppOptions } from './app.ts';
+import { DEFAULT_SERVER, logEvent } from './cli.ts';
+import { defaultAdvertiseTimeout, DEFAULT_MAX_FRAME_BYTES, Host, type HostEvent, type HostOptions, type InspectObserver } from './host.ts';
+import { inspectorRoutes } from './inspector/index.ts';
+import type { TimerApi } from './wake-timer.ts';
+
+export interface ServerSettingsOptions {
+  /** Interface the listeners bind to. Default 127.0.0.1. */
+  host?: string;
+  /** HTTP/WebSocket port. Default 8787; 0 picks a free one. */
+  port?: number;
+  /** Our keepalive interval, ms. Default 5000. */
+  interval?: number;
+  /** Unanswered PINGs before a peer is dead. Default 5. */
+  count?: number;
+  /** false: never PING, never declare death; PINGs are still answered. Default true. */
+  sendPings?: boolean;
+  /**
+   * ms a peer has to ADVERTISE before it is closed, so idle sockets cannot fill
+   * `maxConnections`. Default interval*(count+1); 0 or null: wait forever.
+   */
+  advertiseTimeout?: number | null;
+  /** XState inspection observer, handed to the Host (steps every frame). */
+  inspect?: InspectObserver;
+  /** Guards GET /actors and the inspector. */
+  token?: string;
+  maxConnections?: number;
+  /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
+  maxPingsPerInterval?: number;
+  /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
+  maxFrameBytes?: number;
+  onEvent?: (event: HostEvent) => void;
+  /** One line per notable event (connections closed, rejected, dead). Default: none. */
+  log?: (line: string) => void;
+  /**
+   * Serve the inspector page at /inspect (gated by `token` when one is set). Default: on
+   * when bound to loopback or when a token is set, off on an open interface without one.
+   */
+  inspector?: boolean;
+  /** Mount more routes on the shared app before it serves. */
+  extend?: (app: Hono) => void;
+  /** For tests: the timer API the one process timer uses. */
+  timers?: TimerApi;
+}
+
+/** The platform's parts of the Host; `logging` false holds back log lines (a shutdown in progress). */
+export type ServerHostParts = Pick<HostOptions, 'transport' | 'store' | 'onNextWake'> & { logging?: () => boolean };
+
+export function serverHost(options: ServerSettingsOptions, parts: ServerHostParts): Host {
+  const interval = options.interval ?? DEFAULT_SERVER.interval;
+  const count = options.count ?? DEFAULT_SERVER.count;
+  const log = options.log ?? (() => {});
+  return new Host({
+    transport: parts.transport,
+    ...(parts.store ? { store: parts.store } : {}),
+    ...(parts.onNextWake ? { onNextWake: parts.onNextWake } : {}),
+    defaults: {
+      interval,
+      count,
+      sendPings: options.sendPings ?? DEFAULT_SERVER.sendPings,
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
+    },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    onEvent: (event) => {
+      if (parts.logging?.() ?? true) logEvent(event, log);
+      options.onEvent?.(event);
+    },
+  });
+}
+
+/** The shared app, with the inspector where `inspectorByDefault` (or `options.inspector`) says. */
+export function serverApp(options: ServerSettingsOptions, app: Omit<AppOptions, 'token' | 'extend'>): Hono {
+  const bind = options.host ?? DEFAULT_SERVER.host;
+  const token = options.token ? { token: options.token } : {};
+  return createApp({
+    ...app,
+    ...token,
+    extend: (shared) => {
+      if (options.inspector ?? inspectorByDefault(bind, options.token)) shared.route('/', inspectorRoutes({ host: app.host, ...token }));
+      options.extend?.(shared);
+    },
+  });
+}
