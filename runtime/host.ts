@@ -25,6 +25,7 @@ import {
 import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
 import { newConnectionId } from './connection-id.ts';
 import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+import { withRestartGrace } from './restart-grace.ts';
 import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { TimerQueue } from './timer-queue.ts';
 
@@ -334,9 +335,13 @@ export class Host {
     return resumed;
   }
 
-  /** Loads every stored connection from the store and resumes it. */
-  async restoreFromStore(at?: number): Promise<ConnectionId[]> {
-    return this.restore(await this.#store.load(), at ?? this.#now());
+  /**
+   * After a restart: resumes every connection in the store, with the restart grace (no
+   * verdict within one interval, `withRestartGrace`), because the process that stopped may
+   * have lost the PONG to its last PING.
+   */
+  async restoreFromStore(at = this.#now()): Promise<ConnectionId[]> {
+    return this.restore(withRestartGrace(await this.#store.load(), at), at);
   }
 
   /**

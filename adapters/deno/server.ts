@@ -17,7 +17,6 @@ import {
   MemorySnapshotStore,
   SocketRegistry,
   WakeTimer,
-  withRestartGrace,
   type ConnectionId,
   type SnapshotStore,
   serverApp,
@@ -103,8 +102,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     // Deadlines that passed while no process ran are handled now, as late ticks: a late
     // tick PINGs and gives the peer a full interval, and the restart grace holds back a
     // verdict for one interval (a crash may have lost the PONG to the last PING).
-    const at = Date.now();
-    restored = host.restore(withRestartGrace(await store.load(), at), at);
+    restored = await host.restoreFromStore();
   }
 
   const app = serverApp(options, { host, sockets, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen), ready: () => ready });

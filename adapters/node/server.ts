@@ -19,7 +19,6 @@ import {
   SessionIndex,
   SocketRegistry,
   WakeTimer,
-  withRestartGrace,
   type PeerSocket,
   serverApp,
   serverHost,
@@ -101,8 +100,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (store) {
     try {
       const started = performance.now();
-      const at = Date.now();
-      restored = host.restore(withRestartGrace(store.load(), at), at).length;
+      restored = (await host.restoreFromStore()).length;
       if (restored > 0) log(`restored ${restored} connection(s) from ${store.path} in ${(performance.now() - started).toFixed(1)} ms`);
     } catch (error) {
       timer.stop();

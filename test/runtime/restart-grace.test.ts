@@ -56,6 +56,16 @@ describe('restart grace', () => {
     expect(side.transport.sent.map((s) => s.frame)).toEqual(['keepalive:PING']);
   });
 
+  it('is what Host.restoreFromStore applies: a host restarted from its store holds the verdict back', async () => {
+    const store = new MemorySnapshotStore();
+    for (const record of killedAfterPong()) store.save(record);
+    const transport = new LinkTransport();
+    const host = new Host({ transport, store, now: () => 2100 });
+    expect(await host.restoreFromStore()).toEqual(['p']);
+    expect(transport.closed).toEqual([]);
+    expect(host.view('p')).toMatchObject({ state: 'alive.probing', unanswered: 1, wakeAt: 3100 });
+  });
+
   it('a peer that never comes back is still declared dead, one interval after the restart', () => {
     const side = restarted(withRestartGrace(killedAfterPong(), 2100), 2100);
     side.runTo(3050);
