@@ -9,7 +9,7 @@
  */
 import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../actors/keepalive.ts';
-import { TEXT_FRAMES, type Frame } from './codec/index.ts';
+import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from './codec/index.ts';
 import { Host, type ConnectionView, type HostEvent } from './host.ts';
 import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from './libvirt-negotiation.ts';
 import { createSessionSecret, SESSION_PARAM } from './sessions.ts';
@@ -64,6 +64,8 @@ export interface ClientEvents {
   alive: [at: number];
   sent: [message: KeepaliveMessage, at: number];
   received: [message: KeepaliveMessage | 'MESSAGE', at: number];
+  /** An application frame from the server (anything not keepalive), as it came: text or bytes. */
+  message: [data: Frame, at: number];
   /** We declared the server dead and closed the socket. */
   dead: [reason: string, at: number];
   /** The connection is over, for whatever reason (after `dead` too). */
@@ -92,6 +94,17 @@ export function clientTransport(url: string): { url: URL; transport: ClientTrans
     throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
   }
   return { url: parsed, transport: parsed.protocol === 'tcp:' ? 'tcp' : 'ws' };
+}
+
+/**
+ * Text frames starting with `keepalive:` are the protocol's own; an application frame that
+ * looked like one would be taken for a PING or refused by the peer.
+ */
+export function assertApplicationFrame(data: Frame): void {
+  if (typeof data === 'string' && data.startsWith(TEXT_PREFIX)) {
+    throw new TypeError(`application frames may not start with "${TEXT_PREFIX}": that prefix is the keepalive protocol's own`);
+  }
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError('an application frame is a string or a Uint8Array');
 }
 
 export class ClientSession {
@@ -143,7 +156,20 @@ export class ClientSession {
         this.#onHostEvent(event);
         options.onEvent?.(event);
       },
+      onMessage: (_id, data, at) => this.#emit('message', data, at),
     });
+  }
+
+  /**
+   * Sends an application frame to the server (text or bytes). Returns false when no socket
+   * carries the connection right now (connecting, reconnecting, closed): nothing was sent.
+   */
+  send(data: Frame): boolean {
+    assertApplicationFrame(data);
+    const socket = this.#id === null ? undefined : this.#sockets.get(this.#id);
+    if (socket === undefined || this.#closedReason !== null) return false;
+    socket.send(data);
+    return true;
   }
 
   /** Connection id in the client's host, once the socket is open. */

@@ -66,6 +66,12 @@ export interface HostOptions {
   /** Largest frame accepted, in bytes (text frames and whole libvirt frames). */
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
+  /**
+   * Every application frame (one that is not keepalive), with its data, after it was
+   * recorded as a sign of life. Keepalive frames never come here, and the fast path stays:
+   * a message still costs no statechart step.
+   */
+  onMessage?: (id: ConnectionId, data: Frame, at: number) => void;
   generateId?: () => ConnectionId;
   /**
    * PINGs a peer may send within one of our intervals before it is closed as a flood.
@@ -196,6 +202,7 @@ export class Host {
   readonly #maxPings: number;
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
+  readonly #onMessage: ((id: ConnectionId, data: Frame, at: number) => void) | undefined;
   #reportedWake: number | null | undefined;
   /** Latest time any interval began or any sign of life came: a tick before it means the clock stepped back. */
   #latest = -Infinity;
@@ -217,6 +224,7 @@ export class Host {
     this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
     this.#maxConnections = options.maxConnections ?? Infinity;
     this.#onNextWake = options.onNextWake;
+    this.#onMessage = options.onMessage;
     validateKeepalive(this.#defaults);
   }
 
@@ -588,7 +596,9 @@ export class Host {
     const inbound = conn.codec.decode(frame);
     if (inbound instanceof FrameError) return this.#reject(conn, inbound, at);
     this.#inbound(conn, inbound, at);
-    return this.#connections.has(conn.id);
+    if (!this.#connections.has(conn.id)) return false;
+    if (inbound === 'MESSAGE' && this.#onMessage) this.#onMessage(conn.id, frame, at);
+    return true;
   }
 
   #inbound(conn: Connection, message: Inbound, at: number): void {

@@ -66,6 +66,11 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     return this.#session.deadReason;
   }
 
+  /** Sends an application frame (text or bytes); false while no socket carries the connection. */
+  send(data: string | Uint8Array): boolean {
+    return this.#session.send(data);
+  }
+
   close(reason = 'client closing'): void {
     this.#session.close(reason);
   }

@@ -1,7 +1,8 @@
 /**
  * The WebSocket text dialect: one fixed string per keepalive message, so a platform can
  * match a PING byte for byte without parsing (Cloudflare's `setWebSocketAutoResponse`).
- * Any other text message is application traffic and counts as a sign of life.
+ * Any other message, text or binary, is application traffic and counts as a sign of life:
+ * keepalive messages are always text frames.
  */
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import type { Codec, Frame, Inbound } from './codec.ts';
@@ -22,7 +23,7 @@ export function createTextCodec(maxBytes = DEFAULT_MAX_TEXT_BYTES): Codec {
     encode: (message) => TEXT_FRAMES[message],
     decode(frame: Frame): Inbound | FrameError {
       if (typeof frame !== 'string') {
-        return new FrameError('wrong-frame-kind', 'binary frame on the text endpoint');
+        return frame.length > maxBytes ? new FrameError('oversized', `binary frame larger than ${maxBytes} bytes`) : 'MESSAGE';
       }
       // UTF-16 length is a lower bound on UTF-8 bytes; 3x bounds it from above.
       if (frame.length > maxBytes || (frame.length * 3 > maxBytes && new TextEncoder().encode(frame).length > maxBytes)) {

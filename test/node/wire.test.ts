@@ -77,7 +77,7 @@ describe('a server speaks only after the client ADVERTISE', () => {
 
 describe('bad input closes only the offending connection', () => {
   const wsCases: [string, (peer: RawWs) => void, RegExp][] = [
-    ['a binary frame on the text endpoint', (p) => p.ws.send(Buffer.from(FRAME.PING)), /^protocol error \(wrong-frame-kind\)/],
+    ['an oversized binary frame', (p) => p.ws.send(Buffer.alloc(MAX_FRAME + 1)), /^protocol error \(oversized\): binary frame larger than 65536 bytes/],
     ['an oversized text frame', (p) => p.ws.send('x'.repeat(MAX_FRAME + 1)), /^protocol error \(oversized\): text frame larger than 65536 bytes/],
     ['an unknown keepalive message', (p) => p.ws.send('keepalive:REBOOT'), /^protocol error \(unknown-procedure\)/],
   ];

@@ -94,8 +94,10 @@ describe('text codec', () => {
     expect(codec.decode(' keepalive:PING')).toBe('MESSAGE');
   });
 
-  it('refuses binary frames and oversized text, counting UTF-8 bytes', () => {
-    expect(codec.decode(new Uint8Array([1, 2]))).toMatchObject({ code: 'wrong-frame-kind' });
+  it('takes binary frames as application traffic (keepalive is text only) and refuses oversized frames, counting UTF-8 bytes', () => {
+    expect(codec.decode(new Uint8Array([1, 2]))).toBe('MESSAGE');
+    expect(codec.decode(new TextEncoder().encode('keepalive:PING'))).toBe('MESSAGE');
+    expect(codec.decode(new Uint8Array(1025))).toMatchObject({ code: 'oversized' });
     expect(codec.decode('x'.repeat(1025))).toMatchObject({ code: 'oversized' });
     expect(codec.decode('é'.repeat(600))).toMatchObject({ code: 'oversized' }); // 1200 bytes
     expect(codec.decode('é'.repeat(500))).toBe('MESSAGE'); // 1000 bytes
