@@ -48,7 +48,7 @@ function findLibvirtd(): string {
       // not here
     }
   }
-  throw new Error(`libvirtd not found in ${dirs.join(':')}: install Debian's libvirt-daemon package (.ci/run does)`);
+  throw new Error(`libvirtd not found in ${dirs.join(':')}: install Debian's libvirt-daemon package (npm test's pretest does as root: node scripts/system-deps.ts)`);
 }
 
 function freePort(): Promise<number> {

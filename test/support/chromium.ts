@@ -1,6 +1,7 @@
 /**
  * Headless Chromium for browser tests: Debian's `chromium` driven by playwright-core.
- * Missing Chromium is a failure with a clear message, never a skip (CI installs it).
+ * Missing Chromium is a failure with a clear message, never a skip (`npm test` installs it
+ * first: scripts/system-deps.ts).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +23,7 @@ const FLAGS = [
 /** A fresh profile in a temporary directory; `close()` removes it. */
 export async function launchChromium(options: { width?: number; height?: number } = {}): Promise<BrowserContext & { dispose(): Promise<void> }> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROMIUM_PATH`);
+    throw new Error(`Chromium not found at ${CHROMIUM}: install Debian's chromium (npm test's pretest does as root: node scripts/system-deps.ts) or set CHROMIUM_PATH`);
   }
   const profile = mkdtempSync(join(tmpdir(), 'keepalive-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
