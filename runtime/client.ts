@@ -12,7 +12,7 @@ import type { KeepaliveMessage } from '../actors/keepalive.ts';
 import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from './codec/index.ts';
 import { Host, type ConnectionView, type HostEvent } from './host.ts';
 import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from './libvirt-negotiation.ts';
-import { createSessionSecret, SESSION_PARAM } from './sessions.ts';
+import { createSessionSecret, isSessionSecret, SESSION_PARAM } from './sessions.ts';
 import { SocketRegistry, type PeerSocket } from './sockets.ts';
 import { WakeTimer, type TimerApi } from './wake-timer.ts';
 
@@ -40,6 +40,11 @@ export interface ClientOptions {
    */
   resume?: boolean;
   /**
+   * resume: present this secret instead of a fresh one, so a new actor (a client that
+   * starts over after its own dead verdict) carries on the server's same connection.
+   */
+  sessionSecret?: string;
+  /**
    * Reconnect backoff (resume): first delay and cap in ms, each delay jittered down to half.
    * Default 100 and min(interval / 2, 2000): a restarted server waits one of its intervals
    * before it may declare a restored connection dead, so the cap must stay well under that.
@@ -66,8 +71,8 @@ export interface ClientEvents {
   received: [message: KeepaliveMessage | 'MESSAGE', at: number];
   /** An application frame from the server (anything not keepalive), as it came: text or bytes. */
   message: [data: Frame, at: number];
-  /** We declared the server dead and closed the socket. */
-  dead: [reason: string, at: number];
+  /** We declared the server dead and closed the socket: silent for `silentFor` ms, `unanswered` PINGs. */
+  dead: [reason: string, at: number, silentFor: number, unanswered: number];
   /** The connection is over, for whatever reason (after `dead` too). */
   closed: [reason: string, by: 'us' | 'peer'];
   /** resume: the socket is gone; attempt `attempt` to reconnect starts in `delay` ms. */
@@ -107,6 +112,18 @@ export function assertApplicationFrame(data: Frame): void {
   if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError('an application frame is a string or a Uint8Array');
 }
 
+/**
+ * The wait before reconnect attempt `attempt` (1, 2, ...): doubling from `min` up to `max`,
+ * jittered down to half so a restarted server does not see every client come back in the
+ * same ms. Defaults as `ClientOptions.reconnectDelay` says.
+ */
+export function reconnectDelay(attempt: number, options: Pick<ClientOptions, 'interval' | 'reconnectDelay'> = {}): number {
+  const min = options.reconnectDelay?.min ?? 100;
+  const max = options.reconnectDelay?.max ?? Math.min((options.interval ?? 5000) / 2, 2000);
+  const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
+  return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+}
+
 export class ClientSession {
   readonly url: string;
   readonly dialect: Dialect;
@@ -133,7 +150,10 @@ export class ClientSession {
     if (options.resume && (this.dialect !== 'keepalive' || !/^wss?:/i.test(url))) {
       throw new TypeError(`resume needs a ws:// URL: a TCP or libvirt socket has no way to present a session (${url})`);
     }
-    this.#secret = options.resume ? createSessionSecret() : null;
+    if (options.sessionSecret !== undefined && !isSessionSecret(options.sessionSecret)) {
+      throw new TypeError('a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -');
+    }
+    this.#secret = options.resume ? (options.sessionSecret ?? createSessionSecret()) : null;
     this.#options = options;
     this.#emit = emit;
     // Unlike a server's, this timer holds the process open: a client whose server froze
@@ -226,11 +246,7 @@ export class ClientSession {
    */
   lost(reason: string, attempt: number): number {
     if (this.#id !== null) this.#sockets.detach(this.#id);
-    const min = this.#options.reconnectDelay?.min ?? 100;
-    const max = this.#options.reconnectDelay?.max ?? Math.min((this.#options.interval ?? 5000) / 2, 2000);
-    const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
-    // Jitter: a restarted server should not see every client come back in the same ms.
-    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = reconnectDelay(attempt, this.#options);
     this.#emit('reconnecting', attempt, delay, reason);
     return delay;
   }
@@ -329,7 +345,7 @@ export class ClientSession {
       case 'dead':
         this.#deadReason = event.reason;
         this.view();
-        this.#emit('dead', event.reason, event.at);
+        this.#emit('dead', event.reason, event.at, event.silentFor, event.unanswered);
         this.#finish(event.reason, 'us');
         return;
       case 'closed':
