@@ -9,7 +9,7 @@
  * server on the same state file refuses to start instead of resuming the same
  * connections twice. A killed process's lock goes with it.
  */
-import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/index.ts';
 
 export interface SqliteStoreOptions {
@@ -29,8 +29,12 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
+    // Loaded here, not imported: `keepalive-actors/node` re-exports this class, and Node
+    // 22.12 (our engines floor) has no node:sqlite without a flag.
+    const sqlite = process.getBuiltinModule('node:sqlite') as typeof import('node:sqlite') | undefined;
+    if (sqlite === undefined) throw new Error(`cannot open ${path} as a state file: node:sqlite needs Node >= 22.13`);
     try {
-      this.#db = new DatabaseSync(path);
+      this.#db = new sqlite.DatabaseSync(path);
     } catch (error) {
       throw new Error(`cannot open ${path} as a state file: ${error instanceof Error ? error.message : String(error)}`);
     }
