@@ -9,9 +9,20 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/cloudflare/**', 'test/bench/**'],
+          exclude: ['test/cloudflare/**', 'test/bench/**', 'test/package/**'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // The packed tarball in a fresh project (npm pack, npm install, tsc, wrangler, deno).
+        // Its build takes both cores, so it runs alone, after every other project.
+        test: {
+          name: 'package',
+          include: ['test/package/**/*.test.ts'],
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
         },
       },
       {
