@@ -9,7 +9,7 @@ import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { Host, OpenOptions } from './host.ts';
 import type { PeerSocket, SocketRegistry } from './sockets.ts';
 import { closeCode, closeReason } from './sockets.ts';
-import { hashSessionSecret, isSessionSecret, SESSION_META, SESSION_PARAM, SessionIndex } from './sessions.ts';
+import { hashSessionSecret, isSessionSecret, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from './sessions.ts';
 import type { ConnectionId } from './store.ts';
 
 export interface AppOptions {
@@ -107,11 +107,13 @@ export function createApp(options: AppOptions): Hono {
             // Not ours (any more): refused, already closed by the host, or let go on a restart.
             if (id === undefined || sockets.get(id) !== mine) return;
             sockets.detach(id);
+            if (outlivesSocket(host, id, event.code)) return;
             host.peerClosed(id, event.reason ? `peer closed: ${event.reason}` : undefined);
           },
           onError() {
             if (id === undefined || sockets.get(id) !== mine) return;
             sockets.detach(id);
+            if (outlivesSocket(host, id, 1006)) return;
             host.peerClosed(id, 'socket error');
           },
         };

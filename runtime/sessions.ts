@@ -35,6 +35,21 @@ export function isSessionSecret(secret: string): boolean {
   return SECRET.test(secret);
 }
 
+/** WebSocket closes that say goodbye for good: normal closure, going away (a page unloading), no status given. */
+const FINAL_CLOSE: ReadonlySet<number> = new Set([1000, 1001, 1005]);
+
+/**
+ * Whether a connection outlives its socket's close (code `code`): one with a session whose
+ * peer left without a final goodbye (no close frame: a dropped network, 1006; or 4000: the
+ * peer declared us dead and will reconnect) stays, detached, until the peer comes back with
+ * the secret (the same id, counters and presence carry on) or the keepalive rule declares
+ * it dead. Only where that rule runs, so a detached connection always ends by itself.
+ */
+export function outlivesSocket(host: Host, id: ConnectionId, code: number): boolean {
+  if (FINAL_CLOSE.has(code) || host.meta(id)?.[SESSION_META] === undefined) return false;
+  return host.view(id)?.sendPings === true;
+}
+
 /** Hex SHA-256 of the secret. Asynchronous, as Web Crypto is everywhere. */
 export async function hashSessionSecret(secret: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
