@@ -1,0 +1,94 @@
+/**
+ * The client's events, as plain `Event` subclasses: `MessageEvent` and `CloseEvent` are
+ * not globals everywhere the client runs (Node 22 has no `CloseEvent`), `Event` is.
+ */
+
+/** A socket is open and our ADVERTISE is out: the first connection, or a reconnect. */
+export class ClientOpenEvent extends Event {
+  /** 0 for the first connection, else the reconnect attempt that succeeded. */
+  readonly attempt: number;
+  constructor(attempt: number) {
+    super('open');
+    this.attempt = attempt;
+  }
+}
+
+/** An application frame from the server: text as a string, binary as a Uint8Array. */
+export class ClientMessageEvent extends Event {
+  readonly data: string | Uint8Array;
+  /** When it arrived, ms since the epoch. */
+  readonly at: number;
+  constructor(data: string | Uint8Array, at: number) {
+    super('message');
+    this.data = data;
+    this.at = at;
+  }
+}
+
+/**
+ * Our statechart declared the server dead: silent for `silentFor` ms with `unanswered`
+ * PINGs unanswered. The socket is closed; `reconnecting` follows unless reconnect is off
+ * (then `close`).
+ */
+export class DeadEvent extends Event {
+  readonly reason: string;
+  readonly silentFor: number;
+  readonly unanswered: number;
+  /** When the verdict was reached, ms since the epoch. */
+  readonly at: number;
+  constructor(reason: string, at: number, silentFor: number, unanswered: number) {
+    super('dead');
+    this.reason = reason;
+    this.at = at;
+    this.silentFor = silentFor;
+    this.unanswered = unanswered;
+  }
+}
+
+/** The socket is gone (or an attempt failed); attempt `attempt` starts in `delay` ms. */
+export class ReconnectingEvent extends Event {
+  readonly attempt: number;
+  readonly delay: number;
+  /** Why the last socket went, e.g. `server closed the connection (1006)`. */
+  readonly reason: string;
+  constructor(attempt: number, delay: number, reason: string) {
+    super('reconnecting');
+    this.attempt = attempt;
+    this.delay = delay;
+    this.reason = reason;
+  }
+}
+
+/** Over for good: `close()` was called, reconnect is off, or it gave up. Nothing follows. */
+export class ClientCloseEvent extends Event {
+  /** The WebSocket close code: ours (1000 for `close()`, 4000 after a dead verdict) or the server's. */
+  readonly code: number;
+  /** A sentence a person can read, e.g. `client closing`, `gave up after 5 attempts: ...`. */
+  readonly reason: string;
+  /** True only when `close()` ended it. */
+  readonly wasClean: boolean;
+  constructor(code: number, reason: string, wasClean: boolean) {
+    super('close');
+    this.code = code;
+    this.reason = reason;
+    this.wasClean = wasClean;
+  }
+}
+
+/** A bug in a callback the client ran (its timer's tick threw); the connection carries on. */
+export class ClientErrorEvent extends Event {
+  readonly error: Error;
+  constructor(error: Error) {
+    super('error');
+    this.error = error;
+  }
+}
+
+export interface ClientEventMap {
+  open: ClientOpenEvent;
+  message: ClientMessageEvent;
+  dead: DeadEvent;
+  reconnecting: ReconnectingEvent;
+  close: ClientCloseEvent;
+  error: ClientErrorEvent;
+}

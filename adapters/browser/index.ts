@@ -1,0 +1,16 @@
+/**
+ * `keepalive-actors/client`: the keepalive client for anywhere with a global `WebSocket`
+ * (browsers, Web Workers, Deno, Cloudflare Workers, Node 22+). No Node module, no `ws`.
+ *
+ *   const client = connect('wss://example.com/connect', { peer: 'ada' });
+ *   client.onmessage = (event) => console.log(event.data);
+ *   client.ondead = (event) => console.warn(event.reason); // then it reconnects
+ *   client.send('hello');
+ *
+ * See docs/client.md.
+ */
+export { connect, KeepaliveClient, type ReadyState } from './client.ts';
+export type { ConnectOptions, ReconnectOptions } from './options.ts';
+export { DEFAULT_MAX_BUFFERED } from './send-buffer.ts';
+export * from './events.ts';
+export type { ConnectionView } from '../../runtime/host.ts';

@@ -1,0 +1,74 @@
+/**
+ * What `connect(url, options)` takes, checked up front so a mistake throws at the call
+ * (a server refusing the upgrade is invisible to a browser: it only sees code 1006).
+ */
+import { SESSION_PARAM } from '../../runtime/sessions.ts';
+
+export interface ReconnectOptions {
+  /** First delay, ms. Default 100. */
+  minDelay?: number;
+  /**
+   * Largest delay, ms; each delay doubles up to it and is jittered down to half. Default
+   * min(interval / 2, 2000): after a drop the server keeps our connection only until its
+   * own death bound, so we must be back well before that.
+   */
+  maxDelay?: number;
+  /** Attempts in a row that may fail before the client gives up (`close`). Default Infinity. */
+  maxRetries?: number;
+}
+
+export interface ConnectOptions {
+  /** Our keepalive interval, ms: after this much silence from the server we PING. Default 5000. */
+  interval?: number;
+  /** Unanswered PINGs before the server is dead (one more silent interval after the last). Default 5. */
+  count?: number;
+  /** false: never PING and never declare the server dead; its PINGs are still answered. Default true. */
+  sendPings?: boolean;
+  /** Who we are, sent as `?peer=NAME`: 1-64 of `A-Z a-z 0-9 . _ : @ -`. */
+  peer?: string;
+  /** Reconnect (and resume our connection on the server) after a drop or a dead verdict. Default on; false: off. */
+  reconnect?: boolean | ReconnectOptions;
+  /** Bytes `send` may hold while no socket is open (before the first, while reconnecting). Default 1 MiB. */
+  maxBuffered?: number;
+}
+
+export interface Reconnect {
+  minDelay: number;
+  maxDelay: number;
+  maxRetries: number;
+}
+
+/** Same rule as the server's `?peer=` check (runtime/application/peer.ts). */
+const PEER_NAME = /^[A-Za-z0-9._:@-]{1,64}$/;
+
+export function reconnectOptions(options: ConnectOptions): Reconnect | null {
+  if (options.reconnect === false) return null;
+  const given = options.reconnect === true || options.reconnect === undefined ? {} : options.reconnect;
+  const reconnect = {
+    minDelay: given.minDelay ?? 100,
+    maxDelay: given.maxDelay ?? Math.min((options.interval ?? 5000) / 2, 2000),
+    maxRetries: given.maxRetries ?? Infinity,
+  };
+  for (const [name, value] of Object.entries(reconnect)) {
+    if (!(value >= 0)) throw new RangeError(`reconnect.${name} must be a number >= 0, got ${value}`);
+  }
+  return reconnect;
+}
+
+/**
+ * The URL to open: ws(s)://, or http(s):// and relative URLs turned into one (as browsers'
+ * own WebSocket does), with `?peer=` set.
+ */
+export function serverUrl(url: string | URL, peer: string | undefined): URL {
+  const base = (globalThis as { location?: { href: string } }).location?.href;
+  const parsed = new URL(url, base);
+  if (parsed.protocol === 'http:' || parsed.protocol === 'https:') parsed.protocol = parsed.protocol === 'http:' ? 'ws:' : 'wss:';
+  if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new TypeError(`unsupported URL ${String(url)}: use ws://host/connect or wss://host/connect`);
+  parsed.hash = '';
+  if (parsed.searchParams.has(SESSION_PARAM)) throw new TypeError(`the client sets ?${SESSION_PARAM}= itself`);
+  if (peer !== undefined) {
+    if (!PEER_NAME.test(peer)) throw new TypeError(`peer must be 1 to 64 characters of A-Z a-z 0-9 . _ : @ - (got ${JSON.stringify(peer)})`);
+    parsed.searchParams.set('peer', peer);
+  }
+  return parsed;
+}
