@@ -11,6 +11,8 @@ import type { PeerSocket, SocketRegistry } from './sockets.ts';
 import { closeCode, closeReason } from './sockets.ts';
 import { hashSessionSecret, isSessionSecret, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from './sessions.ts';
 import type { ConnectionId } from './store.ts';
+import { isResponse, PEER_META, type Admitted } from './application/peer.ts';
+import { presenceOf, type Application } from './application/application.ts';
 
 export interface AppOptions {
   host: Host;
@@ -21,8 +23,16 @@ export interface AppOptions {
   connection?: (c: Context) => Omit<OpenOptions, 'role'>;
   /** `/healthz` answers 503 until this says the listeners are up. */
   ready?: () => boolean;
-  /** When set, `/actors` (and the inspector) need `Authorization: Bearer <token>` or `?token=`. */
+  /** When set, `/actors`, `/presence` (and the inspector) need `Authorization: Bearer <token>` or `?token=`. */
   token?: string;
+  /**
+   * Without a token, `/actors` and `/presence` answer 403 unless this is true: a server
+   * bound to loopback may show them openly, one on an open interface (or a Worker) may not.
+   * Default false.
+   */
+  openWithoutToken?: boolean;
+  /** Hooks, identity and presence: `/connect` is admitted through it. */
+  application?: Application;
   /** Extra routes (the inspector) mounted by whoever owns them. */
   extend?: (app: Hono) => void;
   /** Session secrets of the host's connections; default: indexed from the host as it is now. */
@@ -33,6 +43,8 @@ export interface AppOptions {
 
 /** The session hash a `/connect` request presented, computed before the upgrade. */
 const presented = new WeakMap<Request, string>();
+/** Who the peer of a `/connect` request is, decided before the upgrade. */
+const admitted = new WeakMap<Request, Admitted>();
 
 export function createApp(options: AppOptions): Hono {
   const { host, sockets } = options;
@@ -43,7 +55,9 @@ export function createApp(options: AppOptions): Hono {
     return c.json({ ok: ready, connections: host.size }, ready ? 200 : 503);
   });
 
-  app.get('/actors', requireToken(options.token), (c) => c.json(host.list()));
+  const guard = privateRoute(options.token, options.openWithoutToken ?? false);
+  app.get('/actors', guard, (c) => c.json(host.list()));
+  app.get('/presence', guard, (c) => c.json(options.application?.presence() ?? presenceOf(host)));
 
   if (options.upgradeWebSocket) {
     const sessions = options.sessions ?? new SessionIndex(host);
@@ -51,6 +65,9 @@ export function createApp(options: AppOptions): Hono {
     app.get(
       '/connect',
       async (c, next) => {
+        const admission = options.application ? await options.application.admit(c.req.raw) : undefined;
+        if (isResponse(admission)) return admission;
+        if (admission) admitted.set(c.req.raw, admission);
         const secret = c.req.query(SESSION_PARAM);
         if (secret === undefined) return host.atCapacity ? c.json({ error: 'connection limit reached' }, 503) : next();
         if (!isSessionSecret(secret)) return c.json({ error: 'a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -' }, 400);
@@ -66,6 +83,7 @@ export function createApp(options: AppOptions): Hono {
         let id: string | undefined;
         let mine: PeerSocket | undefined;
         const hash = presented.get(c.req.raw);
+        const admission = admitted.get(c.req.raw);
         return {
           onOpen(_event, ws) {
             mine = socketOf(ws);
@@ -85,8 +103,13 @@ export function createApp(options: AppOptions): Hono {
             }
             try {
               const connection = options.connection?.(c);
-              const meta = hash === undefined ? connection?.meta : { ...connection?.meta, [SESSION_META]: hash };
-              id = host.open({ ...connection, ...(meta ? { meta } : {}), role: 'server' });
+              const meta = {
+                ...connection?.meta,
+                ...admission?.meta,
+                ...(admission?.peer != null ? { [PEER_META]: admission.peer } : {}),
+                ...(hash === undefined ? {} : { [SESSION_META]: hash }),
+              };
+              id = host.open({ ...connection, ...(Object.keys(meta).length > 0 ? { meta } : {}), role: 'server' });
             } catch (error) {
               // Filled up between the check above and the upgrade.
               ws.close(1013, closeReason(String(error instanceof Error ? error.message : error)));
@@ -142,6 +165,20 @@ export function requireToken(token: string | undefined): MiddlewareHandler {
   };
 }
 
+/**
+ * `/actors` and `/presence`: with a token, only with it; without one, open only where the
+ * server said so (loopback), else 403. Connection state is never public by default.
+ */
+export function privateRoute(token: string | undefined, openWithoutToken: boolean): MiddlewareHandler {
+  const withToken = requireToken(token);
+  return async (c, next) => {
+    if ((token === undefined || token === '') && !openWithoutToken) {
+      return c.json({ error: 'this route is off: set a token (--token, KEEPALIVE_TOKEN) to enable it' }, 403);
+    }
+    return withToken(c, next);
+  };
+}
+
 /** Compares in time independent of where the strings differ, so the token cannot be guessed byte by byte. */
 function sameSecret(presented: string, expected: string): boolean {
   const a = new TextEncoder().encode(presented);
@@ -154,5 +191,9 @@ function sameSecret(presented: string, expected: string): boolean {
 /** Loopback only, or a token: an inspector on an open interface would show every peer to anyone. */
 export function inspectorByDefault(bind: string, token: string | undefined): boolean {
   if (token) return true;
+  return isLoopback(bind);
+}
+
+export function isLoopback(bind: string): boolean {
   return bind === 'localhost' || bind === '::1' || bind === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(bind);
 }

@@ -4,6 +4,7 @@
  * log. Platform-free: each adapter parses its own argv (`node:util` parseArgs) and reads
  * its own environment, then hands the strings here.
  */
+import type { WebhookOptions } from './application/webhook.ts';
 import type { Host, HostEvent } from './host.ts';
 import { DEFAULT_MAX_PINGS_PER_INTERVAL } from './host.ts';
 
@@ -37,6 +38,8 @@ export const SERVER_FLAGS = {
   'max-connections': { type: 'string' },
   'max-pings': { type: 'string' },
   token: { type: 'string' },
+  webhook: { type: 'string' },
+  'webhook-secret': { type: 'string' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -51,6 +54,8 @@ export interface ServerFlagValues {
   'max-connections'?: string | undefined;
   'max-pings'?: string | undefined;
   token?: string | undefined;
+  webhook?: string | undefined;
+  'webhook-secret'?: string | undefined;
 }
 
 /** Flags first, then the environment, then `DEFAULT_SERVER`; absent limits keep the server's own defaults. */
@@ -64,6 +69,7 @@ export interface ServerSettings {
   advertiseTimeout?: number;
   maxConnections?: number;
   maxPingsPerInterval?: number;
+  webhook?: WebhookOptions;
 }
 
 export function serverSettings(values: ServerFlagValues, env: Env): ServerSettings {
@@ -71,6 +77,7 @@ export function serverSettings(values: ServerFlagValues, env: Env): ServerSettin
   const advertise = values['advertise-timeout'] ?? env('KEEPALIVE_ADVERTISE_TIMEOUT');
   const connections = values['max-connections'] ?? env('KEEPALIVE_MAX_CONNECTIONS');
   const pings = values['max-pings'] ?? env('KEEPALIVE_MAX_PINGS');
+  const webhook = webhookSettings(values, env);
   return {
     host: values.host ?? env('HOST') ?? DEFAULT_SERVER.host,
     port: number('--port', values.port ?? env('PORT'), DEFAULT_SERVER.port, 0),
@@ -81,6 +88,29 @@ export function serverSettings(values: ServerFlagValues, env: Env): ServerSettin
     ...(advertise ? { advertiseTimeout: number('--advertise-timeout', advertise, 0, 0) } : {}),
     ...(connections ? { maxConnections: number('--max-connections', connections, 0, 1) } : {}),
     ...(pings ? { maxPingsPerInterval: number('--max-pings', pings, 0, 0) } : {}),
+    ...(webhook ? { webhook } : {}),
+  };
+}
+
+/**
+ * `--webhook URL` / KEEPALIVE_WEBHOOK, signed with `--webhook-secret` / KEEPALIVE_WEBHOOK_SECRET;
+ * KEEPALIVE_WEBHOOK_RETRY_MS sets the first retry delay (default 1000, doubling up to 60 s).
+ */
+function webhookSettings(values: ServerFlagValues, env: Env): WebhookOptions | undefined {
+  const url = values.webhook ?? env('KEEPALIVE_WEBHOOK');
+  if (!url) return undefined;
+  try {
+    const protocol = new URL(url).protocol;
+    if (protocol !== 'http:' && protocol !== 'https:') throw new Error();
+  } catch {
+    throw new UsageError(`--webhook must be an http(s) URL, got "${url}"`);
+  }
+  const secret = values['webhook-secret'] ?? env('KEEPALIVE_WEBHOOK_SECRET');
+  const retry = env('KEEPALIVE_WEBHOOK_RETRY_MS');
+  return {
+    url,
+    ...(secret ? { secret } : {}),
+    ...(retry ? { retry: { min: number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1) } } : {}),
   };
 }
 

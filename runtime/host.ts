@@ -37,11 +37,11 @@ export interface Transport {
 }
 
 export type HostEvent =
-  | { type: 'opened'; id: ConnectionId; at: number; role: Role }
+  | { type: 'opened'; id: ConnectionId; at: number; role: Role; meta: Readonly<Record<string, string>> }
   | { type: 'received'; id: ConnectionId; at: number; message: Inbound }
   | { type: 'sent'; id: ConnectionId; at: number; message: KeepaliveMessage }
-  | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; reason: string }
-  | { type: 'closed'; id: ConnectionId; at: number; reason: string }
+  | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; reason: string; meta: Readonly<Record<string, string>> }
+  | { type: 'closed'; id: ConnectionId; at: number; reason: string; meta: Readonly<Record<string, string>> }
   | { type: 'rejected'; id: ConnectionId; at: number; code: FrameError['code']; reason: string }
   /**
    * After every statechart step, only while a `watch` listener is attached: the event the
@@ -255,6 +255,11 @@ export class Host {
     return this.#connections.keys();
   }
 
+  /** A connection's dialect (`text` or `libvirt`), without folding anything. */
+  codec(id: ConnectionId): CodecSpec['name'] | undefined {
+    return this.#connections.get(id)?.spec.name;
+  }
+
   /** The `meta` a connection was opened with (stored with its snapshot), without folding anything. */
   meta(id: ConnectionId): Readonly<Record<string, string>> | undefined {
     return this.#connections.get(id)?.meta;
@@ -312,7 +317,7 @@ export class Host {
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(options.awaitAdvertise === undefined ? {} : { awaitAdvertise: options.awaitAdvertise }),
     };
-    this.#emit({ type: 'opened', id, at: input.at, role: options.role });
+    this.#emit({ type: 'opened', id, at: input.at, role: options.role, meta: options.meta ?? NO_META });
     this.#register(id, { input }, options.codec ?? TEXT_SPEC, options.stream ?? false, options.eager, options.meta, input.at);
     this.#reportWake();
     return id;
@@ -684,12 +689,12 @@ export class Host {
         return;
       case 'dead': {
         const reason = `peer dead: silent for ${effect.silentFor} ms, ${effect.unanswered} keepalive PING(s) unanswered`;
-        this.#emit({ type: 'dead', id: conn.id, at: effect.at, silentFor: effect.silentFor, unanswered: effect.unanswered, reason });
+        this.#emit({ type: 'dead', id: conn.id, at: effect.at, silentFor: effect.silentFor, unanswered: effect.unanswered, reason, meta: conn.meta });
         this.#closeTransport(conn, reason);
         return;
       }
       case 'closed':
-        this.#emit({ type: 'closed', id: conn.id, at: effect.at, reason: effect.reason });
+        this.#emit({ type: 'closed', id: conn.id, at: effect.at, reason: effect.reason, meta: conn.meta });
         if (!conn.peerGone) this.#closeTransport(conn, effect.reason);
         return;
     }

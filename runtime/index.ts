@@ -13,3 +13,4 @@ export * from './inspector/index.ts';
 export * from './client.ts';
 export * from './cli.ts';
 export * from './server.ts';
+export * from './application/index.ts';

@@ -5,7 +5,12 @@
  * timer and its store.
  */
 import type { Hono } from 'hono';
-import { createApp, inspectorByDefault, type AppOptions } from './app.ts';
+import { createApp, inspectorByDefault, isLoopback, type AppOptions } from './app.ts';
+import { Application } from './application/application.ts';
+import type { EventStore } from './application/events.ts';
+import type { Hooks } from './application/types.ts';
+import type { WebhookOptions } from './application/webhook.ts';
+import type { SocketRegistry } from './sockets.ts';
 import { DEFAULT_SERVER, logEvent } from './cli.ts';
 import { defaultAdvertiseTimeout, DEFAULT_MAX_FRAME_BYTES, Host, type HostEvent, type HostOptions, type InspectObserver } from './host.ts';
 import { inspectorRoutes } from './inspector/index.ts';
@@ -29,8 +34,17 @@ export interface ServerSettingsOptions {
   advertiseTimeout?: number | null;
   /** XState inspection observer, handed to the Host (steps every frame). */
   inspect?: InspectObserver;
-  /** Guards GET /actors and the inspector. */
+  /**
+   * Guards GET /actors, /presence and the inspector. Without one, they are open on
+   * loopback and answer 403 on any other interface.
+   */
   token?: string;
+  /** The application's hooks: authorize, onOpen, onMessage, onDead, onClose (docs/hooks.md). */
+  hooks?: Hooks;
+  /** POST each open, dead and closed event here, signed, at least once (docs/hooks.md). */
+  webhook?: WebhookOptions;
+  /** The hub's name in events and webhooks. Default `default`. */
+  hub?: string;
   maxConnections?: number;
   /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
   maxPingsPerInterval?: number;
@@ -51,7 +65,7 @@ export interface ServerSettingsOptions {
 }
 
 /** The platform's parts of the Host; `logging` false holds back log lines (a shutdown in progress). */
-export type ServerHostParts = Pick<HostOptions, 'transport' | 'store' | 'onNextWake'> & { logging?: () => boolean };
+export type ServerHostParts = Pick<HostOptions, 'transport' | 'store' | 'onNextWake' | 'onMessage'> & { logging?: () => boolean };
 
 export function serverHost(options: ServerSettingsOptions, parts: ServerHostParts): Host {
   const interval = options.interval ?? DEFAULT_SERVER.interval;
@@ -61,6 +75,7 @@ export function serverHost(options: ServerSettingsOptions, parts: ServerHostPart
     transport: parts.transport,
     ...(parts.store ? { store: parts.store } : {}),
     ...(parts.onNextWake ? { onNextWake: parts.onNextWake } : {}),
+    ...(parts.onMessage ? { onMessage: parts.onMessage } : {}),
     defaults: {
       interval,
       count,
@@ -78,6 +93,29 @@ export function serverHost(options: ServerSettingsOptions, parts: ServerHostPart
   });
 }
 
+/**
+ * A server's Host and its application layer together: application frames go from the
+ * Host to the hooks. Call `application.start()` once the host restored its connections.
+ */
+export function serverHostWithApplication(
+  options: ServerSettingsOptions,
+  parts: Omit<ServerHostParts, 'onMessage' | 'transport'> & { sockets: SocketRegistry; events?: EventStore },
+): { host: Host; application: Application } {
+  let application: Application | undefined;
+  const { sockets, events, ...hostParts } = parts;
+  const host = serverHost(options, { ...hostParts, transport: sockets, onMessage: (id, data, at) => application?.message(id, data, at) });
+  application = new Application({
+    host,
+    sockets,
+    hub: options.hub ?? 'default',
+    hooks: options.hooks,
+    webhook: options.webhook,
+    events,
+    report: options.log ?? ((line) => console.error(`keepalive: ${line}`)),
+  });
+  return { host, application };
+}
+
 /** The shared app, with the inspector where `inspectorByDefault` (or `options.inspector`) says. */
 export function serverApp(options: ServerSettingsOptions, app: Omit<AppOptions, 'token' | 'extend'>): Hono {
   const bind = options.host ?? DEFAULT_SERVER.host;
@@ -85,6 +123,7 @@ export function serverApp(options: ServerSettingsOptions, app: Omit<AppOptions, 
   return createApp({
     ...app,
     ...token,
+    openWithoutToken: isLoopback(bind),
     extend: (shared) => {
       if (options.inspector ?? inspectorByDefault(bind, options.token)) shared.route('/', inspectorRoutes({ host: app.host, ...token }));
       options.extend?.(shared);

@@ -44,7 +44,11 @@ Options:
                   and TCP sockets are closed  (env KEEPALIVE_MAX_CONNECTIONS, default no cap)
   --max-pings N   PINGs a peer may send per interval before it is closed as a
                   flood; 0: no limit  (env KEEPALIVE_MAX_PINGS, default ${DEFAULT_MAX_PINGS_PER_INTERVAL})
-  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors  (env KEEPALIVE_TOKEN)
+  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors, /presence and
+                  /inspect; without one they answer 403 off loopback  (env KEEPALIVE_TOKEN)
+  --webhook URL   POST each open, dead and closed event here as JSON, at least once
+                  (env KEEPALIVE_WEBHOOK; first retry after KEEPALIVE_WEBHOOK_RETRY_MS, default 1000)
+  --webhook-secret S  sign each body: x-keepalive-signature: sha256=<HMAC>  (env KEEPALIVE_WEBHOOK_SECRET)
   --kv PATH       serverless mode: snapshots in the Deno KV database at PATH and wake-ups
                   through its queue; "default" opens the platform's own (Deno Deploy)
                   (env KEEPALIVE_KV; without it: local mode, one process timer)
@@ -101,6 +105,8 @@ async function serve(args: string[]): Promise<void> {
   console.log(`  WebSocket  ${server.wsUrl}`);
   if (server.tcpUrl) console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
   console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
+  console.log(`  presence   ${server.url}/presence${token ? '  (token required)' : ''}`);
+  if (settings.webhook) console.log(`  webhook    ${settings.webhook.url}${settings.webhook.secret ? '  (signed)' : '  (unsigned: set --webhook-secret)'}`);
   console.log(`  health     ${server.url}/healthz`);
   console.log(`  limits     ${describeLimits(server.host, settings)}`);
   if (server.app.routes.some((route) => route.path === '/inspect')) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);

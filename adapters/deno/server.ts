@@ -20,9 +20,11 @@ import {
   type ConnectionId,
   type SnapshotStore,
   serverApp,
-  serverHost,
+  serverHostWithApplication,
+  type Application,
   type ServerSettingsOptions,
 } from '../../runtime/index.ts';
+import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { listenTcp, type TcpListener } from './tcp.ts';
@@ -38,6 +40,8 @@ export interface ServerOptions extends ServerSettingsOptions {
   kv?: Deno.Kv;
   /** Key prefix for snapshots in `kv`; one server per prefix. */
   kvPrefix?: Deno.KvKey;
+  /** Key prefix for undelivered application events in `kv`. Default: `kvPrefix`'s first part, then `events`. */
+  kvEventsPrefix?: Deno.KvKey;
 }
 
 export type TimerMode = 'local' | 'kv';
@@ -53,6 +57,8 @@ export interface RunningServer {
   tcpPort: number | null;
   mode: TimerMode;
   host: Host;
+  /** The hub: broadcast, connections, presence; `hub.outbox` holds events not yet delivered. */
+  hub: Application;
   app: Hono;
   store: SnapshotStore;
   /** The one process timer (local) or the KV queue timer (kv). */
@@ -94,7 +100,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ? new QueueTimer({ kv, wake: (at) => host.tick(at), onError: onError('queue timer') })
     : new WakeTimer({ wake: (at) => host.tick(at), ...(options.timers ? { timers: options.timers } : {}), onError: onError('timer') });
   // Peers closing after a kv-mode shutdown began are not news: their actors are kept.
-  const host: Host = serverHost(options, { transport: sockets, store, onNextWake: timer.schedule, logging: () => !keeping });
+  const events = kv
+    ? new KvEventStore(kv, { prefix: options.kvEventsPrefix ?? [options.kvPrefix?.[0] ?? 'keepalive', 'events'], onError: onError('kv events') })
+    : undefined;
+  const { host, application } = serverHostWithApplication(options, {
+    sockets,
+    store,
+    ...(events ? { events } : {}),
+    onNextWake: timer.schedule,
+    logging: () => !keeping,
+  });
 
   let restored: ConnectionId[] = [];
   if (timer instanceof QueueTimer) {
@@ -104,8 +119,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     // verdict for one interval (a crash may have lost the PONG to the last PING).
     restored = await host.restoreFromStore();
   }
+  const owed = await application.start();
+  if (owed > 0) log(`delivering ${owed} event(s) left undelivered in Deno KV`);
 
-  const app = serverApp(options, { host, sockets, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen), ready: () => ready });
+  const app = serverApp(options, { host, sockets, application, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen), ready: () => ready });
 
   const http = Deno.serve({ hostname: bind, port: options.port ?? DEFAULT_SERVER.port, onListen: () => {} }, app.fetch);
   let tcp: TcpListener | null = null;
@@ -132,6 +149,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     tcpPort: tcp?.port ?? null,
     mode: kv ? 'kv' : 'local',
     host,
+    hub: application,
     app,
     store,
     timer,
@@ -143,6 +161,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         // Stop taking peers first, so none opens after the goodbye round.
         tcp?.stop();
         if (store instanceof KvSnapshotStore) {
+          // Hooks and webhook tries in flight get a moment; what is still owed stays in KV.
+          await application.stop();
           await host.persistAll();
           await store.seal();
           timer.stop();
@@ -152,6 +172,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           for (const id of [...host.ids()]) sockets.close(id, RESTART_REASON);
         } else {
           await host.closeAll(reason);
+          // The onClose hooks (and webhooks) of the connections just closed.
+          await application.stop();
           timer.stop();
         }
         tcp?.destroyAll();

@@ -21,7 +21,8 @@ import {
   WakeTimer,
   type PeerSocket,
   serverApp,
-  serverHost,
+  serverHostWithApplication,
+  type Application,
   type ServerSettingsOptions,
 } from '../../runtime/index.ts';
 import type { SqliteSnapshotStore } from './sqlite-store.ts';
@@ -57,6 +58,8 @@ export interface RunningServer {
   port: number;
   tcpPort: number;
   host: Host;
+  /** The hub: broadcast, connections, presence; `hub.outbox` holds events not yet delivered. */
+  hub: Application;
   app: Hono;
   timer: WakeTimer;
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
@@ -93,7 +96,13 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     ...(options.timers ? { timers: options.timers } : {}),
     onError: (error) => log(`timer error: ${String(error)}`),
   });
-  const host: Host = serverHost(options, { transport: sockets, ...(store ? { store } : {}), onNextWake: timer.schedule });
+  const events = store ? new (await import('./sqlite-events.ts')).SqliteEventStore(store) : undefined;
+  const { host, application } = serverHostWithApplication(options, {
+    sockets,
+    ...(store ? { store } : {}),
+    ...(events ? { events } : {}),
+    onNextWake: timer.schedule,
+  });
 
   // Before anyone can connect: a peer that comes back must find its actor waiting.
   let restored = 0;
@@ -102,12 +111,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       const started = performance.now();
       restored = (await host.restoreFromStore()).length;
       if (restored > 0) log(`restored ${restored} connection(s) from ${store.path} in ${(performance.now() - started).toFixed(1)} ms`);
+      const owed = await application.start();
+      if (owed > 0) log(`delivering ${owed} event(s) left undelivered in ${store.path}`);
     } catch (error) {
       timer.stop();
       store.close();
       throw error;
     }
-  }
+  } else await application.start();
 
   // @hono/node-ws reads `init.app` only when an upgrade arrives, and the shared app needs the
   // upgrade helper first: start with a placeholder and point it at the real app below.
@@ -132,6 +143,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     sockets,
     upgradeWebSocket: nodeWs.upgradeWebSocket,
     ready: () => ready,
+    application,
     sessions: new SessionIndex(host),
     onResume: (id) => log(`${id} resumed: its peer reattached`),
   });
@@ -174,6 +186,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     port,
     tcpPort,
     host,
+    hub: application,
     app,
     timer,
     openSockets: () => ({ ws: nodeWs.wss.clients.size, tcp: tcpSockets.size }),
@@ -187,6 +200,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         const tcpClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
         const httpClosed = new Promise<void>((resolve) => http.close(() => resolve()));
         if (keep) {
+          // Hooks and webhook tries in flight get a moment; what is still owed stays in the file.
+          await application.stop();
           // Exact snapshots first; then the file is closed, so letting go of the sockets
           // (and anything they still deliver) can no longer change what the next process finds.
           await host.persistAll();
@@ -197,6 +212,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           for (const id of [...host.ids()]) sockets.detach(id)?.close(goodbye);
         } else {
           await host.closeAll(reason ?? 'server shutting down');
+          // The onClose hooks (and webhooks) of the connections just closed.
+          await application.stop();
           timer.stop();
           store?.close();
         }

@@ -95,6 +95,11 @@ export class SqliteSnapshotStore implements SnapshotStore {
     return this.#closed;
   }
 
+  /** The open file, for the event outbox that shares it (sqlite-events.ts). */
+  get database(): DatabaseSync {
+    return this.#db;
+  }
+
   /**
    * Checkpoints and releases the file. Writes after this are ignored: a process going
    * down lets go of its sockets without forgetting the connections stored here.

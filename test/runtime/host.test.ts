@@ -112,7 +112,7 @@ describe('the ADVERTISE deadline', () => {
     expect(host.has(idle)).toBe(false);
     expect(transport.sent.filter((s) => s.id === idle)).toEqual([]);
     expect(transport.closed).toEqual([{ id: idle, reason: 'no ADVERTISE within 1000 ms' }]);
-    expect(events.filter((e) => e.type === 'closed')).toEqual([{ type: 'closed', id: idle, at: 1000, reason: 'no ADVERTISE within 1000 ms' }]);
+    expect(events.filter((e) => e.type === 'closed')).toEqual([{ type: 'closed', id: idle, at: 1000, reason: 'no ADVERTISE within 1000 ms', meta: {} }]);
     expect(host.atCapacity).toBe(false);
     expect(host.view(good)).toMatchObject({ state: 'alive.watching', advertised: true });
   });
@@ -150,7 +150,7 @@ describe('bad input', () => {
     host.receive(good, 'keepalive:ADVERTISE');
     const cases: [string, Parameters<Host['receive']>[1], boolean][] = [
       ['unknown-procedure', 'keepalive:NOPE', false],
-      ['wrong-frame-kind', new Uint8Array([1, 2, 3]), false],
+      ['oversized', new Uint8Array(5000), false],
       ['oversized', 'x'.repeat(5000), false],
       ['malformed', new Uint8Array([0, 0, 0, 4, 0, 0, 0, 0]), true],
       ['oversized', new Uint8Array([0x7f, 0xff, 0xff, 0xff]), true],

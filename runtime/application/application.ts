@@ -1,0 +1,250 @@
+/**
+ * The application layer over one Host: connection handles, hooks, presence, broadcast,
+ * and the outbox that carries `open`/`dead`/`closed` to hooks and the webhook at least
+ * once. Platform-free: the Node and Deno servers and the Durable Object each build one
+ * and only wire it (the Host's `onMessage` to `message`, `/connect` through `admit`).
+ *
+ * Keepalive never waits for it: events are taken from the Host's event stream as they
+ * happen, hooks run after, and whatever a hook does (throw, reject, hang) stays in it.
+ */
+import { assertApplicationFrame } from '../client.ts';
+import type { Frame } from '../codec/index.ts';
+import type { Host, HostEvent } from '../host.ts';
+import { SESSION_META } from '../sessions.ts';
+import type { SocketRegistry } from '../sockets.ts';
+import type { ConnectionId } from '../store.ts';
+import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } from './events.ts';
+import { Outbox } from './outbox.ts';
+import { admit, describe, PEER_META, type Admitted } from './peer.ts';
+import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
+import { WebhookSender, type WebhookOptions } from './webhook.ts';
+
+export interface ApplicationOptions {
+  host: Host;
+  sockets: Pick<SocketRegistry, 'get'>;
+  /** The hub's name, in events and webhooks; a function when it is known only later (a Durable Object). */
+  hub: string | (() => string);
+  hooks?: Hooks | undefined;
+  webhook?: WebhookOptions | undefined;
+  /** Where undelivered events wait. Default: memory (delivered while the process lives). */
+  events?: EventStore | undefined;
+  /** Arms the outbox's retry wake-up; call `wake()` then. Default: a `setTimeout` of its own. */
+  schedule?: ((at: number | null) => void) | undefined;
+  now?: (() => number) | undefined;
+  /** Failures of hooks and webhook tries. Default `console.error`. */
+  report?: ((line: string) => void) | undefined;
+}
+
+/** Meta keys of our own: shown as `conn.peer` (or not at all), not in `conn.meta`. */
+const HIDDEN_META = new Set([SESSION_META, PEER_META]);
+
+export class Application implements Hub {
+  readonly host: Host;
+  readonly outbox: Outbox;
+  readonly #sockets: Pick<SocketRegistry, 'get'>;
+  readonly #hub: () => string;
+  readonly #hooks: Hooks;
+  readonly #report: (line: string) => void;
+  readonly #handles = new Map<ConnectionId, Connection>();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: ApplicationOptions) {
+    this.host = options.host;
+    this.#sockets = options.sockets;
+    const hub = options.hub;
+    this.#hub = typeof hub === 'string' ? () => hub : hub;
+    this.#hooks = options.hooks ?? {};
+    this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
+    const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
+    if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
+    const hooks = this.#hooks;
+    this.outbox = new Outbox({
+      store: options.events ?? new MemoryEventStore(),
+      webhook,
+      runHooks: (event) => this.#runHooks(event),
+      hooksWant: (type) => (type === 'open' ? !!hooks.onOpen : type === 'dead' ? !!hooks.onDead : !!hooks.onClose),
+      schedule: options.schedule ?? this.#schedule,
+      now: options.now ?? Date.now,
+      report: this.#report,
+    });
+    this.host.subscribe((event) => this.#onHostEvent(event));
+  }
+
+  get name(): string {
+    return this.#hub();
+  }
+
+  /** Delivers what an earlier process left owed; call once the host has restored its connections. */
+  start(): Promise<number> {
+    return this.outbox.load();
+  }
+
+  /** The outbox's wake-up came (the default timer, or the platform's: an alarm). */
+  wake(): void {
+    this.outbox.wake();
+  }
+
+  /** Hands hooks and webhooks the time to finish (shutdown), then stops retrying. */
+  async stop(ms = 2000): Promise<void> {
+    await this.outbox.drain(ms);
+    this.outbox.stop();
+    clearTimeout(this.#timer);
+  }
+
+  /** Decides a `/connect` before the upgrade: who the peer is, or the refusal to answer. */
+  admit(request: Request): Promise<Admitted | Response> {
+    return admit(request, this.#hooks, this, this.#report);
+  }
+
+  /** The Host's `onMessage`: an application frame arrived. */
+  readonly message = (id: ConnectionId, data: Frame, _at: number): void => {
+    const onMessage = this.#hooks.onMessage;
+    if (!onMessage) return;
+    const conn = this.connection(id);
+    if (!conn) return;
+    try {
+      const result = onMessage.call(this.#hooks, conn, data, this);
+      if (result instanceof Promise) result.catch((error: unknown) => this.#failed('onMessage', id, error));
+    } catch (error) {
+      this.#failed('onMessage', id, error);
+    }
+  };
+
+  connection(id: ConnectionId): Connection | undefined {
+    let handle = this.#handles.get(id);
+    if (handle) return handle;
+    const meta = this.host.meta(id);
+    if (meta === undefined) return undefined;
+    handle = this.#handle(id, meta, true);
+    this.#handles.set(id, handle);
+    return handle;
+  }
+
+  connections(): Connection[] {
+    const all: Connection[] = [];
+    for (const id of this.host.ids()) {
+      const conn = this.connection(id);
+      if (conn) all.push(conn);
+    }
+    return all;
+  }
+
+  broadcast(data: AppData, options: BroadcastOptions = {}): number {
+    assertApplicationFrame(data);
+    const except = new Set<ConnectionId>();
+    const excluded = options.except;
+    for (const one of excluded === undefined ? [] : Array.isArray(excluded) ? excluded : [excluded]) {
+      except.add(typeof one === 'string' ? one : (one as Connection).id);
+    }
+    let sent = 0;
+    for (const id of this.host.ids()) {
+      if (except.has(id) || this.host.codec(id) !== 'text') continue;
+      const socket = this.#sockets.get(id);
+      if (!socket) continue;
+      socket.send(data);
+      sent++;
+    }
+    return sent;
+  }
+
+  presence(): PresenceEntry[] {
+    return presenceOf(this.host);
+  }
+
+  #handle(id: ConnectionId, stored: Readonly<Record<string, string>>, live: boolean): Connection {
+    const meta = visibleMeta(stored);
+    const peer = stored[PEER_META] ?? null;
+    return {
+      id,
+      peer,
+      meta,
+      send: (data) => {
+        assertApplicationFrame(data);
+        const socket = live && this.host.has(id) ? this.#sockets.get(id) : undefined;
+        if (!socket) return false;
+        socket.send(data);
+        return true;
+      },
+      close: (reason = 'closed by the application') => {
+        if (live) this.host.close(id, reason);
+      },
+    };
+  }
+
+  #onHostEvent(event: HostEvent): void {
+    switch (event.type) {
+      case 'opened':
+        // A client host's own connection is no peer of ours.
+        if (event.role === 'server') this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'open' }));
+        return;
+      case 'dead':
+        this.#handles.delete(event.id);
+        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered }));
+        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: true }));
+        return;
+      case 'closed':
+        this.#handles.delete(event.id);
+        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: false }));
+        return;
+    }
+  }
+
+  #event<T extends Pick<ApplicationEvent, 'type'> & Partial<ApplicationEvent>>(
+    id: ConnectionId,
+    at: number,
+    meta: Readonly<Record<string, string>>,
+    detail: T,
+  ): ApplicationEvent {
+    return {
+      id: eventId(id, detail.type),
+      hub: this.#hub(),
+      connection: id,
+      peer: meta[PEER_META] ?? null,
+      at,
+      meta: visibleMeta(meta),
+      ...detail,
+    } as ApplicationEvent;
+  }
+
+  async #runHooks(event: ApplicationEvent): Promise<void> {
+    const hooks = this.#hooks;
+    // An ended connection (or one from before a restart) gets a handle that sends nothing.
+    const conn = this.connection(event.connection) ?? this.#handle(event.connection, { ...event.meta, ...(event.peer === null ? {} : { [PEER_META]: event.peer }) }, false);
+    try {
+      if (event.type === 'open') await hooks.onOpen?.(conn, this);
+      else if (event.type === 'dead') await hooks.onDead?.(conn, { at: event.at, silentFor: event.silentFor, unanswered: event.unanswered }, this);
+      else await hooks.onClose?.(conn, { at: event.at, reason: event.reason, dead: event.dead }, this);
+    } catch (error) {
+      this.#failed(event.type === 'open' ? 'onOpen' : event.type === 'dead' ? 'onDead' : 'onClose', event.connection, error);
+    }
+  }
+
+  #failed(hook: string, id: ConnectionId, error: unknown): void {
+    this.#report(`${hook} hook failed for ${id}: ${describe(error)}`);
+  }
+
+  readonly #schedule = (at: number | null): void => {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (at === null) return;
+    this.#timer = setTimeout(() => this.wake(), Math.max(0, at - Date.now()));
+    // Node: pending retries alone do not hold a process open (the listeners do).
+    (this.#timer as { unref?: () => void }).unref?.();
+  };
+}
+
+/** The live connections as `GET /presence` lists them. */
+export function presenceOf(host: Host): PresenceEntry[] {
+  return host.list().map((view) => ({
+    peer: view.meta[PEER_META] ?? null,
+    connection: view.id,
+    state: view.state,
+    lastSignOfLife: view.lastSignOfLife,
+  }));
+}
+
+function visibleMeta(stored: Readonly<Record<string, string>>): Record<string, string> {
+  const meta: Record<string, string> = {};
+  for (const key of Object.keys(stored)) if (!HIDDEN_META.has(key)) meta[key] = stored[key]!;
+  return Object.freeze(meta) as Record<string, string>;
+}

@@ -1,0 +1,105 @@
+/**
+ * The application API: what a user's code sees of a hub and its connections, the same on
+ * Node, Deno and a Cloudflare Durable Object. Hooks are optional and may be async; one
+ * that throws or rejects is logged and never touches keepalive.
+ */
+import type { ConnectionId } from '../store.ts';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** Application data: a WebSocket text or binary frame (libvirt dialect: a whole frame of another program). */
+export type AppData = string | Uint8Array;
+
+/** One peer connection, as hooks get it. */
+export interface Connection {
+  readonly id: ConnectionId;
+  /** Who the peer is: what `authorize` returned, else `?peer=NAME` on /connect, else null. */
+  readonly peer: string | null;
+  /** What `authorize` returned as `meta`, plus the transport's own (`transport`, `codec`). Survives restarts and hibernation. */
+  readonly meta: Readonly<Record<string, string>>;
+  /**
+   * Sends an application frame. Returns false when no socket carries the connection right
+   * now (it ended, or a restored connection waits for its peer to come back).
+   * A text frame may not start with `keepalive:` (TypeError): that prefix is the protocol's.
+   */
+  send(data: AppData): boolean;
+  /** Closes the connection from the server side; `onClose` follows. */
+  close(reason?: string): void;
+}
+
+/** `onDead`'s second argument: when the statechart declared the peer dead, and why. */
+export interface DeadVerdict {
+  /** ms since the epoch: exactly `lastSignOfLife + interval * (count + 1)` on a timely tick. */
+  at: number;
+  /** ms between the peer's last sign of life and the verdict. */
+  silentFor: number;
+  /** Our PINGs the peer left unanswered. */
+  unanswered: number;
+}
+
+/** `onClose`'s second argument. */
+export interface CloseInfo {
+  at: number;
+  /** A sentence a person can read: "peer dead: ...", "peer closed: ...", "protocol error ...". */
+  reason: string;
+  /** True when the connection ended because the peer was declared dead (`onDead` ran first). */
+  dead: boolean;
+}
+
+/** What `authorize` returns to accept a peer. */
+export interface Admission {
+  /** The peer's identity, shown in presence and webhooks. */
+  peer?: string;
+  /** Kept with the connection (and its snapshot); strings only. */
+  meta?: Record<string, string>;
+}
+
+/** A row of `GET /presence`: one live connection. */
+export interface PresenceEntry {
+  peer: string | null;
+  connection: ConnectionId;
+  /** The statechart's state, e.g. `alive.watching`, `alive.probing`, `awaitingAdvertise`. */
+  state: string;
+  /** ms since the epoch. */
+  lastSignOfLife: number;
+}
+
+export interface BroadcastOptions {
+  /** Connections (or their ids) that do not get this frame, e.g. the sender. */
+  except?: Connection | ConnectionId | readonly (Connection | ConnectionId)[];
+}
+
+/** The hub a connection belongs to: what hooks can do beyond their own connection. */
+export interface Hub {
+  /** `default` on Node and Deno unless set; the Durable Object's name on Cloudflare. */
+  readonly name: string;
+  /** Sends to every connection of the WebSocket text dialect that has a socket; returns how many got it. */
+  broadcast(data: AppData, options?: BroadcastOptions): number;
+  /** Every connection the hub holds now. */
+  connections(): Connection[];
+  connection(id: ConnectionId): Connection | undefined;
+  /** What `GET /presence` answers. */
+  presence(): PresenceEntry[];
+}
+
+/**
+ * The application's hooks. Every one is optional and may return a promise. `onOpen`,
+ * `onDead` and `onClose` run in that order per connection, each after the one before it
+ * settled; `onMessage` runs for every application frame as it arrives.
+ */
+export interface Hooks {
+  /**
+   * Before the WebSocket upgrade. Return an `Admission` to accept (nothing: accept with no
+   * identity), or a `Response` to refuse: its status reaches the client and no socket opens.
+   * Without this hook a peer names itself with `?peer=NAME`.
+   */
+  authorize?(request: Request, hub: Hub): Awaitable<Admission | Response | undefined | void>;
+  /** Once, when the connection is accepted. */
+  onOpen?(conn: Connection, hub: Hub): Awaitable<void>;
+  /** Every application frame; keepalive frames never come here. */
+  onMessage?(conn: Connection, data: AppData, hub: Hub): Awaitable<void>;
+  /** The statechart declared the peer dead. With a durable store, runs after a crash too. */
+  onDead?(conn: Connection, verdict: DeadVerdict, hub: Hub): Awaitable<void>;
+  /** Once for every connection that was opened, whatever ended it (after `onDead` when it died). */
+  onClose?(conn: Connection, info: CloseInfo, hub: Hub): Awaitable<void>;
+}
