@@ -111,8 +111,10 @@ describe('the browser client on Node 24', () => {
     await poll(() => events.includes('open 0') && sessionConnections(server).length === 1);
     const [before] = sessionConnections(server);
     relay.cut();
-    await poll(() => events.includes('open 1'), 5_000);
-    expect(events.slice(0, 3)).toEqual(['open 0', 'reconnecting 1', 'open 1']);
+    // Usually the first attempt; a later one if the server had not yet seen the cut (409).
+    await poll(() => events.some((e) => /^open [1-9]/.test(e)), 5_000);
+    expect(events.slice(0, 2)).toEqual(['open 0', 'reconnecting 1']);
+    expect(events.filter((e) => e.startsWith('close') || e === 'dead')).toEqual([]);
     c.send('after');
     await poll(() => messages.includes('echo: after'));
     const after = sessionConnections(server);
