@@ -2,7 +2,7 @@
  * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret.
  * Vars are strings; a bad one fails loudly at the object's first use, not silently.
  */
-import { defaultAdvertiseTimeout, type KeepaliveOptions } from '../../runtime/index.ts';
+import { defaultAdvertiseTimeout, type KeepaliveOptions, type WebhookOptions } from '../../runtime/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 
 export interface Env {
@@ -15,6 +15,12 @@ export interface Env {
   KEEPALIVE_MAX_CONNECTIONS?: string;
   KEEPALIVE_COUNT_WAKES?: string;
   KEEPALIVE_TOKEN?: string;
+  /** POST each open, dead and closed event here (docs/hooks.md). */
+  KEEPALIVE_WEBHOOK?: string;
+  /** A secret (`wrangler secret put`): signs each webhook body. */
+  KEEPALIVE_WEBHOOK_SECRET?: string;
+  /** First retry delay in ms after a failed webhook try (doubling up to 60 s). Default 1000. */
+  KEEPALIVE_WEBHOOK_RETRY_MS?: string;
 }
 
 export interface HubConfig {
@@ -24,6 +30,7 @@ export interface HubConfig {
   maxConnections: number | undefined;
   /** Keep wake-up counters in storage (one row write per wake-up). */
   durableWakeCounts: boolean;
+  webhook: WebhookOptions | undefined;
 }
 
 export const DEFAULT_HUB_CONFIG: HubConfig = {
@@ -31,6 +38,7 @@ export const DEFAULT_HUB_CONFIG: HubConfig = {
   alarmSlack: 0,
   maxConnections: undefined,
   durableWakeCounts: false,
+  webhook: undefined,
 };
 
 export function hubConfig(env: Partial<Env>): HubConfig {
@@ -48,6 +56,20 @@ export function hubConfig(env: Partial<Env>): HubConfig {
     alarmSlack: number('KEEPALIVE_ALARM_SLACK', env.KEEPALIVE_ALARM_SLACK, d.alarmSlack, 0, false),
     maxConnections: blank(env.KEEPALIVE_MAX_CONNECTIONS) ? undefined : number('KEEPALIVE_MAX_CONNECTIONS', env.KEEPALIVE_MAX_CONNECTIONS, 0, 1, true),
     durableWakeCounts: flag('KEEPALIVE_COUNT_WAKES', env.KEEPALIVE_COUNT_WAKES, d.durableWakeCounts),
+    webhook: webhook(env),
+  };
+}
+
+function webhook(env: Partial<Env>): WebhookOptions | undefined {
+  const url = env.KEEPALIVE_WEBHOOK;
+  if (blank(url)) return undefined;
+  if (!/^https?:\/\//i.test(url)) throw new RangeError(`KEEPALIVE_WEBHOOK must be an http(s) URL, got "${url}"`);
+  const secret = env.KEEPALIVE_WEBHOOK_SECRET;
+  const retry = env.KEEPALIVE_WEBHOOK_RETRY_MS;
+  return {
+    url,
+    ...(blank(secret) ? {} : { secret }),
+    ...(blank(retry) ? {} : { retry: { min: number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1, false) } }),
   };
 }
 

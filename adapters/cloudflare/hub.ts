@@ -30,7 +30,27 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Hono } from 'hono';
 import { nanoid } from 'nanoid';
-import { createApp, Host, SocketRegistry, TEXT_FRAMES, type ConnectionId } from '../../runtime/index.ts';
+import {
+  Application,
+  createApp,
+  Host,
+  isResponse,
+  PEER_META,
+  SocketRegistry,
+  TEXT_FRAMES,
+  type Admission,
+  type AppData,
+  type Awaitable,
+  type BroadcastOptions,
+  type CloseInfo,
+  type Connection,
+  type ConnectionId,
+  type DeadVerdict,
+  type Hooks,
+  type Hub,
+  type PresenceEntry,
+} from '../../runtime/index.ts';
+import { DurableObjectEventStore } from './events.ts';
 import { AlarmTimer } from './alarm.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';
 import { hubInspector, type HubInspector } from './inspector.ts';
@@ -49,6 +69,15 @@ import {
 
 /** Set on the 101 answer to /connect. */
 export const CONNECTION_HEADER = 'x-keepalive-connection';
+/** Set by the Worker on every request it forwards: the hub's name, for events and webhooks. */
+export const HUB_HEADER = 'x-keepalive-hub';
+/** Storage key of the hub's name: a rebuilt object knows it before its first request. */
+const HUB_NAME_KEY = 'hub:name';
+/**
+ * While hooks are owed, the object asks for an alarm this far ahead: evicted in the middle
+ * of a hook, it is rebuilt then and runs the hook again.
+ */
+const HOOK_RECHECK_MS = 5000;
 
 /** What GET /stats/<hub> answers. */
 export interface HubStats {
@@ -67,10 +96,18 @@ export interface HubStats {
 /** The platform answers this text PING with PONG itself, even while the object sleeps. */
 const AUTO_RESPONSE = new WebSocketRequestResponsePair(TEXT_FRAMES.PING, TEXT_FRAMES.PONG);
 
-/** The parts are public so tests and the benchmark can look inside (`runInDurableObject`). */
-export class KeepaliveHub extends DurableObject<Env> {
+/**
+ * The parts are public so tests and the benchmark can look inside (`runInDurableObject`).
+ *
+ * Build on it by subclassing: every hook is an optional method (`authorize`, `onOpen`,
+ * `onMessage`, `onDead`, `onClose`), and the hub itself is the `Hub` hooks get
+ * (`broadcast`, `connections`, `presence`). Export the subclass from your Worker and bind
+ * it as KEEPALIVE_HUB in your wrangler.toml; the Worker's routes stay ours.
+ */
+export class KeepaliveHub extends DurableObject<Env> implements Hub {
   readonly config: HubConfig;
   readonly host: Host;
+  readonly application: Application;
   readonly sockets = new SocketRegistry();
   readonly store: DurableObjectSnapshotStore;
   readonly timer: AlarmTimer;
@@ -79,6 +116,20 @@ export class KeepaliveHub extends DurableObject<Env> {
   readonly #app: Hono;
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
+  #name: string;
+  /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
+  #outboxWake: number | null = null;
+
+  /** Before the upgrade: an `Admission` accepts, a `Response` refuses (its status reaches the client). */
+  authorize?(request: Request): Awaitable<Admission | Response | undefined | void>;
+  /** Once, when a connection is accepted. */
+  onOpen?(conn: Connection): Awaitable<void>;
+  /** Every application frame (not keepalive). */
+  onMessage?(conn: Connection, data: AppData): Awaitable<void>;
+  /** The statechart declared the peer dead; after an eviction, the rebuilt object runs it. */
+  onDead?(conn: Connection, verdict: DeadVerdict): Awaitable<void>;
+  /** Once per opened connection, whatever ended it (after `onDead` when it died). */
+  onClose?(conn: Connection, info: CloseInfo): Awaitable<void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,6 +138,7 @@ export class KeepaliveHub extends DurableObject<Env> {
     this.wakes.count('constructed');
     this.store = new DurableObjectSnapshotStore(ctx.storage.kv);
     this.timer = new AlarmTimer(ctx.storage, this.config.alarmSlack);
+    this.#name = ctx.storage.kv.get<string>(HUB_NAME_KEY) ?? ctx.id.name ?? ctx.id.toString();
     this.host = new Host({
       transport: {
         send: (id, frame) => {
@@ -102,8 +154,31 @@ export class KeepaliveHub extends DurableObject<Env> {
       // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
       now: () => Date.now(),
       defaults: this.config.keepalive,
-      onNextWake: this.timer.schedule,
+      onNextWake: (at) => this.timer.schedule(this.#earliest(at)),
+      onMessage: (id, data, at) => this.application.message(id, data, at),
       ...(this.config.maxConnections !== undefined ? { maxConnections: this.config.maxConnections } : {}),
+    });
+    // The subclass's methods, looked up per call: they are on the prototype, ours are not set.
+    const hooks: Hooks = {
+      ...(this.authorize ? { authorize: (request) => this.authorize!(request) } : {}),
+      ...(this.onOpen ? { onOpen: (conn) => this.onOpen!(conn) } : {}),
+      ...(this.onMessage ? { onMessage: (conn, data) => this.onMessage!(conn, data) } : {}),
+      ...(this.onDead ? { onDead: (conn, verdict) => this.onDead!(conn, verdict) } : {}),
+      ...(this.onClose ? { onClose: (conn, info) => this.onClose!(conn, info) } : {}),
+    };
+    this.application = new Application({
+      host: this.host,
+      sockets: this.sockets,
+      hub: () => this.#name,
+      hooks,
+      webhook: this.config.webhook,
+      events: new DurableObjectEventStore(ctx.storage.kv),
+      now: () => Date.now(),
+      hookRecheck: HOOK_RECHECK_MS,
+      schedule: (at) => {
+        this.#outboxWake = at;
+        this.timer.schedule(this.#earliest(this.host.nextWake()));
+      },
     });
     // The platform answers a text PING itself, even while the object sleeps, so a peer
     // that PINGs never wakes us. It answers per object, not per connection: a peer that
@@ -117,6 +192,9 @@ export class KeepaliveHub extends DurableObject<Env> {
     this.#app = createApp({
       host: this.host,
       sockets: this.sockets,
+      // The Worker guards /actors and /presence (KEEPALIVE_TOKEN); the object serves whoever it forwards.
+      openWithoutToken: true,
+      application: this.application,
       extend: (app) => {
         app.get('/connect', (c) => this.#accept(c.req.raw));
         app.get('/stats', (c) => c.json(this.stats()));
@@ -126,11 +204,38 @@ export class KeepaliveHub extends DurableObject<Env> {
     void ctx.blockConcurrencyWhile(async () => {
       await this.timer.load();
       this.#rebuild();
+      // Events an evicted instance still owed: hooks run again, webhooks are retried.
+      await this.application.start();
     });
+  }
+
+  get name(): string {
+    return this.#name;
+  }
+
+  broadcast(data: AppData, options?: BroadcastOptions): number {
+    return this.application.broadcast(data, options);
+  }
+
+  connections(): Connection[] {
+    return this.application.connections();
+  }
+
+  connection(id: ConnectionId): Connection | undefined {
+    return this.application.connection(id);
+  }
+
+  presence(): PresenceEntry[] {
+    return this.application.presence();
   }
 
   override async fetch(request: Request): Promise<Response> {
     this.wakes.count('fetches');
+    const hub = request.headers.get(HUB_HEADER);
+    if (hub !== null && hub !== this.#name) {
+      this.#name = hub;
+      this.ctx.storage.kv.put(HUB_NAME_KEY, hub);
+    }
     if (new URL(request.url).pathname === '/actors') this.#handOverAll();
     return this.#app.fetch(request);
   }
@@ -147,7 +252,7 @@ export class KeepaliveHub extends DurableObject<Env> {
     ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
     // The answer to our PING: its deadline moves a whole interval later, so move the alarm now
     // (awake anyway) rather than let the armed one fire early.
-    if (this.#awaitingAnswer.delete(id) && this.host.fold(id)) this.timer.follow(this.host.nextWake());
+    if (this.#awaitingAnswer.delete(id) && this.host.fold(id)) this.timer.follow(this.#earliest(this.host.nextWake()));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
@@ -173,6 +278,7 @@ export class KeepaliveHub extends DurableObject<Env> {
     this.#handOverAll(true);
     // Runs only the due connections and re-arms at the next deadline.
     this.host.tick(now);
+    this.application.wake();
   }
 
   stats(): HubStats {
@@ -200,18 +306,29 @@ export class KeepaliveHub extends DurableObject<Env> {
     } else this.ctx.setWebSocketAutoResponse(AUTO_RESPONSE);
   }
 
-  #accept(request: Request): Response {
+  /** The earliest of the host's next deadline and the outbox's next wake-up: the one alarm serves both. */
+  #earliest(hostWake: number | null): number | null {
+    const outbox = this.#outboxWake;
+    return hostWake === null ? outbox : outbox === null ? hostWake : Math.min(hostWake, outbox);
+  }
+
+  async #accept(request: Request): Promise<Response> {
     if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return Response.json({ error: 'expected a WebSocket upgrade' }, { status: 426 });
     }
     const codec = codecFromQuery(new URL(request.url).searchParams.get('codec') ?? undefined);
     if (codec instanceof Error) return Response.json({ error: codec.message }, { status: 400 });
     if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
+    const admitted = await this.application.admit(request);
+    if (isResponse(admitted)) return admitted;
+    // Checked again: other connects may have been admitted while the hook ran.
+    if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
     const { 0: client, 1: server } = new WebSocketPair();
     const id = nanoid();
     this.ctx.acceptWebSocket(server, [id]);
     this.sockets.attach(id, peerSocket(server));
-    this.host.open({ id, role: 'server', codec, meta: { transport: 'websocket', codec: codec.name } });
+    const meta = { ...admitted.meta, transport: 'websocket', codec: codec.name, ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}) };
+    this.host.open({ id, role: 'server', codec, meta });
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
     return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
   }

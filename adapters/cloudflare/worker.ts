@@ -5,6 +5,7 @@
  *
  *   GET /connect[/<hub>][?codec=libvirt]   WebSocket (text dialect; libvirt binary frames with ?codec=libvirt)
  *   GET /actors[/<hub>]                    the hub's connections      (needs KEEPALIVE_TOKEN)
+ *   GET /presence[/<hub>]                  who is online: peer, state (needs KEEPALIVE_TOKEN)
  *   GET /stats[/<hub>]                     wake-ups and host counters (needs KEEPALIVE_TOKEN)
  *   GET /inspect[/<hub>]                   the inspector page         (needs KEEPALIVE_TOKEN)
  *   GET /inspect/<hub>/events              its live stream            (needs KEEPALIVE_TOKEN)
@@ -13,6 +14,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { requireToken } from '../../runtime/app.ts';
 import { hubConfig, type Env } from './config.ts';
+import { HUB_HEADER } from './hub.ts';
 
 export const DEFAULT_HUB = 'default';
 /** Hub names become Durable Object names: short and plain, so a URL cannot mint odd ones. */
@@ -39,7 +41,7 @@ const validConfig: MiddlewareHandler<App> = async (c, next) => {
   return next();
 };
 
-type HubRoute = '/connect' | '/actors' | '/stats' | '/inspect' | '/inspect/events';
+type HubRoute = '/connect' | '/actors' | '/presence' | '/stats' | '/inspect' | '/inspect/events';
 
 function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
   const hub = c.req.param('hub') ?? DEFAULT_HUB;
@@ -52,7 +54,10 @@ function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
   // so the page names its own stream by where it was served.
   url.pathname = path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path;
   const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(hub));
-  return stub.fetch(new Request(url, c.req.raw));
+  const forwarded = new Request(url, c.req.raw);
+  // The object learns its own name from this: events and webhooks carry it.
+  forwarded.headers.set(HUB_HEADER, hub);
+  return stub.fetch(forwarded);
 }
 
 const app = new Hono<App>();
@@ -62,6 +67,8 @@ app.get('/connect', (c) => toHub(c, '/connect'));
 app.get('/connect/:hub', (c) => toHub(c, '/connect'));
 app.get('/actors', tokenRequired, (c) => toHub(c, '/actors'));
 app.get('/actors/:hub', tokenRequired, (c) => toHub(c, '/actors'));
+app.get('/presence', tokenRequired, (c) => toHub(c, '/presence'));
+app.get('/presence/:hub', tokenRequired, (c) => toHub(c, '/presence'));
 app.get('/stats', tokenRequired, (c) => toHub(c, '/stats'));
 app.get('/stats/:hub', tokenRequired, (c) => toHub(c, '/stats'));
 app.get('/inspect', tokenRequired, (c) => toHub(c, '/inspect'));

@@ -31,6 +31,8 @@ export interface ApplicationOptions {
   /** Arms the outbox's retry wake-up; call `wake()` then. Default: a `setTimeout` of its own. */
   schedule?: ((at: number | null) => void) | undefined;
   now?: (() => number) | undefined;
+  /** See `OutboxOptions.hookRecheck`: for a platform that may evict the instance running a hook. */
+  hookRecheck?: number | undefined;
   /** Failures of hooks and webhook tries. Default `console.error`. */
   report?: ((line: string) => void) | undefined;
 }
@@ -66,6 +68,7 @@ export class Application implements Hub {
       schedule: options.schedule ?? this.#schedule,
       now: options.now ?? Date.now,
       report: this.#report,
+      ...(options.hookRecheck !== undefined ? { hookRecheck: options.hookRecheck } : {}),
     });
     this.host.subscribe((event) => this.#onHostEvent(event));
   }
@@ -88,7 +91,7 @@ export class Application implements Hub {
   async stop(ms = 2000): Promise<void> {
     await this.outbox.drain(ms);
     this.outbox.stop();
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
   }
 
   /** Decides a `/connect` before the upgrade: who the peer is, or the refusal to answer. */
@@ -224,7 +227,7 @@ export class Application implements Hub {
   }
 
   readonly #schedule = (at: number | null): void => {
-    clearTimeout(this.#timer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     if (at === null) return;
     this.#timer = setTimeout(() => this.wake(), Math.max(0, at - Date.now()));

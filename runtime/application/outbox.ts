@@ -25,6 +25,12 @@ export interface OutboxOptions {
   schedule: (at: number | null) => void;
   now: () => number;
   report: (line: string) => void;
+  /**
+   * While hooks are owed, also ask for a wake-up this many ms ahead: a platform that may
+   * evict the instance running them (a Durable Object) is then rebuilt and runs them again.
+   * Default: none (a process that dies restarts and loads them anyway).
+   */
+  hookRecheck?: number;
 }
 
 export class Outbox {
@@ -35,6 +41,7 @@ export class Outbox {
   readonly #chains = new Map<ConnectionId, Promise<void>>();
   readonly #writes = new Set<Promise<void>>();
   #seq = 0;
+  #hooksOwed = 0;
   #sending = false;
   #stopped = false;
   /** Webhook deliveries that succeeded, and failed tries (for tests and logs). */
@@ -102,7 +109,7 @@ export class Outbox {
         await Promise.race([Promise.all([...this.#chains.values(), ...this.#writes]), new Promise((resolve) => setTimeout(resolve, 10))]);
       }
     })();
-    await Promise.race([settled, late]).finally(() => clearTimeout(timer));
+    await Promise.race([settled, late]).finally(() => timer !== undefined && clearTimeout(timer));
   }
 
   /** No more tries from this instance (a server shutting down); what is owed stays in the store. */
@@ -114,7 +121,10 @@ export class Outbox {
   #track(record: OutboxRecord): void {
     this.#records.set(record.event.id, record);
     if (record.owed.includes('webhook')) this.#webhookQueue.push(record);
-    if (record.owed.includes('hooks')) this.#runHooks(record);
+    if (record.owed.includes('hooks')) {
+      this.#hooksOwed++;
+      this.#runHooks(record);
+    }
   }
 
   #runHooks(record: OutboxRecord): void {
@@ -134,13 +144,13 @@ export class Outbox {
   }
 
   #pump(): void {
-    if (this.#sending || this.#stopped) return;
+    if (this.#stopped) return;
+    if (this.#sending) return this.#arm(null);
     const head = this.#webhookQueue[0];
-    if (head === undefined) return this.#options.schedule(null);
     const now = this.#options.now();
-    if (head.retryAt > now) return this.#options.schedule(head.retryAt);
     const webhook = this.#options.webhook;
-    if (!webhook) return;
+    if (head === undefined || head.retryAt > now || !webhook) return this.#arm(head?.retryAt ?? null);
+    this.#arm(null);
     this.#sending = true;
     void webhook
       .send(head.event)
@@ -164,7 +174,15 @@ export class Outbox {
       });
   }
 
+  /** Arms the next wake-up: a webhook retry, or the hook recheck while hooks are owed. */
+  #arm(retryAt: number | null): void {
+    const recheck = this.#options.hookRecheck;
+    const hooksAt = recheck !== undefined && this.#hooksOwed > 0 ? this.#options.now() + recheck : null;
+    this.#options.schedule(retryAt === null ? hooksAt : hooksAt === null ? retryAt : Math.min(retryAt, hooksAt));
+  }
+
   #settle(record: OutboxRecord, delivery: Delivery): void {
+    if (delivery === 'hooks' && --this.#hooksOwed === 0) this.#pump();
     record.owed = record.owed.filter((owed) => owed !== delivery);
     if (record.owed.length > 0) {
       this.#write(this.#options.store.put(record));

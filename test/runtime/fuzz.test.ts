@@ -66,9 +66,9 @@ function referenceStream(bytes: Uint8Array, maxBytes: number, advertise: boolean
   return { messages, error: null };
 }
 
-/** The text dialect: three exact words, anything else under the prefix refused, other text is traffic. */
+/** The text dialect: three exact words, anything else under the prefix refused, other text and any bytes are traffic. */
 function referenceText(frame: string | Uint8Array, maxBytes: number): Verdict {
-  if (typeof frame !== 'string') return 'wrong-frame-kind';
+  if (typeof frame !== 'string') return frame.length > maxBytes ? 'oversized' : 'MESSAGE';
   if (new TextEncoder().encode(frame).length > maxBytes) return 'oversized';
   if (frame === 'keepalive:PING') return 'PING';
   if (frame === 'keepalive:PONG') return 'PONG';
