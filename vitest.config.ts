@@ -16,7 +16,8 @@ export default defineConfig({
       },
       {
         // The packed tarball in a fresh project (npm pack, npm install, tsc, wrangler, deno).
-        // Its build takes both cores, so it runs alone, after every other project.
+        // Its build takes both cores, so it runs in a group of its own, beside no other file
+        // (after the parallel group; before the one-file-at-a-time group when maxWorkers is 1).
         test: {
           name: 'package',
           include: ['test/package/**/*.test.ts'],
