@@ -4,7 +4,7 @@
  * would: plain Node JavaScript, a user's tsc under both module resolutions, a Worker bundled
  * by wrangler, and Deno through `npm:`. Nothing here sees our tsconfig or our sources.
  *
- * Runs in its own vitest project after every other one (vitest.config.ts): the build and
+ * Runs in its own vitest project, in a group of its own (vitest.config.ts): the build and
  * the installs take both cores for a while, which timing-sensitive tests must not share.
  */
 import { execFile } from 'node:child_process';
