@@ -1,0 +1,38 @@
+/**
+ * The presence example on Node: `npm run example:presence`, then open the URL it prints
+ * in two tabs. The keepalive server with the example's hooks, plus two routes of its own:
+ * the page and its script, bundled once at start.
+ */
+import { fileURLToPath } from 'node:url';
+import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
+import { bundlePage } from './bundle.ts';
+import { memoryRoster, presenceHooks } from './hooks.ts';
+import { pageHtml } from './html.ts';
+import { COUNT, INTERVAL } from './protocol.ts';
+
+export async function startPresence(options: ServerOptions = {}): Promise<RunningServer> {
+  const script = await bundlePage();
+  const html = pageHtml({ connect: '/connect' });
+  return startServer({
+    port: 8787,
+    // The libvirt TCP listener is of no use to a page: any free port, so it never clashes with `npm start`.
+    tcpPort: 0,
+    interval: INTERVAL,
+    count: COUNT,
+    hooks: presenceHooks(memoryRoster()),
+    extend: (app) => {
+      app.get('/', (c) => c.html(html));
+      app.get('/app.js', (c) => c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8' }));
+    },
+    ...options,
+  });
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const port = process.env.PORT ? Number(process.env.PORT) : 8787;
+  const server = await startPresence({ port, log: (line) => console.log(line) });
+  console.log(`presence example: open ${server.url}/ in two tabs (Ctrl-C stops)`);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => void server.close().then(() => process.exit(0)));
+  }
+}
