@@ -85,6 +85,7 @@ function render(): void {
       li.dataset.peer = row.peer;
       li.dataset.state = row.online ? 'online' : 'gone';
       if (row.online) li.dataset.shownAt = shownAt.get(row.peer) ?? String(Date.now());
+      else if (row.left) li.dataset.leftAt = String(row.left.at);
       const name = element('span', 'name', row.peer);
       if (row.peer === me) name.append(' ', element('span', 'you', '(you)'));
       const badge = element('span', 'badge', row.online ? 'online' : `gone ${time(row.left?.at ?? Date.now())}`);
