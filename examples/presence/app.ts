@@ -89,6 +89,8 @@ function render(): void {
       const name = element('span', 'name', row.peer);
       if (row.peer === me) name.append(' ', element('span', 'you', '(you)'));
       const badge = element('span', 'badge', row.online ? 'online' : `gone ${time(row.left?.at ?? Date.now())}`);
+      // The keepalive statechart's state on hover: `alive.probing` while the server waits for an answer.
+      if (row.state) badge.title = row.state;
       li.append(element('span', 'dot'), name, badge);
       li.firstElementChild!.setAttribute('aria-hidden', 'true');
       if (row.said) {
