@@ -1,5 +1,9 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
+import { RECEIVER_SECRET, startReceiver } from './test/cloudflare/hooks/receiver.ts';
+
+// The webhook receiver the workerd-hooks project's objects POST to (loopback, this process).
+const receiver = await startReceiver();
 
 // One `vitest run` drives every suite: Node-side tests here, workerd tests in their own project.
 export default defineConfig({
@@ -46,6 +50,32 @@ export default defineConfig({
         test: {
           name: 'workerd',
           include: ['test/cloudflare/workerd/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // A user's Worker: our routes in front of a KeepaliveHub subclass with hooks, and a webhook.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/cloudflare/hooks/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                KEEPALIVE_INTERVAL: '1000',
+                KEEPALIVE_COUNT: '2',
+                KEEPALIVE_TOKEN: 'test-token',
+                KEEPALIVE_WEBHOOK: `${receiver.url}/hook`,
+                KEEPALIVE_WEBHOOK_SECRET: RECEIVER_SECRET,
+                // Long enough between tries that an eviction finds the object idle.
+                KEEPALIVE_WEBHOOK_RETRY_MS: '1000',
+                RECEIVER_URL: receiver.url,
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-hooks',
+          include: ['test/cloudflare/hooks/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

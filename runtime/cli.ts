@@ -4,7 +4,7 @@
  * log. Platform-free: each adapter parses its own argv (`node:util` parseArgs) and reads
  * its own environment, then hands the strings here.
  */
-import type { WebhookOptions } from './application/webhook.ts';
+import { retryDelays, type WebhookOptions } from './application/webhook.ts';
 import type { Host, HostEvent } from './host.ts';
 import { DEFAULT_MAX_PINGS_PER_INTERVAL } from './host.ts';
 
@@ -110,7 +110,7 @@ function webhookSettings(values: ServerFlagValues, env: Env): WebhookOptions | u
   return {
     url,
     ...(secret ? { secret } : {}),
-    ...(retry ? { retry: { min: number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1) } } : {}),
+    ...(retry ? { retry: retryDelays(number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1)) } : {}),
   };
 }
 

@@ -2,7 +2,7 @@
  * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret.
  * Vars are strings; a bad one fails loudly at the object's first use, not silently.
  */
-import { defaultAdvertiseTimeout, type KeepaliveOptions, type WebhookOptions } from '../../runtime/index.ts';
+import { defaultAdvertiseTimeout, retryDelays, type KeepaliveOptions, type WebhookOptions } from '../../runtime/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 
 export interface Env {
@@ -69,7 +69,7 @@ function webhook(env: Partial<Env>): WebhookOptions | undefined {
   return {
     url,
     ...(blank(secret) ? {} : { secret }),
-    ...(blank(retry) ? {} : { retry: { min: number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1, false) } }),
+    ...(blank(retry) ? {} : { retry: retryDelays(number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1, false)) }),
   };
 }
 

@@ -70,7 +70,8 @@ export class Application implements Hub {
       report: this.#report,
       ...(options.hookRecheck !== undefined ? { hookRecheck: options.hookRecheck } : {}),
     });
-    this.host.subscribe((event) => this.#onHostEvent(event));
+    // Lifecycle only: no per-frame event is made for the application layer.
+    this.host.subscribe((event) => this.#onHostEvent(event), { frames: false });
   }
 
   get name(): string {

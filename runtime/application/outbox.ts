@@ -137,6 +137,8 @@ export class Outbox {
         this.counts.hooks++;
         this.#settle(record, 'hooks');
       })
+      // The store may be gone (an instance evicted mid-hook): the next one delivers again.
+      .catch((error: unknown) => this.#options.report(`hooks for ${record.event.id}: ${String(error)}`))
       .finally(() => {
         if (this.#chains.get(connection) === chain) this.#chains.delete(connection);
       });
@@ -168,6 +170,7 @@ export class Outbox {
         this.#options.report(`webhook ${head.event.id} try ${head.attempts} failed (${result.error}); next in ${head.retryAt - this.#options.now()} ms`);
         this.#write(this.#options.store.put(head));
       })
+      .catch((error: unknown) => this.#options.report(`webhook ${head.event.id}: ${String(error)}`))
       .finally(() => {
         this.#sending = false;
         this.#pump();

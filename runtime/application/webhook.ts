@@ -22,6 +22,11 @@ export interface WebhookOptions {
 
 export type WebhookResult = { ok: true; status: number } | { ok: false; error: string };
 
+/** KEEPALIVE_WEBHOOK_RETRY_MS: the first delay; later ones double up to 60 times it (the default 1 s gives 60 s). */
+export function retryDelays(first: number): { min: number; max: number } {
+  return { min: first, max: first * 60 };
+}
+
 /** `sha256=` and the hex HMAC-SHA256 of `body` with `secret`. */
 export async function signBody(body: string, secret: string): Promise<string> {
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
