@@ -67,6 +67,12 @@ export interface HostOptions {
   maxFrameBytes?: number;
   onEvent?: (event: HostEvent) => void;
   /**
+   * false: `onEvent` gets no per-frame events (`received`, `sent`), only what happens to
+   * connections. Default true. A log that prints lifecycle lines should say false: each
+   * per-frame event is an object made for every frame in and out.
+   */
+  onEventFrames?: boolean;
+  /**
    * Every application frame (one that is not keepalive), with its data, after it was
    * recorded as a sign of life. Keepalive frames never come here, and the fast path stays:
    * a message still costs no statechart step.
@@ -86,6 +92,18 @@ export interface HostOptions {
    * moves deadlines later, so a timer armed earlier just fires early and is re-armed.
    */
   onNextWake?: (at: number | null) => void;
+  /**
+   * ms either side of a PING's due time within which it may leave, for fewer wakes. A
+   * tick also sends the PINGs due within the window ahead (early), and a timer may wake
+   * up to the window after a PING's due time (late): `nextWake()` reports a connection
+   * whose next tick would PING at its deadline plus the window, and one whose next tick
+   * is a death or an ADVERTISE deadline at the deadline itself. Either way the PING is
+   * stamped at its due time, so the machine anchors the next interval, and every death,
+   * exactly where it would without the window: a death is never early and never later.
+   * A peer just gets our PING up to the window early or late, and answers it. At most a
+   * quarter of each connection's interval is used. Default 0: every PING at its deadline.
+   */
+  pingWindow?: number;
 }
 
 /** Thrown by `Host.open` when the host holds `maxConnections` already. */
@@ -196,6 +214,8 @@ export class Host {
   readonly #defaults: KeepaliveOptions;
   readonly #maxFrameBytes: number;
   readonly #listeners = new Set<(event: HostEvent) => void>();
+  /** The listeners that want per-frame events (`received`, `sent`); nobody in it, none are made. */
+  readonly #frameListeners = new Set<(event: HostEvent) => void>();
   /** `watch` listeners attached: while any is, every frame is stepped and steps are reported. */
   #watchers = 0;
   readonly #generateId: () => ConnectionId;
@@ -203,6 +223,7 @@ export class Host {
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
   readonly #onMessage: ((id: ConnectionId, data: Frame, at: number) => void) | undefined;
+  readonly #pingWindow: number;
   #reportedWake: number | null | undefined;
   /** Latest time any interval began or any sign of life came: a tick before it means the clock stepped back. */
   #latest = -Infinity;
@@ -219,12 +240,14 @@ export class Host {
     this.#eager = options.eager ?? options.inspect !== undefined;
     this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
     this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-    if (options.onEvent) this.#listeners.add(options.onEvent);
+    if (options.onEvent) this.subscribe(options.onEvent, { frames: options.onEventFrames ?? true });
     this.#generateId = options.generateId ?? newConnectionId;
     this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
     this.#maxConnections = options.maxConnections ?? Infinity;
     this.#onNextWake = options.onNextWake;
     this.#onMessage = options.onMessage;
+    this.#pingWindow = options.pingWindow ?? 0;
+    if (!(this.#pingWindow >= 0 && this.#pingWindow < Infinity)) throw new RangeError(`pingWindow must be a number of ms >= 0, got ${this.#pingWindow}`);
     validateKeepalive(this.#defaults);
   }
 
@@ -267,11 +290,17 @@ export class Host {
 
   /**
    * Listens to what happens on every connection (the inspector's live stream, logs).
-   * Per-frame events cost only while someone listens. Returns the unsubscribe function.
+   * Per-frame events (`received`, `sent`) cost only while someone listens to them: pass
+   * `{ frames: false }` for what happens to connections only (opened, dead, closed,
+   * rejected). Returns the unsubscribe function.
    */
-  subscribe(listener: (event: HostEvent) => void): () => void {
+  subscribe(listener: (event: HostEvent) => void, options: { frames?: boolean } = {}): () => void {
     this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    if (options.frames ?? true) this.#frameListeners.add(listener);
+    return () => {
+      this.#frameListeners.delete(listener);
+      return this.#listeners.delete(listener);
+    };
   }
 
   /**
@@ -443,19 +472,59 @@ export class Host {
     try {
       if (at < this.#latest) this.#clockStepBack(at);
       let id: ConnectionId | undefined;
-      while ((id = this.#queue.popDue(at)) !== undefined) {
+      const window = this.#pingWindow;
+      // A PING due within the window ahead is queued at most two windows ahead (its deadline plus the window).
+      const horizon = at + 2 * window;
+      // Popped to look, but nothing to do yet: back in the queue after the loop, not popped twice.
+      let later: Connection[] | undefined;
+      while ((id = this.#queue.popDue(horizon)) !== undefined) {
         const conn = this.#connections.get(id);
         if (!conn) continue;
         this.#fold(conn);
         if (!this.#connections.has(id)) continue;
         const wakeAt = conn.stepper.snapshot.context.wakeAt;
-        if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
-        else this.#queue.set(id, wakeAt);
+        if (window === 0) {
+          if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
+          else this.#queue.set(id, wakeAt);
+          continue;
+        }
+        const w = this.#windowOf(conn);
+        if (wakeAt === null) this.#queue.set(id, null);
+        else if (wakeAt <= at + w && pingsNext(conn.stepper.snapshot)) this.#pingAt(conn, Math.max(wakeAt, at - w), at);
+        else if (wakeAt <= at) this.#step(conn, { type: 'tick', at });
+        else (later ??= []).push(conn);
       }
+      if (later) for (const conn of later) this.#queue.set(conn.id, this.#queueAt(conn));
     } finally {
       // Always, even if a callback threw: the platform timer that called us has fired.
       this.#reportWake(true);
     }
+  }
+
+  /** The window a connection gets: at most a quarter of its interval, so a PING sent early or late is never due again in the same tick. */
+  #windowOf(conn: Connection): number {
+    return Math.min(this.#pingWindow, conn.interval / 4);
+  }
+
+  /** When the queue should wake a connection: a PING may wait out the window, a death or ADVERTISE deadline may not. */
+  #queueAt(conn: Connection): number | null {
+    const snapshot = conn.stepper.snapshot;
+    const wakeAt = snapshot.context.wakeAt;
+    if (wakeAt === null || this.#pingWindow === 0 || !pingsNext(snapshot)) return wakeAt;
+    return wakeAt + this.#windowOf(conn);
+  }
+
+  /**
+   * A PING sent now (`at`) but stamped `stamp`, its due time (or the window's edge when the
+   * host woke later than that): the machine anchors the next interval where it would have
+   * anyway. A stamp in the future must not count as a time the host has seen (a later tick
+   * would look like a clock step back); a peer's answer that comes before the stamp is
+   * stepped at once (`#inbound`).
+   */
+  #pingAt(conn: Connection, stamp: number, at: number): void {
+    const latest = this.#latest;
+    this.#step(conn, { type: 'tick', at: stamp });
+    this.#latest = Math.max(latest, at);
   }
 
   /**
@@ -607,7 +676,7 @@ export class Host {
   }
 
   #inbound(conn: Connection, message: Inbound, at: number): void {
-    if (this.#listeners.size > 0) this.#emit({ type: 'received', id: conn.id, at, message });
+    if (this.#frameListeners.size > 0) this.#emitFrame({ type: 'received', id: conn.id, at, message });
     if (message === 'PING' && this.#maxPings > 0 && this.#flooding(conn, at)) {
       const error = new FrameError('flood', `more than ${this.#maxPings} PINGs within ${conn.interval} ms`);
       this.#reject(conn, error, at);
@@ -667,7 +736,7 @@ export class Host {
     conn.answersPing = snapshot.hasTag(ANSWERS_PING);
     if (snapshot.context.intervalStart > this.#latest) this.#latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
-      this.#queue.set(conn.id, snapshot.context.wakeAt);
+      this.#queue.set(conn.id, this.#pingWindow === 0 ? snapshot.context.wakeAt : this.#queueAt(conn));
       this.#save(conn);
     } else {
       this.#connections.delete(conn.id);
@@ -707,7 +776,7 @@ export class Host {
       this.#closeTransport(conn, `send failed: ${String(error)}`);
       return;
     }
-    if (this.#listeners.size > 0) this.#emit({ type: 'sent', id: conn.id, at, message });
+    if (this.#frameListeners.size > 0) this.#emitFrame({ type: 'sent', id: conn.id, at, message });
   }
 
   #reject(conn: Connection, error: FrameError, at: number): false {
@@ -749,6 +818,10 @@ export class Host {
   #emit(event: HostEvent): void {
     for (const listener of this.#listeners) listener(event);
   }
+
+  #emitFrame(event: HostEvent): void {
+    for (const listener of this.#frameListeners) listener(event);
+  }
 }
 
 function validateKeepalive(options: KeepaliveOptions): void {
@@ -762,6 +835,14 @@ function validateKeepalive(options: KeepaliveOptions): void {
   if (timeout !== undefined && timeout !== null && (!Number.isFinite(timeout) || timeout < 0)) {
     throw new RangeError(`advertiseTimeout must be a number of ms >= 0 (0 or null: none), got ${timeout}`);
   }
+}
+
+/** The next due tick sends a PING: alive and timing, and the peer not yet out of PINGs. */
+function pingsNext(snapshot: Stepper['snapshot']): boolean {
+  const { value, context } = snapshot;
+  if (typeof value !== 'object' || value === null) return false;
+  const alive = (value as { alive?: unknown }).alive;
+  return (alive === 'watching' || alive === 'probing') && context.sendPings && context.unanswered < context.count;
 }
 
 function stateName(value: unknown): string {

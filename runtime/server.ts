@@ -46,6 +46,12 @@ export interface ServerSettingsOptions {
   /** The hub's name in events and webhooks. Default `default`. */
   hub?: string;
   maxConnections?: number;
+  /**
+   * ms: a PING may leave up to this long before or after its due time, stamped at it
+   * (deaths exact), so connections are PINGed in batches instead of one wake
+   * each. Default: 0.
+   */
+  pingWindow?: number;
   /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
   maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
@@ -85,11 +91,14 @@ export function serverHost(options: ServerSettingsOptions, parts: ServerHostPart
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
+    ...(options.pingWindow !== undefined ? { pingWindow: options.pingWindow } : {}),
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     onEvent: (event) => {
       if (parts.logging?.() ?? true) logEvent(event, log);
       options.onEvent?.(event);
     },
+    // The log prints lifecycle lines only: per-frame events are made only for a caller's onEvent.
+    onEventFrames: options.onEvent !== undefined,
   });
 }
 
