@@ -22,4 +22,5 @@ export const FIGURES: FigureEntry[] = [
   { figure: 6, name: 'many live sockets', file: '6-live-sockets.ts', timeout: { full: 900, quick: 90 } },
   { figure: 7, name: 'Durable Object wake-ups', file: '7-durable-object-wakes.ts', timeout: { full: 900, quick: 90 } },
   { figure: 8, name: 'Deno vs Node', file: '8-deno-vs-node.ts', timeout: { full: 600, quick: 60 } },
+  { figure: 9, name: 'server cost per live connection', file: '9-server-cost.ts', timeout: { full: 600, quick: 60 } },
 ];

@@ -1,5 +1,5 @@
 /**
- * Figure 6 client process: COUNT real WebSockets to URL. `keepalive` peers send ADVERTISE
+ * Figures 6 and 9 client process: COUNT real WebSockets to URL. `keepalive` peers send ADVERTISE
  * and answer every keepalive:PING with keepalive:PONG (they send no PINGs of their own,
  * like a ws client under the heartbeat recipe); `ws-ping` peers only let `ws` answer
  * protocol pings. Any close before `stop` is counted: the server gave up on a live peer.

@@ -1,8 +1,8 @@
 /**
- * Figure 6 server process: the Node adapter (or the ws-recipe baseline) holding many real
+ * Figures 6 and 9 server process: the Node adapter (or the ws-recipe baseline) holding many real
  * loopback WebSockets, measuring itself in windows: CPU, RSS, heap, event-loop delay.
  *
- *   node bench/workers/live-server.ts adapter|ws-recipe INTERVAL_MS
+ *   node bench/workers/live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS
  *
  * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC), `stop`.
  */
@@ -14,6 +14,8 @@ import { onCommand, report } from '../lib/spawn.ts';
 export interface LiveWindow {
   type: 'window';
   seconds: number;
+  /** Server CPU time in the window, user + system, all threads (process.cpuUsage). */
+  cpuSeconds: number;
   cpuPercent: number;
   rssMiB: number;
   heapMiB: number;
@@ -34,14 +36,17 @@ interface Served {
 async function serve(kind: string | undefined, interval: number): Promise<Served> {
   if (kind === 'adapter') {
     let deaths = 0;
-    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, onEvent: (event) => void (event.type === 'dead' && deaths++) });
+    // The default server (no hooks, no webhook, no onEvent); deaths counted by a lifecycle-only listener.
+    const lead = process.env.BENCH_PING_WINDOW;
+    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, ...(lead ? { pingWindow: Number(lead) } : {}) });
+    server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
     return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, stop: () => server.close() };
   }
-  if (kind === 'ws-recipe') {
-    const server = await startRecipeServer(interval);
+  if (kind === 'ws-recipe' || kind === 'ws-text') {
+    const server = await startRecipeServer(interval, kind === 'ws-text' ? 'text' : 'ws-ping');
     return { url: server.url, size: () => server.size, deaths: () => server.terminated, stop: () => server.close() };
   }
-  throw new Error('usage: live-server.ts adapter|ws-recipe INTERVAL_MS');
+  throw new Error('usage: live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS');
 }
 
 const served = await serve(process.argv[2], Number(process.argv[3] ?? 1000));
@@ -60,6 +65,7 @@ async function measureWindows(seconds: number, window: number): Promise<void> {
     const result: LiveWindow = {
       type: 'window',
       seconds: wall,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
       cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
       rssMiB: memory.rss / 2 ** 20,
       heapMiB: memory.heapUsed / 2 ** 20,
@@ -82,4 +88,5 @@ onCommand((command) => {
     report({ type: 'heap', liveMiB: process.memoryUsage().heapUsed / 2 ** 20, connections: served.size() });
   } else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
 });
-report({ type: 'ready', url: served.url });
+// RSS before any peer connects: figure 9 counts RSS per connection above it.
+report({ type: 'ready', url: served.url, rssMiB: process.memoryUsage().rss / 2 ** 20 });

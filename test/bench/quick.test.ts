@@ -2,7 +2,7 @@
  * CI hook for the benchmarks: `npm run bench -- --quick` must finish and write a
  * well-formed results.json. Speed targets are not asserted (CI machines are noisy);
  * what is deterministic is: figure 4's steps per interval, counted on a virtual clock, no
- * false deaths (figures 6 and 7), and no wake from a peer's PING (figure 7).
+ * false deaths (figures 6, 7 and 9), and no wake from a peer's PING (figure 7).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -77,6 +77,13 @@ describe('npm run bench -- --quick', () => {
 
     // Every socket of figure 6 stayed up: no peer that answers is ever declared dead.
     expect(results.figures.find((f) => f.figure === 6)!.value).toBe(0);
+
+    // Figure 9: every peer on both servers (ours and the ws recipe) stayed up, and the CPU ratio is a number.
+    const cost = results.figures.find((f) => f.figure === 9)!;
+    const died = cost.parts.find((p) => p.name.startsWith('false deaths'))!;
+    expect(died.value).toBe(0);
+    expect(died.baseline).toBe(0);
+    expect(cost.ratio).toBeGreaterThan(0);
 
     // Figure 7, in real workerd: the platform answers every text PING, so none wakes the
     // object, while the peers did PING; and no peer was closed.
