@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import { createApp, inspectorByDefault, isLoopback, type AppOptions } from './app.ts';
 import { Application } from './application/application.ts';
+import { EndingStore } from './application/ending-store.ts';
 import type { EventStore } from './application/events.ts';
 import type { Hooks } from './application/types.ts';
 import type { WebhookOptions } from './application/webhook.ts';
@@ -111,11 +112,20 @@ export function serverHostWithApplication(
   parts: Omit<ServerHostParts, 'onMessage' | 'transport'> & { sockets: SocketRegistry; events?: EventStore },
 ): { host: Host; application: Application } {
   let application: Application | undefined;
-  const { sockets, events, ...hostParts } = parts;
-  const host = serverHost(options, { ...hostParts, transport: sockets, onMessage: (id, data, at) => application?.message(id, data, at) });
+  const { sockets, events, store, ...hostParts } = parts;
+  // A durable store deletes a connection's snapshot together with the events that report its
+  // end. Without one (memory), nothing outlives the process anyway: the host keeps its own.
+  const ending = store ? new EndingStore(store) : undefined;
+  const host = serverHost(options, {
+    ...hostParts,
+    ...(ending ? { store: ending } : {}),
+    transport: sockets,
+    onMessage: (id, data, at) => application?.message(id, data, at),
+  });
   application = new Application({
     host,
     sockets,
+    ending,
     hub: options.hub ?? 'default',
     hooks: options.hooks,
     webhook: options.webhook,

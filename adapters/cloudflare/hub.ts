@@ -203,9 +203,10 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     });
     void ctx.blockConcurrencyWhile(async () => {
       await this.timer.load();
-      this.#rebuild();
       // Events an evicted instance still owed: hooks run again, webhooks are retried.
-      await this.application.start();
+      await this.application.load();
+      this.#rebuild();
+      this.application.start();
     });
   }
 

@@ -111,6 +111,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     logging: () => !keeping,
   });
 
+  // Events first: a connection whose end was recorded is not restored.
+  const owed = await application.load();
   let restored: ConnectionId[] = [];
   if (timer instanceof QueueTimer) {
     timer.listen().catch(onError('queue listener'));
@@ -119,7 +121,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     // verdict for one interval (a crash may have lost the PONG to the last PING).
     restored = await host.restoreFromStore();
   }
-  const owed = await application.start();
+  application.start();
   if (owed > 0) log(`delivering ${owed} event(s) left undelivered in Deno KV`);
 
   const app = serverApp(options, { host, sockets, application, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen), ready: () => ready });

@@ -109,16 +109,18 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   if (store) {
     try {
       const started = performance.now();
+      // Events first: a connection whose end was recorded is not restored.
+      const owed = await application.load();
       restored = (await host.restoreFromStore()).length;
       if (restored > 0) log(`restored ${restored} connection(s) from ${store.path} in ${(performance.now() - started).toFixed(1)} ms`);
-      const owed = await application.start();
       if (owed > 0) log(`delivering ${owed} event(s) left undelivered in ${store.path}`);
     } catch (error) {
       timer.stop();
       store.close();
       throw error;
     }
-  } else await application.start();
+  }
+  application.start();
 
   // @hono/node-ws reads `init.app` only when an upgrade arrives, and the shared app needs the
   // upgrade helper first: start with a placeholder and point it at the real app below.

@@ -26,6 +26,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
   readonly #save: StatementSync;
   readonly #delete: StatementSync;
   #closed = false;
+  #inTransaction = false;
 
   constructor(path: string, options: SqliteStoreOptions = {}) {
     this.path = path;
@@ -93,6 +94,25 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Runs `writes` as one transaction: a connection's last snapshot delete and the events
+   * reporting its end commit together (EndingStore). Nested calls join the outer one.
+   */
+  transaction(writes: () => void): void {
+    if (this.#closed || this.#inTransaction) return writes();
+    this.#db.exec('BEGIN');
+    this.#inTransaction = true;
+    try {
+      writes();
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      this.#db.exec('ROLLBACK');
+      throw error;
+    } finally {
+      this.#inTransaction = false;
+    }
   }
 
   /** The open file, for the event outbox that shares it (sqlite-events.ts). */

@@ -14,6 +14,7 @@ import { SESSION_META } from '../sessions.ts';
 import type { SocketRegistry } from '../sockets.ts';
 import type { ConnectionId } from '../store.ts';
 import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } from './events.ts';
+import type { EndingStore } from './ending-store.ts';
 import { Outbox } from './outbox.ts';
 import { admit, describe, PEER_META, type Admitted } from './peer.ts';
 import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
@@ -33,6 +34,11 @@ export interface ApplicationOptions {
   now?: (() => number) | undefined;
   /** See `OutboxOptions.hookRecheck`: for a platform that may evict the instance running a hook. */
   hookRecheck?: number | undefined;
+  /**
+   * The Host's store, when it writes through an `EndingStore`: a connection's snapshot is
+   * then deleted together with the events that report its end (see ending-store.ts).
+   */
+  ending?: EndingStore | undefined;
   /** Failures of hooks and webhook tries. Default `console.error`. */
   report?: ((line: string) => void) | undefined;
 }
@@ -48,6 +54,7 @@ export class Application implements Hub {
   readonly #hooks: Hooks;
   readonly #report: (line: string) => void;
   readonly #handles = new Map<ConnectionId, Connection>();
+  readonly #ending: EndingStore | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions) {
@@ -56,6 +63,7 @@ export class Application implements Hub {
     const hub = options.hub;
     this.#hub = typeof hub === 'string' ? () => hub : hub;
     this.#hooks = options.hooks ?? {};
+    this.#ending = options.ending;
     this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
     const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
     if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
@@ -78,9 +86,23 @@ export class Application implements Hub {
     return this.#hub();
   }
 
-  /** Delivers what an earlier process left owed; call once the host has restored its connections. */
-  start(): Promise<number> {
-    return this.outbox.load();
+  /**
+   * Takes back the events an earlier process (or instance) left owed. Call before the host
+   * restores its connections: a connection whose `closed` event was recorded is over,
+   * even if its snapshot's delete was lost in the crash (Deno KV writes them apart), so
+   * its snapshot is deleted here and it is never restored to die a second time.
+   * Returns how many events are owed.
+   */
+  async load(): Promise<number> {
+    const owed = await this.outbox.load();
+    const store = this.#ending?.inner ?? this.host.store;
+    for (const record of owed) if (record.event.type === 'closed') await store.delete(record.event.connection);
+    return owed.length;
+  }
+
+  /** Starts delivering (hooks, webhook): once the host has restored its connections. */
+  start(): void {
+    this.outbox.start();
   }
 
   /** The outbox's wake-up came (the default timer, or the platform's: an alarm). */
@@ -183,14 +205,23 @@ export class Application implements Hub {
         return;
       case 'dead':
         this.#handles.delete(event.id);
-        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered }));
-        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: true }));
+        this.#ended(event.id, [
+          this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered }),
+          this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: true }),
+        ]);
         return;
       case 'closed':
         this.#handles.delete(event.id);
-        this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: false }));
+        this.#ended(event.id, [this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: false })]);
         return;
     }
+  }
+
+  /** Records a connection's last events, then (with an `EndingStore`) lets its snapshot go, as one write where the store can. */
+  #ended(id: ConnectionId, events: ApplicationEvent[]): void {
+    const record = () => events.map((event) => this.outbox.record(event)).filter((write): write is Promise<void> => write !== undefined);
+    if (this.#ending) this.#ending.end(id, record);
+    else record();
   }
 
   #event<T extends Pick<ApplicationEvent, 'type'> & Partial<ApplicationEvent>>(

@@ -41,6 +41,7 @@ export class Outbox {
   readonly #chains = new Map<ConnectionId, Promise<void>>();
   readonly #writes = new Set<Promise<void>>();
   #seq = 0;
+  #started = false;
   #hooksOwed = 0;
   #sending = false;
   #stopped = false;
@@ -56,10 +57,13 @@ export class Outbox {
     return this.#records.size;
   }
 
-  /** Takes back what a previous process (or instance) left undelivered, and delivers it. */
-  async load(): Promise<number> {
+  /**
+   * Takes back what a previous process (or instance) left undelivered; nothing is
+   * delivered before `start`. Returns the records taken back.
+   */
+  async load(): Promise<OutboxRecord[]> {
     const loaded = [...(await this.#options.store.load())].filter(isOutboxRecord).sort((a, b) => a.seq - b.seq);
-    let resumed = 0;
+    const resumed: OutboxRecord[] = [];
     for (const record of loaded) {
       if (this.#records.has(record.event.id)) continue;
       this.#seq = Math.max(this.#seq, record.seq);
@@ -69,24 +73,40 @@ export class Outbox {
         this.#write(this.#options.store.delete(record.event.id));
         continue;
       }
-      resumed++;
+      resumed.push(record);
       this.#track(record);
     }
-    this.#pump();
     return resumed;
   }
 
-  /** Records an event and starts delivering it. Recording the same id again while owed changes nothing. */
-  record(event: ApplicationEvent): void {
-    if (this.#records.has(event.id)) return;
+  /**
+   * Starts delivering: what was loaded, and whatever was recorded meanwhile (a server
+   * records the verdicts of its restore between `load` and `start`, and a recorded id
+   * that was taken back keeps the original event).
+   */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const record of [...this.#records.values()].sort((a, b) => a.seq - b.seq)) if (record.owed.includes('hooks')) this.#runHooks(record);
+    this.#pump();
+  }
+
+  /**
+   * Records an event and starts delivering it. Recording the same id again while owed
+   * changes nothing. Returns the store's write while it is in flight (asynchronous stores).
+   */
+  record(event: ApplicationEvent): Promise<void> | undefined {
+    if (this.#records.has(event.id)) return undefined;
     const owed: Delivery[] = [];
     if (this.#options.hooksWant(event.type)) owed.push('hooks');
     if (this.#options.webhook) owed.push('webhook');
-    if (owed.length === 0) return;
+    if (owed.length === 0) return undefined;
     const record: OutboxRecord = { event, seq: ++this.#seq, owed, attempts: 0, retryAt: 0 };
-    this.#write(this.#options.store.put(record));
+    const write = this.#options.store.put(record);
+    this.#write(write);
     this.#track(record);
     this.#pump();
+    return write ?? undefined;
   }
 
   /** The armed wake-up came: retry what is due. */
@@ -123,7 +143,7 @@ export class Outbox {
     if (record.owed.includes('webhook')) this.#webhookQueue.push(record);
     if (record.owed.includes('hooks')) {
       this.#hooksOwed++;
-      this.#runHooks(record);
+      if (this.#started) this.#runHooks(record);
     }
   }
 
@@ -146,7 +166,7 @@ export class Outbox {
   }
 
   #pump(): void {
-    if (this.#stopped) return;
+    if (this.#stopped || !this.#started) return;
     if (this.#sending) return this.#arm(null);
     const head = this.#webhookQueue[0];
     const now = this.#options.now();

@@ -57,7 +57,8 @@ describe('webhooks across a SIGKILL', () => {
 
     await receiver.start();
     const second = await spawnServer(args, env);
-    await second.line(/delivering \d+ event\(s\) left undelivered/);
+    // Killed after the verdict's log line: its events were either written (and are delivered
+    // now) or not (the connection is restored, dies again by the rule, and its events carry the same ids).
     // bob's dead and closed; alice's connection was restored without its socket and dies by the rule too.
     await poll(() => {
       const types = new Set(receiver.delivered.map((e) => `${e.peer}:${e.type}`));
