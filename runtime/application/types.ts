@@ -83,7 +83,8 @@ export interface Hub {
 }
 
 /**
- * The application's hooks. Every one is optional and may return a promise. `onOpen`,
+ * The application's hooks. Every one is optional and may return a promise, which is
+ * awaited (its value, like any other return value, is ignored). `onOpen`,
  * `onDead` and `onClose` run in that order per connection, each after the one before it
  * settled; `onMessage` runs for every application frame as it arrives.
  */
@@ -95,11 +96,11 @@ export interface Hooks {
    */
   authorize?(request: Request, hub: Hub): Awaitable<Admission | Response | undefined | void>;
   /** Once, when the connection is accepted. */
-  onOpen?(conn: Connection, hub: Hub): Awaitable<void>;
+  onOpen?(conn: Connection, hub: Hub): unknown;
   /** Every application frame; keepalive frames never come here. */
-  onMessage?(conn: Connection, data: AppData, hub: Hub): Awaitable<void>;
+  onMessage?(conn: Connection, data: AppData, hub: Hub): unknown;
   /** The statechart declared the peer dead. With a durable store, runs after a crash too. */
-  onDead?(conn: Connection, verdict: DeadVerdict, hub: Hub): Awaitable<void>;
+  onDead?(conn: Connection, verdict: DeadVerdict, hub: Hub): unknown;
   /** Once for every connection that was opened, whatever ended it (after `onDead` when it died). */
-  onClose?(conn: Connection, info: CloseInfo, hub: Hub): Awaitable<void>;
+  onClose?(conn: Connection, info: CloseInfo, hub: Hub): unknown;
 }
