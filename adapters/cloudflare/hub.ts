@@ -123,13 +123,13 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   /** Before the upgrade: an `Admission` accepts, a `Response` refuses (its status reaches the client). */
   authorize?(request: Request): Awaitable<Admission | Response | undefined | void>;
   /** Once, when a connection is accepted. */
-  onOpen?(conn: Connection): Awaitable<void>;
+  onOpen?(conn: Connection): unknown;
   /** Every application frame (not keepalive). */
-  onMessage?(conn: Connection, data: AppData): Awaitable<void>;
+  onMessage?(conn: Connection, data: AppData): unknown;
   /** The statechart declared the peer dead; after an eviction, the rebuilt object runs it. */
-  onDead?(conn: Connection, verdict: DeadVerdict): Awaitable<void>;
+  onDead?(conn: Connection, verdict: DeadVerdict): unknown;
   /** Once per opened connection, whatever ended it (after `onDead` when it died). */
-  onClose?(conn: Connection, info: CloseInfo): Awaitable<void>;
+  onClose?(conn: Connection, info: CloseInfo): unknown;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
