@@ -209,6 +209,8 @@ export class Host {
   readonly #transport: Transport;
   readonly #now: () => number;
   readonly #store: SnapshotStore;
+  /** False for the host's own in-memory store, which reads the live connections instead. */
+  readonly #savesEachStep: boolean;
   readonly #inspect: InspectObserver | undefined;
   readonly #eager: boolean;
   readonly #defaults: KeepaliveOptions;
@@ -235,7 +237,10 @@ export class Host {
   constructor(options: HostOptions) {
     this.#transport = options.transport;
     this.#now = options.now ?? Date.now;
-    this.#store = options.store ?? new MemorySnapshotStore();
+    // Given no store, the host's own in-memory store reads its live connections when loaded:
+    // no persisted snapshot is built and saved on every step (figure 9: a record per step).
+    this.#store = options.store ?? MemorySnapshotStore.following(() => this.#liveRecords());
+    this.#savesEachStep = !(this.#store instanceof MemorySnapshotStore && this.#store.follows);
     this.#inspect = options.inspect;
     this.#eager = options.eager ?? options.inspect !== undefined;
     this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
@@ -737,7 +742,7 @@ export class Host {
     if (snapshot.context.intervalStart > this.#latest) this.#latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
       this.#queue.set(conn.id, this.#pingWindow === 0 ? snapshot.context.wakeAt : this.#queueAt(conn));
-      this.#save(conn);
+      if (this.#savesEachStep) this.#save(conn);
     } else {
       this.#connections.delete(conn.id);
       this.#queue.delete(conn.id);
@@ -794,6 +799,14 @@ export class Host {
       this.#transport.close(conn.id, reason);
     } catch {
       // The socket is already gone; the connection is forgotten either way.
+    }
+  }
+
+  /** Every live connection as its stored record, pending signs of life folded in (the own store's `load`). */
+  *#liveRecords(): Generator<StoredConnection> {
+    for (const conn of [...this.#connections.values()]) {
+      this.#fold(conn);
+      if (this.#connections.has(conn.id)) yield recordOf(conn);
     }
   }
 

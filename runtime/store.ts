@@ -25,10 +25,30 @@ export interface SnapshotStore {
   delete(id: ConnectionId): void | Promise<void>;
 }
 
-/** The default: snapshots in memory, which is all a single process needs. */
+/**
+ * The default: snapshots in memory, which is all a single process needs. The store a
+ * `Host` makes for itself (given none) reads the host's live connections when loaded
+ * instead of being written on every statechart step: the same records, without a
+ * persisted snapshot built per step. Its `records` are brought up to date by `load()`.
+ */
 export class MemorySnapshotStore implements SnapshotStore {
   readonly records = new Map<ConnectionId, StoredConnection>();
+  #live: (() => Iterable<StoredConnection>) | undefined;
+
+  /** A store that reads `live` (its host's connections, as stored records) at each `load()`. */
+  static following(live: () => Iterable<StoredConnection>): MemorySnapshotStore {
+    const store = new MemorySnapshotStore();
+    store.#live = live;
+    return store;
+  }
+
+  /** True for a host's own store: that host does not save to it per step. */
+  get follows(): boolean {
+    return this.#live !== undefined;
+  }
+
   load(): Iterable<StoredConnection> {
+    if (this.#live) for (const record of this.#live()) this.records.set(record.id, record);
     return [...this.records.values()].map((record) => structuredClone(record));
   }
   save(record: StoredConnection): void {

@@ -269,6 +269,33 @@ describe('snapshots and restore', () => {
   });
 });
 
+describe('the host\'s own in-memory store', () => {
+  it('is not written per step, and loads every live connection as it is now, pending signs of life folded in', () => {
+    let now = 0;
+    const host = new Host({ transport: new LinkTransport(), now: () => now });
+    host.open({ id: 'a', role: 'server', interval: 1000, count: 2 });
+    host.receive('a', 'keepalive:ADVERTISE');
+    const store = host.store as MemorySnapshotStore;
+    expect(store.follows).toBe(true);
+    expect(store.records.size).toBe(0);
+    now = 400;
+    host.receive('a', 'keepalive:PONG'); // pending, not yet folded
+    const [record] = [...store.load()] as StoredConnection[];
+    expect(record).toMatchObject({ id: 'a', stream: false });
+    expect((record!.snapshot as unknown as { context: { lastSignOfLife: number } }).context.lastSignOfLife).toBe(400);
+    host.peerClosed('a');
+    expect([...store.load()]).toEqual([]);
+  });
+
+  it('a store handed in is written on every step, as before', () => {
+    const store = new MemorySnapshotStore();
+    const host = new Host({ store, transport: new LinkTransport(), now: () => 0 });
+    expect(store.follows).toBe(false);
+    host.open({ id: 'x', role: 'server' });
+    expect(store.records.has('x')).toBe(true);
+  });
+});
+
 describe('event listeners', () => {
   it('every subscriber sees every event until it unsubscribes', () => {
     let now = 0;
