@@ -5,7 +5,7 @@
  * deadline passes, so folds and PINGs are part of the cost. Frames are fresh strings
  * (as a socket hands them over), not the interned constants.
  */
-import { Host, TEXT_FRAMES, type Frame } from '../../runtime/index.ts';
+import { Application, Host, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/index.ts';
 import { HandHost } from '../baselines/hand-host.ts';
 import { timed, type Elapsed } from '../lib/clock.ts';
 
@@ -32,16 +32,30 @@ const POOL: string[][] = [TEXT_FRAMES.PING, TEXT_FRAMES.PONG, 'app:some applicat
   Array.from({ length: COPIES }, () => copy(f)),
 );
 
-export function frameRig(kind: 'host' | 'hand', connections: number, perInterval: number): FrameRig {
+/**
+ * `host`: the Host as the Node adapter configures it. `hooked`: the same Host with the
+ * application layer wired as a server wires it (Host `onMessage` into `Application`) and an
+ * `onMessage` hook that does nothing (figure 10). `hand`: the hand-written baseline.
+ */
+export function frameRig(kind: 'host' | 'hooked' | 'hand', connections: number, perInterval: number): FrameRig {
   let sent = 0;
   const transport = { send: () => void sent++, close: () => {} };
   let target: FrameTarget;
   let host: Host | null = null;
   const ids = Array.from({ length: connections }, (_, i) => `c${i}`.padEnd(21, '-'));
-  if (kind === 'host') {
+  if (kind === 'host' || kind === 'hooked') {
     // As the Node adapter configures it: one wake callback, flood limit on (high enough not to trip).
     let wake: number | null = null;
-    host = new Host({ transport, now: () => 0, maxPingsPerInterval: perInterval, defaults: { interval: INTERVAL, count: 5 }, onNextWake: (at) => (wake = at) });
+    let application: Application | undefined;
+    host = new Host({
+      transport,
+      now: () => 0,
+      maxPingsPerInterval: perInterval,
+      defaults: { interval: INTERVAL, count: 5 },
+      onNextWake: (at) => (wake = at),
+      ...(kind === 'hooked' ? { onMessage: (id: string, data: Frame, at: number) => application!.message(id, data, at) } : {}),
+    });
+    if (kind === 'hooked') application = new Application({ host, sockets: new SocketRegistry(), hub: 'bench', hooks: { onMessage: () => {} } });
     void wake;
     for (const id of ids) host.open({ id, role: 'server', at: 0 });
     target = host;
