@@ -33,9 +33,15 @@ import { nanoid } from 'nanoid';
 import {
   Application,
   createApp,
+  hashSessionSecret,
   Host,
   isResponse,
+  isSessionSecret,
+  outlivesSocket,
   PEER_META,
+  SESSION_META,
+  SESSION_PARAM,
+  SessionIndex,
   SocketRegistry,
   TEXT_FRAMES,
   type Admission,
@@ -117,6 +123,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
   #name: string;
+  /** Session secrets (hashed) of the hub's connections, built after the rebuild. */
+  #sessions: SessionIndex | undefined;
   /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
   #outboxWake: number | null = null;
 
@@ -258,14 +266,14 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.wakes.count('closes');
-    this.#peerGone(ws, reason ? `peer closed: ${reason}` : `peer closed (${code})`);
+    this.#peerGone(ws, reason ? `peer closed: ${reason}` : `peer closed (${code})`, code);
     // The hibernation API leaves the closing handshake to us.
     closeQuietly(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.wakes.count('closes');
-    this.#peerGone(ws, `socket error: ${error instanceof Error ? error.message : String(error)}`);
+    this.#peerGone(ws, `socket error: ${error instanceof Error ? error.message : String(error)}`, 1006);
   }
 
   override async alarm(): Promise<void> {
@@ -322,14 +330,32 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
     const admitted = await this.application.admit(request);
     if (isResponse(admitted)) return admitted;
+    const secret = new URL(request.url).searchParams.get(SESSION_PARAM);
+    const session = secret === null ? null : await this.#session(secret);
+    if (isResponse(session)) return session;
+    const { 0: client, 1: server } = new WebSocketPair();
+    if (session?.resume != null) {
+      // The same connection (id, counters, presence) carries on with this socket; its arrival is a sign of life.
+      const id = session.resume;
+      this.ctx.acceptWebSocket(server, [id]);
+      this.sockets.attach(id, peerSocket(server));
+      this.host.noteSignOfLife(id, Date.now());
+      return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
+    }
     // Checked again: other connects may have been admitted while the hook ran.
     if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
-    const { 0: client, 1: server } = new WebSocketPair();
     const id = nanoid();
     this.ctx.acceptWebSocket(server, [id]);
     this.sockets.attach(id, peerSocket(server));
-    const meta = { ...admitted.meta, transport: 'websocket', codec: codec.name, ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}) };
+    const meta = {
+      ...admitted.meta,
+      transport: 'websocket',
+      codec: codec.name,
+      ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}),
+      ...(session ? { [SESSION_META]: session.hash } : {}),
+    };
     this.host.open({ id, role: 'server', codec, meta });
+    if (session) (this.#sessions ??= new SessionIndex(this.host)).add(session.hash, id);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
     return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
   }
@@ -345,12 +371,15 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       this.sockets.attach(id, peerSocket(ws));
     }
     const records = this.store.load();
-    // The runtime dropped these sockets (a restart disconnects them all): nothing to watch.
-    for (const record of records) if (!live.has(record.id)) this.store.delete(record.id);
-    this.host.resume(
-      records.filter((record) => live.has(record.id)),
-      now,
-    );
+    this.host.resume(records, now);
+    for (const record of records) {
+      if (live.has(record.id) || !this.host.has(record.id)) continue;
+      // Its socket is gone (a runtime restart disconnects them all). A session's connection
+      // waits for its peer as after any socket lost without a goodbye; any other has ended,
+      // and its application hears so (onClose, the webhook).
+      if (outlivesSocket(this.host, record.id, 1006)) continue;
+      this.host.peerClosed(record.id, 'socket lost while the hub was away');
+    }
     for (const [id, ws] of live) {
       // Its actor already ended (dead, closed) and the socket is still finishing its close.
       if (!this.host.has(id)) {
@@ -386,11 +415,27 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     }
   }
 
-  #peerGone(ws: WebSocket, reason: string): void {
+  #peerGone(ws: WebSocket, reason: string, code: number): void {
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined) return;
+    // A resumed session replaced this socket with an open one: nothing to end.
+    const current = (this.sockets.get(id) as { ws?: WebSocket } | undefined)?.ws;
+    if (current !== undefined && current !== ws && current.readyState === WebSocket.OPEN) return;
     this.#awaitingAnswer.delete(id);
     this.sockets.detach(id);
+    // A session's connection outlives a socket that left without a goodbye: it waits for its
+    // peer's secret (resume) or the keepalive rule, as on Node (runtime/sessions.ts).
+    if (outlivesSocket(this.host, id, code)) return;
     this.host.peerClosed(id, reason);
+  }
+
+  /** `?session=SECRET`: a new connection that remembers it, or the same one resumed on this socket. */
+  async #session(secret: string): Promise<{ hash: string; resume: ConnectionId | null } | Response> {
+    if (!isSessionSecret(secret)) return Response.json({ error: 'a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -' }, { status: 400 });
+    const hash = await hashSessionSecret(secret);
+    this.#sessions ??= new SessionIndex(this.host);
+    const claim = this.#sessions.claim(hash, (id) => this.sockets.get(id) !== undefined);
+    if (claim.kind === 'attached') return Response.json({ error: 'this session is attached to a live connection' }, { status: 409 });
+    return { hash, resume: claim.kind === 'resume' ? claim.id : null };
   }
 }

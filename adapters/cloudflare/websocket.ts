@@ -18,8 +18,10 @@ export function codecFromQuery(value: string | undefined): CodecSpec | Error {
   return new Error(`unknown codec "${value.slice(0, 40)}": use text (default) or libvirt`);
 }
 
-export function peerSocket(ws: WebSocket): PeerSocket {
+/** The host's socket over a hibernatable WebSocket; `ws` tells which one it is (a resumed session replaces it). */
+export function peerSocket(ws: WebSocket): PeerSocket & { ws: WebSocket } {
   return {
+    ws,
     send: (frame) => ws.send(frame),
     close: (reason) => ws.close(closeCode(reason), closeReason(reason)),
   };

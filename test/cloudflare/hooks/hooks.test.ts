@@ -136,6 +136,34 @@ describe('hooks in a KeepaliveHub subclass', () => {
   }, 60_000);
 });
 
+describe('sessions', () => {
+  it('a peer that reconnects with its session secret resumes the same connection: one onOpen, presence unbroken', async () => {
+    const hub = `hooks-session-${crypto.randomUUID()}`;
+    const stub = hubStub(hub);
+    const secret = 'gina-session-secret-0123456789';
+    const first = await connect(hub, `?name=gina&session=${secret}`);
+    first.ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect((await calls(stub)).map((c) => c.hook)).toEqual(['onOpen']));
+    // Our client closes with 4000 after declaring the server dead: no goodbye, so the connection waits.
+    first.ws.close(4000, 'server declared dead');
+    await first.closed;
+    const again = await connect(hub, `?name=gina&session=${secret}`);
+    expect(again.id).toBe(first.id);
+    // Taken while it is attached: refused.
+    const thief = await exports.default.fetch(`http://hub.test/connect/${hub}?session=${secret}`, { headers: { Upgrade: 'websocket' } });
+    expect(thief.status).toBe(409);
+    again.ws.send('still here');
+    await again.frameCount(1);
+    expect(again.frames).toEqual(['echo:still here']);
+    const presence = (await (await exports.default.fetch(`http://hub.test/presence/${hub}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as { peer: string; connection: string }[];
+    expect(presence).toEqual([expect.objectContaining({ peer: 'gina', connection: first.id })]);
+    expect((await calls(stub)).map((c) => c.hook)).toEqual(['onOpen', 'onMessage']);
+    // A goodbye (1000) ends it.
+    again.ws.close(1000, 'bye');
+    await eventually(async () => expect((await calls(stub)).map((c) => c.hook)).toEqual(['onOpen', 'onMessage', 'onClose']));
+  });
+});
+
 describe('webhooks from a Durable Object', () => {
   it('a receiver down across an eviction gets every event after it, signed, with stable ids', async () => {
     const hub = `hooks-webhook-${crypto.randomUUID()}`;
