@@ -6,7 +6,6 @@
  * second; a page whose script stops is shown gone at the keepalive bound (2000 ms, count 2).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +15,7 @@ import { COUNT, INTERVAL } from '../../examples/presence/protocol.ts';
 import { poll } from '../node/helpers.ts';
 import { launchChromium } from '../support/chromium.ts';
 import { freeze, openAs, rowOf, rowsOf, say } from '../support/presence-page.ts';
+import { stopGroup } from '../support/process-group.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
@@ -67,19 +67,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await browser?.dispose();
-  if (wrangler?.pid !== undefined && wrangler.exitCode === null && wrangler.signalCode === null) {
-    const exited = once(wrangler, 'exit');
-    process.kill(-wrangler.pid, 'SIGTERM');
-    const timer = setTimeout(() => process.kill(-wrangler.pid!, 'SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-    try {
-      // Stragglers in the group (workerd) get no second chance.
-      process.kill(-wrangler.pid, 'SIGKILL');
-    } catch {
-      // The group is empty.
-    }
-  }
+  await stopGroup(wrangler);
   rmSync(state, { recursive: true, force: true });
 });
 

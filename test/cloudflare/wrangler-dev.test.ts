@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
 import type { ConnectionView } from '../../runtime/index.ts';
+import { stopGroup } from '../support/process-group.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/node/bin/node');
@@ -70,19 +71,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (wrangler?.pid !== undefined && wrangler.exitCode === null && wrangler.signalCode === null) {
-    const exited = once(wrangler, 'exit');
-    process.kill(-wrangler.pid, 'SIGTERM');
-    const timer = setTimeout(() => process.kill(-wrangler.pid!, 'SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-    // Stragglers in the group (workerd) get no second chance.
-    try {
-      process.kill(-wrangler.pid, 'SIGKILL');
-    } catch {
-      // The group is empty.
-    }
-  }
+  await stopGroup(wrangler);
   rmSync(state, { recursive: true, force: true });
 });
 
