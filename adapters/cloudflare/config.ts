@@ -12,6 +12,8 @@ export interface Env {
   KEEPALIVE_SEND_PINGS?: string;
   KEEPALIVE_ADVERTISE_TIMEOUT?: string;
   KEEPALIVE_ALARM_SLACK?: string;
+  /** ms a PING may leave before or after its due time (stamped at it: deaths exact). Default interval/4. */
+  KEEPALIVE_PING_WINDOW?: string;
   KEEPALIVE_MAX_CONNECTIONS?: string;
   KEEPALIVE_COUNT_WAKES?: string;
   KEEPALIVE_TOKEN?: string;
@@ -27,6 +29,12 @@ export interface HubConfig {
   keepalive: KeepaliveOptions;
   /** ms added to each alarm so nearby deadlines share one wake-up (deaths up to this late). */
   alarmSlack: number;
+  /**
+   * ms a PING may leave before or after its due time, stamped at it, so deaths stay exact
+   * (the Host's `pingWindow`): peers that PING us at least every window cost one alarm per
+   * interval, and PINGs due close together share one. Default: a quarter of the interval.
+   */
+  pingWindow: number;
   maxConnections: number | undefined;
   /** Keep wake-up counters in storage (one row write per wake-up). */
   durableWakeCounts: boolean;
@@ -36,6 +44,7 @@ export interface HubConfig {
 export const DEFAULT_HUB_CONFIG: HubConfig = {
   keepalive: { interval: 5000, count: 5, sendPings: true, advertiseTimeout: defaultAdvertiseTimeout(5000, 5) },
   alarmSlack: 0,
+  pingWindow: 5000 / 4,
   maxConnections: undefined,
   durableWakeCounts: false,
   webhook: undefined,
@@ -54,6 +63,7 @@ export function hubConfig(env: Partial<Env>): HubConfig {
       advertiseTimeout: number('KEEPALIVE_ADVERTISE_TIMEOUT', env.KEEPALIVE_ADVERTISE_TIMEOUT, defaultAdvertiseTimeout(interval, count), 0, false) || null,
     },
     alarmSlack: number('KEEPALIVE_ALARM_SLACK', env.KEEPALIVE_ALARM_SLACK, d.alarmSlack, 0, false),
+    pingWindow: number('KEEPALIVE_PING_WINDOW', env.KEEPALIVE_PING_WINDOW, interval / 4, 0, false),
     maxConnections: blank(env.KEEPALIVE_MAX_CONNECTIONS) ? undefined : number('KEEPALIVE_MAX_CONNECTIONS', env.KEEPALIVE_MAX_CONNECTIONS, 0, 1, true),
     durableWakeCounts: flag('KEEPALIVE_COUNT_WAKES', env.KEEPALIVE_COUNT_WAKES, d.durableWakeCounts),
     webhook: webhook(env),

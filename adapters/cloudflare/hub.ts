@@ -162,6 +162,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
       now: () => Date.now(),
       defaults: this.config.keepalive,
+      pingWindow: this.config.pingWindow,
       onNextWake: (at) => this.timer.schedule(this.#earliest(at)),
       onMessage: (id, data, at) => this.application.message(id, data, at),
       ...(this.config.maxConnections !== undefined ? { maxConnections: this.config.maxConnections } : {}),
