@@ -74,13 +74,19 @@ export class WebhookSender {
     const body = JSON.stringify(event);
     const headers: Record<string, string> = { 'content-type': 'application/json', [EVENT_ID_HEADER]: event.id };
     if (this.#secret !== undefined) headers[SIGNATURE_HEADER] = await signBody(body, this.#secret);
+    // A timer cleared as soon as the try ends, not AbortSignal.timeout: a timer left pending
+    // keeps a Durable Object from hibernating (and an eviction waiting) for its whole length.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(new Error(`no answer within ${this.#timeout} ms`)), this.#timeout);
     try {
-      const response = await fetch(this.url, { method: 'POST', headers, body, signal: AbortSignal.timeout(this.#timeout) });
+      const response = await fetch(this.url, { method: 'POST', headers, body, signal: abort.signal });
       // Read (and drop) the body so the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
       return response.ok ? { ok: true, status: response.status } : { ok: false, error: `answered ${response.status}` };
     } catch (error) {
       return { ok: false, error: error instanceof Error ? error.message : String(error) };
+    } finally {
+      clearTimeout(timer);
     }
   }
 
