@@ -72,10 +72,6 @@ export default defineConfig({
                 KEEPALIVE_WEBHOOK_SECRET: RECEIVER_SECRET,
                 // Long enough between tries that an eviction finds the object idle.
                 KEEPALIVE_WEBHOOK_RETRY_MS: '1000',
-                // With the default PING window (interval/4) "a receiver down across an eviction"
-                // times out waiting to evict (2 of 2 runs; passes with 0 or 1 ms): alarm timing
-                // against its webhook retries, not yet understood (BENCHMARKS.md, left for later).
-                KEEPALIVE_PING_WINDOW: '0',
                 RECEIVER_URL: receiver.url,
               },
             },
