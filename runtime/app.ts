@@ -11,6 +11,7 @@ import type { PeerSocket, SocketRegistry } from './sockets.ts';
 import { closeCode, closeReason } from './sockets.ts';
 import { hashSessionSecret, isSessionSecret, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from './sessions.ts';
 import type { ConnectionId } from './store.ts';
+import type { Frame } from './codec/index.ts';
 import { isResponse, PEER_META, type Admitted } from './application/peer.ts';
 import { presenceOf, type Application } from './application/application.ts';
 
@@ -39,6 +40,21 @@ export interface AppOptions {
   sessions?: SessionIndex;
   /** A peer reattached a new socket to its restored connection. */
   onResume?: (id: ConnectionId) => void;
+  /**
+   * The platform's own line to an upgraded socket, past Hono's wrapper: frames in without a
+   * `MessageEvent` made for each, frames out without two wrapping calls (Node: `ws`; figure
+   * 9). Without it, frames go through Hono's `onMessage` and `WSContext.send`.
+   */
+  direct?: (ws: WSContext) => DirectSocket;
+}
+
+/** An upgraded socket as the platform has it: see `AppOptions.direct`. */
+export interface DirectSocket {
+  send(frame: Frame): void;
+  /** Writes what `send` may still hold, before a close. */
+  flush?(): void;
+  /** Calls `onFrame` with every frame from now on (text as a string, binary as bytes). */
+  listen(onFrame: (data: Frame) => void): void;
 }
 
 /** The session hash a `/connect` request presented, computed before the upgrade. */
@@ -84,9 +100,25 @@ export function createApp(options: AppOptions): Hono {
         let mine: PeerSocket | undefined;
         const hash = presented.get(c.req.raw);
         const admission = admitted.get(c.req.raw);
+        const direct = options.direct;
+        const receive = (data: Frame) => {
+          if (id === undefined || sockets.get(id) !== mine) return;
+          host.receive(id, data);
+        };
         return {
           onOpen(_event, ws) {
-            mine = socketOf(ws);
+            if (direct) {
+              const line = direct(ws);
+              line.listen(receive);
+              const { close } = socketOf(ws);
+              mine = {
+                send: (frame) => line.send(frame),
+                close: (reason) => {
+                  line.flush?.();
+                  close(reason);
+                },
+              };
+            } else mine = socketOf(ws);
             // Decided again now: another socket may have claimed the session since the check.
             const claim = hash === undefined ? ({ kind: 'new' } as const) : sessions.claim(hash, attached);
             if (claim.kind === 'attached') {
@@ -118,14 +150,18 @@ export function createApp(options: AppOptions): Hono {
             if (hash !== undefined) sessions.add(hash, id);
             sockets.attach(id, mine);
           },
-          onMessage(event, ws) {
-            if (id === undefined || sockets.get(id) !== mine) return;
-            const data = event.data;
-            if (typeof data === 'string') host.receive(id, data);
-            else if (data instanceof ArrayBuffer) host.receive(id, new Uint8Array(data));
-            else if (ArrayBuffer.isView(data)) host.receive(id, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-            else ws.close(1003, 'unsupported frame');
-          },
+          // Left out when the platform hands frames over directly: Hono then makes no event per frame.
+          ...(direct
+            ? {}
+            : {
+                onMessage(event: MessageEvent, ws: WSContext) {
+                  const data: unknown = event.data;
+                  if (typeof data === 'string') receive(data);
+                  else if (data instanceof ArrayBuffer) receive(new Uint8Array(data));
+                  else if (ArrayBuffer.isView(data)) receive(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+                  else ws.close(1003, 'unsupported frame');
+                },
+              }),
           onClose(event) {
             // Not ours (any more): refused, already closed by the host, or let go on a restart.
             if (id === undefined || sockets.get(id) !== mine) return;

@@ -181,6 +181,27 @@ describe('lifecycle hooks', () => {
     expect(hub.connections().map((c) => c.peer).sort()).toEqual(['alice', 'bob']);
     expect(hub.broadcast(new Uint8Array([7]))).toBe(2);
   });
+
+  it('frames sent just before a close arrive, in order, before the close (sends are written in batches)', async () => {
+    const { running } = await server({
+      hooks: {
+        onMessage: (conn, data) => {
+          if (data !== 'go') return;
+          conn.send('one');
+          conn.send(new Uint8Array([2]));
+          conn.send('three');
+          conn.close('done talking');
+        },
+      },
+    });
+    const peer = await ws(running.wsUrl);
+    peer.ws.send(TEXT_FRAMES.ADVERTISE);
+    await poll(() => running.host.list().some((v) => v.advertised));
+    peer.ws.send('go');
+    const closed = await poll(() => peer.closed);
+    expect(closed).toEqual({ code: 1000, reason: 'done talking' });
+    expect(peer.received.map((m) => (typeof m === 'string' ? m : [...m]))).toEqual(['one', [2], 'three']);
+  });
 });
 
 describe('hooks that fail', () => {
