@@ -65,8 +65,13 @@ export type KeepaliveEvent =
   | { type: 'peer.advertise'; at: number }
   | { type: 'peer.ping'; at: number }
   | { type: 'peer.pong'; at: number }
-  /** Any other inbound message; a host may fold many frames into one (`folded`, `at` = the latest). */
-  | { type: 'peer.message'; at: number; folded?: FoldedFrames }
+  /**
+   * Any other inbound message; a host may fold many frames into one (`folded`, `at` = the
+   * latest). With `tick`, a host's tick at that time follows in the same step: where the
+   * PING it would send is due by then, it goes out stamped `tick`, exactly as a
+   * `peer.message` then a `tick` would do, in one step instead of two.
+   */
+  | { type: 'peer.message'; at: number; folded?: FoldedFrames; tick?: number }
   | { type: 'tick'; at: number }
   | { type: 'close'; at: number; reason?: string }
   | { type: 'peer.closed'; at: number; reason?: string };
@@ -144,6 +149,9 @@ const machineSetup = setup({
     /** A backward clock step (NTP) put `at` before the current interval began (while timing anything). */
     clockWentBack: ({ context, event }) => context.wakeAt !== null && event.at < context.intervalStart,
     peerExhausted: ({ context }) => context.unanswered >= context.count,
+    /** A folded sign of life with the host's tick behind it, by which our next PING is due. */
+    pingDueAfterLife: ({ context, event }) =>
+      event.type === 'peer.message' && event.tick !== undefined && context.sendPings && context.count > 0 && event.tick >= event.at + context.interval,
   },
   actions: {
     advertise: emit({ type: 'send', message: 'ADVERTISE' } as const),
@@ -170,12 +178,10 @@ const machineSetup = setup({
     sendPing: emit({ type: 'send', message: 'PING' } as const),
     // virkeepalive.c anchors the next interval at the moment the PING really left
     // (`intervalStart = now`), so a late tick still gives the peer a full interval.
-    countPing: assign(({ context, event }) => ({
-      pingsSent: context.pingsSent + 1,
-      unanswered: context.unanswered + 1,
-      intervalStart: event.at,
-      wakeAt: event.at + context.interval,
-    })),
+    countPing: assign(({ context, event }) => {
+      const at = event.type === 'peer.message' && event.tick !== undefined ? event.tick : event.at;
+      return { pingsSent: context.pingsSent + 1, unanswered: context.unanswered + 1, intervalStart: at, wakeAt: at + context.interval };
+    }),
     reanchor: assign(({ context, event }) => ({
       intervalStart: event.at,
       lastSignOfLife: Math.min(context.lastSignOfLife, event.at),
@@ -290,7 +296,11 @@ export const keepaliveMachine = machineSetup.createMachine({
           { target: '.passive', actions: ['sendPong', 'countPong', 'signOfLife'] },
         ],
         'peer.pong': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
-        'peer.message': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
+        'peer.message': [
+          { guard: 'pingDueAfterLife', target: '.probing', actions: ['signOfLife', 'sendPing', 'countPing'] },
+          { guard: 'sendsPings', target: '.watching', actions: 'signOfLife' },
+          { target: '.passive', actions: 'signOfLife' },
+        ],
         'peer.advertise': [{ guard: 'sendsPings', target: '.watching', actions: ['markAdvertised', 'signOfLife'] }, { target: '.passive', actions: ['markAdvertised', 'signOfLife'] }],
         ...ending,
       },

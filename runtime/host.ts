@@ -93,17 +93,30 @@ export interface HostOptions {
    */
   onNextWake?: (at: number | null) => void;
   /**
-   * ms either side of a PING's due time within which it may leave, for fewer wakes. A
-   * tick also sends the PINGs due within the window ahead (early), and a timer may wake
-   * up to the window after a PING's due time (late): `nextWake()` reports a connection
-   * whose next tick would PING at its deadline plus the window, and one whose next tick
-   * is a death or an ADVERTISE deadline at the deadline itself. Either way the PING is
-   * stamped at its due time, so the machine anchors the next interval, and every death,
-   * exactly where it would without the window: a death is never early and never later.
-   * A peer just gets our PING up to the window early or late, and answers it. At most a
-   * quarter of each connection's interval is used. Default 0: every PING at its deadline.
+   * ms around a PING's due time within which it may leave, for fewer wakes: a number for
+   * as much either side, or `{ early, late }`. A tick also sends the PINGs due within
+   * `early` ahead, and a timer may wake up to `late` after a PING's due time: `nextWake()`
+   * reports a connection whose next tick would PING at its deadline plus `late`, and one
+   * whose next tick is a death or an ADVERTISE deadline at the deadline itself. Either way
+   * the PING is stamped at its due time, so the machine anchors the next interval, and
+   * every death, exactly where it would without the window: a death is never early and
+   * never later. A peer just gets our PING a little early or late, and answers it. Each
+   * side is capped at a quarter of a connection's interval. Default 0: every PING at its
+   * deadline.
+   *
+   * `late` saves wakes where peers PING us (a Durable Object's alarm: their PINGs push
+   * ours later before it fires); `early` gathers our PINGs into bursts, where each wake
+   * and each write to an idle peer costs (a Node server: figure 9).
    */
-  pingWindow?: number;
+  pingWindow?: number | PingWindow;
+}
+
+/** See `HostOptions.pingWindow`. */
+export interface PingWindow {
+  /** ms a PING may leave before its due time. */
+  early: number;
+  /** ms a PING may leave after its due time. */
+  late: number;
 }
 
 /** Thrown by `Host.open` when the host holds `maxConnections` already. */
@@ -225,7 +238,9 @@ export class Host {
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
   readonly #onMessage: ((id: ConnectionId, data: Frame, at: number) => void) | undefined;
-  readonly #pingWindow: number;
+  /** PINGs may leave this early or late (`HostOptions.pingWindow`); both 0: no window. */
+  readonly #early: number;
+  readonly #late: number;
   #reportedWake: number | null | undefined;
   /** Latest time any interval began or any sign of life came: a tick before it means the clock stepped back. */
   #latest = -Infinity;
@@ -251,8 +266,11 @@ export class Host {
     this.#maxConnections = options.maxConnections ?? Infinity;
     this.#onNextWake = options.onNextWake;
     this.#onMessage = options.onMessage;
-    this.#pingWindow = options.pingWindow ?? 0;
-    if (!(this.#pingWindow >= 0 && this.#pingWindow < Infinity)) throw new RangeError(`pingWindow must be a number of ms >= 0, got ${this.#pingWindow}`);
+    const window = options.pingWindow ?? 0;
+    ({ early: this.#early, late: this.#late } = typeof window === 'number' ? { early: window, late: window } : window);
+    for (const ms of [this.#early, this.#late]) {
+      if (!(ms >= 0 && ms < Infinity)) throw new RangeError(`pingWindow must be ms >= 0 (a number, or { early, late }), got ${JSON.stringify(window)}`);
+    }
     validateKeepalive(this.#defaults);
   }
 
@@ -477,26 +495,38 @@ export class Host {
     try {
       if (at < this.#latest) this.#clockStepBack(at);
       let id: ConnectionId | undefined;
-      const window = this.#pingWindow;
-      // A PING due within the window ahead is queued at most two windows ahead (its deadline plus the window).
-      const horizon = at + 2 * window;
+      const windowed = this.#early > 0 || this.#late > 0;
+      // A PING due within `early` ahead is queued at most `early + late` ahead (its deadline plus `late`).
+      const horizon = at + this.#early + this.#late;
       // Popped to look, but nothing to do yet: back in the queue after the loop, not popped twice.
       let later: Connection[] | undefined;
       while ((id = this.#queue.popDue(horizon)) !== undefined) {
         const conn = this.#connections.get(id);
         if (!conn) continue;
+        if (conn.pendingAt !== NOTHING_PENDING && this.#foldsIntoPing(conn)) {
+          // Where the fold leaves the next PING is known (an interval after the latest sign
+          // of life): fold and PING in one step when that is due, else wait for it unstepped.
+          const due = conn.pendingAt + conn.interval;
+          if (due <= at + (windowed ? this.#windowOf(conn, this.#early) : 0)) {
+            const latest = this.#latest;
+            this.#fold(conn, windowed ? Math.max(due, at - this.#windowOf(conn, this.#late)) : at);
+            this.#latest = Math.max(latest, at);
+          } else if (!windowed) this.#queue.set(id, due);
+          else (later ??= []).push(conn);
+          continue;
+        }
         this.#fold(conn);
         if (!this.#connections.has(id)) continue;
         const wakeAt = conn.stepper.snapshot.context.wakeAt;
-        if (window === 0) {
+        if (!windowed) {
           if (wakeAt !== null && wakeAt <= at) this.#step(conn, { type: 'tick', at });
           else this.#queue.set(id, wakeAt);
           continue;
         }
-        const w = this.#windowOf(conn);
         if (wakeAt === null) this.#queue.set(id, null);
-        else if (wakeAt <= at + w && pingsNext(conn.stepper.snapshot)) this.#pingAt(conn, Math.max(wakeAt, at - w), at);
-        else if (wakeAt <= at) this.#step(conn, { type: 'tick', at });
+        else if (wakeAt <= at + this.#windowOf(conn, this.#early) && pingsNext(conn.stepper.snapshot)) {
+          this.#pingAt(conn, Math.max(wakeAt, at - this.#windowOf(conn, this.#late)), at);
+        } else if (wakeAt <= at) this.#step(conn, { type: 'tick', at });
         else (later ??= []).push(conn);
       }
       if (later) for (const conn of later) this.#queue.set(conn.id, this.#queueAt(conn));
@@ -506,17 +536,23 @@ export class Host {
     }
   }
 
-  /** The window a connection gets: at most a quarter of its interval, so a PING sent early or late is never due again in the same tick. */
-  #windowOf(conn: Connection): number {
-    return Math.min(this.#pingWindow, conn.interval / 4);
+  /** Folding this connection's pending signs of life puts its next PING an interval after the latest (and nobody steps every frame). */
+  #foldsIntoPing(conn: Connection): boolean {
+    return !conn.eager && this.#watchers === 0 && pingsAfterFold(conn.stepper.snapshot);
+  }
+
+  /** One side of the window as a connection gets it: at most a quarter of its interval, so a PING sent early or late is never due again in the same tick. */
+  #windowOf(conn: Connection, side: number): number {
+    return Math.min(side, conn.interval / 4);
   }
 
   /** When the queue should wake a connection: a PING may wait out the window, a death or ADVERTISE deadline may not. */
   #queueAt(conn: Connection): number | null {
+    if (conn.pendingAt !== NOTHING_PENDING && this.#foldsIntoPing(conn)) return conn.pendingAt + conn.interval + this.#windowOf(conn, this.#late);
     const snapshot = conn.stepper.snapshot;
     const wakeAt = snapshot.context.wakeAt;
-    if (wakeAt === null || this.#pingWindow === 0 || !pingsNext(snapshot)) return wakeAt;
-    return wakeAt + this.#windowOf(conn);
+    if (wakeAt === null || this.#late === 0 || !pingsNext(snapshot)) return wakeAt;
+    return wakeAt + this.#windowOf(conn, this.#late);
   }
 
   /**
@@ -715,13 +751,15 @@ export class Host {
     return ++conn.floodPings > this.#maxPings;
   }
 
-  #fold(conn: Connection): void {
+  /**
+   * Folds the recorded signs of life in as one `peer.message`; with `tick`, the tick at that
+   * time rides in the same step (a PING due by then goes out stamped `tick`).
+   */
+  #fold(conn: Connection, tick?: number): void {
     if (conn.pendingAt === NOTHING_PENDING) return;
-    const event: KeepaliveEvent = {
-      type: 'peer.message',
-      at: conn.pendingAt,
-      folded: { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages },
-    };
+    const folded = { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages };
+    const event: KeepaliveEvent =
+      tick === undefined ? { type: 'peer.message', at: conn.pendingAt, folded } : { type: 'peer.message', at: conn.pendingAt, folded, tick };
     this.stats.foldedFrames += conn.pendingPings + conn.pendingPongs + conn.pendingMessages;
     conn.pendingAt = NOTHING_PENDING;
     conn.pendingPings = conn.pendingPongs = conn.pendingMessages = 0;
@@ -741,7 +779,7 @@ export class Host {
     conn.answersPing = snapshot.hasTag(ANSWERS_PING);
     if (snapshot.context.intervalStart > this.#latest) this.#latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
-      this.#queue.set(conn.id, this.#pingWindow === 0 ? snapshot.context.wakeAt : this.#queueAt(conn));
+      this.#queue.set(conn.id, this.#late === 0 ? snapshot.context.wakeAt : this.#queueAt(conn));
       if (this.#savesEachStep) this.#save(conn);
     } else {
       this.#connections.delete(conn.id);
@@ -848,6 +886,17 @@ function validateKeepalive(options: KeepaliveOptions): void {
   if (timeout !== undefined && timeout !== null && (!Number.isFinite(timeout) || timeout < 0)) {
     throw new RangeError(`advertiseTimeout must be a number of ms >= 0 (0 or null: none), got ${timeout}`);
   }
+}
+
+/**
+ * After a fold, the next due tick sends a PING whatever the unanswered count: alive and
+ * timing (a sign of life resets the count), with PINGs to send.
+ */
+function pingsAfterFold(snapshot: Stepper['snapshot']): boolean {
+  const { value, context } = snapshot;
+  if (typeof value !== 'object' || value === null) return false;
+  const alive = (value as { alive?: unknown }).alive;
+  return (alive === 'watching' || alive === 'probing') && context.sendPings && context.count > 0;
 }
 
 /** The next due tick sends a PING: alive and timing, and the peer not yet out of PINGs. */

@@ -13,7 +13,7 @@ import type { Hooks } from './application/types.ts';
 import type { WebhookOptions } from './application/webhook.ts';
 import type { SocketRegistry } from './sockets.ts';
 import { DEFAULT_SERVER, logEvent } from './cli.ts';
-import { defaultAdvertiseTimeout, DEFAULT_MAX_FRAME_BYTES, Host, type HostEvent, type HostOptions, type InspectObserver } from './host.ts';
+import { defaultAdvertiseTimeout, DEFAULT_MAX_FRAME_BYTES, Host, type HostEvent, type HostOptions, type InspectObserver, type PingWindow } from './host.ts';
 import { inspectorRoutes } from './inspector/index.ts';
 import type { TimerApi } from './wake-timer.ts';
 
@@ -48,11 +48,12 @@ export interface ServerSettingsOptions {
   hub?: string;
   maxConnections?: number;
   /**
-   * ms: a PING may leave up to this long before or after its due time, stamped at it
-   * (deaths exact), so connections are PINGed in batches instead of one wake
-   * each. Default: 0.
+   * ms a PING may leave before (and after) its due time, stamped at it so deaths stay
+   * exact: our PINGs go out in bursts, one wake for many connections (`HostOptions.pingWindow`).
+   * Default `{ early: interval / 4, late: 0 }`: early only, so no peer is PINGed later
+   * than without a window. 0: every PING at its own deadline.
    */
-  pingWindow?: number;
+  pingWindow?: number | PingWindow;
   /** PINGs a peer may send within one of our intervals before it is closed as a flood. Default 100; 0 = no limit. */
   maxPingsPerInterval?: number;
   /** Largest frame accepted (text message or libvirt frame), bytes. Default 1 MiB. */
@@ -74,6 +75,14 @@ export interface ServerSettingsOptions {
 /** The platform's parts of the Host; `logging` false holds back log lines (a shutdown in progress). */
 export type ServerHostParts = Pick<HostOptions, 'transport' | 'store' | 'onNextWake' | 'onMessage'> & { logging?: () => boolean };
 
+/**
+ * A long-running server's PINGs: up to a quarter interval early, never late. One wake then
+ * PINGs every connection due within it, and the writes go out together (figure 9).
+ */
+export function defaultPingWindow(interval: number): PingWindow {
+  return { early: interval / 4, late: 0 };
+}
+
 export function serverHost(options: ServerSettingsOptions, parts: ServerHostParts): Host {
   const interval = options.interval ?? DEFAULT_SERVER.interval;
   const count = options.count ?? DEFAULT_SERVER.count;
@@ -92,7 +101,7 @@ export function serverHost(options: ServerSettingsOptions, parts: ServerHostPart
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
     ...(options.maxPingsPerInterval !== undefined ? { maxPingsPerInterval: options.maxPingsPerInterval } : {}),
-    ...(options.pingWindow !== undefined ? { pingWindow: options.pingWindow } : {}),
+    pingWindow: options.pingWindow ?? defaultPingWindow(interval),
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     onEvent: (event) => {
       if (parts.logging?.() ?? true) logEvent(event, log);

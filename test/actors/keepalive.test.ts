@@ -241,6 +241,34 @@ describe('folded frames', () => {
     m.send({ type: 'peer.message', at: 300, folded: { pings: 3 } });
     expect(m.snapshot.context).toMatchObject({ pingsReceived: 3, pongsSent: 0 });
   });
+
+  it('with `tick`, a PING due by then goes out in the same step, exactly as a peer.message then a tick', () => {
+    for (const tick of [2010, 2400]) {
+      const one = started('server');
+      const two = started('server');
+      for (const m of [one, two]) m.send({ type: 'tick', at: 1000 });
+      const sent = one.send({ type: 'peer.message', at: 1010, folded: { pongs: 1 }, tick });
+      two.send({ type: 'peer.message', at: 1010, folded: { pongs: 1 } });
+      expect(sent).toEqual(two.send({ type: 'tick', at: tick }));
+      expect(sent).toEqual([{ type: 'send', message: 'PING' }]);
+      expect(one.snapshot.value).toEqual(two.snapshot.value);
+      expect(one.snapshot.context).toEqual(two.snapshot.context);
+      expect(one.snapshot.context).toMatchObject({ unanswered: 1, lastSignOfLife: 1010, intervalStart: tick, wakeAt: tick + 1000, pongsReceived: 1 });
+    }
+  });
+
+  it('with `tick` before the PING is due, or no PINGs to send, or count 0, it is only the sign of life', () => {
+    for (const [extra, tick] of [
+      [{}, 2009],
+      [{ sendPings: false }, 5000],
+      [{ count: 0 }, 5000],
+    ] as const) {
+      const m = started('server', extra);
+      expect(m.send({ type: 'peer.message', at: 1010, tick })).toEqual([]);
+      expect(m.snapshot.context).toMatchObject({ lastSignOfLife: 1010, unanswered: 0, pingsSent: 0 });
+      expect(m.state).toBe(extra.sendPings === false ? '{"alive":"passive"}' : '{"alive":"watching"}');
+    }
+  });
 });
 
 describe('snapshots', () => {

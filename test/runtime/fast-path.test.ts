@@ -79,4 +79,49 @@ describe('fast path vs eager host', () => {
     expect(eager.steps).toBeGreaterThan(100_000);
     expect(fast.steps).toBeLessThanOrEqual(2 * (100 + 8) + 2);
   });
+
+  it('a peer that answers every PING costs one step per interval: its PONG is folded into the step that sends the next PING', () => {
+    const interval = 1000;
+    const answering = (eager: boolean, pingWindow: number) => {
+      let now = 0;
+      const pongs: number[] = [];
+      const out: string[] = [];
+      const host = new Host({
+        eager,
+        now: () => now,
+        pingWindow,
+        transport: {
+          send: (_, frame) => {
+            out.push(`${now} ${String(frame)}`);
+            if (frame === TEXT_FRAMES.PING) pongs.push(now + 7);
+          },
+          close: () => {},
+        },
+      });
+      host.open({ id: 'x', role: 'server', interval, count: 3, sendPings: true, at: 0 });
+      host.receive('x', TEXT_FRAMES.ADVERTISE, 0);
+      const steps0 = host.stats.steps;
+      for (;;) {
+        const wake = host.nextWake() ?? Infinity;
+        const pong = pongs[0] ?? Infinity;
+        if (Math.min(wake, pong) > 100 * interval) break;
+        now = Math.min(wake, pong);
+        if (pong <= wake) host.receive('x', TEXT_FRAMES.PONG, pongs.shift()!);
+        else host.tick(now);
+      }
+      return { out, steps: host.stats.steps - steps0, view: host.view('x')! };
+    };
+    const eager = answering(true, 0);
+    const fast = answering(false, 0);
+    expect(fast.out).toEqual(eager.out);
+    expect(fast.view).toEqual(eager.view);
+    const pings = fast.out.filter((line) => line.endsWith(TEXT_FRAMES.PING)).length;
+    expect(pings).toBeGreaterThan(95);
+    expect(fast.steps).toBeLessThanOrEqual(pings + 1);
+    // Eager: a step per PONG and one per PING.
+    expect(eager.steps).toBeGreaterThanOrEqual(2 * pings);
+    // With a window (PINGs may leave early), still one step per PING once the answers come after their stamps.
+    const windowed = answering(false, interval / 4);
+    expect(windowed.steps).toBeLessThanOrEqual(windowed.out.filter((line) => line.endsWith(TEXT_FRAMES.PING)).length + 1);
+  });
 });

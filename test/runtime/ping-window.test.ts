@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
-import { Host, type HostEvent } from '../../runtime/host.ts';
+import { Host, type HostEvent, type PingWindow } from '../../runtime/host.ts';
 
 const INTERVAL = 1000;
 const COUNT = 3;
@@ -23,12 +23,14 @@ interface Peer {
 }
 
 /** One server host on a fake clock driven at its own `nextWake()`; peers answer PINGs after their rtt. */
-function run(peers: Peer[], pingWindow: number, until: number, options: { autoAnswered?: boolean } = {}) {
+function run(peers: Peer[], pingWindow: number | PingWindow, until: number, options: { autoAnswered?: boolean } = {}) {
   /** Cloudflare's auto-response: the peer's PINGs are answered without us and seen only at our next wake. */
   const answered = new Map<string, number>();
   let now = 0;
   const frames: { at: number; id: string; frame: string }[] = [];
   const events: HostEvent[] = [];
+  /** When each peer was sent each of our PINGs. */
+  const pingedAt = new Map<string, number[]>();
   let wakes = 0;
   const host = new Host({
     now: () => now,
@@ -38,6 +40,7 @@ function run(peers: Peer[], pingWindow: number, until: number, options: { autoAn
     transport: {
       send(id, frame) {
         const peer = peers.find((p) => p.id === id)!;
+        if (frame === TEXT_FRAMES.PING) pingedAt.set(id, [...(pingedAt.get(id) ?? []), now]);
         if (frame === TEXT_FRAMES.PING && now + peer.rtt < peer.silentFrom) frames.push({ at: now + peer.rtt, id, frame: TEXT_FRAMES.PONG });
       },
       close() {},
@@ -70,7 +73,7 @@ function run(peers: Peer[], pingWindow: number, until: number, options: { autoAn
       host.tick(now);
     }
   }
-  return { host, events, wakes };
+  return { host, events, wakes, pingedAt };
 }
 
 const deaths = (events: HostEvent[]) =>
@@ -87,6 +90,24 @@ describe('pingWindow', () => {
     expect(windowed.wakes).toBeLessThan(plain.wakes / 5);
     expect(windowed.wakes).toBeLessThanOrEqual(62);
     for (const peer of peers) expect(windowed.host.view(peer.id)!.pingsSent).toBeGreaterThan(50);
+  });
+
+  it('early only ({ early, late: 0 }): PINGs batched as well, and never later than without a window', () => {
+    const peers = Array.from({ length: 10 }, (_, i) => ({ id: `p${i}`, openAt: i * 7, rtt: 2, silentFrom: Infinity }));
+    const plain = run(peers, 0, 60_000);
+    const early = run(peers, { early: INTERVAL / 4, late: 0 }, 60_000);
+    expect(deaths(early.events)).toEqual([]);
+    expect(early.wakes).toBeLessThan(plain.wakes / 5);
+    for (const peer of peers) {
+      const times = early.pingedAt.get(peer.id)!;
+      expect(times.length).toBeGreaterThanOrEqual(59);
+      // Each PING at most an interval after the answer to the one before (sent rtt after it).
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeLessThanOrEqual(INTERVAL + peer.rtt);
+    }
+    // Both ways (the default window), PINGs may also leave late: up to the window after.
+    const both = run(peers, INTERVAL / 4, 60_000);
+    const gaps = peers.flatMap((p) => both.pingedAt.get(p.id)!.map((t, i, all) => (i > 0 ? t - all[i - 1]! : 0)));
+    expect(Math.max(...gaps)).toBeGreaterThan(INTERVAL + 2);
   });
 
   it('peers that PING us every quarter interval cost one wake per interval with a window of a quarter interval', () => {
@@ -132,10 +153,11 @@ describe('pingWindow', () => {
           { minLength: 1, maxLength: 12 },
         ),
         fc.integer({ min: 1, max: 900 }),
-        (specs, window) => {
+        fc.boolean(),
+        (specs, ms, earlyOnly) => {
           const peers = specs.map((s, i) => ({ id: `p${i}`, ...s }));
           const plain = deaths(run(peers, 0, 40_000).events);
-          const windowed = deaths(run(peers, window, 40_000).events);
+          const windowed = deaths(run(peers, earlyOnly ? { early: ms, late: 0 } : ms, 40_000).events);
           // An early PING may reach a peer just before it falls silent and be answered, so
           // its last sign of life (and death) can be later in absolute time than without
           // the window; measured from that last sign of life the death is never early or late.
@@ -152,5 +174,7 @@ describe('pingWindow', () => {
     const transport = { send() {}, close() {} };
     expect(() => new Host({ transport, pingWindow: -1 })).toThrow(RangeError);
     expect(() => new Host({ transport, pingWindow: Infinity })).toThrow(RangeError);
+    expect(() => new Host({ transport, pingWindow: { early: -1, late: 0 } })).toThrow(RangeError);
+    expect(() => new Host({ transport, pingWindow: { early: 10, late: NaN } })).toThrow(RangeError);
   });
 });
