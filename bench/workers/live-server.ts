@@ -6,10 +6,14 @@
  *
  * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC), `stop`.
  */
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../adapters/node/server.ts';
 import { startRecipeServer } from '../baselines/ws-recipe-server.ts';
 import { onCommand, report } from '../lib/spawn.ts';
+import type { PingWindow } from '../../runtime/host.ts';
 
 export interface LiveWindow {
   type: 'window';
@@ -23,6 +27,10 @@ export interface LiveWindow {
   loopDelayMaxMs: number;
   connections: number;
   deaths: number;
+  /** Timers armed in the window (our server's one process timer; 0 for the recipe, which has its setInterval). */
+  timersArmed: number;
+  /** Statechart steps in the window (our server only). */
+  steps: number;
 }
 
 interface Served {
@@ -30,6 +38,8 @@ interface Served {
   size(): number;
   /** Live peers the server gave up on: every death here is a false death. */
   deaths(): number;
+  timersArmed(): number;
+  steps(): number;
   stop(): Promise<void>;
 }
 
@@ -38,13 +48,13 @@ async function serve(kind: string | undefined, interval: number): Promise<Served
     let deaths = 0;
     // The default server (no hooks, no webhook, no onEvent); deaths counted by a lifecycle-only listener.
     const lead = process.env.BENCH_PING_WINDOW;
-    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, ...(lead ? { pingWindow: Number(lead) } : {}) });
+    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
     server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
-    return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, stop: () => server.close() };
+    return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
   }
   if (kind === 'ws-recipe' || kind === 'ws-text') {
     const server = await startRecipeServer(interval, kind === 'ws-text' ? 'text' : 'ws-ping');
-    return { url: server.url, size: () => server.size, deaths: () => server.terminated, stop: () => server.close() };
+    return { url: server.url, size: () => server.size, deaths: () => server.terminated, timersArmed: () => 0, steps: () => 0, stop: () => server.close() };
   }
   throw new Error('usage: live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS');
 }
@@ -53,10 +63,37 @@ const served = await serve(process.argv[2], Number(process.argv[3] ?? 1000));
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
 
+/**
+ * `BENCH_WINDOW_PROF=DIR`: a CPU profile of the measured windows only (`--cpu-prof` also
+ * holds the 10,000 handshakes before them), written to DIR as live-server-KIND.cpuprofile.
+ */
+async function profileWhile<T>(run: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_WINDOW_PROF;
+  if (!dir) return run();
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    await writeFile(join(dir, `live-server-${process.argv[2]}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
 async function measureWindows(seconds: number, window: number): Promise<void> {
+  await profileWhile(() => windows(seconds, window));
+  report({ type: 'measured' });
+}
+
+async function windows(seconds: number, window: number): Promise<void> {
   for (let elapsed = 0; elapsed < seconds; elapsed += window) {
     delay.reset();
     const cpu0 = process.cpuUsage();
+    const armed0 = served.timersArmed();
+    const steps0 = served.steps();
     const t0 = performance.now();
     await new Promise((resolve) => setTimeout(resolve, window * 1000));
     const wall = (performance.now() - t0) / 1000;
@@ -73,10 +110,11 @@ async function measureWindows(seconds: number, window: number): Promise<void> {
       loopDelayMaxMs: delay.max / 1e6,
       connections: served.size(),
       deaths: served.deaths(),
+      timersArmed: served.timersArmed() - armed0,
+      steps: served.steps() - steps0,
     };
     report(result);
   }
-  report({ type: 'measured' });
 }
 
 onCommand((command) => {

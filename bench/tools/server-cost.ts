@@ -1,0 +1,21 @@
+/**
+ * Figure 9's measurement alone, at a chosen size, for A/B work on the server's cost:
+ *
+ *   node bench/tools/server-cost.ts [SOCKETS] [SECONDS] [KINDS]     e.g. 10000 20 adapter,ws-recipe
+ *
+ * Prints CPU-us per connection per interval (median of the windows) for each kind. With
+ * BENCH_CPU_PROF=DIR the server processes write CPU profiles there.
+ */
+import { falseDeaths, live, type LiveKind } from '../lib/live.ts';
+import { measure } from '../lib/stats.ts';
+
+const sockets = Number(process.argv[2] ?? 10_000);
+const seconds = Number(process.argv[3] ?? 20);
+const kinds = (process.argv[4] ?? 'adapter,ws-recipe').split(',') as LiveKind[];
+const INTERVAL = 1000;
+for (const kind of kinds) {
+  const run = await live({ kind, sockets, interval: INTERVAL, seconds, window: 5, clientProcesses: 2, log: () => {} });
+  const cpu = run.windows.map((w) => (w.cpuSeconds * 1e6) / w.connections / ((w.seconds * 1000) / INTERVAL));
+  const median = measure({ name: kind, unit: 'us', samples: cpu }).value;
+  console.log(`${kind}: ${median?.toFixed(1)} CPU-us/conn/interval (windows ${cpu.map((v) => v.toFixed(1)).join(' ')}), false deaths ${falseDeaths(run, sockets)}, PINGs/conn/s ${run.pingsPerConnectionPerSecond.toFixed(2)}, CPU ${run.windows.map((w) => w.cpuPercent.toFixed(0)).join(' ')}%, loop p99 ${run.windows.map((w) => w.loopDelayP99Ms.toFixed(0)).join(' ')} ms, steps/conn/interval ${run.windows.map((w) => (w.steps / w.connections / ((w.seconds * 1000) / INTERVAL)).toFixed(2)).join(' ')}, timers/s ${run.windows.map((w) => (w.timersArmed / w.seconds).toFixed(0)).join(' ')}`);
+}
