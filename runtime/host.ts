@@ -505,15 +505,20 @@ export class Host {
         if (!conn) continue;
         if (conn.pendingAt !== NOTHING_PENDING && this.#foldsIntoPing(conn)) {
           // Where the fold leaves the next PING is known (an interval after the latest sign
-          // of life): fold and PING in one step when that is due, else wait for it unstepped.
+          // of life): fold and PING in one step when that is due, else wait for it unstepped,
+          // unless snapshots are written per step: a stored one stays within an interval.
           const due = conn.pendingAt + conn.interval;
           if (due <= at + (windowed ? this.#windowOf(conn, this.#early) : 0)) {
             const latest = this.#latest;
             this.#fold(conn, windowed ? Math.max(due, at - this.#windowOf(conn, this.#late)) : at);
             this.#latest = Math.max(latest, at);
-          } else if (!windowed) this.#queue.set(id, due);
-          else (later ??= []).push(conn);
-          continue;
+            continue;
+          }
+          if (!this.#savesEachStep) {
+            if (!windowed) this.#queue.set(id, due);
+            else (later ??= []).push(conn);
+            continue;
+          }
         }
         this.#fold(conn);
         if (!this.#connections.has(id)) continue;
@@ -548,7 +553,7 @@ export class Host {
 
   /** When the queue should wake a connection: a PING may wait out the window, a death or ADVERTISE deadline may not. */
   #queueAt(conn: Connection): number | null {
-    if (conn.pendingAt !== NOTHING_PENDING && this.#foldsIntoPing(conn)) return conn.pendingAt + conn.interval + this.#windowOf(conn, this.#late);
+    if (conn.pendingAt !== NOTHING_PENDING && !this.#savesEachStep && this.#foldsIntoPing(conn)) return conn.pendingAt + conn.interval + this.#windowOf(conn, this.#late);
     const snapshot = conn.stepper.snapshot;
     const wakeAt = snapshot.context.wakeAt;
     if (wakeAt === null || this.#late === 0 || !pingsNext(snapshot)) return wakeAt;

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Host } from '../../runtime/host.ts';
+import { MemorySnapshotStore } from '../../runtime/store.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import type { Role } from '../../actors/keepalive.ts';
 
@@ -123,5 +124,33 @@ describe('fast path vs eager host', () => {
     // With a window (PINGs may leave early), still one step per PING once the answers come after their stamps.
     const windowed = answering(false, interval / 4);
     expect(windowed.steps).toBeLessThanOrEqual(windowed.out.filter((line) => line.endsWith(TEXT_FRAMES.PING)).length + 1);
+  });
+
+  it('a chatty peer is never stepped, unless snapshots are written per step: then a stored one is never more than an interval behind', () => {
+    const interval = 1000;
+    for (const stored of [false, true]) {
+      let now = 0;
+      const store = new MemorySnapshotStore();
+      const host = new Host({ now: () => now, transport: { send() {}, close() {} }, ...(stored ? { store } : {}) });
+      host.open({ id: 'x', role: 'server', interval, count: 3, sendPings: true, at: 0 });
+      host.receive('x', TEXT_FRAMES.ADVERTISE, 0);
+      const steps0 = host.stats.steps;
+      let worstLag = 0;
+      for (let t = 10; t <= 30 * interval; t += 10) {
+        for (let wake = host.nextWake(); wake !== null && wake <= t; wake = host.nextWake()) host.tick((now = wake));
+        now = t;
+        if (stored) {
+          const saved = store.records.get('x')!.snapshot as unknown as { context: { lastSignOfLife: number } };
+          worstLag = Math.max(worstLag, t - saved.context.lastSignOfLife);
+        }
+        host.receive('x', 'hello', t);
+      }
+      const steps = host.stats.steps - steps0;
+      expect(host.view('x')!.messagesReceived).toBe(3000);
+      if (stored) {
+        expect(steps).toBeGreaterThanOrEqual(29);
+        expect(worstLag).toBeLessThanOrEqual(interval + 10);
+      } else expect(steps).toBe(0);
+    }
   });
 });
