@@ -715,25 +715,24 @@ export class Host {
   #frame(conn: Connection, frame: Frame, at: number): boolean {
     const inbound = conn.codec.decode(frame);
     if (inbound instanceof FrameError) return this.#reject(conn, inbound, at);
-    this.#inbound(conn, inbound, at);
-    if (!this.#connections.has(conn.id)) return false;
+    if (!this.#inbound(conn, inbound, at)) return false;
     if (inbound === 'MESSAGE' && this.#onMessage) this.#onMessage(conn.id, frame, at);
     return true;
   }
 
-  #inbound(conn: Connection, message: Inbound, at: number): void {
+  /** Returns whether the connection is still open (the fast path cannot end it). */
+  #inbound(conn: Connection, message: Inbound, at: number): boolean {
     if (this.#frameListeners.size > 0) this.#emitFrame({ type: 'received', id: conn.id, at, message });
     if (message === 'PING' && this.#maxPings > 0 && this.#flooding(conn, at)) {
       const error = new FrameError('flood', `more than ${this.#maxPings} PINGs within ${conn.interval} ms`);
-      this.#reject(conn, error, at);
-      return;
+      return this.#reject(conn, error, at);
     }
     // A frame stamped before the current interval began (the clock stepped back) would move
     // the deadline earlier when folded, behind the queue's back: step it at once instead.
     if (conn.eager || this.#watchers > 0 || message === 'ADVERTISE' || at < conn.stepper.snapshot.context.intervalStart) {
       this.#fold(conn);
       if (this.#connections.has(conn.id)) this.#step(conn, { type: INBOUND_EVENT[message], at });
-      return;
+      return this.#connections.has(conn.id);
     }
     conn.pendingAt = at;
     if (at > this.#latest) this.#latest = at;
@@ -745,6 +744,7 @@ export class Host {
       }
     } else if (message === 'PONG') conn.pendingPongs++;
     else conn.pendingMessages++;
+    return true;
   }
 
   /** Counts PINGs per window of our interval; a backward clock step starts a new window. */
