@@ -75,9 +75,10 @@ export interface HostOptions {
   /**
    * Every application frame (one that is not keepalive), with its data, after it was
    * recorded as a sign of life. Keepalive frames never come here, and the fast path stays:
-   * a message still costs no statechart step.
+   * a message still costs no statechart step. `tag` is what `Host.tag` keeps with the
+   * connection (the application layer's handle), so no lookup by id is needed per frame.
    */
-  onMessage?: (id: ConnectionId, data: Frame, at: number) => void;
+  onMessage?: (id: ConnectionId, data: Frame, at: number, tag: unknown) => void;
   generateId?: () => ConnectionId;
   /**
    * PINGs a peer may send within one of our intervals before it is closed as a flood.
@@ -203,6 +204,8 @@ interface Connection {
   floodPings: number;
   /** The peer's socket is already gone: a `closed` effect needs no transport close. */
   peerGone: boolean;
+  /** Kept for whoever handles the connection's application frames (`Host.tag`), undefined until set. */
+  tag: unknown;
   /** Latest unfolded sign of life, or NOTHING_PENDING (any finite time is a valid clock reading). */
   pendingAt: number;
   pendingPings: number;
@@ -237,7 +240,7 @@ export class Host {
   readonly #maxPings: number;
   readonly #maxConnections: number;
   readonly #onNextWake: ((at: number | null) => void) | undefined;
-  readonly #onMessage: ((id: ConnectionId, data: Frame, at: number) => void) | undefined;
+  readonly #onMessage: ((id: ConnectionId, data: Frame, at: number, tag: unknown) => void) | undefined;
   /** PINGs may leave this early or late (`HostOptions.pingWindow`); both 0: no window. */
   readonly #early: number;
   readonly #late: number;
@@ -304,6 +307,17 @@ export class Host {
   /** A connection's dialect (`text` or `libvirt`), without folding anything. */
   codec(id: ConnectionId): CodecSpec['name'] | undefined {
     return this.#connections.get(id)?.spec.name;
+  }
+
+  /**
+   * Keeps `value` with a live connection and hands it back with each of its application
+   * frames (`onMessage`'s `tag`). Gone with the connection. Returns false if there is none.
+   */
+  tag(id: ConnectionId, value: unknown): boolean {
+    const conn = this.#connections.get(id);
+    if (!conn) return false;
+    conn.tag = value;
+    return true;
   }
 
   /** The `meta` a connection was opened with (stored with its snapshot), without folding anything. */
@@ -693,6 +707,7 @@ export class Host {
       floodWindowStart: -Infinity,
       floodPings: 0,
       peerGone: false,
+      tag: undefined,
       pendingAt: NOTHING_PENDING,
       pendingPings: 0,
       pendingPongs: 0,
@@ -716,7 +731,7 @@ export class Host {
     const inbound = conn.codec.decode(frame);
     if (inbound instanceof FrameError) return this.#reject(conn, inbound, at);
     if (!this.#inbound(conn, inbound, at)) return false;
-    if (inbound === 'MESSAGE' && this.#onMessage) this.#onMessage(conn.id, frame, at);
+    if (inbound === 'MESSAGE' && this.#onMessage) this.#onMessage(conn.id, frame, at, conn.tag);
     return true;
   }
 

@@ -122,7 +122,7 @@ export function serverHostWithApplication(
     ...hostParts,
     ...(ending ? { store: ending } : {}),
     transport: sockets,
-    onMessage: (id, data, at) => application?.message(id, data, at),
+    onMessage: (id, data, at, tag) => application?.message(id, data, at, tag),
   });
   application = new Application({
     host,

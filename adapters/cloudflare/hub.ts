@@ -164,7 +164,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       defaults: this.config.keepalive,
       pingWindow: this.config.pingWindow,
       onNextWake: (at) => this.timer.schedule(this.#earliest(at)),
-      onMessage: (id, data, at) => this.application.message(id, data, at),
+      onMessage: (id, data, at, tag) => this.application.message(id, data, at, tag),
       ...(this.config.maxConnections !== undefined ? { maxConnections: this.config.maxConnections } : {}),
     });
     // The subclass's methods, looked up per call: they are on the prototype, ours are not set.

@@ -53,7 +53,7 @@ export function frameRig(kind: 'host' | 'hooked' | 'hand', connections: number, 
       maxPingsPerInterval: perInterval,
       defaults: { interval: INTERVAL, count: 5 },
       onNextWake: (at) => (wake = at),
-      ...(kind === 'hooked' ? { onMessage: (id: string, data: Frame, at: number) => application!.message(id, data, at) } : {}),
+      ...(kind === 'hooked' ? { onMessage: (id: string, data: Frame, at: number, tag: unknown) => application!.message(id, data, at, tag) } : {}),
     });
     if (kind === 'hooked') application = new Application({ host, sockets: new SocketRegistry(), hub: 'bench', hooks: { onMessage: () => {} } });
     void wake;

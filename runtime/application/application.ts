@@ -122,11 +122,14 @@ export class Application implements Hub {
     return admit(request, this.#hooks, this, this.#report);
   }
 
-  /** The Host's `onMessage`: an application frame arrived. */
-  readonly message = (id: ConnectionId, data: Frame, _at: number): void => {
+  /**
+   * The Host's `onMessage`: an application frame arrived. `tag` is the connection's handle
+   * as `connection()` left it with the host: no lookup by id per frame.
+   */
+  readonly message = (id: ConnectionId, data: Frame, _at: number, tag?: unknown): void => {
     const onMessage = this.#hooks.onMessage;
     if (!onMessage) return;
-    const conn = this.connection(id);
+    const conn = (tag as Connection | undefined) ?? this.connection(id);
     if (!conn) return;
     try {
       const result = onMessage.call(this.#hooks, conn, data, this);
@@ -143,6 +146,7 @@ export class Application implements Hub {
     if (meta === undefined) return undefined;
     handle = this.#handle(id, meta, true);
     this.#handles.set(id, handle);
+    this.host.tag(id, handle);
     return handle;
   }
 

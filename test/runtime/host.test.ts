@@ -423,3 +423,24 @@ describe('abuse limits', () => {
     expect(host.size).toBe(2);
   });
 });
+
+describe('tag', () => {
+  it('is handed back with each application frame of its connection, never with keepalive frames, and goes with the connection', () => {
+    const seen: [string, unknown, unknown][] = [];
+    const host = new Host({ now: () => 0, transport: { send() {}, close() {} }, onMessage: (id, data, _at, tag) => void seen.push([id, data, tag]) });
+    const a = host.open({ id: 'a', role: 'server', at: 0 });
+    const b = host.open({ id: 'b', role: 'server', at: 0 });
+    const handle = { name: 'a handle' };
+    expect(host.tag(a, handle)).toBe(true);
+    host.receive(a, 'keepalive:ADVERTISE', 1);
+    host.receive(a, 'hello', 2);
+    host.receive(b, 'hi', 3);
+    host.receive(a, 'keepalive:PING', 4);
+    expect(seen).toEqual([
+      ['a', 'hello', handle],
+      ['b', 'hi', undefined],
+    ]);
+    host.close(a, 'done', 5);
+    expect(host.tag(a, handle)).toBe(false);
+  });
+});
