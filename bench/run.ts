@@ -4,7 +4,7 @@
  * run; values are medians of at least 5 runs.
  *
  *   npm run bench                      full sizes (about 15 minutes on 2 cores)
- *   npm run bench -- --quick           CI smoke: smaller sizes, under 2 minutes
+ *   npm run bench -- --quick           CI smoke: smaller sizes, 1-2 minutes
  *   npm run bench -- --only 3,5        some figures only
  *   npm run bench -- --out FILE        write the JSON elsewhere (tests do)
  *   npm run bench -- --markdown        also print the table as Markdown (for BENCHMARKS.md)

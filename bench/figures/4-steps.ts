@@ -59,7 +59,7 @@ const figure: Figure = {
       parts,
       notes: [
         'Steps are counted with host.stats.steps on a virtual clock, so they are exact and the same on any machine.',
-        'A chatty peer costs one step per interval (the fold at its deadline); a peer that only answers costs two (our PING, then the fold of its PONG).',
+        'A chatty peer costs no step (its next PING is always an interval after its latest frame, so its deadline only moves in the queue); a peer that only answers costs one (its PONG is folded into the step that sends our next PING).',
         'Step rates: every connection alternates a folded sign of life and a due tick that sends a PING; per CPU-second of the process; ratio is against a live actor\'s send.',
       ],
     };

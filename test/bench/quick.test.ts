@@ -43,14 +43,17 @@ function expectMeasurement(m: Measurement, where: string): void {
 }
 
 describe('npm run bench -- --quick', () => {
-  it('finishes in under two minutes and writes one well-formed entry per figure', async () => {
+  it('finishes in under three minutes and writes one well-formed entry per figure', async () => {
     dir = await mkdtemp(join(tmpdir(), 'bench-'));
     const out = join(dir, 'results.json');
     const started = Date.now();
     const run = await runQuick(out);
     const seconds = (Date.now() - started) / 1000;
     expect(run.code, run.stderr.slice(-4000)).toBe(0);
-    expect(seconds).toBeLessThan(120);
+    // About a minute on 25 November, 107 s on 2 December: this VM's speed moves 2x between
+    // days, and most of the run is wall-clock (sockets settling, wrangler dev, processes
+    // starting). The bound catches a run that hangs or grows, not a slow machine.
+    expect(seconds).toBeLessThan(180);
     expect(run.stdout).toMatch(/QUICK MODE/);
 
     const results = JSON.parse(await readFile(out, 'utf8')) as Results;
@@ -72,7 +75,8 @@ describe('npm run bench -- --quick', () => {
     const rates = steps.parts.filter((p) => p.unit === 'steps/conn/interval');
     expect(rates.length).toBe(5);
     for (const part of rates) expect(part.value, part.name).toBeLessThanOrEqual(2.01);
-    expect(rates.find((p) => p.name.includes('only answers'))!.value).toBe(2);
+    // A peer that only answers our PINGs: its PONG rides in the step that sends the next PING.
+    expect(rates.find((p) => p.name.includes('only answers'))!.value).toBe(1);
     expect(rates.find((p) => p.name.startsWith('1000 '))!.baseline).toBeGreaterThanOrEqual(1000); // the eager host steps every frame
 
     // Every socket of figure 6 stayed up: no peer that answers is ever declared dead.
