@@ -107,18 +107,9 @@ export function createApp(options: AppOptions): Hono {
         };
         return {
           onOpen(_event, ws) {
-            if (direct) {
-              const line = direct(ws);
-              line.listen(receive);
-              const { close } = socketOf(ws);
-              mine = {
-                send: (frame) => line.send(frame),
-                close: (reason) => {
-                  line.flush?.();
-                  close(reason);
-                },
-              };
-            } else mine = socketOf(ws);
+            const line = direct?.(ws);
+            line?.listen(receive);
+            mine = socketOf(ws, line);
             // Decided again now: another socket may have claimed the session since the check.
             const claim = hash === undefined ? ({ kind: 'new' } as const) : sessions.claim(hash, attached);
             if (claim.kind === 'attached') {
@@ -184,10 +175,16 @@ export function createApp(options: AppOptions): Hono {
   return app;
 }
 
-function socketOf(ws: WSContext): PeerSocket {
+/** Frames out through the platform's direct line when it has one (which writes what it holds before a close), else through Hono's. */
+function socketOf(ws: WSContext, line?: DirectSocket): PeerSocket {
+  const close = (reason: string) => ws.close(closeCode(reason), closeReason(reason));
+  if (!line) return { send: (frame) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)), close };
   return {
-    send: (frame: string | Uint8Array) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)),
-    close: (reason: string) => ws.close(closeCode(reason), closeReason(reason)),
+    send: (frame) => line.send(frame),
+    close: (reason) => {
+      line.flush?.();
+      close(reason);
+    },
   };
 }
 

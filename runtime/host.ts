@@ -522,10 +522,8 @@ export class Host {
           // of life): fold and PING in one step when that is due, else wait for it unstepped,
           // unless snapshots are written per step: a stored one stays within an interval.
           const due = conn.pendingAt + conn.interval;
-          if (due <= at + (windowed ? this.#windowOf(conn, this.#early) : 0)) {
-            const latest = this.#latest;
-            this.#fold(conn, windowed ? Math.max(due, at - this.#windowOf(conn, this.#late)) : at);
-            this.#latest = Math.max(latest, at);
+          if (due <= at + this.#windowOf(conn, this.#early)) {
+            this.#pingAt(conn, Math.max(due, at - this.#windowOf(conn, this.#late)), at);
             continue;
           }
           if (!this.#savesEachStep) {
@@ -579,11 +577,12 @@ export class Host {
    * host woke later than that): the machine anchors the next interval where it would have
    * anyway. A stamp in the future must not count as a time the host has seen (a later tick
    * would look like a clock step back); a peer's answer that comes before the stamp is
-   * stepped at once (`#inbound`).
+   * stepped at once (`#inbound`). Signs of life still pending ride in the same step.
    */
   #pingAt(conn: Connection, stamp: number, at: number): void {
     const latest = this.#latest;
-    this.#step(conn, { type: 'tick', at: stamp });
+    if (conn.pendingAt !== NOTHING_PENDING) this.#fold(conn, stamp);
+    else this.#step(conn, { type: 'tick', at: stamp });
     this.#latest = Math.max(latest, at);
   }
 
@@ -921,10 +920,7 @@ function pingsAfterFold(snapshot: Stepper['snapshot']): boolean {
 
 /** The next due tick sends a PING: alive and timing, and the peer not yet out of PINGs. */
 function pingsNext(snapshot: Stepper['snapshot']): boolean {
-  const { value, context } = snapshot;
-  if (typeof value !== 'object' || value === null) return false;
-  const alive = (value as { alive?: unknown }).alive;
-  return (alive === 'watching' || alive === 'probing') && context.sendPings && context.unanswered < context.count;
+  return pingsAfterFold(snapshot) && snapshot.context.unanswered < snapshot.context.count;
 }
 
 function stateName(value: unknown): string {
