@@ -28,6 +28,7 @@ import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type Stored
 import { withRestartGrace } from './restart-grace.ts';
 import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { TimerQueue } from './timer-queue.ts';
+import { DEFAULTS } from './settings.ts';
 
 /** Carries frames out of the host. Adapters map ids to their sockets. */
 export interface Transport {
@@ -135,7 +136,7 @@ export interface OpenOptions extends Partial<KeepaliveOptions> {
   awaitAdvertise?: boolean;
   /** Step every frame of this connection (debugging one peer). */
   eager?: boolean;
-  meta?: Record<string, string>;
+  meta?: Readonly<Record<string, string>>;
   at?: number;
 }
 
@@ -160,7 +161,7 @@ export interface ConnectionView
   id: ConnectionId;
   state: string;
   codec: CodecSpec['name'];
-  meta: Record<string, string>;
+  meta: Readonly<Record<string, string>>;
 }
 
 /** Counters a test or a benchmark can assert on. */
@@ -171,17 +172,7 @@ export interface HostStats {
   rejected: number;
 }
 
-export const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: 5000, count: 5, sendPings: true };
-export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
-export const DEFAULT_MAX_PINGS_PER_INTERVAL = 100;
-
-/**
- * What our servers give a peer to ADVERTISE unless told otherwise: as long as they would
- * let a silent peer live once advertised, interval*(count+1).
- */
-export function defaultAdvertiseTimeout(interval: number, count: number): number {
-  return interval * (count + 1);
-}
+const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: DEFAULTS.interval, count: DEFAULTS.count, sendPings: DEFAULTS.sendPings };
 const NOTHING_PENDING = -Infinity;
 
 // Shared by every connection that has no codec or meta of its own: an idle connection is ~1.5 KiB, each empty object ~50 bytes of it.
@@ -195,7 +186,7 @@ interface Connection {
   readonly reader: FrameReader | null;
   stepper: Stepper;
   readonly eager: boolean;
-  readonly meta: Record<string, string>;
+  readonly meta: Readonly<Record<string, string>>;
   readonly effects: KeepaliveEmitted[];
   /** Our interval: the window the PING-flood limit counts in. */
   interval: number;
@@ -258,14 +249,14 @@ export class Host {
     // Given no store, the host's own in-memory store reads its live connections when loaded:
     // no persisted snapshot is built and saved on every step (figure 9: a record per step).
     this.#store = options.store ?? MemorySnapshotStore.following(() => this.#liveRecords());
-    this.#savesEachStep = !(this.#store instanceof MemorySnapshotStore && this.#store.follows);
+    this.#savesEachStep = this.#store.savesEachStep ?? true;
     this.#inspect = options.inspect;
     this.#eager = options.eager ?? options.inspect !== undefined;
     this.#defaults = { ...DEFAULT_KEEPALIVE, ...options.defaults };
-    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
     if (options.onEvent) this.subscribe(options.onEvent, { frames: options.onEventFrames ?? true });
     this.#generateId = options.generateId ?? newConnectionId;
-    this.#maxPings = options.maxPingsPerInterval ?? DEFAULT_MAX_PINGS_PER_INTERVAL;
+    this.#maxPings = options.maxPingsPerInterval ?? DEFAULTS.maxPingsPerInterval;
     this.#maxConnections = options.maxConnections ?? Infinity;
     this.#onNextWake = options.onNextWake;
     this.#onMessage = options.onMessage;
@@ -686,7 +677,7 @@ export class Host {
     spec: CodecSpec,
     stream: boolean,
     eager: boolean | undefined,
-    meta: Record<string, string> | undefined,
+    meta: Readonly<Record<string, string>> | undefined,
     at: number,
   ): void {
     const effects: KeepaliveEmitted[] = [];

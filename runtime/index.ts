@@ -1,16 +1,13 @@
-export * from '../actors/keepalive.ts';
-export * from './codec/index.ts';
-export * from './host.ts';
-export * from './store.ts';
-export { TimerQueue } from './timer-queue.ts';
-export { PLATFORM_TIMERS, WakeTimer, type TimerApi, type WakeTimerOptions } from './wake-timer.ts';
-export * from './app.ts';
-export * from './sockets.ts';
-export * from './libvirt-negotiation.ts';
-export * from './sessions.ts';
-export { withRestartGrace } from './restart-grace.ts';
-export * from './inspector/index.ts';
-export * from './client.ts';
-export * from './cli.ts';
-export * from './server.ts';
-export * from './application/index.ts';
+/**
+ * The package root, `keepalive-actors`: what a user builds with beside a server of ours.
+ * The statechart and its types, the `Host` that runs many of them, the store and timer
+ * it takes (with their in-memory versions), the codecs' public face, the hook types, and
+ * the webhook signature check. Every name is listed in docs/runtime-api.md.
+ */
+export { keepaliveMachine, type KeepaliveContext, type KeepaliveEvent, type KeepaliveMessage, type KeepaliveOptions } from '../actors/keepalive.ts';
+export { Host, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions, type Transport } from './host.ts';
+export { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+export { WakeTimer, type TimerApi } from './wake-timer.ts';
+export { createCodec, FrameError, TEXT_FRAMES, type CodecSpec, type Frame } from './codec/index.ts';
+export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hooks, Hub } from './application/types.ts';
+export { verifySignature } from './application/webhook.ts';

@@ -17,7 +17,8 @@
  * chunks go to the host's own frame reader again.
  */
 import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureCall, FrameError, FrameReader } from './codec/index.ts';
-import { DEFAULT_MAX_FRAME_BYTES, type Host } from './host.ts';
+import type { Host } from './host.ts';
+import { DEFAULTS } from './settings.ts';
 import type { ConnectionId } from './store.ts';
 import type { TimerApi } from './wake-timer.ts';
 
@@ -125,7 +126,7 @@ export function startLibvirtHandshake(options: LibvirtHandshakeOptions): Libvirt
   const negotiation = new LibvirtNegotiation({
     host,
     id,
-    maxFrameBytes: DEFAULT_MAX_FRAME_BYTES,
+    maxFrameBytes: DEFAULTS.maxFrameBytes,
     onOutcome: (support, at) => {
       timers.clearTimeout(timer);
       options.onOutcome(support, at);

@@ -20,6 +20,12 @@ export interface StoredConnection {
  * `Host.flush()` waits for every write still in flight.
  */
 export interface SnapshotStore {
+  /**
+   * Whether the host writes each connection's snapshot after every statechart step that
+   * changed it (default true: what survives a crash is as of the last step). false: the
+   * store reads the host's live connections when loaded (a host's own memory store).
+   */
+  readonly savesEachStep?: boolean;
   load(): Iterable<StoredConnection> | Promise<Iterable<StoredConnection>>;
   save(record: StoredConnection): void | Promise<void>;
   delete(id: ConnectionId): void | Promise<void>;
@@ -42,9 +48,9 @@ export class MemorySnapshotStore implements SnapshotStore {
     return store;
   }
 
-  /** True for a host's own store: that host does not save to it per step. */
-  get follows(): boolean {
-    return this.#live !== undefined;
+  /** False for a host's own store: it reads the live connections instead of being written per step. */
+  get savesEachStep(): boolean {
+    return this.#live === undefined;
   }
 
   load(): Iterable<StoredConnection> {

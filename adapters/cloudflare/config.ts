@@ -1,8 +1,10 @@
 /**
- * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret.
- * Vars are strings; a bad one fails loudly at the object's first use, not silently.
+ * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret. The
+ * hub's settings are read by the same model as every runtime's (runtime/settings.ts), with
+ * the same names and defaults; only what a Durable Object alone has is added here. Vars
+ * are strings; a bad one fails loudly at the object's first use, naming the var.
  */
-import { defaultAdvertiseTimeout, retryDelays, type KeepaliveOptions, type WebhookOptions } from '../../runtime/index.ts';
+import { envSource, hubSettings, parseFlag, parseNumber, type HubSettings } from '../../runtime/internal.ts';
 import type { KeepaliveHub } from './hub.ts';
 
 export interface Env {
@@ -11,11 +13,11 @@ export interface Env {
   KEEPALIVE_COUNT?: string;
   KEEPALIVE_SEND_PINGS?: string;
   KEEPALIVE_ADVERTISE_TIMEOUT?: string;
-  KEEPALIVE_ALARM_SLACK?: string;
-  /** ms a PING may leave before or after its due time (stamped at it: deaths exact). Default interval/4. */
-  KEEPALIVE_PING_WINDOW?: string;
   KEEPALIVE_MAX_CONNECTIONS?: string;
-  KEEPALIVE_COUNT_WAKES?: string;
+  KEEPALIVE_MAX_PINGS?: string;
+  KEEPALIVE_MAX_FRAME_BYTES?: string;
+  /** ms a PING may leave before or after its due time (stamped at it: deaths exact). Default interval/4 here. */
+  KEEPALIVE_PING_WINDOW?: string;
   KEEPALIVE_TOKEN?: string;
   /** POST each open, dead and closed event here (docs/hooks.md). */
   KEEPALIVE_WEBHOOK?: string;
@@ -23,80 +25,32 @@ export interface Env {
   KEEPALIVE_WEBHOOK_SECRET?: string;
   /** First retry delay in ms after a failed webhook try (doubling up to 60 s). Default 1000. */
   KEEPALIVE_WEBHOOK_RETRY_MS?: string;
+  /** Durable Objects only: ms added to each alarm so nearby deadlines share one wake-up. */
+  KEEPALIVE_ALARM_SLACK?: string;
+  /** Durable Objects only: keep wake-up counters in storage (one row write per wake-up). */
+  KEEPALIVE_COUNT_WAKES?: string;
 }
 
 export interface HubConfig {
-  keepalive: KeepaliveOptions;
+  settings: HubSettings;
+  /** ms a PING may leave before or after its due time: the settings' or, by default, a quarter of the interval (one alarm per interval for peers that PING us: figure 7). */
+  pingWindow: number;
   /** ms added to each alarm so nearby deadlines share one wake-up (deaths up to this late). */
   alarmSlack: number;
-  /**
-   * ms a PING may leave before or after its due time, stamped at it, so deaths stay exact
-   * (the Host's `pingWindow`): peers that PING us at least every window cost one alarm per
-   * interval, and PINGs due close together share one. Default: a quarter of the interval.
-   */
-  pingWindow: number;
-  maxConnections: number | undefined;
   /** Keep wake-up counters in storage (one row write per wake-up). */
   durableWakeCounts: boolean;
-  webhook: WebhookOptions | undefined;
 }
-
-export const DEFAULT_HUB_CONFIG: HubConfig = {
-  keepalive: { interval: 5000, count: 5, sendPings: true, advertiseTimeout: defaultAdvertiseTimeout(5000, 5) },
-  alarmSlack: 0,
-  pingWindow: 5000 / 4,
-  maxConnections: undefined,
-  durableWakeCounts: false,
-  webhook: undefined,
-};
 
 export function hubConfig(env: Partial<Env>): HubConfig {
-  const d = DEFAULT_HUB_CONFIG;
-  const interval = number('KEEPALIVE_INTERVAL', env.KEEPALIVE_INTERVAL, d.keepalive.interval, 1, false);
-  const count = number('KEEPALIVE_COUNT', env.KEEPALIVE_COUNT, d.keepalive.count, 0, true);
+  const vars = env as Record<string, unknown>;
+  const read = (name: string) => (typeof vars[name] === 'string' ? (vars[name] as string) : undefined);
+  const settings = hubSettings(envSource(read));
+  const slack = read('KEEPALIVE_ALARM_SLACK')?.trim();
+  const wakes = read('KEEPALIVE_COUNT_WAKES')?.trim();
   return {
-    keepalive: {
-      interval,
-      count,
-      sendPings: flag('KEEPALIVE_SEND_PINGS', env.KEEPALIVE_SEND_PINGS, d.keepalive.sendPings),
-      // Unset: as long as a silent advertised peer may live; "0": never.
-      advertiseTimeout: number('KEEPALIVE_ADVERTISE_TIMEOUT', env.KEEPALIVE_ADVERTISE_TIMEOUT, defaultAdvertiseTimeout(interval, count), 0, false) || null,
-    },
-    alarmSlack: number('KEEPALIVE_ALARM_SLACK', env.KEEPALIVE_ALARM_SLACK, d.alarmSlack, 0, false),
-    pingWindow: number('KEEPALIVE_PING_WINDOW', env.KEEPALIVE_PING_WINDOW, interval / 4, 0, false),
-    maxConnections: blank(env.KEEPALIVE_MAX_CONNECTIONS) ? undefined : number('KEEPALIVE_MAX_CONNECTIONS', env.KEEPALIVE_MAX_CONNECTIONS, 0, 1, true),
-    durableWakeCounts: flag('KEEPALIVE_COUNT_WAKES', env.KEEPALIVE_COUNT_WAKES, d.durableWakeCounts),
-    webhook: webhook(env),
+    settings,
+    pingWindow: settings.pingWindow ?? settings.interval / 4,
+    alarmSlack: slack ? parseNumber('KEEPALIVE_ALARM_SLACK', slack, 0, false) : 0,
+    durableWakeCounts: wakes ? parseFlag('KEEPALIVE_COUNT_WAKES', wakes) : false,
   };
-}
-
-function webhook(env: Partial<Env>): WebhookOptions | undefined {
-  const url = env.KEEPALIVE_WEBHOOK;
-  if (blank(url)) return undefined;
-  if (!/^https?:\/\//i.test(url)) throw new RangeError(`KEEPALIVE_WEBHOOK must be an http(s) URL, got "${url}"`);
-  const secret = env.KEEPALIVE_WEBHOOK_SECRET;
-  const retry = env.KEEPALIVE_WEBHOOK_RETRY_MS;
-  return {
-    url,
-    ...(blank(secret) ? {} : { secret }),
-    ...(blank(retry) ? {} : { retry: retryDelays(number('KEEPALIVE_WEBHOOK_RETRY_MS', retry, 1000, 1, false)) }),
-  };
-}
-
-const blank = (value: string | undefined): value is undefined | '' => value === undefined || value.trim() === '';
-
-function number(name: string, value: string | undefined, fallback: number, min: number, whole: boolean): number {
-  if (blank(value)) return fallback;
-  const parsed = Number(value);
-  if (!Number.isFinite(parsed) || parsed < min || (whole && !Number.isInteger(parsed))) {
-    throw new RangeError(`${name} must be a ${whole ? 'whole number' : 'number'} >= ${min}, got "${value}"`);
-  }
-  return parsed;
-}
-
-function flag(name: string, value: string | undefined, fallback: boolean): boolean {
-  if (blank(value)) return fallback;
-  if (/^(1|true|yes|on)$/i.test(value)) return true;
-  if (/^(0|false|no|off)$/i.test(value)) return false;
-  throw new RangeError(`${name} must be true or false, got "${value}"`);
 }

@@ -28,50 +28,37 @@
  *   went from about 1.8 alarms per interval to 1.
  */
 import { DurableObject } from 'cloudflare:workers';
-import type { Hono } from 'hono';
-import { nanoid } from 'nanoid';
 import {
-  Application,
-  createApp,
-  hashSessionSecret,
-  Host,
-  isResponse,
-  isSessionSecret,
+  assembleHub,
+  newConnectionId,
   outlivesSocket,
-  PEER_META,
-  SESSION_META,
-  SESSION_PARAM,
-  SessionIndex,
-  SocketRegistry,
+  refuse,
   TEXT_FRAMES,
   type Admission,
   type AppData,
+  type Application,
+  type AssembledHub,
   type Awaitable,
   type BroadcastOptions,
   type CloseInfo,
   type Connection,
   type ConnectionId,
+  type ConnectGate,
+  type ConnectTicket,
   type DeadVerdict,
   type Hooks,
+  type Host,
   type Hub,
   type PresenceEntry,
-} from '../../runtime/index.ts';
+  type SocketRegistry,
+} from '../../runtime/internal.ts';
 import { DurableObjectEventStore } from './events.ts';
 import { AlarmTimer } from './alarm.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';
 import { hubInspector, type HubInspector } from './inspector.ts';
 import { DurableObjectSnapshotStore } from './store.ts';
 import { WakeCounter, type WakeCounts } from './wakes.ts';
-import {
-  closeQuietly,
-  codecFromQuery,
-  connectionIdOf,
-  frameOf,
-  isPing,
-  peerSocket,
-  seenOf,
-  type SocketAttachment,
-} from './websocket.ts';
+import { closeQuietly, connectionIdOf, frameOf, isPing, peerSocket, seenOf, type SocketAttachment } from './websocket.ts';
 
 /** Set on the 101 answer to /connect. */
 export const CONNECTION_HEADER = 'x-keepalive-connection';
@@ -102,29 +89,37 @@ export interface HubStats {
 /** The platform answers this text PING with PONG itself, even while the object sleeps. */
 const AUTO_RESPONSE = new WebSocketRequestResponsePair(TEXT_FRAMES.PING, TEXT_FRAMES.PONG);
 
+/** What a hub is made of: private to the object, read by tests through `hubInternals` (test-access.ts). */
+export interface HubInternals extends AssembledHub {
+  config: HubConfig;
+  store: DurableObjectSnapshotStore;
+  timer: AlarmTimer;
+  wakes: WakeCounter;
+  inspector: HubInspector;
+}
+
+/** The parts of every hub, by instance: kept off the class so a subclass's names never meet ours. */
+export const INTERNALS = new WeakMap<KeepaliveHub, HubInternals>();
+
 /**
- * The parts are public so tests and the benchmark can look inside (`runInDurableObject`).
- *
  * Build on it by subclassing: every hook is an optional method (`authorize`, `onOpen`,
  * `onMessage`, `onDead`, `onClose`), and the hub itself is the `Hub` hooks get
  * (`broadcast`, `connections`, `presence`). Export the subclass from your Worker and bind
  * it as KEEPALIVE_HUB in your wrangler.toml; the Worker's routes stay ours.
  */
 export class KeepaliveHub extends DurableObject<Env> implements Hub {
-  readonly config: HubConfig;
-  readonly host: Host;
-  readonly application: Application;
-  readonly sockets = new SocketRegistry();
-  readonly store: DurableObjectSnapshotStore;
-  readonly timer: AlarmTimer;
-  readonly wakes: WakeCounter;
-  readonly inspector: HubInspector;
-  readonly #app: Hono;
+  readonly #host: Host;
+  readonly #application: Application;
+  readonly #sockets: SocketRegistry;
+  readonly #store: DurableObjectSnapshotStore;
+  readonly #timer: AlarmTimer;
+  readonly #wakes: WakeCounter;
+  readonly #inspector: HubInspector;
+  readonly #gate: ConnectGate;
+  readonly #fetch: (request: Request) => Response | Promise<Response>;
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
   #name: string;
-  /** Session secrets (hashed) of the hub's connections, built after the rebuild. */
-  #sessions: SessionIndex | undefined;
   /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
   #outboxWake: number | null = null;
 
@@ -141,32 +136,12 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.config = hubConfig(env);
-    this.wakes = new WakeCounter(ctx.storage.kv, this.config.durableWakeCounts);
-    this.wakes.count('constructed');
-    this.store = new DurableObjectSnapshotStore(ctx.storage.kv);
-    this.timer = new AlarmTimer(ctx.storage, this.config.alarmSlack);
+    const config = hubConfig(env);
+    this.#wakes = new WakeCounter(ctx.storage.kv, config.durableWakeCounts);
+    this.#wakes.count('constructed');
+    this.#store = new DurableObjectSnapshotStore(ctx.storage.kv);
+    this.#timer = new AlarmTimer(ctx.storage, config.alarmSlack);
     this.#name = ctx.storage.kv.get<string>(HUB_NAME_KEY) ?? ctx.id.name ?? ctx.id.toString();
-    this.host = new Host({
-      transport: {
-        send: (id, frame) => {
-          if (isPing(frame)) this.#awaitingAnswer.add(id);
-          this.sockets.send(id, frame);
-        },
-        close: (id, reason) => {
-          this.#awaitingAnswer.delete(id);
-          this.sockets.close(id, reason);
-        },
-      },
-      store: this.store,
-      // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
-      now: () => Date.now(),
-      defaults: this.config.keepalive,
-      pingWindow: this.config.pingWindow,
-      onNextWake: (at) => this.timer.schedule(this.#earliest(at)),
-      onMessage: (id, data, at, tag) => this.application.message(id, data, at, tag),
-      ...(this.config.maxConnections !== undefined ? { maxConnections: this.config.maxConnections } : {}),
-    });
     // The subclass's methods, looked up per call: they are on the prototype, ours are not set.
     const hooks: Hooks = {
       ...(this.authorize ? { authorize: (request) => this.authorize!(request) } : {}),
@@ -175,47 +150,61 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       ...(this.onDead ? { onDead: (conn, verdict) => this.onDead!(conn, verdict) } : {}),
       ...(this.onClose ? { onClose: (conn, info) => this.onClose!(conn, info) } : {}),
     };
-    this.application = new Application({
-      host: this.host,
-      sockets: this.sockets,
-      hub: () => this.#name,
-      hooks,
-      webhook: this.config.webhook,
-      events: new DurableObjectEventStore(ctx.storage.kv),
-      now: () => Date.now(),
-      hookRecheck: HOOK_RECHECK_MS,
-      schedule: (at) => {
-        this.#outboxWake = at;
-        this.timer.schedule(this.#earliest(this.host.nextWake()));
+    let inspector: HubInspector | undefined;
+    const hub = assembleHub(
+      { ...config.settings, hooks },
+      {
+        accept: () => (_c, ticket) => this.#accept(ticket),
+        transport: (sockets) => ({
+          send: (id, frame) => {
+            if (isPing(frame)) this.#awaitingAnswer.add(id);
+            sockets.send(id, frame);
+          },
+          close: (id, reason) => {
+            this.#awaitingAnswer.delete(id);
+            sockets.close(id, reason);
+          },
+        }),
+        store: this.#store,
+        events: new DurableObjectEventStore(ctx.storage.kv),
+        // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
+        now: () => Date.now(),
+        pingWindow: config.pingWindow,
+        onNextWake: (at) => this.#timer.schedule(this.#earliest(at)),
+        hubName: () => this.#name,
+        application: {
+          hookRecheck: HOOK_RECHECK_MS,
+          schedule: (at) => {
+            this.#outboxWake = at;
+            this.#timer.schedule(this.#earliest(this.#host.nextWake()));
+          },
+        },
+        // The Worker guards /actors and /presence (KEEPALIVE_TOKEN); the object serves whoever it forwards.
+        openWithoutToken: true,
+        extend: (app, host) => {
+          inspector = hubInspector({ host, token: env.KEEPALIVE_TOKEN, onWatching: (watching) => this.#watched(watching) });
+          app.get('/stats', (c) => c.json(this.stats()));
+          app.route('/', inspector.routes);
+        },
       },
-    });
+    );
+    this.#host = hub.host;
+    this.#application = hub.application;
+    this.#sockets = hub.sockets;
+    this.#gate = hub.gate;
+    this.#inspector = inspector!;
+    this.#fetch = hub.app.fetch;
+    INTERNALS.set(this, { ...hub, config, store: this.#store, timer: this.#timer, wakes: this.#wakes, inspector: this.#inspector });
     // The platform answers a text PING itself, even while the object sleeps, so a peer
     // that PINGs never wakes us. It answers per object, not per connection: a peer that
     // PINGs before its ADVERTISE gets a PONG too (see README, Cloudflare).
     ctx.setWebSocketAutoResponse(AUTO_RESPONSE);
-    this.inspector = hubInspector({
-      host: this.host,
-      token: env.KEEPALIVE_TOKEN,
-      onWatching: (watching) => this.#watched(watching),
-    });
-    this.#app = createApp({
-      host: this.host,
-      sockets: this.sockets,
-      // The Worker guards /actors and /presence (KEEPALIVE_TOKEN); the object serves whoever it forwards.
-      openWithoutToken: true,
-      application: this.application,
-      extend: (app) => {
-        app.get('/connect', (c) => this.#accept(c.req.raw));
-        app.get('/stats', (c) => c.json(this.stats()));
-        app.route('/', this.inspector.routes);
-      },
-    });
     void ctx.blockConcurrencyWhile(async () => {
-      await this.timer.load();
+      await this.#timer.load();
       // Events an evicted instance still owed: hooks run again, webhooks are retried.
-      await this.application.load();
+      await this.#application.load();
       this.#rebuild();
-      this.application.start();
+      this.#application.start();
     });
   }
 
@@ -224,62 +213,62 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   }
 
   broadcast(data: AppData, options?: BroadcastOptions): number {
-    return this.application.broadcast(data, options);
+    return this.#application.broadcast(data, options);
   }
 
   connections(): Connection[] {
-    return this.application.connections();
+    return this.#application.connections();
   }
 
   connection(id: ConnectionId): Connection | undefined {
-    return this.application.connection(id);
+    return this.#application.connection(id);
   }
 
   presence(): PresenceEntry[] {
-    return this.application.presence();
+    return this.#application.presence();
   }
 
   override async fetch(request: Request): Promise<Response> {
-    this.wakes.count('fetches');
+    this.#wakes.count('fetches');
     const hub = request.headers.get(HUB_HEADER);
     if (hub !== null && hub !== this.#name) {
       this.#name = hub;
       this.ctx.storage.kv.put(HUB_NAME_KEY, hub);
     }
     if (new URL(request.url).pathname === '/actors') this.#handOverAll();
-    return this.#app.fetch(request);
+    return this.#fetch(request);
   }
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const at = Date.now();
     const frame = frameOf(message);
-    if (isPing(frame)) this.wakes.count('messages', 'pings');
-    else this.wakes.count('messages');
+    if (isPing(frame)) this.#wakes.count('messages', 'pings');
+    else this.#wakes.count('messages');
     const id = connectionIdOf(this.ctx, ws);
-    if (id === undefined || !this.host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
+    if (id === undefined || !this.#host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
     this.#handOver(id, ws);
-    if (!this.host.receive(id, frame, at)) return;
+    if (!this.#host.receive(id, frame, at)) return;
     ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
     // The answer to our PING: its deadline moves a whole interval later, so move the alarm now
     // (awake anyway) rather than let the armed one fire early.
-    if (this.#awaitingAnswer.delete(id) && this.host.fold(id)) this.timer.follow(this.#earliest(this.host.nextWake()));
+    if (this.#awaitingAnswer.delete(id) && this.#host.fold(id)) this.#timer.follow(this.#earliest(this.#host.nextWake()));
   }
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    this.wakes.count('closes');
+    this.#wakes.count('closes');
     this.#peerGone(ws, reason ? `peer closed: ${reason}` : `peer closed (${code})`, code);
     // The hibernation API leaves the closing handshake to us.
     closeQuietly(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
-    this.wakes.count('closes');
+    this.#wakes.count('closes');
     this.#peerGone(ws, `socket error: ${error instanceof Error ? error.message : String(error)}`, 1006);
   }
 
   override async alarm(): Promise<void> {
-    this.wakes.count('alarms');
-    this.timer.fired();
+    this.#wakes.count('alarms');
+    this.#timer.fired();
     const now = Date.now();
     // Folded now, not at their own deadlines: the PINGs the platform answered push every
     // such connection's deadline out together, so peers that only PING share one alarm
@@ -287,20 +276,20 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     // the store keeps only what the platform cannot give back.)
     this.#handOverAll(true);
     // Runs only the due connections and re-arms at the next deadline.
-    this.host.tick(now);
-    this.application.wake();
+    this.#host.tick(now);
+    this.#application.wake();
   }
 
   stats(): HubStats {
     return {
-      wakes: { ...this.wakes.counts },
-      host: { ...this.host.stats },
-      connections: this.host.size,
+      wakes: { ...this.#wakes.counts },
+      host: { ...this.#host.stats },
+      connections: this.#host.size,
       sockets: this.ctx.getWebSockets().length,
-      alarmAt: this.timer.armedAt,
-      alarmsSet: this.timer.setCount,
-      storage: { ...this.store.counts },
-      inspectors: this.inspector.watchers,
+      alarmAt: this.#timer.armedAt,
+      alarmsSet: this.#timer.setCount,
+      storage: { ...this.#store.counts },
+      inspectors: this.#inspector.watchers,
     };
   }
 
@@ -322,43 +311,17 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     return hostWake === null ? outbox : outbox === null ? hostWake : Math.min(hostWake, outbox);
   }
 
-  async #accept(request: Request): Promise<Response> {
-    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
-      return Response.json({ error: 'expected a WebSocket upgrade' }, { status: 426 });
-    }
-    const codec = codecFromQuery(new URL(request.url).searchParams.get('codec') ?? undefined);
-    if (codec instanceof Error) return Response.json({ error: codec.message }, { status: 400 });
-    if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
-    const admitted = await this.application.admit(request);
-    if (isResponse(admitted)) return admitted;
-    const secret = new URL(request.url).searchParams.get(SESSION_PARAM);
-    const session = secret === null ? null : await this.#session(secret);
-    if (isResponse(session)) return session;
+  /**
+   * An admitted `/connect` (runtime/hub/connect.ts) becomes a hibernatable WebSocket tagged
+   * with its connection's id: a new one's, or the session's it resumes.
+   */
+  #accept(ticket: ConnectTicket): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    if (session?.resume != null) {
-      // The same connection (id, counters, presence) carries on with this socket; its arrival is a sign of life.
-      const id = session.resume;
-      this.ctx.acceptWebSocket(server, [id]);
-      this.sockets.attach(id, peerSocket(server));
-      this.host.noteSignOfLife(id, Date.now());
-      return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
-    }
-    // Checked again: other connects may have been admitted while the hook ran.
-    if (this.host.atCapacity) return Response.json({ error: 'connection limit reached' }, { status: 503 });
-    const id = nanoid();
-    this.ctx.acceptWebSocket(server, [id]);
-    this.sockets.attach(id, peerSocket(server));
-    const meta = {
-      ...admitted.meta,
-      transport: 'websocket',
-      codec: codec.name,
-      ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}),
-      ...(session ? { [SESSION_META]: session.hash } : {}),
-    };
-    this.host.open({ id, role: 'server', codec, meta });
-    if (session) (this.#sessions ??= new SessionIndex(this.host)).add(session.hash, id);
+    const bound = this.#gate.attach(ticket, peerSocket(server), newConnectionId());
+    if (typeof bound !== 'string') return refuse(bound.status, bound.error);
+    this.ctx.acceptWebSocket(server, [bound]);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
-    return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: id } });
+    return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: bound } });
   }
 
   /** A fresh instance (first start, or after hibernation or eviction) takes back its sockets and snapshots. */
@@ -369,22 +332,22 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       const id = connectionIdOf(this.ctx, ws);
       if (id === undefined) continue;
       live.set(id, ws);
-      this.sockets.attach(id, peerSocket(ws));
+      this.#sockets.attach(id, peerSocket(ws));
     }
-    const records = this.store.load();
-    this.host.resume(records, now);
+    const records = this.#store.load();
+    this.#host.resume(records, now);
     for (const record of records) {
-      if (live.has(record.id) || !this.host.has(record.id)) continue;
+      if (live.has(record.id) || !this.#host.has(record.id)) continue;
       // Its socket is gone (a runtime restart disconnects them all). A session's connection
       // waits for its peer as after any socket lost without a goodbye; any other has ended,
       // and its application hears so (onClose, the webhook).
-      if (outlivesSocket(this.host, record.id, 1006)) continue;
-      this.host.peerClosed(record.id, 'socket lost while the hub was away');
+      if (outlivesSocket(this.#host, record.id, 1006)) continue;
+      this.#host.peerClosed(record.id, 'socket lost while the hub was away');
     }
     for (const [id, ws] of live) {
       // Its actor already ended (dead, closed) and the socket is still finishing its close.
-      if (!this.host.has(id)) {
-        this.sockets.detach(id);
+      if (!this.#host.has(id)) {
+        this.#sockets.detach(id);
         closeQuietly(ws, 1000, 'connection ended');
         continue;
       }
@@ -392,27 +355,27 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       const seen = seenOf(ws);
       const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
       const answeredFirst = answered !== undefined && seen !== undefined && answered < seen;
-      if (answeredFirst) this.host.noteAnsweredPing(id, answered);
-      if (seen !== undefined) this.host.noteSignOfLife(id, seen);
-      if (answered !== undefined && !answeredFirst) this.host.noteAnsweredPing(id, answered);
+      if (answeredFirst) this.#host.noteAnsweredPing(id, answered);
+      if (seen !== undefined) this.#host.noteSignOfLife(id, seen);
+      if (answered !== undefined && !answeredFirst) this.#host.noteAnsweredPing(id, answered);
     }
-    this.host.tick(now);
+    this.#host.tick(now);
   }
 
   /** Feeds the latest PING the platform answered for this socket, as a sign of life at that time. */
   #handOver(id: ConnectionId, ws: WebSocket): boolean {
     const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws);
-    return answered !== null && this.host.noteAnsweredPing(id, answered.getTime());
+    return answered !== null && this.#host.noteAnsweredPing(id, answered.getTime());
   }
 
   #handOverAll(fold = false): void {
     for (const ws of this.ctx.getWebSockets()) {
       const id = connectionIdOf(this.ctx, ws);
-      if (id === undefined || !this.host.has(id)) continue;
+      if (id === undefined || !this.#host.has(id)) continue;
       this.#handOver(id, ws);
       // Reading a connection folds whatever it has pending, not only what was new just now:
       // a rebuild before this wake may have handed the same answered PING over already.
-      if (fold) this.host.view(id);
+      if (fold) this.#host.view(id);
     }
   }
 
@@ -420,23 +383,11 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined) return;
     // A resumed session replaced this socket with an open one: nothing to end.
-    const current = (this.sockets.get(id) as { ws?: WebSocket } | undefined)?.ws;
+    const current = (this.#sockets.get(id) as { ws?: WebSocket } | undefined)?.ws;
     if (current !== undefined && current !== ws && current.readyState === WebSocket.OPEN) return;
     this.#awaitingAnswer.delete(id);
-    this.sockets.detach(id);
     // A session's connection outlives a socket that left without a goodbye: it waits for its
-    // peer's secret (resume) or the keepalive rule, as on Node (runtime/sessions.ts).
-    if (outlivesSocket(this.host, id, code)) return;
-    this.host.peerClosed(id, reason);
-  }
-
-  /** `?session=SECRET`: a new connection that remembers it, or the same one resumed on this socket. */
-  async #session(secret: string): Promise<{ hash: string; resume: ConnectionId | null } | Response> {
-    if (!isSessionSecret(secret)) return Response.json({ error: 'a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -' }, { status: 400 });
-    const hash = await hashSessionSecret(secret);
-    this.#sessions ??= new SessionIndex(this.host);
-    const claim = this.#sessions.claim(hash, (id) => this.sockets.get(id) !== undefined);
-    if (claim.kind === 'attached') return Response.json({ error: 'this session is attached to a live connection' }, { status: 409 });
-    return { hash, resume: claim.kind === 'resume' ? claim.id : null };
+    // peer's secret (resume) or the keepalive rule, as on every runtime.
+    this.#gate.socketGone(id, code, reason);
   }
 }

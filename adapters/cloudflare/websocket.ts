@@ -3,7 +3,7 @@
  * what it must carry across is tiny: its connection id as the socket's tag (set once at
  * accept) and, in its attachment, when it last delivered a frame.
  */
-import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type CodecSpec, type Frame, type PeerSocket } from '../../runtime/index.ts';
+import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type CodecSpec, type Frame, type PeerSocket } from '../../runtime/internal.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
 export interface SocketAttachment {

@@ -14,10 +14,10 @@ import {
   type ConnectionView,
   type Host,
   type WakeTimer,
-} from '../../runtime/index.ts';
+} from '../../runtime/internal.ts';
 import { closeQuietly, ConnWriter } from './conn.ts';
 
-export type { ClientEvents, ClientOptions } from '../../runtime/index.ts';
+export type { ClientEvents, ClientOptions } from '../../runtime/internal.ts';
 
 export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly url: string;

@@ -11,48 +11,18 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { startServer } from './server.ts';
-import {
-  clock,
-  DEFAULT_MAX_PINGS_PER_INTERVAL,
-  DEFAULT_SERVER,
-  describeKeepalive,
-  describeLimits,
-  number,
-  SERVER_FLAGS,
-  serverSettings,
-  UsageError,
-  type Env,
-} from '../../runtime/index.ts';
+import { clock, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
-Serves keepalive peers: WebSocket at /connect (text dialect), TCP (libvirt frames).
+Serves keepalive peers: WebSocket at /connect (text dialect; libvirt frames with
+?codec=libvirt), TCP (libvirt frames).
 
 Options:
-  --host H        interface to bind            (env HOST, default ${DEFAULT_SERVER.host})
-  --port P        HTTP/WebSocket port, 0: any  (env PORT, default ${DEFAULT_SERVER.port})
-  --tcp-port T    libvirt TCP port, 0: any     (env TCP_PORT, default ${DEFAULT_SERVER.tcpPort})
-  --interval MS   keepalive interval in ms     (env KEEPALIVE_INTERVAL, default ${DEFAULT_SERVER.interval})
-  --count N       unanswered PINGs before dead (env KEEPALIVE_COUNT, default ${DEFAULT_SERVER.count})
-  --no-ping       never send PINGs (still answer them)  (env KEEPALIVE_SEND_PINGS=false)
-  --advertise-timeout MS  close a peer that has not sent ADVERTISE within MS; 0: never
-                  (env KEEPALIVE_ADVERTISE_TIMEOUT, default interval*(count+1))
-  --max-connections N  open connections at once; past it WebSocket upgrades get 503
-                  and TCP sockets are closed  (env KEEPALIVE_MAX_CONNECTIONS, default no cap)
-  --max-pings N   PINGs a peer may send per interval before it is closed as a
-                  flood; 0: no limit  (env KEEPALIVE_MAX_PINGS, default ${DEFAULT_MAX_PINGS_PER_INTERVAL})
-  --token TOKEN   require "Authorization: Bearer TOKEN" (or ?token=) on /actors, /presence and
-                  /inspect; without one they answer 403 off loopback  (env KEEPALIVE_TOKEN)
-  --webhook URL   POST each open, dead and closed event here as JSON, at least once
-                  (env KEEPALIVE_WEBHOOK; first retry after KEEPALIVE_WEBHOOK_RETRY_MS, default 1000)
-  --webhook-secret S  sign each body: x-keepalive-signature: sha256=<HMAC>  (env KEEPALIVE_WEBHOOK_SECRET)
-  --no-inspector  do not serve the inspector page at /inspect (served by default on
-                  localhost, or anywhere with a token)
-  --state PATH    keep snapshots in this SQLite file and resume its connections on
-                  start; SIGINT/SIGTERM then keep them too  (env KEEPALIVE_STATE,
-                  default: in memory)
-  --quiet         do not log connections
-  -h, --help      show this help
+${SERVE_FLAGS_HELP}
+  --state PATH            keep snapshots in this SQLite file and resume its connections on
+                          start; SIGINT/SIGTERM then keep them too  (env KEEPALIVE_STATE,
+                          default: in memory)
 `;
 
 const CONNECT_HELP = `Usage: keepalive connect URL [options]   (npm run connect -- URL [options])
@@ -66,8 +36,8 @@ with CONNECT_SUPPORTS_FEATURE first (printed as CALL/REPLY); our ADVERTISE is ne
 
 Options:
   --dialect D     keepalive (our servers, default) or libvirt (a libvirt daemon)
-  --interval MS   keepalive interval in ms     (default ${DEFAULT_SERVER.interval})
-  --count N       unanswered PINGs before dead (default ${DEFAULT_SERVER.count})
+  --interval MS   keepalive interval in ms     (default ${DEFAULTS.interval})
+  --count N       unanswered PINGs before dead (default ${DEFAULTS.count})
   --no-ping       never send PINGs (still answer the server's)
   --require-keepalive  libvirt: exit 3 if the daemon has no keepalive (default: stay
                   connected, send nothing keepalive, check no liveness)
@@ -82,39 +52,19 @@ Exit status: 0 closed cleanly (or by SIGINT/SIGTERM), 1 connection failed or cut
 `;
 
 async function serve(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { ...SERVER_FLAGS, state: { type: 'string' }, 'no-inspector': { type: 'boolean' } },
-  });
+  const { values } = parseArgs({ args, options: { ...SERVE_FLAGS, state: { type: 'string' } } });
   if (values.help) return void process.stdout.write(SERVE_HELP);
   const env: Env = (name) => process.env[name];
-  const settings = serverSettings(values, env);
-  const { token } = settings;
+  const options = serveOptions(values, env);
   const statePath = values.state ?? (env('KEEPALIVE_STATE') || undefined);
   const log = values.quiet ? undefined : (line: string) => console.log(`${clock(Date.now())} ${line}`);
-  const server = await startServer({
-    ...settings,
-    tcpPort: number('--tcp-port', values['tcp-port'] ?? env('TCP_PORT'), DEFAULT_SERVER.tcpPort, 0),
-    ...(log ? { log } : {}),
-    ...(statePath ? { statePath } : {}),
-    ...(values['no-inspector'] ? { inspector: false } : {}),
-  });
-  const hasInspect = server.app.routes.some((route) => route.path === '/inspect');
-  console.log(`keepalive server (${describeKeepalive(settings)})`);
-  console.log(`  WebSocket  ${server.wsUrl}`);
-  console.log(`  TCP        ${server.tcpUrl}  (libvirt frames)`);
-  console.log(`  actors     ${server.url}/actors${token ? '  (token required)' : ''}`);
-  console.log(`  presence   ${server.url}/presence${token ? '  (token required)' : ''}`);
-  if (settings.webhook) console.log(`  webhook    ${settings.webhook.url}${settings.webhook.secret ? '  (signed)' : '  (unsigned: set --webhook-secret)'}`);
-  console.log(`  health     ${server.url}/healthz`);
-  console.log(`  limits     ${describeLimits(server.host, settings)}`);
-  if (hasInspect) console.log(`  inspector  ${server.url}/inspect${token ? '?token=TOKEN' : ''}`);
-  else if (!values['no-inspector']) console.log('  inspector  off: bind to localhost or set --token to serve /inspect');
-  if (server.statePath) console.log(`  state      ${server.statePath}  (${server.restored} connection(s) restored)`);
+  const server = await startServer({ ...options, ...(log ? { log } : {}), ...(statePath ? { statePath } : {}) });
+  const state = server.durable ? `${server.durable}  (${server.restored.length} connection(s) restored)` : 'in memory';
+  for (const line of serverBanner(server, options, 'keepalive server', state)) console.log(line);
 
   const stop = (signal: string) => {
-    const keep = server.statePath !== null;
-    console.log(keep ? `${signal}: keeping ${server.host.size} connection(s) in ${server.statePath} for the next start` : `${signal}: closing every connection`);
+    const keep = server.durable !== null;
+    console.log(keep ? `${signal}: keeping ${server.host.size} connection(s) in ${server.durable} for the next start` : `${signal}: closing every connection`);
     server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => process.exit(0),
       (error: unknown) => {
@@ -151,8 +101,8 @@ async function connectCommand(args: string[]): Promise<void> {
   if (values['require-keepalive'] && !libvirt) throw new UsageError('--require-keepalive needs --dialect libvirt');
   if (values.resume && (libvirt || !/^wss?:/i.test(url))) throw new UsageError('--resume needs a ws:// URL (TCP has nowhere to carry a session)');
   const quiet = values.quiet ?? false;
-  const interval = number('--interval', values.interval, DEFAULT_SERVER.interval, 1);
-  const count = number('--count', values.count, DEFAULT_SERVER.count, 0);
+  const interval = values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false);
+  const count = values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true);
   const client = connect(url, {
     interval,
     count,

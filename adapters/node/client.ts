@@ -22,10 +22,10 @@ import {
   type Host,
   type KeepaliveSupport,
   type WakeTimer,
-} from '../../runtime/index.ts';
+} from '../../runtime/internal.ts';
 import { libvirtTarget } from './libvirt-client.ts';
 
-export type { ClientEvents, ClientOptions, Dialect } from '../../runtime/index.ts';
+export type { ClientEvents, ClientOptions, Dialect } from '../../runtime/internal.ts';
 
 export type Direction = 'in' | 'out';
 

@@ -10,7 +10,7 @@
  * connections twice. A killed process's lock goes with it.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/index.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/internal.ts';
 
 export interface SqliteStoreOptions {
   /** `normal` (default): survives a killed process. `full`: also a power cut, one fsync per write. */
@@ -98,7 +98,7 @@ export class SqliteSnapshotStore implements SnapshotStore {
 
   /**
    * Runs `writes` as one transaction: a connection's last snapshot delete and the events
-   * reporting its end commit together (EndingStore). Nested calls join the outer one.
+   * reporting its end commit together (DeferredDeleteStore). Nested calls join the outer one.
    */
   transaction(writes: () => void): void {
     if (this.#closed || this.#inTransaction) return writes();

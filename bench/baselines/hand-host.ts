@@ -5,7 +5,7 @@
  * PING from an advertised peer, and otherwise only proves the peer alive. No statechart,
  * no snapshots, no limits, no events.
  */
-import { TEXT_FRAMES, type Frame, type Transport } from '../../runtime/index.ts';
+import { TEXT_FRAMES, type Frame, type Transport } from '../../runtime/internal.ts';
 import { TimerQueue } from '../../runtime/timer-queue.ts';
 
 class Peer {

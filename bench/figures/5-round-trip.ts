@@ -53,7 +53,7 @@ const figure: Figure = {
     const clients: Record<RoundTripTarget, RoundTripper> = {
       'adapter-ws': await wsRoundTripper(server.wsUrl, true),
       'echo-ws': await wsRoundTripper(ws.url, false),
-      'adapter-tcp': await tcpRoundTripper(server.tcpUrl, true),
+      'adapter-tcp': await tcpRoundTripper(server.tcpUrl!, true),
       'echo-tcp': await tcpRoundTripper(tcp.url, false),
     };
     try {

@@ -12,7 +12,7 @@
  *   node bench/workers/do-peers.ts URL COUNT pinger|answerer PERIOD
  */
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/index.ts';
+import { TEXT_FRAMES } from '../../runtime/internal.ts';
 import { onCommand, report } from '../lib/spawn.ts';
 
 export type PeerMode = 'pinger' | 'answerer';

@@ -5,7 +5,7 @@
  * deadline passes, so folds and PINGs are part of the cost. Frames are fresh strings
  * (as a socket hands them over), not the interned constants.
  */
-import { Application, Host, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/index.ts';
+import { Application, Host, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/internal.ts';
 import { HandHost } from '../baselines/hand-host.ts';
 import { timed, type Elapsed } from '../lib/clock.ts';
 

@@ -6,7 +6,7 @@
  */
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/index.ts';
+import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
 import type { RoundTripper } from './round-trips.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });

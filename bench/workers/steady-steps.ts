@@ -5,7 +5,7 @@
  * turn), and answers every PING of ours with a PONG 1 ms later; rate 0 is a peer that
  * only answers.
  */
-import { Host, TEXT_FRAMES } from '../../runtime/index.ts';
+import { Host, TEXT_FRAMES } from '../../runtime/internal.ts';
 
 const INTERVAL = 1000;
 const LATENCY = 1;

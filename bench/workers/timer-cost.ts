@@ -5,7 +5,7 @@
  *
  *   node --expose-gc bench/workers/timer-cost.ts N RUNS
  */
-import { Host, TEXT_FRAMES } from '../../runtime/index.ts';
+import { Host, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { HeartbeatSweep } from '../baselines/ws-sweep.ts';
 import { cpuMs } from '../lib/clock.ts';
 import { runChild } from '../lib/spawn.ts';

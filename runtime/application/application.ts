@@ -14,7 +14,7 @@ import { SESSION_META } from '../sessions.ts';
 import type { SocketRegistry } from '../sockets.ts';
 import type { ConnectionId } from '../store.ts';
 import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } from './events.ts';
-import type { EndingStore } from './ending-store.ts';
+import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';
 import { admit, describe, PEER_META, type Admitted } from './peer.ts';
 import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
@@ -35,10 +35,10 @@ export interface ApplicationOptions {
   /** See `OutboxOptions.hookRecheck`: for a platform that may evict the instance running a hook. */
   hookRecheck?: number | undefined;
   /**
-   * The Host's store, when it writes through an `EndingStore`: a connection's snapshot is
-   * then deleted together with the events that report its end (see ending-store.ts).
+   * The Host's store, when it writes through a `DeferredDeleteStore`: a connection's snapshot is
+   * then deleted together with the events that report its end (see deferred-delete-store.ts).
    */
-  ending?: EndingStore | undefined;
+  deferredDeletes?: DeferredDeleteStore | undefined;
   /** Failures of hooks and webhook tries. Default `console.error`. */
   report?: ((line: string) => void) | undefined;
 }
@@ -54,7 +54,7 @@ export class Application implements Hub {
   readonly #hooks: Hooks;
   readonly #report: (line: string) => void;
   readonly #handles = new Map<ConnectionId, Connection>();
-  readonly #ending: EndingStore | undefined;
+  readonly #ending: DeferredDeleteStore | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions) {
@@ -63,7 +63,7 @@ export class Application implements Hub {
     const hub = options.hub;
     this.#hub = typeof hub === 'string' ? () => hub : hub;
     this.#hooks = options.hooks ?? {};
-    this.#ending = options.ending;
+    this.#ending = options.deferredDeletes;
     this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
     const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
     if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
@@ -221,10 +221,10 @@ export class Application implements Hub {
     }
   }
 
-  /** Records a connection's last events, then (with an `EndingStore`) lets its snapshot go, as one write where the store can. */
+  /** Records a connection's last events, then (with a `DeferredDeleteStore`) lets its snapshot go, as one write where the store can. */
   #ended(id: ConnectionId, events: ApplicationEvent[]): void {
     const record = () => events.map((event) => this.outbox.record(event)).filter((write): write is Promise<void> => write !== undefined);
-    if (this.#ending) this.#ending.end(id, record);
+    if (this.#ending) this.#ending.deleteWith(id, record);
     else record();
   }
 

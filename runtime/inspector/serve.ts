@@ -11,7 +11,7 @@
  * path it was served at, so a stream always belongs to the page's own hub.
  */
 import { Hono } from 'hono';
-import { requireToken } from '../app.ts';
+import { requireToken } from '../hub/routes.ts';
 import type { Host } from '../host.ts';
 import type { ChartDrawing } from './drawing.ts';
 import { hostEventStream, type EventStreamOptions } from './events.ts';

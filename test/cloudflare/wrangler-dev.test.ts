@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
-import type { ConnectionView } from '../../runtime/index.ts';
+import type { ConnectionView } from '../../runtime/internal.ts';
 import { stopGroup } from '../support/process-group.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

@@ -3,7 +3,7 @@
  * would load, write ordering under bursts, sealing on shutdown, malformed records.
  */
 import assert from 'node:assert/strict';
-import { Host, type StoredConnection, type Transport } from '../../runtime/index.ts';
+import { Host, type StoredConnection, type Transport } from '../../runtime/internal.ts';
 import { KvSnapshotStore } from '../../adapters/deno/kv-store.ts';
 
 const silent: Transport = { send() {}, close() {} };

@@ -4,7 +4,7 @@
  * the real queue of a real Deno KV, including one message that really arrives twice.
  */
 import assert from 'node:assert/strict';
-import { Host, TEXT_FRAMES, type Frame, type Transport } from '../../runtime/index.ts';
+import { Host, TEXT_FRAMES, type Frame, type Transport } from '../../runtime/internal.ts';
 import { isWakeMessage, QueueTimer, type WakeMessage } from '../../adapters/deno/queue-timer.ts';
 
 class Wire implements Transport {

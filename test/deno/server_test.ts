@@ -4,7 +4,7 @@
  * are raw web WebSockets and raw TCP connections, so the test sees the wire.
  */
 import assert from 'node:assert/strict';
-import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, type HostEvent } from '../../runtime/index.ts';
+import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, type HostEvent } from '../../runtime/internal.ts';
 import { RESTART_REASON, startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });

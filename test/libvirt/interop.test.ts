@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
-import type { HostEvent, KeepaliveSupport } from '../../runtime/index.ts';
+import type { HostEvent, KeepaliveSupport } from '../../runtime/internal.ts';
 import { killAll, poll, spawnCli } from '../node/helpers.ts';
 import { startLibvirtd, type Libvirtd } from './daemon.ts';
 

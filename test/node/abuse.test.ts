@@ -9,7 +9,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApp, encodeMessage, Host, SocketRegistry, TEXT_FRAMES } from '../../runtime/index.ts';
+import { assembleHub, encodeMessage, Host, SocketRegistry, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { NODE, poll, ROOT } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -126,7 +126,7 @@ describe('a PING flood', () => {
     const [wsA, wsB, viaTcp] = await Promise.all([
       flood(running.wsUrl, floodFor, 5_000),
       flood(running.wsUrl, floodFor, 5_000),
-      flood(running.tcpUrl, floodFor, 5_000),
+      flood(running.tcpUrl!, floodFor, 5_000),
     ]);
     const during = probes.flatMap((p) => p.rtts.splice(0));
     for (const probe of probes) probe.stop();
@@ -168,7 +168,7 @@ describe('a flood of connection attempts', () => {
     });
     const attempts = await Promise.allSettled([
       ...Array.from({ length: 60 }, () => ws(running.wsUrl)),
-      ...Array.from({ length: 60 }, () => tcp(running.tcpUrl)),
+      ...Array.from({ length: 60 }, () => tcp(running.tcpUrl!)),
     ]);
     const refusedWs = attempts.filter((a) => a.status === 'rejected');
     // Racing upgrades that passed the check before the cap filled are closed with 1013 instead.
@@ -197,7 +197,7 @@ describe('frame size', () => {
   it('a TCP length word past the limit is refused on its own four bytes, before any payload arrives', async () => {
     const max = 4096;
     const { running, log } = await server({ maxFrameBytes: max });
-    const peer = await tcp(running.tcpUrl, false);
+    const peer = await tcp(running.tcpUrl!, false);
     const word = Buffer.alloc(4);
     word.writeUInt32BE(max + 1);
     peer.socket.write(word);
@@ -205,7 +205,7 @@ describe('frame size', () => {
     expect(log.some((line) => line.includes(`rejected: protocol error (oversized): frame of ${max + 1} bytes exceeds the limit of ${max}`))).toBe(true);
 
     // Exactly at the limit is a frame like any other (here, application traffic).
-    const ok = await tcp(running.tcpUrl, false);
+    const ok = await tcp(running.tcpUrl!, false);
     ok.socket.write(encodeMessage({ prog: 0x20008086, vers: 1, proc: 1, type: 0, serial: 1, status: 0 }, new Uint8Array(max - 28)));
     await poll(() => running.host.list()[0]?.messagesReceived === 1);
     expect(ok.closed).toBe(false);
@@ -222,7 +222,7 @@ describe('connection ids and addressing', () => {
   });
 
   it('no route takes a connection id: the core app serves only GET /healthz, /actors, /presence and /connect', () => {
-    const app = createApp({ host: new Host({ transport: new SocketRegistry() }), sockets: new SocketRegistry(), upgradeWebSocket: (() => () => {}) as never });
+    const { app } = assembleHub({}, { accept: () => () => new Response(null, { status: 500 }), onNextWake: () => {}, openWithoutToken: false });
     const routes = [...new Set(app.routes.map((r) => `${r.method} ${r.path}`))];
     expect(routes.sort()).toEqual(['GET /actors', 'GET /connect', 'GET /healthz', 'GET /presence']);
   });
@@ -247,7 +247,7 @@ describe('connection ids and addressing', () => {
     const intruder = await ws(`${running.wsUrl}?id=${victimId}`);
     intruder.ws.send(TEXT_FRAMES.ADVERTISE);
     for (const text of [`close ${victimId}`, victimId, JSON.stringify({ id: victimId, type: 'close' }), `keepalive:PONG ${victimId}`.slice(0, 14)]) intruder.ws.send(text);
-    const viaTcp = await tcp(running.tcpUrl, false);
+    const viaTcp = await tcp(running.tcpUrl!, false);
     viaTcp.socket.write(encodeMessage({ prog: 0x20008086, vers: 1, proc: 2, type: 0, serial: 1, status: 0 }, new TextEncoder().encode(victimId.padEnd(24))));
     await poll(() => running.host.size === 3 && running.host.list().filter((v) => v.id !== victimId).every((v) => v.messagesReceived >= 1));
 

@@ -7,7 +7,7 @@
  * (2 s) for a loaded machine.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultAdvertiseTimeout, TEXT_FRAMES, type HostEvent } from '../../runtime/index.ts';
+import { defaultAdvertiseTimeout, TEXT_FRAMES, type HostEvent } from '../../runtime/internal.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -56,7 +56,7 @@ describe('the ADVERTISE deadline on the Node server', () => {
     await poll(() => running.host.list().some((v) => v.advertised));
     const idleWs = await open(rawWs(running.wsUrl));
     const pinger = await open(rawWs(running.wsUrl));
-    const idleTcp = await open(rawTcp(running.tcpUrl));
+    const idleTcp = await open(rawTcp(running.tcpUrl!));
     // A sign of life, but not an ADVERTISE: it does not buy more time.
     timers.push(setInterval(() => pinger.ws.readyState === pinger.ws.OPEN && pinger.ws.send(TEXT_FRAMES.PING), 100));
     await poll(() => running.host.size === 4);
@@ -86,7 +86,7 @@ describe('the ADVERTISE deadline on the Node server', () => {
     // The raw sockets are let go at once (not after a close handshake the peer may never
     // finish), and their places are taken again by peers that do advertise.
     await poll(() => running.host.size === 1 && running.openSockets().ws === 1 && running.openSockets().tcp === 0, 5_000);
-    const newcomers = await Promise.all([open(rawWs(running.wsUrl, true)), open(rawWs(running.wsUrl, true)), open(rawTcp(running.tcpUrl, true))]);
+    const newcomers = await Promise.all([open(rawWs(running.wsUrl, true)), open(rawWs(running.wsUrl, true)), open(rawTcp(running.tcpUrl!, true))]);
     for (const peer of newcomers) 'ws' in peer ? peer.ws.send(TEXT_FRAMES.ADVERTISE) : peer.socket.write(FRAME.ADVERTISE);
     await poll(() => running.host.size === 4 && running.host.list().every((v) => v.advertised));
     await expect(rawWs(running.wsUrl)).rejects.toThrow(/503/);

@@ -8,7 +8,7 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/index.ts';
+import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
 
 export interface FloodReport {
   /** Connections opened (each one flooded until the server closed it). */

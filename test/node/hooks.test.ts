@@ -5,7 +5,7 @@
  * 10,000 messages a second with no false death.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES, type AppData, type CloseInfo, type Connection, type DeadVerdict, type Hooks } from '../../runtime/index.ts';
+import { TEXT_FRAMES, type AppData, type CloseInfo, type Connection, type DeadVerdict, type Hooks } from '../../runtime/internal.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { poll } from './helpers.ts';
@@ -74,8 +74,8 @@ describe('authorize and peer identity', () => {
     peer.ws.send(TEXT_FRAMES.ADVERTISE);
     const open = await poll(() => calls.find((c) => c.hook === 'onOpen'));
     expect(open.conn.peer).toBe('alice');
-    // Our own meta keys (the session hash, the peer) stay hidden; the app's and the transport's show.
-    expect(open.conn.meta).toEqual({ room: 'lobby' });
+    // Our own meta keys (the session hash, the peer) stay hidden; the app's and the transport's show (as on every runtime).
+    expect(open.conn.meta).toEqual({ room: 'lobby', transport: 'websocket', codec: 'text' });
     expect(calls.filter((c) => c.hook === 'onOpen')).toHaveLength(1);
   });
 

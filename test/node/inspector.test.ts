@@ -3,7 +3,8 @@
  * behind the token when one is set, never on an open interface without one.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { inspectorByDefault, startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { inspectorByDefault } from '../../runtime/internal.ts';
 
 const servers: RunningServer[] = [];
 afterEach(async () => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { libvirtTarget } from '../../adapters/node/libvirt-client.ts';
-import { encodeMessage, encodeSupportsFeatureCall, type KeepaliveSupport } from '../../runtime/index.ts';
+import { encodeMessage, encodeSupportsFeatureCall, type KeepaliveSupport } from '../../runtime/internal.ts';
 import { killAll, poll, spawnCli } from './helpers.ts';
 
 const bytes = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');

@@ -4,7 +4,7 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES, type KeepaliveMessage } from '../../runtime/index.ts';
+import { createLibvirtCodec, TEXT_FRAMES, type KeepaliveMessage } from '../../runtime/internal.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
 export const FRAME = {

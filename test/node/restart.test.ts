@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteSnapshotStore } from '../../adapters/node/sqlite-store.ts';
-import { createSessionSecret, hashSessionSecret, TEXT_FRAMES, type KeepaliveContext, type StoredConnection } from '../../runtime/index.ts';
+import { createSessionSecret, hashSessionSecret, TEXT_FRAMES, type KeepaliveContext, type StoredConnection } from '../../runtime/internal.ts';
 import { actors, killAll, poll, spawnCli, spawnServer, type ActorView } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, upgradeStatus, type RawTcp, type RawWs } from './peers.ts';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
-import { createSessionSecret, TEXT_FRAMES } from '../../runtime/index.ts';
+import { createSessionSecret, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { poll } from './helpers.ts';
 import { rawWs, upgradeStatus, type RawWs } from './peers.ts';
 
@@ -90,7 +90,7 @@ describe('a resuming client across a server restart', () => {
     await poll(() => client.view()!.pingsSent > sentBefore && client.view()!.unanswered >= 1, CLIENT.interval * 4);
 
     const second = await serve({ statePath: state, port });
-    expect(second.server.restored).toBe(1);
+    expect(second.server.restored).toHaveLength(1);
     expect([...second.server.host.ids()]).toEqual([serverId]);
     await poll(() => events.some((e) => /^resumed \d+$/.test(e)));
     expect(second.log).toContain(`${serverId} resumed: its peer reattached`);
@@ -188,7 +188,7 @@ describe('a resuming client across a server restart', () => {
     const port = first.server.port;
     await stop(first.server);
     const second = await serve({ statePath: statePath(), port });
-    expect(second.server.restored).toBe(0);
+    expect(second.server.restored).toHaveLength(0);
     await poll(() => events.some((e) => e.startsWith('resumed')));
     await elapse(SERVER.interval * (SERVER.count + 1) * 2);
     expect(events.filter((e) => /^(dead|closed)/.test(e))).toEqual([]);
@@ -276,7 +276,7 @@ describe('session secrets on /connect', () => {
     peer.ws.send(TEXT_FRAMES.PING);
     await poll(() => peer.received.includes(TEXT_FRAMES.PONG));
     const tcp = await new Promise<Socket>((resolve) => {
-      const socket = tcpConnect(first.server.tcpPort, '127.0.0.1', () => resolve(socket));
+      const socket = tcpConnect(first.server.tcpPort!, '127.0.0.1', () => resolve(socket));
     });
     await poll(() => first.server.host.size === 2);
     const byId = (a: { id: string }, b: { id: string }) => a.id.localeCompare(b.id);
@@ -288,7 +288,7 @@ describe('session secrets on /connect', () => {
     tcp.destroy();
 
     const second = await serve({ statePath: state, port, interval: 5_000, count: 5 });
-    expect(second.server.restored).toBe(2);
+    expect(second.server.restored).toHaveLength(2);
     expect(second.server.host.list().sort(byId)).toEqual(before);
     expect(before.find((v) => v.codec === 'text')).toMatchObject({ messagesReceived: 5, pingsReceived: 1, pongsSent: 1 });
   });

@@ -5,7 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { createSessionSecret, TEXT_FRAMES } from '../../runtime/index.ts';
+import { createSessionSecret, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { poll } from './helpers.ts';
 import { rawWs, type RawWs } from './peers.ts';
 

@@ -5,7 +5,7 @@
  * wrapped only to count.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Host, PLATFORM_TIMERS, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/index.ts';
+import { Host, PLATFORM_TIMERS, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/internal.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -278,7 +278,7 @@ describe('one timer for the whole process, proven on real sockets', () => {
     };
     for (let batch = 0; batch < 10; batch++) {
       const opened = await Promise.all(
-        Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? rawWs(running.wsUrl, true) : rawTcp(running.tcpUrl, true)).then(advertised)),
+        Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? rawWs(running.wsUrl, true) : rawTcp(running.tcpUrl!, true)).then(advertised)),
       );
       peers.push(...opened);
     }

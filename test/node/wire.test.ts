@@ -4,7 +4,7 @@
  * sent it (with a reason and a log line), the HTTP routes, and a graceful close.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeMessage, KEEPALIVE_PROGRAM, TEXT_FRAMES } from '../../runtime/index.ts';
+import { encodeMessage, KEEPALIVE_PROGRAM, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, splitFrames, type RawTcp, type RawWs } from './peers.ts';
@@ -63,7 +63,7 @@ describe('a server speaks only after the client ADVERTISE', () => {
 
   it('on TCP: not one byte for many intervals, then whole libvirt PING frames', async () => {
     const { running } = await server({ advertiseTimeout: 0 });
-    const peer = await tcp(running.tcpUrl);
+    const peer = await tcp(running.tcpUrl!);
     await elapse(INTERVAL * 5);
     expect(peer.bytes().length).toBe(0);
 
@@ -127,9 +127,9 @@ describe('bad input closes only the offending connection', () => {
   ];
   it.each(tcpCases)('TCP: %s', async (_name, garbage, reason) => {
     const { running, log } = await server();
-    const bystander = await tcp(running.tcpUrl, true);
+    const bystander = await tcp(running.tcpUrl!, true);
     bystander.socket.write(FRAME.ADVERTISE);
-    const victim = await tcp(running.tcpUrl, true);
+    const victim = await tcp(running.tcpUrl!, true);
     victim.socket.write(FRAME.ADVERTISE);
     await poll(() => running.host.size === 2 && running.host.list().every((v) => v.advertised));
     const ids = running.host.list().map((v) => v.id);
@@ -149,7 +149,7 @@ describe('bad input closes only the offending connection', () => {
 
   it('a frame split across many writes is still one frame, not garbage', async () => {
     const { running, log } = await server();
-    const peer = await tcp(running.tcpUrl, true);
+    const peer = await tcp(running.tcpUrl!, true);
     for (const byte of FRAME.ADVERTISE) {
       peer.socket.write(Buffer.from([byte]));
       await new Promise((resolve) => setImmediate(resolve));
@@ -178,7 +178,7 @@ describe('dead peers', () => {
 
   it('a silent TCP peer is hung up', async () => {
     const { running, log } = await server();
-    const peer = await tcp(running.tcpUrl);
+    const peer = await tcp(running.tcpUrl!);
     peer.socket.write(FRAME.ADVERTISE);
     await poll(() => peer.closed, INTERVAL * 30);
     expect(running.host.size).toBe(0);
@@ -198,14 +198,14 @@ describe('HTTP routes', () => {
 
     const a = await ws(running.wsUrl);
     a.ws.send(TEXT_FRAMES.ADVERTISE);
-    const b = await tcp(running.tcpUrl);
+    const b = await tcp(running.tcpUrl!);
     b.socket.write(FRAME.ADVERTISE);
     const list = await poll(async () => {
       const views = (await (await fetch(`${running.url}/actors`)).json()) as { codec: string; advertised: boolean; meta: Record<string, string> }[];
       return views.length === 2 && views.every((v) => v.advertised) && views;
     });
     expect(list.map((v) => v.codec).sort()).toEqual(['libvirt', 'text']);
-    expect(list.find((v) => v.codec === 'libvirt')?.meta).toEqual({ transport: 'tcp' });
+    expect(list.find((v) => v.codec === 'libvirt')?.meta).toEqual({ transport: 'tcp', codec: 'libvirt' });
   });
 
   it('a token guards /actors', async () => {
@@ -224,7 +224,7 @@ describe('HTTP routes', () => {
     const { running, log } = await server({ maxConnections: 1 });
     await ws(running.wsUrl);
     await expect(rawWs(running.wsUrl)).rejects.toThrow(/503/);
-    const refused = await tcp(running.tcpUrl);
+    const refused = await tcp(running.tcpUrl!);
     await poll(() => refused.closed);
     expect(log.some((line) => /refused: connection limit of 1 reached/.test(line))).toBe(true);
     expect(running.host.size).toBe(1);
@@ -235,7 +235,7 @@ it('close() says goodbye to every connection with its reason and stops listening
   const { running } = await server();
   const a = await ws(running.wsUrl, true);
   a.ws.send(TEXT_FRAMES.ADVERTISE);
-  const b = await tcp(running.tcpUrl, true);
+  const b = await tcp(running.tcpUrl!, true);
   b.socket.write(FRAME.ADVERTISE);
   await poll(() => running.host.size === 2);
   servers.splice(servers.indexOf(running), 1);

@@ -1,41 +1,59 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SERVER, serverSettings, UsageError, type Env } from '../../runtime/cli.ts';
+import { serveOptions, type Env } from '../../runtime/cli.ts';
+import { DEFAULTS, defaultAdvertiseTimeout, hubSettings, envSource, UsageError } from '../../runtime/settings.ts';
 
 const envOf =
   (vars: Record<string, string>): Env =>
   (name) =>
     vars[name];
 
-describe('serverSettings', () => {
-  it('takes a flag over the environment over the default, and leaves unset limits to the server', () => {
-    expect(serverSettings({}, envOf({}))).toEqual({
-      host: DEFAULT_SERVER.host,
-      port: DEFAULT_SERVER.port,
-      interval: DEFAULT_SERVER.interval,
-      count: DEFAULT_SERVER.count,
+describe('one settings model', () => {
+  it('takes a flag over the environment over the default, every default from one place', () => {
+    expect(serveOptions({}, envOf({}))).toEqual({
+      host: DEFAULTS.host,
+      port: DEFAULTS.port,
+      tcpPort: DEFAULTS.tcpPort,
+      interval: DEFAULTS.interval,
+      count: DEFAULTS.count,
       sendPings: true,
+      advertiseTimeout: defaultAdvertiseTimeout(DEFAULTS.interval, DEFAULTS.count),
+      maxConnections: undefined,
+      maxPingsPerInterval: DEFAULTS.maxPingsPerInterval,
+      maxFrameBytes: DEFAULTS.maxFrameBytes,
+      pingWindow: undefined,
+      token: undefined,
+      webhook: undefined,
     });
     const env = envOf({ KEEPALIVE_INTERVAL: '2000', KEEPALIVE_COUNT: '3', KEEPALIVE_SEND_PINGS: 'off', KEEPALIVE_MAX_PINGS: '7', KEEPALIVE_TOKEN: 't' });
-    expect(serverSettings({ interval: '250.5', 'max-connections': '10' }, env)).toEqual({
-      host: DEFAULT_SERVER.host,
-      port: DEFAULT_SERVER.port,
+    expect(serveOptions({ interval: '250.5', 'max-connections': '10' }, env)).toMatchObject({
       interval: 250.5,
       count: 3,
       sendPings: false,
       token: 't',
       maxConnections: 10,
       maxPingsPerInterval: 7,
+      advertiseTimeout: 250.5 * 4,
     });
-    expect(serverSettings({ 'no-ping': true, 'advertise-timeout': '0' }, envOf({ KEEPALIVE_SEND_PINGS: 'yes' }))).toMatchObject({
+    expect(serveOptions({ 'no-ping': true, 'advertise-timeout': '0' }, envOf({ KEEPALIVE_SEND_PINGS: 'yes' }))).toMatchObject({
       sendPings: false,
-      advertiseTimeout: 0,
+      advertiseTimeout: null,
     });
+    expect(serveOptions({ 'tcp-port': 'off', 'no-inspector': true }, envOf({}))).toMatchObject({ tcpPort: null, inspector: false });
   });
 
-  it('refuses what a person got wrong, naming the flag or variable', () => {
-    expect(() => serverSettings({ count: '1.5' }, envOf({}))).toThrow(new UsageError('--count must be a whole number >= 0, got "1.5"'));
-    expect(() => serverSettings({ interval: '0' }, envOf({}))).toThrow(/--interval must be a number >= 1/);
-    expect(() => serverSettings({ 'max-connections': '0' }, envOf({}))).toThrow(/--max-connections/);
-    expect(() => serverSettings({}, envOf({ KEEPALIVE_SEND_PINGS: 'maybe' }))).toThrow(/KEEPALIVE_SEND_PINGS must be true or false/);
+  it('reads a Worker\'s vars with the same names and defaults as the command line', () => {
+    const vars = { KEEPALIVE_INTERVAL: '2000', KEEPALIVE_COUNT: '3', KEEPALIVE_SEND_PINGS: 'off', KEEPALIVE_MAX_PINGS: '7', KEEPALIVE_TOKEN: 't' };
+    const { host: _h, port: _p, tcpPort: _t, ...fromArgs } = serveOptions({}, envOf(vars));
+    expect(hubSettings(envSource(envOf(vars)))).toEqual(fromArgs);
+  });
+
+  it('refuses what a person got wrong, naming the flag or variable it came from', () => {
+    expect(() => serveOptions({ count: '1.5' }, envOf({}))).toThrow(new UsageError('--count must be a whole number >= 0, got "1.5"'));
+    expect(() => serveOptions({}, envOf({ KEEPALIVE_COUNT: '1.5' }))).toThrow(new UsageError('KEEPALIVE_COUNT must be a whole number >= 0, got "1.5"'));
+    expect(() => serveOptions({ interval: '0' }, envOf({}))).toThrow(/--interval must be a number >= 1/);
+    expect(() => serveOptions({ 'max-connections': '0' }, envOf({}))).toThrow(/--max-connections/);
+    expect(() => serveOptions({ 'tcp-port': 'x' }, envOf({}))).toThrow(/--tcp-port must be a whole number >= 0 or off/);
+    expect(() => serveOptions({}, envOf({ KEEPALIVE_SEND_PINGS: 'maybe' }))).toThrow(/KEEPALIVE_SEND_PINGS must be true or false/);
+    expect(() => serveOptions({ webhook: 'ftp://x' }, envOf({}))).toThrow(/--webhook must be an http\(s\) URL/);
   });
 });

@@ -276,7 +276,7 @@ describe('the host\'s own in-memory store', () => {
     host.open({ id: 'a', role: 'server', interval: 1000, count: 2 });
     host.receive('a', 'keepalive:ADVERTISE');
     const store = host.store as MemorySnapshotStore;
-    expect(store.follows).toBe(true);
+    expect(store.savesEachStep).toBe(false);
     expect(store.records.size).toBe(0);
     now = 400;
     host.receive('a', 'keepalive:PONG'); // pending, not yet folded
@@ -290,7 +290,7 @@ describe('the host\'s own in-memory store', () => {
   it('a store handed in is written on every step, as before', () => {
     const store = new MemorySnapshotStore();
     const host = new Host({ store, transport: new LinkTransport(), now: () => 0 });
-    expect(store.follows).toBe(false);
+    expect(store.savesEachStep).toBe(true);
     host.open({ id: 'x', role: 'server' });
     expect(store.records.has('x')).toBe(true);
   });

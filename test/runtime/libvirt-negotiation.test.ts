@@ -14,7 +14,7 @@ import {
   type Frame,
   type HostEvent,
   type KeepaliveSupport,
-} from '../../runtime/index.ts';
+} from '../../runtime/internal.ts';
 
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const REPLY_1 = bytes('00000020 20008086 00000001 0000003c 00000001 00000001 00000000 00000001');

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature, type ApplicationEvent } from '../../runtime/index.ts';
+import { verifySignature, type ApplicationEvent } from '../../runtime/internal.ts';
 
 export interface Received {
   event: ApplicationEvent;

@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature, type ApplicationEvent } from '../../../runtime/index.ts';
+import { verifySignature, type ApplicationEvent } from '../../../runtime/internal.ts';
 
 export const RECEIVER_SECRET = 'workerd-hooks-secret';
 

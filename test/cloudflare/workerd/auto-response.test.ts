@@ -9,8 +9,9 @@
  */
 import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/index.ts';
+import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/internal.ts';
 import { COUNT, connect, eventually, hubStub, INTERVAL, stats, view, type Peer } from './helpers.ts';
 
 describe('setWebSocketAutoResponse', () => {
@@ -163,7 +164,7 @@ describe('setWebSocketAutoResponse', () => {
     expect(await peer.frameCount(1)).toEqual(['keepalive:PONG']);
     const v = await runInDurableObject(stub, async (o: KeepaliveHub) => {
       await o.alarm(); // any wake reads the auto-response time back
-      return o.host.view(peer.id);
+      return hubInternals(o).host.view(peer.id);
     });
     // Recorded, and the ADVERTISE deadline not moved by it: PINGing buys no time.
     expect(v).toMatchObject({ state: 'awaitingAdvertise', advertised: false, pingsReceived: 1, pongsSent: 0, wakeAt: deadline });

@@ -4,8 +4,9 @@
  */
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import { createLibvirtCodec, type KeepaliveSnapshot, type StoredConnection } from '../../../runtime/index.ts';
+import { createLibvirtCodec, type KeepaliveSnapshot, type StoredConnection } from '../../../runtime/internal.ts';
 import { COUNT, connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stats, stored, view } from './helpers.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
@@ -124,7 +125,7 @@ describe('eviction', () => {
     clock.at(INTERVAL);
     expect(await runAlarm(stub)).toBe(true);
     for (const peer of [text, binary, silent]) await peer.frameCount(1);
-    const probing = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    const probing = await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list());
     for (const v of probing) expect(v).toMatchObject({ state: 'alive.probing', unanswered: 1, pingsSent: 1, wakeAt: clock.t0 + 2 * INTERVAL });
     await evictDurableObject(stub);
 
@@ -133,7 +134,7 @@ describe('eviction', () => {
     text.ws.send('keepalive:PONG');
     binary.ws.send(LIBVIRT.PONG);
     await eventually(async () => expect((await stats(stub)).wakes).toMatchObject({ constructed: 2, messages: 3 + 2 }));
-    const after = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    const after = await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list());
     expect(after.map((v) => v.id).sort()).toEqual([text.id, binary.id, silent.id].sort());
     for (const peer of [text, binary]) {
       expect(after.find((v) => v.id === peer.id)).toMatchObject({
@@ -153,7 +154,7 @@ describe('eviction', () => {
 
     // And evicted again (the PONGs were never written, only kept on the sockets): same liveness.
     await evictDurableObject(stub);
-    const again = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    const again = await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list());
     for (const peer of [text, binary]) {
       expect(again.find((v) => v.id === peer.id)).toMatchObject({ state: 'alive.watching', unanswered: 0, lastSignOfLife: answeredAt, wakeAt: answeredAt + INTERVAL });
     }
@@ -175,7 +176,7 @@ describe('eviction', () => {
     clock.at(INTERVAL * (COUNT + 1));
     await runAlarm(stub);
     expect((await silent.closed).reason).toBe(`peer dead: silent for ${INTERVAL * (COUNT + 1)} ms, ${COUNT} keepalive PING(s) unanswered`);
-    expect(await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list().map((v) => [v.id, v.state, v.unanswered]))).toEqual(
+    expect(await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list().map((v) => [v.id, v.state, v.unanswered]))).toEqual(
       expect.arrayContaining([
         [text.id, 'alive.probing', 1],
         [binary.id, 'alive.probing', 1],
@@ -233,10 +234,10 @@ describe('eviction', () => {
     await runAlarm(stub);
     await probing.frameCount(1);
 
-    const before = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    const before = await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list());
     expect(before.map((v) => v.state).sort()).toEqual(['alive.probing', 'alive.watching', 'awaitingAdvertise']);
     await evictDurableObject(stub);
-    const after = await runInDurableObject(stub, (o: KeepaliveHub) => o.host.list());
+    const after = await runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.list());
     expect(after.sort((a, b) => a.id.localeCompare(b.id))).toEqual(before.sort((a, b) => a.id.localeCompare(b.id)));
     expect(new Set(after.map((v) => v.id)).size).toBe(3);
 

@@ -10,10 +10,11 @@
 import { createExecutionContext, runDurableObjectAlarm, runInDurableObject, waitOnExecutionContext } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { expect, vi } from 'vitest';
+import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { Env } from '../../../adapters/cloudflare/config.ts';
 import { CONNECTION_HEADER, type KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
 import worker from '../../../adapters/cloudflare/worker.ts';
-import type { ConnectionView, HostEvent } from '../../../runtime/index.ts';
+import type { ConnectionView, HostEvent } from '../../../runtime/internal.ts';
 
 export const INTERVAL = Number(env.KEEPALIVE_INTERVAL);
 export const COUNT = Number(env.KEEPALIVE_COUNT);
@@ -114,7 +115,7 @@ export async function connect(hub: string, query = ''): Promise<Peer> {
 }
 
 export function view(stub: Stub, id: string): Promise<ConnectionView | undefined> {
-  return runInDurableObject(stub, (o: KeepaliveHub) => o.host.view(id));
+  return runInDurableObject(stub, (o: KeepaliveHub) => hubInternals(o).host.view(id));
 }
 
 export function stats(stub: Stub) {

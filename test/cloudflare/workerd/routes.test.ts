@@ -4,7 +4,7 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { hubConfig } from '../../../adapters/cloudflare/config.ts';
-import type { ConnectionView } from '../../../runtime/index.ts';
+import type { ConnectionView } from '../../../runtime/internal.ts';
 import { connect, eventually, get, hubStub, stats, TOKEN, view, withEnv } from './helpers.ts';
 
 const bearer = { headers: { Authorization: `Bearer ${TOKEN}` } };
@@ -71,11 +71,11 @@ describe('Worker routes', () => {
 
   it('gives a peer interval * (count + 1) to ADVERTISE unless KEEPALIVE_ADVERTISE_TIMEOUT says otherwise ("0": never)', () => {
     const base = { KEEPALIVE_INTERVAL: '2000', KEEPALIVE_COUNT: '4' };
-    expect(hubConfig(base).keepalive.advertiseTimeout).toBe(10_000);
-    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '' }).keepalive.advertiseTimeout).toBe(10_000);
-    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '2500' }).keepalive.advertiseTimeout).toBe(2500);
-    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '0' }).keepalive.advertiseTimeout).toBeNull();
-    expect(hubConfig({}).keepalive.advertiseTimeout).toBe(30_000);
+    expect(hubConfig(base).settings.advertiseTimeout).toBe(10_000);
+    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '' }).settings.advertiseTimeout).toBe(10_000);
+    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '2500' }).settings.advertiseTimeout).toBe(2500);
+    expect(hubConfig({ ...base, KEEPALIVE_ADVERTISE_TIMEOUT: '0' }).settings.advertiseTimeout).toBeNull();
+    expect(hubConfig({}).settings.advertiseTimeout).toBe(30_000);
   });
 
   it.each([
@@ -84,7 +84,7 @@ describe('Worker routes', () => {
     [{ KEEPALIVE_SEND_PINGS: 'maybe' }, 'KEEPALIVE_SEND_PINGS must be true or false, got "maybe"'],
     [{ KEEPALIVE_MAX_CONNECTIONS: '0' }, 'KEEPALIVE_MAX_CONNECTIONS must be a whole number >= 1, got "0"'],
     [{ KEEPALIVE_ALARM_SLACK: '-1' }, 'KEEPALIVE_ALARM_SLACK must be a number >= 0, got "-1"'],
-    [{ KEEPALIVE_ADVERTISE_TIMEOUT: 'never' }, 'KEEPALIVE_ADVERTISE_TIMEOUT must be a number >= 0, got "never"'],
+    [{ KEEPALIVE_ADVERTISE_TIMEOUT: 'never' }, 'KEEPALIVE_ADVERTISE_TIMEOUT must be a whole number >= 0, got "never"'],
   ] as const)('says which var is wrong (%o) instead of failing obscurely', async (vars, error) => {
     const response = await withEnv(vars, '/connect/x', { headers: { Upgrade: 'websocket' } });
     expect(response.status).toBe(500);

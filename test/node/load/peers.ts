@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { nanoid } from 'nanoid';
 import WebSocket from 'ws';
-import { abandonsPeer, closeCode, closeReason, Host, SocketRegistry, WakeTimer } from '../../../runtime/index.ts';
+import { abandonsPeer, closeCode, closeReason, Host, SocketRegistry, WakeTimer } from '../../../runtime/internal.ts';
 import { summary, type LoadCommand, type PeersReport } from './protocol.ts';
 
 const { values, positionals } = parseArgs({

@@ -32,7 +32,7 @@ describe('Stately inspector (@statelyai/inspect, WebSocket)', () => {
 
     const server: RunningServer = await startServer({ port: 0, tcpPort: 0, interval: 200, count: 5, inspect: inspector.inspect });
     cleanup.push(() => server.close());
-    const clients: KeepaliveClient[] = [server.wsUrl, server.wsUrl, server.tcpUrl].map((url) => connect(url, { interval: 100, count: 5 }));
+    const clients: KeepaliveClient[] = [server.wsUrl, server.wsUrl, server.tcpUrl!].map((url) => connect(url, { interval: 100, count: 5 }));
     cleanup.push(() => clients.forEach((c) => c.close('test over')));
     await poll(() => server.host.size === 3);
     const ids = [...server.host.ids()];

@@ -1,7 +1,7 @@
 /**
- * The snapshot store a server's Host writes through when an application layer records
- * events: a connection's snapshot is deleted only together with the events that report
- * its end, never before them. Otherwise a crash between the two (seen under CPU contention:
+ * The snapshot store a hub's Host writes through when an application layer records
+ * events. Its `delete` is deferred, as its name says: a connection's snapshot is deleted
+ * only together with the events that report its end (`deleteWith`), never before them. Otherwise a crash between the two (seen under CPU contention:
  * the process preempted between two synchronous writes) would forget a dead connection
  * without anyone being told. With a store that has `transaction` (the SQLite state file)
  * the events and the delete are one transaction; with an asynchronous one (Deno KV) the
@@ -15,7 +15,7 @@ export interface TransactionalStore {
   transaction(writes: () => void): void;
 }
 
-export class EndingStore implements SnapshotStore {
+export class DeferredDeleteStore implements SnapshotStore {
   readonly inner: SnapshotStore;
   /** Ended connections whose snapshot waits for their events. */
   readonly #ending = new Set<ConnectionId>();
@@ -32,13 +32,17 @@ export class EndingStore implements SnapshotStore {
     return this.inner.save(record);
   }
 
-  /** The Host let go of the connection: its events come next, in the same turn. */
+  get savesEachStep(): boolean {
+    return this.inner.savesEachStep ?? true;
+  }
+
+  /** Marks the snapshot for deletion with the events the Host's next event (same turn) records: see `deleteWith`. */
   delete(id: ConnectionId): void {
     this.#ending.add(id);
   }
 
-  /** Runs `record` (the events' writes, returning any still in flight), then deletes the snapshot. */
-  end(id: ConnectionId, record: () => Promise<unknown>[]): void {
+  /** Runs `record` (the events' writes, returning any still in flight), then deletes the snapshot marked by `delete`. */
+  deleteWith(id: ConnectionId, record: () => Promise<unknown>[]): void {
     if (!this.#ending.delete(id)) {
       record();
       return;

@@ -1,0 +1,148 @@
+/**
+ * One hub, assembled once: the `Host`, its application layer (hooks, presence, outbox),
+ * the `/connect` gate and the routes, from the hub's settings. The Node and Deno servers
+ * and the Durable Object each call this and supply only what their platform has: how an
+ * admitted request becomes a socket, the timer, the stores, and routes of their own.
+ */
+import type { Hono } from 'hono';
+import { Application, type ApplicationOptions } from '../application/application.ts';
+import { DeferredDeleteStore } from '../application/deferred-delete-store.ts';
+import type { EventStore } from '../application/events.ts';
+import type { Hooks } from '../application/types.ts';
+import { Host, type HostEvent, type InspectObserver, type PingWindow, type Transport } from '../host.ts';
+import { DEFAULTS, type HubSettings } from '../settings.ts';
+import { SocketRegistry } from '../sockets.ts';
+import type { ConnectionId, SnapshotStore } from '../store.ts';
+import { ConnectGate } from './connect.ts';
+import { hubRoutes, type AcceptSocket } from './routes.ts';
+
+/** What a user configures a hub with in code: the settings (all optional) and the application. */
+export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
+  /** ms a PING may leave before and after its due time, or `{ early, late }` (`HostOptions.pingWindow`). */
+  pingWindow?: number | PingWindow | undefined;
+  /** The hub's name in events and webhooks. Default `default`. */
+  hub?: string;
+  /** The application's hooks: authorize, onOpen, onMessage, onDead, onClose (docs/hooks.md). */
+  hooks?: Hooks;
+  /** XState inspection observer, handed to the Host (steps every frame). */
+  inspect?: InspectObserver;
+  /** Every host event, per-frame ones included (they cost only while someone listens). */
+  onEvent?: (event: HostEvent) => void;
+  /** One line per notable event (connections opened, closed, rejected, dead). Default: none. */
+  log?: (line: string) => void;
+}
+
+/** What only the platform has. */
+export interface HubPlatform {
+  /** Turns an admitted `/connect` request into the platform's socket (see `honoAcceptor`). */
+  accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate }) => AcceptSocket;
+  /** Where to arm the one platform timer. */
+  onNextWake: (at: number | null) => void;
+  /** A durable snapshot store; none: the host's own memory. */
+  store?: SnapshotStore | undefined;
+  /** Where undelivered events wait; none: memory. */
+  events?: EventStore | undefined;
+  /** Wraps the sockets as the host's transport (a platform that watches what goes out). */
+  transport?: ((sockets: SocketRegistry) => Transport) | undefined;
+  now?: (() => number) | undefined;
+  /** The hub's name when it is known only later (a Durable Object learns it per request). */
+  hubName?: (() => string) | undefined;
+  /** The platform's default PING window when the settings give none (ms). */
+  pingWindow?: number | PingWindow | undefined;
+  application?: Pick<ApplicationOptions, 'schedule' | 'hookRecheck'> | undefined;
+  /** Private routes open without a token (a server bound to loopback; an object behind the Worker's guard). */
+  openWithoutToken: boolean;
+  ready?: () => boolean;
+  /** Log lines go out only while this says so (not while a shutdown lets go of kept connections). */
+  logging?: () => boolean;
+  onResume?: (id: ConnectionId) => void;
+  /** The inspector and the platform's own routes. */
+  extend?: (app: Hono, host: Host) => void;
+}
+
+export interface AssembledHub {
+  host: Host;
+  application: Application;
+  sockets: SocketRegistry;
+  gate: ConnectGate;
+  app: Hono;
+}
+
+export function assembleHub(options: HubOptions, platform: HubPlatform): AssembledHub {
+  const interval = options.interval ?? DEFAULTS.interval;
+  const count = options.count ?? DEFAULTS.count;
+  const log = options.log;
+  const sockets = new SocketRegistry();
+  let application: Application | undefined;
+  // A durable store deletes a connection's snapshot together with the events that report its
+  // end. Without one (memory), nothing outlives the process anyway: the host keeps its own.
+  const store = platform.store ? new DeferredDeleteStore(platform.store) : undefined;
+  const pingWindow = options.pingWindow ?? platform.pingWindow;
+  const host = new Host({
+    transport: platform.transport?.(sockets) ?? sockets,
+    ...(store ? { store } : {}),
+    ...(platform.now ? { now: platform.now } : {}),
+    onNextWake: platform.onNextWake,
+    onMessage: (id, data, at, tag) => application?.message(id, data, at, tag),
+    defaults: {
+      interval,
+      count,
+      sendPings: options.sendPings ?? DEFAULTS.sendPings,
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : interval * (count + 1),
+    },
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),
+    maxPingsPerInterval: options.maxPingsPerInterval ?? DEFAULTS.maxPingsPerInterval,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULTS.maxFrameBytes,
+    ...(pingWindow !== undefined ? { pingWindow } : {}),
+    ...(log || options.onEvent
+      ? {
+          onEvent: (event: HostEvent) => {
+            if (log && (platform.logging?.() ?? true)) logEvent(event, log);
+            options.onEvent?.(event);
+          },
+          // The log prints lifecycle lines only: per-frame events are made only for a caller's onEvent.
+          onEventFrames: options.onEvent !== undefined,
+        }
+      : {}),
+  });
+  const name = options.hub ?? DEFAULTS.hub;
+  application = new Application({
+    host,
+    sockets,
+    deferredDeletes: store,
+    hub: platform.hubName ?? name,
+    hooks: options.hooks,
+    webhook: options.webhook,
+    events: platform.events,
+    ...(platform.now ? { now: platform.now } : {}),
+    ...platform.application,
+    report: log ?? ((line) => console.error(`keepalive: ${line}`)),
+  });
+  const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume });
+  const app = hubRoutes({
+    host,
+    application,
+    gate,
+    accept: platform.accept({ host, sockets, gate }),
+    token: options.token,
+    openWithoutToken: platform.openWithoutToken,
+    ...(platform.ready ? { ready: platform.ready } : {}),
+    extend: (app) => platform.extend?.(app, host),
+  });
+  return { host, application, sockets, gate, app };
+}
+
+/** One log line per event a server operator cares about (not per frame). */
+export function logEvent(event: HostEvent, log: (line: string) => void): void {
+  switch (event.type) {
+    case 'opened':
+      log(`${event.id} opened`);
+      return;
+    case 'rejected':
+    case 'dead':
+    case 'closed':
+      log(`${event.id} ${event.type}: ${event.reason}`);
+      return;
+  }
+}

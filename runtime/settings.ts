@@ -1,0 +1,244 @@
+/**
+ * One settings model for every runtime: each setting has one name, one flag, one
+ * environment variable (also the Worker var) and one default, here. The Node and Deno
+ * command lines read flags then environment; a Worker reads its vars. A value a person
+ * got wrong fails loudly, naming where it came from (`--count`, `KEEPALIVE_COUNT`).
+ */
+import { retryDelays, type WebhookOptions } from './application/webhook.ts';
+
+/** A flag or environment value a person got wrong: printed as is, exit status 1 (a Worker: 500 naming it). */
+export class UsageError extends RangeError {
+  override readonly name = 'UsageError';
+}
+
+/** libvirtd's keepalive settings, and what a local server binds to. */
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8787,
+  tcpPort: 8788,
+  interval: 5000,
+  count: 5,
+  sendPings: true,
+  maxPingsPerInterval: 100,
+  maxFrameBytes: 1024 * 1024,
+  hub: 'default',
+  webhookRetryMs: 1000,
+} as const;
+
+/** What a peer gets to ADVERTISE unless told otherwise: as long as a silent advertised peer may live. */
+export function defaultAdvertiseTimeout(interval: number, count: number): number {
+  return interval * (count + 1);
+}
+
+/**
+ * The settings every hub takes, resolved. Where a platform's default differs, it says why:
+ * `pingWindow` is 0 on a process timer (a window makes bursts: figure 9) and a quarter of
+ * the interval on a Durable Object's alarm (each wake costs: figure 7).
+ */
+export interface HubSettings {
+  interval: number;
+  count: number;
+  sendPings: boolean;
+  /** null: no deadline. */
+  advertiseTimeout: number | null;
+  maxConnections: number | undefined;
+  maxPingsPerInterval: number;
+  maxFrameBytes: number;
+  /** ms a PING may leave early or late; undefined: the platform's default. */
+  pingWindow: number | undefined;
+  token: string | undefined;
+  webhook: WebhookOptions | undefined;
+}
+
+/** A server's listeners (Node, Deno). */
+export interface ListenSettings {
+  host: string;
+  port: number;
+  /** null: no TCP listener. */
+  tcpPort: number | null;
+}
+
+/** Where a setting's text comes from: a flag's value, then the environment (or Worker vars). */
+export interface SettingSource {
+  flag?(name: string): string | boolean | undefined;
+  env(name: string): string | undefined;
+}
+
+type Kind = { number: { min: number; whole: boolean } } | 'flag' | 'text' | 'url';
+
+interface Setting {
+  flag: string;
+  env: string;
+  kind: Kind;
+  help: string;
+}
+
+/** Every setting, for the parser and the help text alike. */
+export const SETTINGS = {
+  host: { flag: 'host', env: 'HOST', kind: 'text', help: `interface to bind (default ${DEFAULTS.host})` },
+  port: { flag: 'port', env: 'PORT', kind: { number: { min: 0, whole: true } }, help: `HTTP/WebSocket port, 0: any (default ${DEFAULTS.port})` },
+  tcpPort: { flag: 'tcp-port', env: 'TCP_PORT', kind: 'text', help: `libvirt TCP port, 0: any, off: none (default ${DEFAULTS.tcpPort})` },
+  interval: { flag: 'interval', env: 'KEEPALIVE_INTERVAL', kind: { number: { min: 1, whole: false } }, help: `keepalive interval in ms (default ${DEFAULTS.interval})` },
+  count: { flag: 'count', env: 'KEEPALIVE_COUNT', kind: { number: { min: 0, whole: true } }, help: `unanswered PINGs before dead (default ${DEFAULTS.count})` },
+  sendPings: { flag: 'no-ping', env: 'KEEPALIVE_SEND_PINGS', kind: 'flag', help: 'never send PINGs, still answer them (env: false)' },
+  advertiseTimeout: {
+    flag: 'advertise-timeout',
+    env: 'KEEPALIVE_ADVERTISE_TIMEOUT',
+    kind: { number: { min: 0, whole: true } },
+    help: 'close a peer that has not sent ADVERTISE within MS; 0: never (default interval*(count+1))',
+  },
+  maxConnections: {
+    flag: 'max-connections',
+    env: 'KEEPALIVE_MAX_CONNECTIONS',
+    kind: { number: { min: 1, whole: true } },
+    help: 'open connections at once; past it upgrades get 503 and TCP sockets are closed (default no cap)',
+  },
+  maxPingsPerInterval: {
+    flag: 'max-pings',
+    env: 'KEEPALIVE_MAX_PINGS',
+    kind: { number: { min: 0, whole: true } },
+    help: `PINGs a peer may send per interval before it is closed as a flood; 0: no limit (default ${DEFAULTS.maxPingsPerInterval})`,
+  },
+  maxFrameBytes: {
+    flag: 'max-frame-bytes',
+    env: 'KEEPALIVE_MAX_FRAME_BYTES',
+    kind: { number: { min: 64, whole: true } },
+    help: `largest frame accepted, bytes (default ${DEFAULTS.maxFrameBytes})`,
+  },
+  pingWindow: {
+    flag: 'ping-window',
+    env: 'KEEPALIVE_PING_WINDOW',
+    kind: { number: { min: 0, whole: false } },
+    help: 'ms a PING may leave early or late, stamped at its due time (default 0; a Worker: interval/4)',
+  },
+  token: { flag: 'token', env: 'KEEPALIVE_TOKEN', kind: 'text', help: 'require "Authorization: Bearer TOKEN" (or ?token=) on private routes; without one they answer 403 off loopback' },
+  webhook: { flag: 'webhook', env: 'KEEPALIVE_WEBHOOK', kind: 'url', help: 'POST each open, dead and closed event here as JSON, at least once' },
+  webhookSecret: { flag: 'webhook-secret', env: 'KEEPALIVE_WEBHOOK_SECRET', kind: 'text', help: 'sign each body: x-keepalive-signature: sha256=<HMAC>' },
+  webhookRetryMs: {
+    flag: 'webhook-retry',
+    env: 'KEEPALIVE_WEBHOOK_RETRY_MS',
+    kind: { number: { min: 1, whole: false } },
+    help: `first retry delay after a failed webhook try, doubling up to 60 s (default ${DEFAULTS.webhookRetryMs})`,
+  },
+} as const satisfies Record<string, Setting>;
+
+export type SettingName = keyof typeof SETTINGS;
+
+/** `parseArgs` options for every setting, plus what each command adds. */
+export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries(
+  Object.values(SETTINGS).map((setting) => [setting.flag, { type: setting.kind === 'flag' ? 'boolean' : 'string' }]),
+);
+
+/** Help lines for the settings a command takes. */
+export function settingsHelp(names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[]): string {
+  return names
+    .map((name) => {
+      const s: Setting = SETTINGS[name];
+      const left = `  --${s.flag}${s.kind === 'flag' ? '' : ' V'}`;
+      return `${left.padEnd(24)}${s.help}\n${''.padEnd(24)}(env ${s.env})`;
+    })
+    .join('\n');
+}
+
+/** Reads one setting's text: the flag if given, else the environment; with the name to blame. */
+function raw(source: SettingSource, name: SettingName): { value: string | boolean; from: string } | undefined {
+  const s: Setting = SETTINGS[name];
+  const flagged = source.flag?.(s.flag);
+  if (flagged !== undefined && flagged !== '') return { value: flagged, from: `--${s.flag}` };
+  const env = source.env(s.env);
+  if (env !== undefined && env.trim() !== '') return { value: env.trim(), from: s.env };
+  return undefined;
+}
+
+function numberOf(source: SettingSource, name: SettingName): number | undefined {
+  const found = raw(source, name);
+  if (found === undefined) return undefined;
+  const { min, whole } = (SETTINGS[name].kind as { number: { min: number; whole: boolean } }).number;
+  return parseNumber(found.from, String(found.value), min, whole);
+}
+
+/** A number setting's text, checked: `from` names where it came from in the error. */
+export function parseNumber(from: string, value: string, min: number, whole: boolean): number {
+  const parsed = Number(value);
+  if (value.trim() === '' || !Number.isFinite(parsed) || parsed < min || (whole && !Number.isInteger(parsed))) {
+    throw new UsageError(`${from} must be a ${whole ? 'whole number' : 'number'} >= ${min}, got "${value}"`);
+  }
+  return parsed;
+}
+
+function textOf(source: SettingSource, name: SettingName): string | undefined {
+  const found = raw(source, name);
+  return found === undefined ? undefined : String(found.value);
+}
+
+/** Parses a yes/no the way every setting does. */
+export function parseFlag(from: string, value: string): boolean {
+  if (/^(1|true|yes|on)$/i.test(value)) return true;
+  if (/^(0|false|no|off)$/i.test(value)) return false;
+  throw new UsageError(`${from} must be true or false, got "${value}"`);
+}
+
+/** The hub's settings from flags and environment (or Worker vars), every default applied. */
+export function hubSettings(source: SettingSource): HubSettings {
+  const interval = numberOf(source, 'interval') ?? DEFAULTS.interval;
+  const count = numberOf(source, 'count') ?? DEFAULTS.count;
+  const pings = raw(source, 'sendPings');
+  // The flag is --no-ping (true means off); the variable says whether to send (false means off).
+  const sendPings = pings === undefined ? DEFAULTS.sendPings : typeof pings.value === 'boolean' ? !pings.value : parseFlag(pings.from, pings.value);
+  const advertise = numberOf(source, 'advertiseTimeout');
+  return {
+    interval,
+    count,
+    sendPings,
+    advertiseTimeout: advertise === undefined ? defaultAdvertiseTimeout(interval, count) : advertise || null,
+    maxConnections: numberOf(source, 'maxConnections'),
+    maxPingsPerInterval: numberOf(source, 'maxPingsPerInterval') ?? DEFAULTS.maxPingsPerInterval,
+    maxFrameBytes: numberOf(source, 'maxFrameBytes') ?? DEFAULTS.maxFrameBytes,
+    pingWindow: numberOf(source, 'pingWindow'),
+    token: textOf(source, 'token'),
+    webhook: webhookOf(source),
+  };
+}
+
+/** Where a server listens, from flags and environment. */
+export function listenSettings(source: SettingSource): ListenSettings {
+  const tcp = textOf(source, 'tcpPort');
+  let tcpPort: number | null = DEFAULTS.tcpPort;
+  if (tcp === 'off') tcpPort = null;
+  else if (tcp !== undefined) {
+    const parsed = Number(tcp);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new UsageError(`${raw(source, 'tcpPort')!.from} must be a whole number >= 0 or off, got "${tcp}"`);
+    tcpPort = parsed;
+  }
+  return {
+    host: textOf(source, 'host') ?? DEFAULTS.host,
+    port: numberOf(source, 'port') ?? DEFAULTS.port,
+    tcpPort,
+  };
+}
+
+function webhookOf(source: SettingSource): WebhookOptions | undefined {
+  const found = raw(source, 'webhook');
+  if (found === undefined) return undefined;
+  const url = String(found.value);
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Reported below.
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${found.from} must be an http(s) URL, got "${url}"`);
+  const secret = textOf(source, 'webhookSecret');
+  const retry = numberOf(source, 'webhookRetryMs');
+  return { url, ...(secret ? { secret } : {}), ...(retry !== undefined ? { retry: retryDelays(retry) } : {}) };
+}
+
+/** Settings from a plain environment only (a Worker's vars, `process.env`, `Deno.env`). */
+export function envSource(env: (name: string) => string | undefined): SettingSource {
+  return { env };
+}
+
+/** Settings from `parseArgs` values first, then the environment. */
+export function argsSource(values: Record<string, string | boolean | undefined>, env: (name: string) => string | undefined): SettingSource {
+  return { flag: (name) => values[name], env };
+}
