@@ -152,7 +152,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     };
     let inspector: HubInspector | undefined;
     const hub = assembleHub(
-      { ...config.settings, hooks },
+      // No token here: the Worker guards the private routes (worker.ts) and the object serves whoever it forwards.
+      { ...config.settings, token: undefined, hooks },
       {
         accept: () => (_c, ticket) => this.#accept(ticket),
         transport: (sockets) => ({
@@ -179,7 +180,6 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
             this.#timer.schedule(this.#earliest(this.#host.nextWake()));
           },
         },
-        // The Worker guards /actors and /presence (KEEPALIVE_TOKEN); the object serves whoever it forwards.
         openWithoutToken: true,
         extend: (app, host) => {
           inspector = hubInspector({ host, token: env.KEEPALIVE_TOKEN, onWatching: (watching) => this.#watched(watching) });

@@ -50,7 +50,7 @@ export interface CloseOptions {
 export interface ServerTimer {
   readonly schedule: (at: number | null) => void;
   stop(): void;
-  /** Starts taking wake-ups from outside the process (a queue), before connections are restored. */
+  /** Starts taking wake-ups from outside the process (a queue), before connections are restored; settles only when it stops. */
   listen?(): Promise<void>;
   /** Waits for what `schedule` still writes (a queue message). */
   flush?(): Promise<void>;
@@ -165,7 +165,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       const started = performance.now();
       // Events first: a connection whose end was recorded is not restored.
       const owed = await application.load();
-      await timer.listen?.();
+      timer.listen?.().catch((error: unknown) => log(`timer listener error: ${String(error)}`));
       // Deadlines that passed while no process ran are handled now, as late ticks, with the
       // restart grace (a crash may have lost the PONG to the last PING).
       restored = await host.restoreFromStore();

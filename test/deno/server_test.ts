@@ -4,8 +4,8 @@
  * are raw web WebSockets and raw TCP connections, so the test sees the wire.
  */
 import assert from 'node:assert/strict';
-import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, type HostEvent } from '../../runtime/internal.ts';
-import { RESTART_REASON, startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
+import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, RESTART_REASON, type HostEvent } from "../../runtime/internal.ts";
+import { startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
 
@@ -56,8 +56,9 @@ Deno.test('serves the shared routes: /healthz, /actors, and /connect only as an 
   await using server = await serve();
   const health = await fetch(`${server.url}/healthz`);
   assert.deepEqual(await health.json(), { ok: true, connections: 0 });
+  // 426 Upgrade Required, on every runtime (the conformance suite checks all three).
   const plain = await fetch(`${server.url}/connect`);
-  assert.equal(plain.status, 404);
+  assert.equal(plain.status, 426);
   await plain.body?.cancel();
   const peer = await rawWs(server.wsUrl, true);
   const [actor] = await until(async () => {
