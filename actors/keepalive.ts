@@ -110,6 +110,35 @@ export interface KeepaliveContext extends KeepaliveOptions {
 
 /** States carrying this tag answer a PING with a PONG; a host may do so without a step. */
 export const ANSWERS_PING = 'answersPing';
+/** States carrying this tag time the peer: their due `tick` PINGs it or declares it dead. */
+export const TIMES_PEER = 'timesPeer';
+
+/** This side sends PINGs at all (and so may judge the peer). */
+export const pingsToSend = (context: KeepaliveContext): boolean => context.sendPings && context.count > 0;
+/** `count` PINGs are out unanswered: the next due tick declares the peer dead. */
+export const peerExhausted = (context: KeepaliveContext): boolean => context.unanswered >= context.count;
+/** `at` lies before the current interval began: the clock stepped back (NTP), or a late stamp. */
+export const beforeInterval = (context: KeepaliveContext, at: number): boolean => at < context.intervalStart;
+
+/** What a host may ask of a snapshot, without comparing state names. */
+interface RuleSnapshot {
+  context: KeepaliveContext;
+  hasTag(tag: typeof ANSWERS_PING | typeof TIMES_PEER): boolean;
+}
+
+/**
+ * After a sign of life, the next due tick sends a PING whatever the unanswered count (a
+ * sign of life resets it): the peer is timed and this side has PINGs to send. A host that
+ * folds frames lazily uses this to know where the next PING falls without a step.
+ */
+export function pingsAfterSignOfLife(snapshot: RuleSnapshot): boolean {
+  return snapshot.hasTag(TIMES_PEER) && pingsToSend(snapshot.context);
+}
+
+/** The next due tick sends a PING (not a verdict): timed, and the peer not yet out of PINGs. */
+export function pingsOnNextTick(snapshot: RuleSnapshot): boolean {
+  return pingsAfterSignOfLife(snapshot) && !peerExhausted(snapshot.context);
+}
 
 const wakeAfter = (context: KeepaliveContext, at: number): number | null =>
   context.sendPings ? at + context.interval : null;
@@ -139,7 +168,7 @@ const machineSetup = setup({
     events: {} as KeepaliveEvent,
     input: {} as KeepaliveInput,
     emitted: {} as KeepaliveEmitted,
-    tags: {} as typeof ANSWERS_PING,
+    tags: {} as typeof ANSWERS_PING | typeof TIMES_PEER,
   },
   guards: {
     awaitsAdvertise: ({ context }) => context.awaitAdvertise,
@@ -147,11 +176,11 @@ const machineSetup = setup({
     /** The host woke us before our deadline (a repeated or early alarm): nothing to do. */
     notDue: ({ context, event }) => context.wakeAt === null || event.at < context.wakeAt,
     /** A backward clock step (NTP) put `at` before the current interval began (while timing anything). */
-    clockWentBack: ({ context, event }) => context.wakeAt !== null && event.at < context.intervalStart,
-    peerExhausted: ({ context }) => context.unanswered >= context.count,
+    clockWentBack: ({ context, event }) => context.wakeAt !== null && beforeInterval(context, event.at),
+    peerExhausted: ({ context }) => peerExhausted(context),
     /** A folded sign of life with the host's tick behind it, by which our next PING is due. */
     pingDueAfterLife: ({ context, event }) =>
-      event.type === 'peer.message' && event.tick !== undefined && context.sendPings && context.count > 0 && event.tick >= event.at + context.interval,
+      event.type === 'peer.message' && event.tick !== undefined && pingsToSend(context) && event.tick >= event.at + context.interval,
   },
   actions: {
     advertise: emit({ type: 'send', message: 'ADVERTISE' } as const),
@@ -308,6 +337,7 @@ export const keepaliveMachine = machineSetup.createMachine({
         /** Heard from the peer within the current interval; no PING outstanding. */
         watching: {
           description: 'Heard from the peer this interval.',
+          tags: [TIMES_PEER],
           on: {
             tick: [
               { guard: 'clockWentBack', actions: 'reanchor' },
@@ -320,6 +350,7 @@ export const keepaliveMachine = machineSetup.createMachine({
         /** PINGs sent and unanswered; any message from the peer ends the probe. */
         probing: {
           description: 'PINGs out, unanswered so far.',
+          tags: [TIMES_PEER],
           on: {
             tick: [
               { guard: 'clockWentBack', actions: 'reanchor' },
