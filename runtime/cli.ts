@@ -52,11 +52,11 @@ export function describeLimits(host: Host, settings: Pick<HubSettings, 'maxConne
   return `${advertise}, ${cap}, ${pings ? `${pings} PINGs per interval` : 'no PING limit'}`;
 }
 
-/** What a started server prints, the same on every runtime; `title` names it, `state` says where connections are kept. */
-export function serverBanner(server: RunningServer, settings: HubSettings, title: string, state: string): string[] {
+/** What a started server prints, the same on every runtime; `title` names it (`note` after its settings), `state` says where connections are kept. */
+export function serverBanner(server: RunningServer, settings: HubSettings, title: string, state: string, note?: string): string[] {
   const token = settings.token !== undefined;
   const lines = [
-    `${title} (${describeKeepalive(settings)})`,
+    `${title} (${describeKeepalive(settings)}${note ? `, ${note}` : ''})`,
     `  WebSocket  ${server.wsUrl}`,
     ...(server.tcpUrl ? [`  TCP        ${server.tcpUrl}  (libvirt frames)`] : []),
     `  actors     ${server.url}/actors${token ? '  (token required)' : ''}`,

@@ -67,7 +67,7 @@ async function serve(args: string[]): Promise<void> {
     ...(log ? { log } : {}),
   });
   const state = kv ? `Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)` : 'in memory';
-  for (const line of serverBanner(server, options, 'keepalive server on Deno', state)) console.log(line);
+  for (const line of serverBanner(server, options, 'keepalive server on Deno', state, `timers: ${kv ? 'kv' : 'local'}`)) console.log(line);
   // Printed last: tests wait for this line as the end of the banner.
   console.log(kv ? '  timers     Deno KV queue' : '  timers     one process timer');
   for (const id of server.restored) log?.(`${id} restored`);

@@ -3,18 +3,19 @@
 import {
   Host,
   MemorySnapshotStore,
-  SocketRegistry,
   keepaliveMachine,
   type ConnectionView,
   type KeepaliveOptions,
   type SnapshotStore,
+  type Transport,
 } from 'keepalive-actors';
 import { inspectorRoutes } from 'keepalive-actors/inspector';
 import { connect, KeepaliveClient, SqliteSnapshotStore, startServer, type RunningServer, type ServerOptions } from 'keepalive-actors/node';
 
 const options: KeepaliveOptions = { interval: 1000, count: 3, sendPings: true };
 const store: SnapshotStore = new MemorySnapshotStore();
-const sockets = new SocketRegistry();
+const sent: string[] = [];
+const sockets: Transport = { send: (id, frame) => void sent.push(`${id} ${String(frame)}`), close: () => {} };
 const host = new Host({ transport: sockets, store });
 const id = host.open({ role: 'server', ...options });
 const views: ConnectionView[] = host.list();
