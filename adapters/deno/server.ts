@@ -9,7 +9,7 @@
  *   depends on a timer inside a process that may be stopped. Startup resumes every stored
  *   connection; shutdown writes every snapshot and keeps them for the next process.
  */
-import { startHubServer, WakeTimer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/internal.ts';
+import { honoAcceptor, startHubServer, WakeTimer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/internal.ts';
 import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
 import { QueueTimer } from './queue-timer.ts';
@@ -42,7 +42,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     durable: kv ? kvState(kv, options, onError) : undefined,
     timer: (wake, timerError) =>
       kv ? new QueueTimer({ kv, wake, onError: onError('queue timer') }) : new WakeTimer({ wake, onError: timerError, ...(options.timers ? { timers: options.timers } : {}) }),
-    upgradeWebSocket: trackedUpgradeWebSocket(wsOpen),
+    accept: (parts) => honoAcceptor({ ...parts, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen) }),
     serve(app, hostname, port) {
       const http = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
       let stopped = false;

@@ -5,7 +5,6 @@
  * connections that outlive the process, its stores.
  */
 import type { Hono } from 'hono';
-import type { UpgradeWebSocket, WSContext } from 'hono/ws';
 import type { Application } from '../application/application.ts';
 import type { EventStore } from '../application/events.ts';
 import type { Host } from '../host.ts';
@@ -14,9 +13,8 @@ import { DEFAULTS } from '../settings.ts';
 import { RESTART_REASON, type PeerSocket, type SocketRegistry } from '../sockets.ts';
 import type { ConnectionId, SnapshotStore } from '../store.ts';
 import type { TimerApi } from '../wake-timer.ts';
-import { assembleHub, type HubOptions } from './assemble.ts';
+import { assembleHub, type HubOptions, type HubPlatform } from './assemble.ts';
 import type { ConnectGate } from './connect.ts';
-import { honoAcceptor, type DirectSocket } from './hono-socket.ts';
 import { inspectorByDefault, isLoopback } from './routes.ts';
 
 export interface ServerOptions extends HubOptions {
@@ -114,8 +112,8 @@ export interface ServerPlatform<T extends ServerTimer> {
   /** Opens the durable stores, if the options ask for them. */
   durable?: DurableParts | undefined;
   timer(wake: (at: number) => void, onError: (error: unknown) => void): T;
-  upgradeWebSocket: UpgradeWebSocket;
-  direct?: ((ws: WSContext) => DirectSocket) | undefined;
+  /** Turns an admitted `/connect` into the platform's WebSocket (`honoAcceptor` where Hono's upgrade helper serves). */
+  accept: HubPlatform['accept'];
   serve(app: Hono, hostname: string, port: number): Promise<HttpListening>;
   /** libvirt-framed TCP: `accept` each socket, feed it its chunks, tell it when the socket closed. */
   listenTcp(hostname: string, port: number, accept: StreamAcceptor): Promise<TcpListening>;
@@ -140,7 +138,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     (error) => log(`timer error: ${String(error)}`),
   );
   const hub = assembleHub(options, {
-    accept: ({ host, sockets, gate }) => honoAcceptor({ host, sockets, gate, upgradeWebSocket: platform.upgradeWebSocket, direct: platform.direct }),
+    accept: platform.accept,
     onNextWake: timer.schedule,
     store: durable?.store,
     events: durable?.events,

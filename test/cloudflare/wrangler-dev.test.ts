@@ -7,72 +7,28 @@
  * frame. The token comes from an env file, as a user's `.dev.vars` secret would (wrangler
  * prints it as hidden). Tolerances: 20 s for anything to happen over the socket, 90 s to start.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
 import type { ConnectionView } from '../../runtime/internal.ts';
-import { stopGroup } from '../support/process-group.ts';
+import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const NODE = join(ROOT, 'node_modules/node/bin/node');
-const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const TOKEN = 'smoke-token';
 
-let wrangler: ChildProcess;
+let dev: WranglerDev;
 let base = '';
-const output: string[] = [];
-const state = mkdtempSync(join(tmpdir(), 'keepalive-wrangler-'));
-
-async function until<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (wrangler.exitCode !== null || wrangler.signalCode !== null) throw new Error(`wrangler dev exited before ${what}\n${output.join('')}`);
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms\n${output.join('')}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = <T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> => dev.until(check, what, timeout);
 
 const json = async <T>(path: string): Promise<T> => (await fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${TOKEN}` } })).json() as Promise<T>;
 
 beforeAll(async () => {
-  const secrets = join(state, 'secrets.env');
-  writeFileSync(secrets, `KEEPALIVE_TOKEN=${TOKEN}\n`);
-  wrangler = spawn(
-    NODE,
-    [
-      WRANGLER,
-      'dev',
-      ...['--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
-      ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
-      ...['--var', 'KEEPALIVE_INTERVAL:500', '--var', 'KEEPALIVE_COUNT:1'],
-      ...['--env-file', secrets, '--var', 'KEEPALIVE_COUNT_WAKES:true'],
-    ],
-    {
-      cwd: ROOT,
-      // Its own process group, so afterAll can end wrangler, esbuild and workerd together.
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true', NO_COLOR: '1', FORCE_COLOR: '0' },
-    },
-  );
-  wrangler.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  wrangler.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const port = await until(() => /Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output.join(''))?.[1], '"Ready on" from wrangler dev', 90_000);
-  base = `http://127.0.0.1:${port}`;
-  await until(async () => ((await fetch(`${base}/healthz`).catch(() => null))?.ok ? true : undefined), '/healthz');
+  dev = await startWranglerDev({ KEEPALIVE_INTERVAL: '500', KEEPALIVE_COUNT: '1', KEEPALIVE_COUNT_WAKES: 'true' }, { KEEPALIVE_TOKEN: TOKEN });
+  base = dev.base;
 });
 
 afterAll(async () => {
-  await stopGroup(wrangler);
-  rmSync(state, { recursive: true, force: true });
+  await dev?.stop();
 });
 
 describe('wrangler dev serves the same protocol as npm start', () => {
@@ -148,7 +104,7 @@ describe('wrangler dev serves the same protocol as npm start', () => {
     await reader.cancel();
     ws.close(1000, 'done');
     // wrangler logs each request's path without its query, and the secret as hidden.
-    await until(() => (/GET \/inspect\/smoke-inspected\/events /.test(output.join('')) ? true : undefined), 'the stream in the log');
-    expect(output.join('')).not.toContain(TOKEN);
+    await until(() => (/GET \/inspect\/smoke-inspected\/events /.test(dev.output.join('')) ? true : undefined), 'the stream in the log');
+    expect(dev.output.join('')).not.toContain(TOKEN);
   });
 });
