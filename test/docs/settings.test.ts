@@ -1,0 +1,13 @@
+/** docs/settings.md lists every setting the one settings model reads, with its flag and variable. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { SETTINGS } from '../../runtime/settings.ts';
+
+const page = readFileSync(new URL('../../docs/settings.md', import.meta.url), 'utf8');
+
+describe('docs/settings.md', () => {
+  it.each(Object.entries(SETTINGS))('documents %s with its flag and variable', (_name, setting) => {
+    expect(page).toContain(`\`--${setting.flag}`);
+    expect(page).toContain(`\`${setting.env}\``);
+  });
+});
