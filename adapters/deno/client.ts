@@ -1,7 +1,9 @@
 /**
  * A keepalive client for Deno: the shared `ClientSession` (one `client` actor, its own
  * Host and WakeTimer) over the web-standard `WebSocket` (`ws://`, text dialect) or
- * `Deno.connect` (`tcp://`, libvirt frames). Same events as the Node client.
+ * `Deno.connect` (`tcp://`, libvirt frames). Same events as the Node client, and with
+ * `resume` the same reconnects: a dropped socket is replaced under the same actor, with the
+ * same backoff and the same rule for which closes are worth riding out.
  */
 import { EventEmitter } from 'node:events';
 import {
@@ -9,6 +11,7 @@ import {
   clientTransport,
   closeCode,
   closeReason,
+  RESUMABLE_CLOSE,
   type ClientEvents,
   type ClientOptions,
   type ConnectionView,
@@ -27,6 +30,9 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
   readonly settled: Promise<void>;
   readonly #session: ClientSession;
   #settle: () => void = () => {};
+  /** The WebSocket in use or being opened; events of any other are stale. */
+  #ws: WebSocket | null = null;
+  #retry: ReturnType<typeof setTimeout> | null = null;
 
   constructor(url: string, options: ClientOptions = {}) {
     super();
@@ -38,8 +44,15 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     this.#session = new ClientSession(url, options, (name, ...args) => void emit(name, ...args));
     this.host = this.#session.host;
     this.timer = this.#session.timer;
+    // However it ended (our verdict, close(), the peer), nothing is left to reconnect.
+    this.once('closed', () => this.#stopReconnecting());
     if (transport === 'tcp') void this.#connectTcp(parsed);
-    else this.#connectWs(url);
+    else this.#connectWs(0);
+  }
+
+  /** True while a socket carries the actor (false while connecting or reconnecting). */
+  get connected(): boolean {
+    return this.#session.connected;
   }
 
   /** Connection id in the client's host, once the socket is open. */
@@ -75,36 +88,65 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
     this.#session.close(reason);
   }
 
-  #connectWs(url: string): void {
-    const ws = new WebSocket(url);
+  /** Attempt 0 opens the connection; later attempts carry the same actor on (resume). */
+  #connectWs(attempt: number): void {
+    this.#retry = null;
+    const ws = new WebSocket(this.#session.connectUrl());
     ws.binaryType = 'arraybuffer';
+    this.#ws = ws;
     let socketError: string | null = null;
+    let opened = false;
     ws.onopen = () => {
-      this.#session.opened(
-        {
-          send: (frame) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)),
-          // A dead server never answers the close frame; `settled` does not wait for it
-          // (see main.ts), the frame is on its way either way.
-          close: (reason) => ws.close(closeCode(reason), closeReason(reason)),
-        },
-        'ws',
-      );
+      if (this.#ws !== ws) return;
+      opened = true;
+      const socket = {
+        send: (frame: string | Uint8Array) => ws.send(typeof frame === 'string' ? frame : (frame as Uint8Array<ArrayBuffer>)),
+        // A dead server never answers the close frame; `settled` does not wait for it
+        // (see main.ts), the frame is on its way either way.
+        close: (reason: string) => ws.close(closeCode(reason), closeReason(reason)),
+      };
+      if (attempt === 0) this.#session.opened(socket, 'ws');
+      else this.#session.reattached(socket, attempt);
     };
     ws.onmessage = (event: MessageEvent<string | ArrayBuffer>) => {
+      if (this.#ws !== ws) return;
       this.#session.receive(typeof event.data === 'string' ? event.data : new Uint8Array(event.data));
     };
     // 'close' always follows 'error'; the error says why.
-    ws.onerror = (event) => (socketError = event instanceof ErrorEvent ? event.message : 'socket error');
+    ws.onerror = (event) => (socketError ??= event instanceof ErrorEvent ? event.message : 'socket error');
     ws.onclose = (event) => {
-      if (socketError !== null && this.id === null) this.#session.socketClosed(`connection failed: ${socketError}`);
+      if (this.#ws !== ws) return;
+      this.#ws = null;
       // A thawed client may owe PONGs to a server that already hung up: Deno then reports
       // the failed send (code 0) before it reads the server's close frame.
-      else {
-        const why = event.reason ? `: ${event.reason}` : socketError !== null ? ` (${socketError})` : '';
-        this.#session.socketClosed(`server closed the connection (${event.code})${why}`);
+      const detail = event.reason ? `: ${event.reason}` : socketError !== null ? ` (${socketError})` : '';
+      const closed = `server closed the connection (${event.code})${detail}`;
+      if (this.id === null) {
+        this.#session.socketClosed(socketError !== null ? `connection failed: ${socketError}` : closed);
+        return this.#settle();
       }
-      this.#settle();
+      // The web WebSocket shows no upgrade status: a failed reconnect is always worth another try.
+      const why = opened ? closed : `reconnect failed: ${socketError ?? closed}`;
+      const retry = !opened || RESUMABLE_CLOSE.has(event.code);
+      if (!retry || !this.#session.resumable()) {
+        this.#session.socketClosed(why);
+        return this.#settle();
+      }
+      const next = opened ? 1 : attempt + 1;
+      this.#retry = setTimeout(() => this.#connectWs(next), this.#session.lost(why, next));
     };
+  }
+
+  #stopReconnecting(): void {
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+    const ws = this.#ws;
+    // Only a reconnect still in progress: an attached socket is the host's to close.
+    if (ws !== null && !this.connected) {
+      this.#ws = null;
+      ws.close();
+      this.#settle();
+    }
   }
 
   async #connectTcp(url: URL): Promise<void> {

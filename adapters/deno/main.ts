@@ -38,6 +38,8 @@ Options:
   --interval MS   keepalive interval in ms     (default ${DEFAULTS.interval})
   --count N       unanswered PINGs before dead (default ${DEFAULTS.count})
   --no-ping       never send PINGs (still answer the server's)
+  --resume        ws:// only: when the socket drops (server killed or restarting), keep
+                  timing the server and reconnect with our session secret
   --quiet         print only the verdict
   -h, --help      show this help
 
@@ -114,6 +116,7 @@ async function connectCommand(args: string[]): Promise<void> {
       interval: { type: 'string' },
       count: { type: 'string' },
       'no-ping': { type: 'boolean' },
+      resume: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -126,6 +129,7 @@ async function connectCommand(args: string[]): Promise<void> {
     interval: values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false),
     count: values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true),
     sendPings: !values['no-ping'],
+    resume: values.resume ?? false,
   });
   const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
   let interrupted = false;
@@ -133,6 +137,8 @@ async function connectCommand(args: string[]): Promise<void> {
   client.on('sent', (message, at) => quiet || console.log(`${clock(at)} -> ${message}`));
   client.on('received', (message, at) => quiet || console.log(`${clock(at)} <- ${message}`));
   client.on('error', (error) => console.error(`${clock(Date.now())} error: ${error.message}`));
+  client.on('reconnecting', (attempt, delay, reason) => console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.on('resumed', (attempt, at) => console.log(`${clock(at)} resumed on a new socket (attempt ${attempt})`));
   client.on('dead', (reason) => console.error(`${clock(Date.now())} server declared dead: ${reason}`));
   client.on('closed', (reason, by) => {
     let code: number;

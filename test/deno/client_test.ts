@@ -1,0 +1,56 @@
+/**
+ * The Deno client reconnects as the Node client does: with `resume`, a server restart
+ * (kv mode keeps its connections and says 1012) is ridden out under the same actor, and the
+ * restarted server resumes the same connection: same id, counters going on, nobody dead.
+ */
+import assert from 'node:assert/strict';
+import { connect } from '../../adapters/deno/client.ts';
+import { startServer } from '../../adapters/deno/server.ts';
+
+async function until<T>(probe: () => T | undefined | null | false, timeout = 5_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== null && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+Deno.test('with resume, the Deno client rides out a server restart on the same connection', async () => {
+  const dir = await Deno.makeTempDir({ prefix: 'keepalive-client-' });
+  const path = `${dir}/kv.sqlite3`;
+  const settings = { tcpPort: null, interval: 300, count: 3, log: () => {} };
+  try {
+    const kv1 = await Deno.openKv(path);
+    const first = await startServer({ ...settings, port: 0, kv: kv1 });
+    const client = connect(first.wsUrl, { interval: 300, count: 3, resume: true, reconnectDelay: { min: 20, max: 100 } });
+    const events: string[] = [];
+    client.on('reconnecting', (attempt, _delay, reason) => events.push(`reconnecting ${attempt}: ${reason}`));
+    client.on('resumed', (attempt) => events.push(`resumed ${attempt}`));
+    client.on('dead', (reason) => events.push(`dead: ${reason}`));
+    client.on('closed', (reason, by) => events.push(`closed by ${by}: ${reason}`));
+    await until(() => (client.view()?.pongsReceived ?? 0) >= 1 && first.host.size === 1);
+    const [before] = first.host.list();
+    await first.close();
+    kv1.close();
+    await until(() => events.some((event) => event.startsWith('reconnecting 1: server closed the connection (1012)')));
+
+    const kv2 = await Deno.openKv(path);
+    const second = await startServer({ ...settings, port: first.port, kv: kv2 });
+    await until(() => events.some((event) => event.startsWith('resumed')), 5_000);
+    await until(() => client.connected);
+    const pongs = client.view()!.pongsReceived;
+    await until(() => client.view()!.pongsReceived > pongs, 3_000);
+    const [after] = second.host.list();
+    assert.equal(after!.id, before!.id, 'the same connection');
+    assert.ok(after!.pingsReceived >= before!.pingsReceived, 'its counters went on');
+    assert.deepEqual(events.filter((event) => /^(dead|closed)/.test(event)), []);
+    client.close();
+    await client.settled;
+    await second.close();
+    kv2.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
