@@ -251,6 +251,26 @@ export class ClientSession {
     return delay;
   }
 
+  /**
+   * A WebSocket of this session closed, or a reconnect failed (`status`: the HTTP answer
+   * that refused the upgrade, 0 when unknown). Rides it out under the same actor when that
+   * may help (resume, and a close the server may come back from, or a refusal that may
+   * pass), calling `reconnect(attempt)` after the backoff; otherwise the connection ends.
+   * Returns the backoff's timer, or null when it ended.
+   */
+  socketLost(
+    lost: { opened: boolean; code: number; status: number; why: string; attempt: number },
+    reconnect: (attempt: number) => void,
+  ): ReturnType<typeof setTimeout> | null {
+    const retry = lost.opened ? RESUMABLE_CLOSE.has(lost.code) : lost.status === 0 || RETRY_STATUS(lost.status);
+    if (!retry || !this.resumable()) {
+      this.socketClosed(lost.why);
+      return null;
+    }
+    const next = lost.opened ? 1 : lost.attempt + 1;
+    return setTimeout(() => reconnect(next), this.lost(lost.why, next));
+  }
+
   /** resume: a new socket for the same actor; the server answering is a sign of life. */
   reattached(socket: PeerSocket, attempt: number): void {
     const id = this.#id!;

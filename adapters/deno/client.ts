@@ -11,7 +11,6 @@ import {
   clientTransport,
   closeCode,
   closeReason,
-  RESUMABLE_CLOSE,
   type ClientEvents,
   type ClientOptions,
   type ConnectionView,
@@ -125,15 +124,10 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         this.#session.socketClosed(socketError !== null ? `connection failed: ${socketError}` : closed);
         return this.#settle();
       }
-      // The web WebSocket shows no upgrade status: a failed reconnect is always worth another try.
+      // The web WebSocket shows no upgrade status (0): a failed reconnect is always worth another try.
       const why = opened ? closed : `reconnect failed: ${socketError ?? closed}`;
-      const retry = !opened || RESUMABLE_CLOSE.has(event.code);
-      if (!retry || !this.#session.resumable()) {
-        this.#session.socketClosed(why);
-        return this.#settle();
-      }
-      const next = opened ? 1 : attempt + 1;
-      this.#retry = setTimeout(() => this.#connectWs(next), this.#session.lost(why, next));
+      this.#retry = this.#session.socketLost({ opened, code: event.code, status: 0, why, attempt }, (next) => this.#connectWs(next));
+      if (this.#retry === null) this.#settle();
     };
   }
 

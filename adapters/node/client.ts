@@ -13,8 +13,6 @@ import {
   clientTransport,
   closeCode,
   closeReason,
-  RESUMABLE_CLOSE,
-  RETRY_STATUS,
   type ClientEvents,
   type ClientOptions,
   type ConnectionView,
@@ -145,10 +143,7 @@ export class KeepaliveClient extends EventEmitter<ClientEvents> {
         return;
       }
       const why = opened ? closed : `reconnect failed: ${error ?? closed}`;
-      const retry = opened ? RESUMABLE_CLOSE.has(code) : status === 0 || RETRY_STATUS(status);
-      if (!retry || !this.#session.resumable()) return this.#session.socketClosed(why);
-      const next = opened ? 1 : attempt + 1;
-      this.#retry = setTimeout(() => this.#connectWs(next), this.#session.lost(why, next));
+      this.#retry = this.#session.socketLost({ opened, code, status, why, attempt }, (next) => this.#connectWs(next));
     });
   }
 
