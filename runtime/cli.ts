@@ -19,6 +19,16 @@ export const SERVE_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The `parseArgs` options every `connect` command takes (Node adds the libvirt dialect's). */
+export const CONNECT_FLAGS = {
+  interval: { type: 'string' },
+  count: { type: 'string' },
+  'no-ping': { type: 'boolean' },
+  resume: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 /** The help lines of the flags in `SERVE_FLAGS`. */
 export const SERVE_FLAGS_HELP = `${settingsHelp()}
   --no-inspector          do not serve the inspector page at /inspect (served by default on

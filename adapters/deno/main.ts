@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { startServer } from './server.ts';
-import { clock, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { clock, CONNECT_FLAGS, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 
@@ -112,14 +112,7 @@ async function connectCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      interval: { type: 'string' },
-      count: { type: 'string' },
-      'no-ping': { type: 'boolean' },
-      resume: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: CONNECT_FLAGS,
   });
   if (values.help) return void console.log(CONNECT_HELP);
   const url = positionals[0];

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { startServer } from './server.ts';
-import { clock, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { clock, CONNECT_FLAGS, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
@@ -81,16 +81,7 @@ async function connectCommand(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
-    options: {
-      interval: { type: 'string' },
-      count: { type: 'string' },
-      'no-ping': { type: 'boolean' },
-      dialect: { type: 'string' },
-      'require-keepalive': { type: 'boolean' },
-      resume: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+    options: { ...CONNECT_FLAGS, dialect: { type: 'string' }, 'require-keepalive': { type: 'boolean' } },
   });
   if (values.help) return void process.stdout.write(CONNECT_HELP);
   const url = positionals[0];
