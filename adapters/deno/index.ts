@@ -3,6 +3,6 @@
  * queue), the Deno client, and the KV snapshot store.
  */
 export { startServer, type CloseOptions, type RunningServer, type ServerOptions } from './server.ts';
-export { connect, KeepaliveClient, type ClientEvents, type ClientOptions } from './client.ts';
+export { connect, KeepaliveClient, type ConnectOptions, type ReadyState } from './client.ts';
 export { KvSnapshotStore, DEFAULT_KV_PREFIX, type KvSnapshotStoreOptions } from './kv-store.ts';
 export { QueueTimer, isWakeMessage, type QueueTimerOptions, type QueueTimerStats, type WakeMessage } from './queue-timer.ts';

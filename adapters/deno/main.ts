@@ -122,37 +122,41 @@ async function connectCommand(args: string[]): Promise<void> {
     interval: values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false),
     count: values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true),
     sendPings: !values['no-ping'],
-    resume: values.resume ?? false,
+    // --resume: ride out drops and restarts on the same server connection; else one socket, then done.
+    reconnect: values.resume ? { minDelay: 100 } : false,
   });
   const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
   let interrupted = false;
-  client.on('open', () => line(`connected to ${url}`));
-  client.on('sent', (message, at) => quiet || console.log(`${clock(at)} -> ${message}`));
-  client.on('received', (message, at) => quiet || console.log(`${clock(at)} <- ${message}`));
-  client.on('error', (error) => console.error(`${clock(Date.now())} error: ${error.message}`));
-  client.on('reconnecting', (attempt, delay, reason) => console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`));
-  client.on('resumed', (attempt, at) => console.log(`${clock(at)} resumed on a new socket (attempt ${attempt})`));
-  client.on('dead', (reason) => console.error(`${clock(Date.now())} server declared dead: ${reason}`));
-  client.on('closed', (reason, by) => {
-    let code: number;
-    if (client.deadReason !== null) code = 2;
+  client.addEventListener('open', (event) => {
+    if (event.resumed) console.log(`${clock(Date.now())} resumed on a new socket (attempt ${event.attempt})`);
+    else line(`connected to ${url}`);
+  });
+  client.addEventListener('sent', ({ message, at }) => quiet || console.log(`${clock(at)} -> ${message}`));
+  client.addEventListener('received', ({ message, at }) => quiet || console.log(`${clock(at)} <- ${message}`));
+  client.addEventListener('error', ({ error }) => console.error(`${clock(Date.now())} error: ${error.message}`));
+  client.addEventListener('reconnecting', ({ attempt, delay, reason }) => console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.addEventListener('dead', ({ reason }) => {
+    console.error(`${clock(Date.now())} server declared dead: ${reason}`);
+    // --resume rides out drops, not a verdict: a server silent past our bound is gone.
+    client.close(1000, reason);
+  });
+  client.addEventListener('close', ({ code, reason, wasClean }) => {
+    let exit: number;
+    if (client.declaredDead) exit = 2;
     else if (interrupted) {
       line(`closed: ${reason}`);
-      code = 0;
+      exit = 0;
     } else {
-      const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
+      const clean = !wasClean && (code === 1000 || code === 1001 || code === 1012);
       (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
-      code = clean ? 0 : 1;
+      exit = clean ? 0 : 1;
     }
-    // A frozen server never finishes the close handshake; Deno's WebSocket would wait.
-    const grace = new Promise((resolve) => setTimeout(resolve, EXIT_GRACE_MS));
-    void Promise.race([client.settled, grace]).then(() => Deno.exit(code));
+    // The close frame gets a moment to leave; a frozen server never finishes the handshake.
+    setTimeout(() => Deno.exit(exit), EXIT_GRACE_MS);
   });
   const stop = () => {
     interrupted = true;
-    client.close('client interrupted');
-    // Still connecting: the socket never opened, so nothing will report `closed`.
-    if (client.id === null) Deno.exit(0);
+    client.close(1000, 'client interrupted');
   };
   onSignals(stop);
 }

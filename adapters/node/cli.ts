@@ -100,45 +100,50 @@ async function connectCommand(args: string[]): Promise<void> {
     sendPings: !values['no-ping'],
     dialect,
     requireKeepalive: values['require-keepalive'] ?? false,
-    resume: values.resume ?? false,
+    // --resume: ride out drops and restarts on the same server connection; else one socket, then done.
+    reconnect: values.resume ? { minDelay: 100 } : false,
   });
   const peer = libvirt ? 'libvirt daemon' : 'server';
   const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
   let interrupted = false;
   let unsupported = false;
-  client.on('open', () => line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`));
-  client.on('negotiating', (serial, at) => {
+  client.addEventListener('open', (event) => {
+    if (event.resumed) console.log(`${clock(Date.now())} resumed on a new socket (attempt ${event.attempt})`);
+    else line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`);
+  });
+  client.addEventListener('negotiating', ({ serial, at }) => {
     if (!quiet) console.log(`${clock(at)} -> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`);
   });
-  client.on('negotiated', (support, at) => {
-    if (support.supported) {
+  client.addEventListener('negotiated', ({ support, at }) => {
+    if (support?.supported) {
       console.log(`${clock(at)} <- REPLY supported=1: keepalive negotiated (interval ${interval} ms, count ${count})`);
       return;
     }
     unsupported = true;
     const then = values['require-keepalive'] ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
-    console.error(`${clock(at)} <- REPLY: the libvirt daemon does not support keepalive (${support.reason}); ${then}`);
+    console.error(`${clock(at)} <- REPLY: the libvirt daemon does not support keepalive (${support?.supported === false ? support.reason : 'no answer'}); ${then}`);
   });
-  client.on('sent', (message, at) => quiet || console.log(`${clock(at)} -> ${message}${client.connected ? '' : ' (no connection)'}`));
-  client.on('reconnecting', (attempt, delay, reason) => {
+  client.addEventListener('sent', ({ message, at }) => quiet || console.log(`${clock(at)} -> ${message}${client.readyState === 1 ? '' : ' (no connection)'}`));
+  client.addEventListener('reconnecting', ({ attempt, delay, reason }) => {
     console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`);
   });
-  client.on('resumed', (attempt, at) => console.log(`${clock(at)} resumed on a new socket (attempt ${attempt})`));
-  client.on('received', (message, at) => {
+  client.addEventListener('received', ({ message, at }) => {
     // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
     if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
     console.log(`${clock(at)} <- ${message}`);
   });
-  client.on('dead', (reason) => {
+  client.addEventListener('dead', ({ reason }) => {
     console.error(`${clock(Date.now())} ${peer} declared dead: ${reason}`);
+    // --resume rides out drops, not a verdict: a server silent past our bound is gone.
+    client.close(1000, reason);
   });
   // Exit codes are set, not forced: the process ends once the socket has said goodbye.
-  client.on('closed', (reason, by) => {
-    if (client.deadReason !== null) {
+  client.addEventListener('close', ({ code, reason, wasClean }) => {
+    if (client.declaredDead) {
       process.exitCode = 2;
       return;
     }
-    if (unsupported && values['require-keepalive'] && by === 'us') {
+    if (unsupported && values['require-keepalive']) {
       console.error(`${clock(Date.now())} connection closed: ${reason}`);
       process.exitCode = 3;
       return;
@@ -148,15 +153,13 @@ async function connectCommand(args: string[]): Promise<void> {
       process.exitCode = 0;
       return;
     }
-    const clean = by === 'peer' && /\((1000|1001|1012)\)/.test(reason);
+    const clean = !wasClean && (code === 1000 || code === 1001 || code === 1012);
     (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
     process.exitCode = clean ? 0 : 1;
   });
   const stop = () => {
     interrupted = true;
-    client.close('client interrupted');
-    // Still connecting: the socket never opened, so nothing will report `closed`.
-    if (client.id === null) process.exit(0);
+    client.close(1000, 'client interrupted');
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

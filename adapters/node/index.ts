@@ -3,6 +3,6 @@
  * the Node client, and snapshots in a SQLite file.
  */
 export { startServer, type CloseOptions, type RunningServer, type ServerOptions } from './server.ts';
-export { connect, KeepaliveClient, type ClientEvents, type ClientOptions, type Dialect, type Direction } from './client.ts';
+export { connect, KeepaliveClient, type ConnectOptions, type ReadyState } from './client.ts';
 export { SqliteSnapshotStore, type SqliteStoreOptions } from './sqlite-store.ts';
 export { LIBVIRT_TCP_PORT, libvirtTarget } from './libvirt-client.ts';

@@ -7,7 +7,7 @@
  * Keepalive never waits for it: events are taken from the Host's event stream as they
  * happen, hooks run after, and whatever a hook does (throw, reject, hang) stays in it.
  */
-import { assertApplicationFrame } from '../client.ts';
+import { assertApplicationFrame } from '../client/session.ts';
 import type { Frame } from '../codec/index.ts';
 import type { Host, HostEvent } from '../host.ts';
 import { SESSION_META } from '../sessions.ts';

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
 import type { ConnectionView } from '../../runtime/internal.ts';
+import { nextEvent } from '../support/client-events.ts';
 import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';
 
 const TOKEN = 'smoke-token';
@@ -33,16 +34,16 @@ afterAll(async () => {
 
 describe('wrangler dev serves the same protocol as npm start', () => {
   it('keeps the Node client alive on PINGs the platform answers, then forgets it after a clean close', async () => {
-    const client = connect(`ws://127.0.0.1:${base.split(':')[2]}/connect/smoke`, { interval: 200, count: 2 });
+    const client = connect(`ws://127.0.0.1:${base.split(':')[2]}/connect/smoke`, { interval: 200, count: 2, reconnect: false });
     const pongs: number[] = [];
     let dead: string | null = null;
-    client.on('received', (message, at) => message === 'PONG' && pongs.push(at));
-    client.on('dead', (reason) => (dead = reason));
-    await once(client, 'open');
+    client.addEventListener('received', ({ message, at }) => message === 'PONG' && pongs.push(at));
+    client.addEventListener('dead', ({ reason }) => (dead = reason));
+    await nextEvent(client, 'open');
     // Ten PONGs take about 2 s: twice as long as the server lets a silent peer live.
     await until(() => (pongs.length >= 10 ? true : undefined), '10 PONGs');
     expect(dead).toBeNull();
-    expect(client.closed).toBe(false);
+    expect(client.readyState).toBe(1);
 
     const [actor] = await json<ConnectionView[]>('/actors/smoke');
     expect(actor).toMatchObject({ state: 'alive.watching', advertised: true, pingsSent: 0, pongsSent: expect.any(Number) });
@@ -50,11 +51,10 @@ describe('wrangler dev serves the same protocol as npm start', () => {
     // The ADVERTISE was the one delivery; every PING was answered without waking the object.
     expect(stats.wakes).toMatchObject({ messages: 1, pings: 0 });
 
-    // `closed` is emitted from inside close(): listen first.
-    const closed = once(client, 'closed');
-    client.close('smoke test done');
-    const [reason, by] = (await closed) as [string, string];
-    expect([reason, by]).toEqual(['smoke test done', 'us']);
+    const closed = nextEvent(client, 'close');
+    client.close(1000, 'smoke test done');
+    const { reason, wasClean } = await closed;
+    expect([reason, wasClean]).toEqual(['smoke test done', true]);
     await until(async () => ((await json<ConnectionView[]>('/actors/smoke')).length === 0 ? true : undefined), 'an empty hub');
   });
 

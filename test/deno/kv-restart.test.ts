@@ -69,7 +69,7 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)('restart by %s mid-probe', (signa
     expect(await first.exited()).toBe(signal === 'SIGTERM' ? 0 : 'SIGKILL');
     if (signal === 'SIGTERM') {
       await poll(() => peer.closed);
-      expect(peer.closed).toEqual({ code: 1012, reason: 'server restarting: connection state kept in Deno KV' });
+      expect(peer.closed).toEqual({ code: 1012, reason: 'server restarting (SIGTERM)' });
     }
 
     const second = await spawnDenoServer(['--kv', kvPath, ...KEEPALIVE]);

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import type { HostEvent, KeepaliveSupport } from '../../runtime/internal.ts';
 import { killAll, poll, spawnCli } from '../node/helpers.ts';
+import { nextEvent } from '../support/client-events.ts';
 import { startLibvirtd, type Libvirtd } from './daemon.ts';
 
 const DAEMON_INTERVAL = 1000;
@@ -26,7 +27,7 @@ beforeAll(async () => {
 });
 afterEach(() => {
   killAll();
-  for (const client of clients.splice(0)) client.close('test over');
+  for (const client of clients.splice(0)) if (client.readyState !== 3) client.close(1000, 'test over');
 });
 afterAll(async () => {
   await daemon?.stop();
@@ -34,9 +35,9 @@ afterAll(async () => {
 
 function libvirtClient(url: string, interval: number, count: number) {
   const events: HostEvent[] = [];
-  const client = connect(url, { dialect: 'libvirt', interval, count, onEvent: (event) => events.push(event) });
+  const client = connect(url, { dialect: 'libvirt', interval, count, reconnect: false, onEvent: (event) => events.push(event) });
   clients.push(client);
-  const negotiated = new Promise<KeepaliveSupport>((resolve) => client.once('negotiated', resolve));
+  const negotiated = nextEvent(client, 'negotiated').then(({ support }) => support as KeepaliveSupport);
   const at = (type: 'sent' | 'received', message: string) =>
     events.filter((e) => e.type === type && 'message' in e && e.message === message).map((e) => e.at);
   return { client, events, negotiated, at };
@@ -52,7 +53,7 @@ describe('against a real libvirtd', () => {
     // Six PINGs: twice the silence after which the daemon would have closed us.
     await poll(() => peers.every((peer) => peer.at('received', 'PING').length >= 6), DAEMON_INTERVAL * 6 + 6000, 50);
     for (const { client, at } of peers) {
-      expect(client.closed).toBe(false);
+      expect(client.readyState).toBe(1);
       expect(client.view()).toMatchObject({ state: 'alive.watching', advertised: true, pingsSent: 0, unanswered: 0 });
       const pings = at('received', 'PING');
       const pongs = at('sent', 'PONG');
@@ -83,7 +84,7 @@ describe('against a real libvirtd', () => {
       expect(pongs[i]! - pings[i]!, `round trip ${i}`).toBeLessThanOrEqual(TOLERANCE);
     }
     expect(peer.client.view()).toMatchObject({ state: 'alive.watching', pingsReceived: 0, pongsSent: 0 });
-    expect(peer.client.closed).toBe(false);
+    expect(peer.client.readyState).toBe(1);
   });
 
   it('closes a frozen client: our CLI under SIGSTOP is cut off by the daemon', async () => {
@@ -115,7 +116,7 @@ describe('against a real libvirtd', () => {
     const peer = libvirtClient(daemon.tcpUrl, INTERVAL, COUNT);
     expect(await peer.negotiated).toEqual({ supported: true });
     await poll(() => peer.at('received', 'PONG').length >= 2, INTERVAL * 2 + 5000, 20);
-    const dead = new Promise<[string, number]>((resolve) => peer.client.once('dead', (reason, at) => resolve([reason, at])));
+    const dead = nextEvent(peer.client, 'dead').then(({ reason, at }): [string, number] => [reason, at]);
     const stoppedAt = Date.now();
     process.kill(daemon.pid, 'SIGSTOP');
     try {
@@ -129,7 +130,7 @@ describe('against a real libvirtd', () => {
       expect(silentFor).toBeGreaterThanOrEqual(DEATH);
       expect(silentFor).toBeLessThanOrEqual(DEATH + TOLERANCE);
       expect(reason).toContain(`${COUNT} keepalive PING(s) unanswered`);
-      await poll(() => peer.client.closed);
+      await poll(() => peer.client.readyState === 3);
     } finally {
       process.kill(daemon.pid, 'SIGCONT');
     }

@@ -89,7 +89,7 @@ describe('hooks across a SIGKILL', () => {
     const first = await withUrls(spawnProcess(NODE, [hookServer], { ...env, CRASH_IN_ONDEAD: '1' }));
 
     // dave resumes across the restart and keeps answering; carol goes silent after ADVERTISE.
-    const dave = connect(`${first.ws}?peer=dave`, { interval: INTERVAL, count: 3, resume: true });
+    const dave = connect(`${first.ws}?peer=dave`, { interval: INTERVAL, count: 3 });
     closers.push(() => dave.close());
     const carol = await rawWs(`${first.ws}?peer=carol`);
     closers.push(() => carol.ws.terminate());
@@ -106,7 +106,7 @@ describe('hooks across a SIGKILL', () => {
     const after = lines().filter((l) => l.pid === second.proc.pid);
     expect(after.map((l) => `${l.hook}:${l.peer}`)).toEqual(['onDead:carol', 'onClose:carol']);
     // dave is back on the same connection and stays alive for several more intervals.
-    await poll(() => dave.connected, 5000);
+    await poll(() => dave.readyState === 1, 5000);
     const resumedAt = Date.now();
     await poll(() => Date.now() - resumedAt > INTERVAL * (COUNT + 2), INTERVAL * 10);
     expect(lines().filter((l) => l.peer === 'dave').map((l) => l.hook)).toEqual(['onOpen']);

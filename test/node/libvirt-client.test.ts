@@ -11,6 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { libvirtTarget } from '../../adapters/node/libvirt-client.ts';
 import { encodeMessage, encodeSupportsFeatureCall, type KeepaliveSupport } from '../../runtime/internal.ts';
+import { nextEvent } from '../support/client-events.ts';
 import { killAll, poll, spawnCli } from './helpers.ts';
 
 const bytes = (h: string) => Buffer.from(h.replace(/\s+/g, ''), 'hex');
@@ -39,7 +40,7 @@ const dir = mkdtempSync(join(tmpdir(), 'keepalive-fake-libvirt-'));
 
 afterEach(async () => {
   killAll();
-  for (const client of clients.splice(0)) client.close('test over');
+  for (const client of clients.splice(0)) if (client.readyState !== 3) client.close(1000, 'test over');
   await Promise.all(servers.splice(0).map((server) => new Promise((resolve) => server.close(resolve))));
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -72,12 +73,12 @@ async function fakeDaemon(answer: Buffer | null, options: { path?: string; pingE
 }
 
 function libvirtClient(url: string, options: Parameters<typeof connect>[1] = {}) {
-  const client = connect(url, { dialect: 'libvirt', interval: 100, count: 1, ...options });
+  const client = connect(url, { dialect: 'libvirt', interval: 100, count: 1, reconnect: false, ...options });
   clients.push(client);
   const outcomes: KeepaliveSupport[] = [];
   const sent: string[] = [];
-  client.on('negotiated', (support) => outcomes.push(support));
-  client.on('sent', (message) => sent.push(message));
+  client.addEventListener('negotiated', ({ support }) => outcomes.push(support!));
+  client.addEventListener('sent', ({ message }) => sent.push(message));
   return { client, outcomes, sent };
 }
 
@@ -89,7 +90,7 @@ describe('libvirt dialect client (fake daemons)', () => {
     expect(outcomes).toEqual([{ supported: false, reason: 'libvirt error 38 (domain 7): operation forbidden: nope' }]);
     // Seven of our intervals: with keepalive on, a silent daemon would be dead after two.
     await new Promise((resolve) => setTimeout(resolve, 700));
-    expect(client.closed).toBe(false);
+    expect(client.readyState).toBe(1);
     expect(sent).toEqual([]);
     expect(Buffer.concat(daemon.received)).toEqual(CALL);
     expect(client.view()).toMatchObject({ state: 'awaitingAdvertise', advertised: false, pongsSent: 0 });
@@ -99,8 +100,9 @@ describe('libvirt dialect client (fake daemons)', () => {
   it('a reply of 0 with requireKeepalive: closed by us, saying why', async () => {
     const daemon = await fakeDaemon(reply(0));
     const { client, outcomes } = libvirtClient(daemon.url, { requireKeepalive: true });
-    const closed = new Promise<[string, string]>((resolve) => client.on('closed', (reason, by) => resolve([reason, by])));
-    expect(await closed).toEqual(['libvirt peer does not support keepalive: the daemon replied supported=0', 'us']);
+    const closed = await nextEvent(client, 'close');
+    // Ended by us (the actor's own rule), not by close() nor by the daemon.
+    expect([closed.reason, closed.code, closed.wasClean]).toEqual(['libvirt peer does not support keepalive: the daemon replied supported=0', 1000, false]);
     expect(outcomes).toEqual([{ supported: false, reason: 'the daemon replied supported=0' }]);
     await daemon.ended;
     expect(Buffer.concat(daemon.received)).toEqual(CALL);
@@ -110,7 +112,7 @@ describe('libvirt dialect client (fake daemons)', () => {
     const daemon = await fakeDaemon(null);
     const { client } = libvirtClient(daemon.url, { negotiationTimeout: 200 });
     const started = Date.now();
-    const reason = await new Promise<string>((resolve) => client.on('closed', (r) => resolve(r)));
+    const { reason } = await nextEvent(client, 'close');
     expect(reason).toBe('no reply to CONNECT_SUPPORTS_FEATURE within 200 ms');
     expect(Date.now() - started).toBeGreaterThanOrEqual(190);
     await daemon.ended;
@@ -119,7 +121,7 @@ describe('libvirt dialect client (fake daemons)', () => {
   it('a garbled reply closes the connection with a protocol error', async () => {
     const daemon = await fakeDaemon(bytes('0000001c 20008086 00000001 0000003c 00000001 00000001 00000000'));
     const { client } = libvirtClient(daemon.url);
-    const reason = await new Promise<string>((resolve) => client.on('closed', (r) => resolve(r)));
+    const { reason } = await nextEvent(client, 'close');
     expect(reason).toMatch(/^protocol error \(truncated\): CONNECT_SUPPORTS_FEATURE reply has no "supported" word/);
     await daemon.ended;
   });

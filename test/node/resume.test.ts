@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { createSessionSecret, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { nextEvent } from '../support/client-events.ts';
 import { poll } from './helpers.ts';
 import { rawWs, upgradeStatus, type RawWs } from './peers.ts';
 
@@ -26,7 +27,7 @@ const peers: RawWs[] = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  for (const client of clients.splice(0)) client.close();
+  for (const client of clients.splice(0)) if (client.readyState !== 3) client.close();
   for (const peer of peers.splice(0)) peer.ws.terminate();
   await Promise.all(servers.splice(0).map((server) => server.close(undefined, { keepConnections: false })));
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -52,13 +53,13 @@ async function stop(server: RunningServer): Promise<void> {
 }
 
 function resuming(url: string, options = {}) {
-  const client = connect(url, { ...CLIENT, resume: true, reconnectDelay: { min: 20, max: 150 }, ...options });
+  const client = connect(url, { ...CLIENT, reconnect: { minDelay: 20, maxDelay: 150 }, ...options });
   clients.push(client);
   const events: string[] = [];
-  client.on('reconnecting', (attempt, _delay, reason) => events.push(`reconnecting ${attempt}: ${reason}`));
-  client.on('resumed', (attempt) => events.push(`resumed ${attempt}`));
-  client.on('dead', (reason) => events.push(`dead: ${reason}`));
-  client.on('closed', (reason, by) => events.push(`closed by ${by}: ${reason}`));
+  client.addEventListener('reconnecting', ({ attempt, reason }) => events.push(`reconnecting ${attempt}: ${reason}`));
+  client.addEventListener('open', ({ attempt, resumed }) => resumed && events.push(`resumed ${attempt}`));
+  client.addEventListener('dead', ({ reason }) => events.push(`dead: ${reason}`));
+  client.addEventListener('close', ({ code, reason }) => events.push(`closed ${code}: ${reason}`));
   return { client, events };
 }
 
@@ -84,7 +85,7 @@ describe('a resuming client across a server restart', () => {
 
     await stop(first.server);
     await poll(() => events.some((e) => /^reconnecting 1: server closed the connection \(1012\): server restarting/.test(e)));
-    expect(client.connected).toBe(false);
+    expect(client.readyState).toBe(0);
     // Away for more than one of the client's intervals: its PINGs go nowhere, unanswered.
     const sentBefore = client.view()!.pingsSent;
     await poll(() => client.view()!.pingsSent > sentBefore && client.view()!.unanswered >= 1, CLIENT.interval * 4);
@@ -108,31 +109,36 @@ describe('a resuming client across a server restart', () => {
     expect(second.log.filter((l) => / dead: /.test(l))).toEqual([]);
   });
 
-  it('declares a server that stays away dead by its own rule, then stops reconnecting', async () => {
+  it('declares a server that stays away dead by its own rule, then keeps trying on a new actor until closed', async () => {
     const first = await serve({ statePath: statePath() });
     const { client, events } = resuming(first.server.wsUrl, { interval: 200, count: 2 });
     let lastHeard = 0;
-    client.on('alive', (at) => (lastHeard = at));
+    client.addEventListener('received', ({ at }) => (lastHeard = at));
     await poll(() => (client.view()?.pongsReceived ?? 0) >= 1);
     await stop(first.server);
-    const dead = await new Promise<{ reason: string; at: number }>((resolve) => client.once('dead', (reason, at) => resolve({ reason, at })));
+    const dead = await nextEvent(client, 'dead');
     const silentFor = Number(dead.reason.match(/silent for (\d+) ms/)![1]);
     expect(silentFor).toBeGreaterThanOrEqual(200 * 3);
     expect(silentFor).toBeLessThanOrEqual(200 * 3 + TOLERANCE);
     expect(dead.at - lastHeard).toBe(silentFor);
-    expect(events.at(-1)).toMatch(/^closed by us: peer dead/);
-    const attempts = events.filter((e) => e.startsWith('reconnecting')).length;
-    expect(attempts).toBeGreaterThan(1);
+    const before = events.filter((e) => e.startsWith('reconnecting')).length;
+    expect(before).toBeGreaterThan(1);
+    // The verdict ended that actor; the client goes on trying (a new actor on the next socket).
+    await poll(() => events.filter((e) => e.startsWith('reconnecting')).length > before);
+    expect(client.declaredDead).toBe(true);
+    expect(client.readyState).toBe(0);
+    client.close(1000, 'giving up');
+    await poll(() => events.at(-1) === 'closed 1000: giving up');
+    const attempts = events.length;
     await elapse(400);
-    expect(events.filter((e) => e.startsWith('reconnecting'))).toHaveLength(attempts);
-    expect(client.closed).toBe(true);
+    expect(events).toHaveLength(attempts);
   });
 
   it('retries through 409 and 503 answers to the upgrade, and gives up on a 400', async () => {
     const state = statePath();
     const first = await serve({ statePath: state });
     const { client, events } = resuming(first.server.wsUrl, { interval: 1000, count: 5 });
-    await poll(() => client.connected);
+    await poll(() => client.readyState === 1);
     const port = first.server.port;
     await stop(first.server);
     // Something else answers on the port meanwhile: "attached elsewhere", then "overloaded".
@@ -141,9 +147,9 @@ describe('a resuming client across a server restart', () => {
     fake.on('upgrade', (_req, socket) => socket.end(`HTTP/1.1 ${answers[0] ?? 400} Nope\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`));
     await new Promise<void>((resolve) => fake.listen(port, '127.0.0.1', resolve));
     try {
-      await poll(() => events.some((e) => /reconnect failed: .*409/.test(e)));
+      await poll(() => events.some((e) => /connection failed: server answered 409/.test(e)));
       answers.shift();
-      await poll(() => events.some((e) => /reconnect failed: .*503/.test(e)));
+      await poll(() => events.some((e) => /connection failed: server answered 503/.test(e)));
     } finally {
       await new Promise((resolve) => fake.close(resolve));
       fake.closeAllConnections();
@@ -151,7 +157,7 @@ describe('a resuming client across a server restart', () => {
     const second = await serve({ statePath: state, port });
     await poll(() => events.some((e) => e.startsWith('resumed')));
     expect(second.server.host.size).toBe(1);
-    expect(client.closed).toBe(false);
+    expect(client.readyState).not.toBe(3);
 
     // A 400 (the server rejects the secret itself) is final: no point in trying again.
     await stop(second.server);
@@ -159,8 +165,8 @@ describe('a resuming client across a server restart', () => {
     refusing.on('upgrade', (_req, socket) => socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n'));
     await new Promise<void>((resolve) => refusing.listen(port, '127.0.0.1', resolve));
     try {
-      await poll(() => client.closed);
-      expect(events.at(-1)).toMatch(/^closed by peer: reconnect failed: .*400/);
+      await poll(() => client.readyState === 3 && events.at(-1)?.startsWith('closed'));
+      expect(events.at(-1)).toMatch(/^closed 1006: connection failed: server answered 400/);
     } finally {
       await new Promise((resolve) => refusing.close(resolve));
       refusing.closeAllConnections();
@@ -169,12 +175,12 @@ describe('a resuming client across a server restart', () => {
 
   it('stops reconnecting when closed meanwhile', async () => {
     const first = await serve({ statePath: statePath() });
-    const { client, events } = resuming(first.server.wsUrl, { reconnectDelay: { min: 50, max: 50 } });
-    await poll(() => client.connected);
+    const { client, events } = resuming(first.server.wsUrl, { reconnect: { minDelay: 50, maxDelay: 50 } });
+    await poll(() => client.readyState === 1);
     await stop(first.server);
     await poll(() => events.length > 0);
-    client.close('user gave up');
-    expect(events.at(-1)).toBe('closed by us: user gave up');
+    client.close(1000, 'user gave up');
+    await poll(() => events.at(-1) === 'closed 1000: user gave up');
     const attempts = events.length;
     await elapse(300);
     expect(events).toHaveLength(attempts);
@@ -200,12 +206,13 @@ describe('a resuming client across a server restart', () => {
 
   it('without resume, a restarting server (1012) is a clean close by the peer', async () => {
     const first = await serve({ statePath: statePath() });
-    const client = connect(first.server.wsUrl, CLIENT);
+    const client = connect(first.server.wsUrl, { ...CLIENT, reconnect: false });
     clients.push(client);
     await poll(() => client.id !== null);
-    const closed = new Promise<[string, string]>((resolve) => client.once('closed', (reason, by) => resolve([reason, by])));
+    const closed = nextEvent(client, 'close');
     await stop(first.server);
-    expect(await closed).toEqual(['server closed the connection (1012): server restarting', 'peer']);
+    const { code, reason, wasClean } = await closed;
+    expect([code, reason, wasClean]).toEqual([1012, 'server closed the connection (1012): server restarting', false]);
   });
 
   it('closes with 1012 whatever reason a keeping shutdown was given', async () => {
@@ -217,8 +224,8 @@ describe('a resuming client across a server restart', () => {
     expect(peer.closed).toEqual({ code: 1012, reason: 'server restarting: maintenance window' });
   });
 
-  it('refuses resume with a URL that has nowhere to carry a session', () => {
-    expect(() => connect('tcp://127.0.0.1:1', { resume: true })).toThrow(/resume needs a ws:\/\/ URL/);
+  it('refuses a peer name with a URL that has nowhere to carry it', () => {
+    expect(() => connect('tcp://127.0.0.1:1', { peer: 'ada' })).toThrow(/peer needs a ws:\/\/ URL/);
   });
 });
 

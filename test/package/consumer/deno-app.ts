@@ -6,10 +6,10 @@ import { connect, KvSnapshotStore, startServer, type RunningServer } from 'npm:k
 const kv = await Deno.openKv(':memory:');
 const store: SnapshotStore = new KvSnapshotStore(kv);
 const server: RunningServer = await startServer({ port: 0, tcpPort: null, interval: 200, count: 2, log: () => {} });
-const client = connect(server.wsUrl, { interval: 100, count: 2 });
+const client = connect(server.wsUrl, { interval: 100, count: 2, reconnect: false });
 const pong = await new Promise<string>((resolve, reject) => {
-  client.on('received', (message) => message === 'PONG' && resolve(message));
-  client.on('closed', (reason) => reject(new Error(`closed before a PONG: ${reason}`)));
+  client.addEventListener('received', (event) => event.message === 'PONG' && resolve(event.message));
+  client.addEventListener('close', (event) => reject(new Error(`closed before a PONG: ${event.reason}`)));
 });
 const advertised = server.host.list().filter((view) => view.advertised).length;
 client.close();

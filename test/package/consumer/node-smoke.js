@@ -4,10 +4,10 @@ import { Host, keepaliveMachine } from 'keepalive-actors';
 import { connect, startServer } from 'keepalive-actors/node';
 
 const server = await startServer({ port: 0, tcpPort: 0, interval: 200, count: 2, log: () => {} });
-const client = connect(server.wsUrl, { interval: 100, count: 2 });
+const client = connect(server.wsUrl, { interval: 100, count: 2, reconnect: false });
 const pong = await new Promise((resolve, reject) => {
-  client.on('received', (message) => message === 'PONG' && resolve(message));
-  client.on('closed', (reason) => reject(new Error(`closed before a PONG: ${reason}`)));
+  client.addEventListener('received', (event) => event.message === 'PONG' && resolve(event.message));
+  client.addEventListener('close', (event) => reject(new Error(`closed before a PONG: ${event.reason}`)));
 });
 const advertised = server.host.list().filter((view) => view.advertised).length;
 client.close();

@@ -25,7 +25,7 @@ const machineId: string = keepaliveMachine.id;
 export async function run(settings: ServerOptions): Promise<number> {
   const server: RunningServer = await startServer(settings);
   const client: KeepaliveClient = connect(server.wsUrl, { interval: 1000, count: 3 });
-  client.on('dead', (reason: string, at: number) => console.error(reason, at));
+  client.addEventListener('dead', (event) => console.error(event.reason, event.at, event.silentFor));
   client.close();
   await server.close();
   return server.port;

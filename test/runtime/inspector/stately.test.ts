@@ -32,8 +32,8 @@ describe('Stately inspector (@statelyai/inspect, WebSocket)', () => {
 
     const server: RunningServer = await startServer({ port: 0, tcpPort: 0, interval: 200, count: 5, inspect: inspector.inspect });
     cleanup.push(() => server.close());
-    const clients: KeepaliveClient[] = [server.wsUrl, server.wsUrl, server.tcpUrl!].map((url) => connect(url, { interval: 100, count: 5 }));
-    cleanup.push(() => clients.forEach((c) => c.close('test over')));
+    const clients: KeepaliveClient[] = [server.wsUrl, server.wsUrl, server.tcpUrl!].map((url) => connect(url, { interval: 100, count: 5, reconnect: false }));
+    cleanup.push(() => clients.forEach((c) => c.readyState !== 3 && c.close(1000, 'test over')));
     await poll(() => server.host.size === 3);
     const ids = [...server.host.ids()];
 
@@ -58,7 +58,7 @@ describe('Stately inspector (@statelyai/inspect, WebSocket)', () => {
     }
 
     // The end of a connection reaches the inspector too.
-    clients[0]!.close('bye');
+    clients[0]!.close(1000, 'bye');
     const gone = await poll(() => ids.find((id) => !server.host.has(id)));
     await poll(() => values(gone).at(-1) === 'closed', 10_000);
     expect(eventTypes(gone)).toContain('peer.closed');

@@ -8,13 +8,13 @@
  * `reattached`); the session holds the secret and the backoff, the adapter the sockets.
  */
 import { nanoid } from 'nanoid';
-import type { KeepaliveMessage } from '../actors/keepalive.ts';
-import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from './codec/index.ts';
-import { Host, type ConnectionView, type HostEvent } from './host.ts';
-import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from './libvirt-negotiation.ts';
-import { createSessionSecret, isSessionSecret, SESSION_PARAM } from './sessions.ts';
-import { SocketRegistry, type PeerSocket } from './sockets.ts';
-import { WakeTimer, type TimerApi } from './wake-timer.ts';
+import type { KeepaliveMessage } from '../../actors/keepalive.ts';
+import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from '../codec/index.ts';
+import { Host, type ConnectionView, type HostEvent } from '../host.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from '../libvirt-negotiation.ts';
+import { createSessionSecret, isSessionSecret, SESSION_PARAM } from '../sessions.ts';
+import { SocketRegistry, type PeerSocket } from '../sockets.ts';
+import { WakeTimer, type TimerApi } from '../wake-timer.ts';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */
@@ -82,8 +82,6 @@ export interface ClientEvents {
   error: [error: Error];
 }
 
-/** WebSocket close codes after which the server may be back: no close frame, going away, internal error, restart, try again, bad gateway, session busy. */
-export const RESUMABLE_CLOSE: ReadonlySet<number> = new Set([1001, 1006, 1011, 1012, 1013, 1014, 4409]);
 /** Upgrade answers worth retrying: the session is still attached to a socket the server has not yet seen die, overload, gateways. */
 export const RETRY_STATUS = (status: number): boolean => status === 409 || status === 429 || (status >= 500 && status < 600);
 
@@ -249,26 +247,6 @@ export class ClientSession {
     const delay = reconnectDelay(attempt, this.#options);
     this.#emit('reconnecting', attempt, delay, reason);
     return delay;
-  }
-
-  /**
-   * A WebSocket of this session closed, or a reconnect failed (`status`: the HTTP answer
-   * that refused the upgrade, 0 when unknown). Rides it out under the same actor when that
-   * may help (resume, and a close the server may come back from, or a refusal that may
-   * pass), calling `reconnect(attempt)` after the backoff; otherwise the connection ends.
-   * Returns the backoff's timer, or null when it ended.
-   */
-  socketLost(
-    lost: { opened: boolean; code: number; status: number; why: string; attempt: number },
-    reconnect: (attempt: number) => void,
-  ): ReturnType<typeof setTimeout> | null {
-    const retry = lost.opened ? RESUMABLE_CLOSE.has(lost.code) : lost.status === 0 || RETRY_STATUS(lost.status);
-    if (!retry || !this.resumable()) {
-      this.socketClosed(lost.why);
-      return null;
-    }
-    const next = lost.opened ? 1 : lost.attempt + 1;
-    return setTimeout(() => reconnect(next), this.lost(lost.why, next));
   }
 
   /** resume: a new socket for the same actor; the server answering is a sign of life. */

@@ -1,15 +1,50 @@
 /**
  * The client's events, as plain `Event` subclasses: `MessageEvent` and `CloseEvent` are
- * not globals everywhere the client runs (Node 22 has no `CloseEvent`), `Event` is.
+ * not globals everywhere the client runs (Node 22 has no `CloseEvent`), `Event` is. The
+ * same events on every runtime; `sent`, `received` and `negotiated` tell what the
+ * protocol does (a command line prints them), the rest what an application needs.
  */
+import type { KeepaliveMessage } from '../../actors/keepalive.ts';
+import type { KeepaliveSupport } from '../libvirt-negotiation.ts';
 
 /** A socket is open and our ADVERTISE is out: the first connection, or a reconnect. */
 export class ClientOpenEvent extends Event {
   /** 0 for the first connection, else the reconnect attempt that succeeded. */
   readonly attempt: number;
-  constructor(attempt: number) {
+  /** The same actor carries on over this socket (a resume), not a new one. */
+  readonly resumed: boolean;
+  constructor(attempt: number, resumed = false) {
     super('open');
     this.attempt = attempt;
+    this.resumed = resumed;
+  }
+}
+
+/** A keepalive message went out (`sent`) or came in (`received`; `MESSAGE` for an application frame). */
+export class ClientFrameEvent extends Event {
+  readonly message: KeepaliveMessage | 'MESSAGE';
+  readonly at: number;
+  constructor(type: 'sent' | 'received', message: KeepaliveMessage | 'MESSAGE', at: number) {
+    super(type);
+    this.message = message;
+    this.at = at;
+  }
+}
+
+/**
+ * libvirt dialect: `negotiating` when CONNECT_SUPPORTS_FEATURE went out (with its serial),
+ * `negotiated` with the daemon's answer. Unsupported: we send nothing keepalive and never
+ * declare the daemon dead.
+ */
+export class NegotiationEvent extends Event {
+  readonly serial: number;
+  readonly support: KeepaliveSupport | null;
+  readonly at: number;
+  constructor(type: 'negotiating' | 'negotiated', serial: number, support: KeepaliveSupport | null, at: number) {
+    super(type);
+    this.serial = serial;
+    this.support = support;
+    this.at = at;
   }
 }
 
@@ -86,6 +121,10 @@ export class ClientErrorEvent extends Event {
 
 export interface ClientEventMap {
   open: ClientOpenEvent;
+  sent: ClientFrameEvent;
+  received: ClientFrameEvent;
+  negotiating: NegotiationEvent;
+  negotiated: NegotiationEvent;
   message: ClientMessageEvent;
   dead: DeadEvent;
   reconnecting: ReconnectingEvent;

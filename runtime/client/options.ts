@@ -2,7 +2,10 @@
  * What `connect(url, options)` takes, checked up front so a mistake throws at the call
  * (a server refusing the upgrade is invisible to a browser: it only sees code 1006).
  */
-import { SESSION_PARAM } from '../../runtime/sessions.ts';
+import type { HostEvent } from '../host.ts';
+import { SESSION_PARAM } from '../sessions.ts';
+import type { TimerApi } from '../wake-timer.ts';
+import type { Dialect } from './session.ts';
 
 export interface ReconnectOptions {
   /** First delay, ms. Default 100. */
@@ -30,6 +33,20 @@ export interface ConnectOptions {
   reconnect?: boolean | ReconnectOptions;
   /** Bytes `send` may hold while no socket is open (before the first, while reconnecting). Default 1 MiB. */
   maxBuffered?: number;
+  /**
+   * Node and Deno: `libvirt` talks to a libvirt daemon (tcp://host[:16509], a UNIX socket
+   * path) and negotiates keepalive with CONNECT_SUPPORTS_FEATURE instead of ADVERTISE.
+   * Default `keepalive`: our servers (ws://, or tcp:// for libvirt frames).
+   */
+  dialect?: Dialect;
+  /** libvirt: close when the daemon has no keepalive. Default: stay connected, unchecked. */
+  requireKeepalive?: boolean;
+  /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
+  negotiationTimeout?: number;
+  /** Every host event of the client's actor (a test's or a log's view of each frame). */
+  onEvent?: (event: HostEvent) => void;
+  /** For tests: the timer API the client's timer uses. */
+  timers?: TimerApi;
 }
 
 export interface Reconnect {

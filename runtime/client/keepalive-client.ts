@@ -1,0 +1,453 @@
+/**
+ * The keepalive client, the same on every runtime: an `EventTarget` with WebSocket's feel,
+ * reconnect with backoff and a bounded send buffer (as PartySocket). A platform supplies
+ * only how a socket is opened (`OpenLine`): the web `WebSocket` in browsers and Deno, `ws`
+ * on Node, a TCP or UNIX socket for libvirt frames on Node and Deno.
+ *
+ * Each socket's life is one `client` actor (the shared `ClientSession`), its deadlines on
+ * one `WakeTimer`. Over a WebSocket the client presents a session secret of its own on
+ * every connect, so after a drop, or after its own dead verdict, the server resumes the
+ * same connection (same id, counters, presence). A drop keeps the actor timing the server
+ * while we reconnect; a dead verdict ends it, and the next socket starts a new one. A
+ * server's normal close (1000: a hook closed us, a shutdown that keeps nothing) is final;
+ * so is an upgrade refusal no retry can change (a 4xx other than 409 and 429), where the
+ * platform shows it.
+ *
+ * Events reach listeners in a microtask after the step that caused them, never from
+ * inside one: a listener may call `send` or `close` and find the client already settled
+ * (after `dead`, the socket is closed and `reconnecting` is queued).
+ */
+import type { Frame } from '../codec/index.ts';
+import type { ConnectionView } from '../host.ts';
+import { createSessionSecret, SESSION_PARAM } from '../sessions.ts';
+import { closeCode, closeReason, type PeerSocket } from '../sockets.ts';
+import {
+  ClientCloseEvent,
+  ClientErrorEvent,
+  ClientFrameEvent,
+  ClientMessageEvent,
+  ClientOpenEvent,
+  DeadEvent,
+  NegotiationEvent,
+  ReconnectingEvent,
+  type ClientEventMap,
+} from './events.ts';
+import { reconnectOptions, serverUrl, type ConnectOptions, type Reconnect } from './options.ts';
+import { SendBuffer } from './send-buffer.ts';
+import { assertApplicationFrame, ClientSession, reconnectDelay, RETRY_STATUS, type ClientEvents, type ClientOptions, type ClientTransport, type Dialect } from './session.ts';
+
+/** Where a line goes: a WebSocket URL (with our query), or a byte stream (tcp://, a libvirt socket). */
+export interface LineTarget {
+  kind: 'ws' | 'stream';
+  url: string;
+  dialect: Dialect;
+}
+
+/** What a platform's socket reports. */
+export interface LineEvents {
+  /** Open; `transport` is the kind of socket it is (`tcp` or `unix` for streams). */
+  open(transport: ClientTransport): void;
+  frame(data: Frame): void;
+  /**
+   * Closed, or never opened. `status`: the HTTP answer that refused an upgrade, where the
+   * platform shows it; `error`: what failed, where it says.
+   */
+  close(info: { code: number; reason: string; status?: number; error?: string }): void;
+}
+
+/** One socket as the client drives it. */
+export interface ClientLine {
+  send(frame: Frame): void;
+  /** Closes with this code and reason (a line may let go at once of a server that will not answer). */
+  close(code: number, reason: string): void;
+  readonly bufferedAmount: number;
+}
+
+/** How a platform opens a socket: may throw (then the client ends, saying why). */
+export type OpenLine = (target: LineTarget, events: LineEvents) => ClientLine;
+
+/** As each platform's `EventTarget` types them (the DOM's and workers-types' names differ). */
+type Listener = Parameters<EventTarget['addEventListener']>[1];
+type AddOptions = Parameters<EventTarget['addEventListener']>[2];
+type RemoveOptions = Parameters<EventTarget['removeEventListener']>[2];
+
+type Handler<E extends Event> = ((this: KeepaliveClient, event: E) => unknown) | null;
+type Handlers = { [K in keyof ClientEventMap]?: Handler<ClientEventMap[K]> };
+type SessionHandlers = { [K in keyof ClientEvents]?: (...args: ClientEvents[K]) => void };
+
+/** WebSocket's numbers; there is no CLOSING: `close()` is final at once. */
+export type ReadyState = 0 | 1 | 3;
+
+export class KeepaliveClient extends EventTarget {
+  static readonly CONNECTING = 0;
+  static readonly OPEN = 1;
+  static readonly CLOSED = 3;
+
+  /** The server URL as opened, with `?peer=` and without the session secret. */
+  readonly url: string;
+  readonly dialect: Dialect;
+  readonly #target: LineTarget;
+  readonly #openLine: OpenLine;
+  readonly #options: ConnectOptions;
+  readonly #reconnect: Reconnect | null;
+  readonly #secret: string | null;
+  readonly #buffer: SendBuffer;
+  /** The actor of the current (or last) socket's life; created before its socket opens. */
+  #session: ClientSession;
+  /** The line in use or being opened; reports of any other are stale. */
+  #line: ClientLine | null = null;
+  /** `#line` is open. */
+  #open = false;
+  /** The attempt `#line` is: 0 for the first connection, then 1, 2, ... in a row until one opens. */
+  #attempt = 0;
+  /** The one connection timer: backoff before an attempt, or the upgrade's deadline during one. */
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #ending: { code: number; reason: string; wasClean: boolean } | null = null;
+  #closed = false;
+  #dead = false;
+  #queue: Event[] = [];
+  readonly #handlers: Handlers = {};
+
+  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine) {
+    super();
+    this.#options = options;
+    this.#openLine = openLine;
+    this.dialect = options.dialect ?? 'keepalive';
+    this.#target = lineTarget(url, options);
+    this.url = this.#target.url;
+    this.#reconnect = reconnectOptions(options);
+    this.#buffer = new SendBuffer(options.maxBuffered);
+    // Only a WebSocket can present a session: a stream's reconnect starts a new connection.
+    this.#secret = this.#reconnect && this.#target.kind === 'ws' ? createSessionSecret() : null;
+    // Built now so bad keepalive settings throw here, not in a socket callback.
+    this.#session = this.#newSession();
+    this.#connect();
+  }
+
+  /** 0 while connecting or reconnecting, 1 while a socket carries the connection, 3 once closed for good. */
+  get readyState(): ReadyState {
+    if (this.#closed) return 3;
+    return this.#open && this.#live() !== null ? 1 : 0;
+  }
+
+  /** Bytes sent but not yet on the wire: held while reconnecting, plus the socket's own. */
+  get bufferedAmount(): number {
+    return this.#buffer.bytes + (this.#open ? (this.#line?.bufferedAmount ?? 0) : 0);
+  }
+
+  /** The current actor's connection id in the client's own host, once its socket opened. */
+  get id(): string | null {
+    return this.#session.id;
+  }
+
+  /** We declared the server dead at least once (the verdict is in the `dead` event). */
+  get declaredDead(): boolean {
+    return this.#dead;
+  }
+
+  /** The current actor's counters and state (our PINGs, the server's PONGs...), as `/actors` shows the server's. */
+  view(): ConnectionView | undefined {
+    return this.#session.view();
+  }
+
+  /**
+   * Sends an application frame: a string, or bytes (ArrayBuffer, typed array, DataView).
+   * While no socket is open it is held (up to `maxBuffered` bytes, then a RangeError) and
+   * sent on the next open, in order. A string starting with `keepalive:` is a TypeError:
+   * that prefix is the protocol's own. After `close` it throws.
+   */
+  send(data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.#ending) throw new Error(`the client is closed: ${this.#ending.reason}`);
+    const frame = toFrame(data);
+    assertApplicationFrame(frame);
+    if (this.#open && this.#live()?.send(frame)) return;
+    // A copy: the caller may reuse its buffer before we get to send it (WebSocket copies too).
+    this.#buffer.push(typeof frame === 'string' ? frame : frame.slice());
+  }
+
+  /** Closes for good: no reconnect, `close` follows (1000 unless given 3000-4999). */
+  close(code = 1000, reason = 'client closing'): void {
+    if (code !== 1000 && !(code >= 3000 && code <= 4999)) throw new RangeError(`close code must be 1000 or 3000-4999, got ${code}`);
+    this.#end(code, reason, true);
+  }
+
+  override addEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: ((this: KeepaliveClient, event: ClientEventMap[K]) => unknown) | { handleEvent(event: ClientEventMap[K]): unknown } | null,
+    options?: AddOptions,
+  ): void;
+  override addEventListener(type: string, listener: Listener, options?: AddOptions): void;
+  override addEventListener(type: string, listener: Listener, options?: AddOptions): void {
+    super.addEventListener(type, listener, options);
+  }
+
+  override removeEventListener<K extends keyof ClientEventMap>(
+    type: K,
+    listener: ((this: KeepaliveClient, event: ClientEventMap[K]) => unknown) | { handleEvent(event: ClientEventMap[K]): unknown } | null,
+    options?: RemoveOptions,
+  ): void;
+  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void;
+  override removeEventListener(type: string, listener: Listener, options?: RemoveOptions): void {
+    super.removeEventListener(type, listener, options);
+  }
+
+  get onopen(): Handler<ClientOpenEvent> {
+    return this.#handlers.open ?? null;
+  }
+  set onopen(handler: Handler<ClientOpenEvent>) {
+    this.#setHandler('open', handler);
+  }
+  get onmessage(): Handler<ClientMessageEvent> {
+    return this.#handlers.message ?? null;
+  }
+  set onmessage(handler: Handler<ClientMessageEvent>) {
+    this.#setHandler('message', handler);
+  }
+  get ondead(): Handler<DeadEvent> {
+    return this.#handlers.dead ?? null;
+  }
+  set ondead(handler: Handler<DeadEvent>) {
+    this.#setHandler('dead', handler);
+  }
+  get onreconnecting(): Handler<ReconnectingEvent> {
+    return this.#handlers.reconnecting ?? null;
+  }
+  set onreconnecting(handler: Handler<ReconnectingEvent>) {
+    this.#setHandler('reconnecting', handler);
+  }
+  get onclose(): Handler<ClientCloseEvent> {
+    return this.#handlers.close ?? null;
+  }
+  set onclose(handler: Handler<ClientCloseEvent>) {
+    this.#setHandler('close', handler);
+  }
+  get onerror(): Handler<ClientErrorEvent> {
+    return this.#handlers.error ?? null;
+  }
+  set onerror(handler: Handler<ClientErrorEvent>) {
+    this.#setHandler('error', handler);
+  }
+
+  /** As WebSocket's `on…` attributes: one listener, registered on first set, calling whatever is set now. */
+  #setHandler<K extends keyof ClientEventMap>(type: K, handler: Handler<ClientEventMap[K]>): void {
+    if (!(type in this.#handlers)) {
+      super.addEventListener(type, (event) => (this.#handlers[type] as Handler<Event> | undefined)?.call(this, event));
+    }
+    (this.#handlers as Record<K, Handler<ClientEventMap[K]>>)[type] = typeof handler === 'function' ? handler : null;
+  }
+
+  #fire(event: Event): void {
+    this.#queue.push(event);
+    if (this.#queue.length === 1) queueMicrotask(() => this.#flush());
+  }
+
+  #flush(): void {
+    for (const event of this.#queue.splice(0)) this.dispatchEvent(event);
+  }
+
+  #newSession(): ClientSession {
+    const o = this.#options;
+    const options: ClientOptions = {
+      ...(o.interval !== undefined ? { interval: o.interval } : {}),
+      ...(o.count !== undefined ? { count: o.count } : {}),
+      ...(o.sendPings !== undefined ? { sendPings: o.sendPings } : {}),
+      dialect: this.dialect,
+      ...(o.requireKeepalive !== undefined ? { requireKeepalive: o.requireKeepalive } : {}),
+      ...(o.negotiationTimeout !== undefined ? { negotiationTimeout: o.negotiationTimeout } : {}),
+      ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+      ...(o.timers ? { timers: o.timers } : {}),
+      ...(this.#secret !== null ? { resume: true, sessionSecret: this.#secret } : {}),
+      ...(this.#reconnect ? { reconnectDelay: { min: this.#reconnect.minDelay, max: this.#reconnect.maxDelay } } : {}),
+    };
+    const on: SessionHandlers = {
+      message: (data, at) => this.#fire(new ClientMessageEvent(data, at)),
+      sent: (message, at) => this.#fire(new ClientFrameEvent('sent', message, at)),
+      received: (message, at) => this.#fire(new ClientFrameEvent('received', message, at)),
+      negotiating: (serial, at) => this.#fire(new NegotiationEvent('negotiating', serial, null, at)),
+      negotiated: (support, at) => this.#fire(new NegotiationEvent('negotiated', 0, support, at)),
+      dead: (reason, at, silentFor, unanswered) => {
+        this.#dead = true;
+        this.#fire(new DeadEvent(reason, at, silentFor, unanswered));
+      },
+      closed: (reason) => this.#sessionClosed(reason),
+      reconnecting: (attempt, delay, reason) => this.#fire(new ReconnectingEvent(attempt, delay, reason)),
+      error: (error) => this.#fire(new ClientErrorEvent(error)),
+    };
+    const session: ClientSession = new ClientSession(this.url, options, (name, ...args) => {
+      if (session === this.#session) (on[name] as ((...args: ClientEvents[typeof name]) => void) | undefined)?.(...args);
+    });
+    return session;
+  }
+
+  /** The current actor if it is running (opened, not ended). */
+  #live(): ClientSession | null {
+    return this.#session.id !== null && !this.#session.closed ? this.#session : null;
+  }
+
+  #connect(): void {
+    this.#timer = null;
+    const target = { ...this.#target };
+    if (this.#secret !== null) {
+      const url = new URL(target.url);
+      url.searchParams.set(SESSION_PARAM, this.#secret);
+      target.url = url.toString();
+    }
+    let line: ClientLine | null = null;
+    const ours = () => line !== null && this.#line === line;
+    const events: LineEvents = {
+      open: (transport) => {
+        if (ours()) this.#opened(line!, transport);
+      },
+      frame: (data) => {
+        if (ours()) this.#session.receive(data);
+      },
+      close: ({ code, reason, status, error }) => {
+        if (!ours()) return;
+        const opened = this.#open;
+        const detail = reason ? `: ${reason}` : error ? ` (${error})` : '';
+        const why = opened
+          ? this.#target.kind === 'ws'
+            ? `server closed the connection (${code})${detail}`
+            : `server closed the ${target.url.startsWith('tcp:') ? 'TCP' : 'UNIX socket'} connection${error ? ` (${error})` : ''}`
+          : status
+            ? `connection failed: server answered ${status}`
+            : error
+              ? `connection failed: ${error}`
+              : `connection failed (${code})`;
+        this.#lost(line!, code, why, opened, status);
+      },
+    };
+    try {
+      line = this.#openLine(target, events);
+    } catch (error) {
+      // A content security policy, or no WebSocket here at all: trying again will not help.
+      return this.#end(1006, `cannot open a socket: ${error instanceof Error ? error.message : String(error)}`, false);
+    }
+    this.#line = line;
+    this.#open = false;
+    // A server that accepted the TCP connection but never answers the upgrade (frozen,
+    // overloaded) gets as long as a silent server on an open socket would.
+    const { interval = 5000, count = 5 } = this.#options;
+    const limit = Math.max(1000, interval * (count + 1));
+    const opening = line;
+    this.#timer = setTimeout(() => this.#lost(opening, 1006, `no answer to the upgrade within ${limit} ms`, false), limit);
+  }
+
+  #opened(line: ClientLine, transport: ClientTransport): void {
+    this.#clearTimer();
+    this.#open = true;
+    const socket: PeerSocket = {
+      send: (frame) => line.send(frame),
+      close: (reason) => this.#release(line, reason),
+    };
+    let session = this.#session;
+    const resumed = session.resumable();
+    if (resumed) {
+      session.reattached(socket, this.#attempt);
+    } else {
+      if (session.id !== null) session = this.#session = this.#newSession();
+      session.opened(socket, transport);
+    }
+    for (const frame of this.#buffer.drain()) session.send(frame);
+    this.#fire(new ClientOpenEvent(this.#attempt, resumed));
+  }
+
+  /** `line` (ours) closed, failed or timed out. */
+  #lost(line: ClientLine, code: number, why: string, opened: boolean, status?: number): void {
+    if (this.#line !== line) return;
+    this.#release(line, why);
+    this.#clearTimer();
+    if (this.#ending) return;
+    const next = opened ? 1 : this.#attempt + 1;
+    // The server closed us for good, or refused in a way no retry changes.
+    const final = (opened && code === 1000) || (status !== undefined && status !== 0 && !RETRY_STATUS(status));
+    if (final || this.#reconnect === null || next > this.#reconnect.maxRetries) {
+      const reason = !final && this.#reconnect !== null && next > 1 ? `gave up after ${next - 1} failed attempt(s): ${why}` : why;
+      return this.#end(code, reason, false);
+    }
+    this.#retry(why, next);
+  }
+
+  #retry(why: string, attempt: number): void {
+    this.#attempt = attempt;
+    const session = this.#live();
+    if (session?.resumable()) {
+      // A drop: the actor goes on timing the server while we are away (it announces the attempt).
+      this.#timer = setTimeout(() => this.#connect(), session.lost(why, attempt));
+      return;
+    }
+    const delay = reconnectDelay(attempt, {
+      ...(this.#options.interval !== undefined ? { interval: this.#options.interval } : {}),
+      reconnectDelay: { min: this.#reconnect!.minDelay, max: this.#reconnect!.maxDelay },
+    });
+    this.#timer = setTimeout(() => this.#connect(), delay);
+    // A stream's actor cannot be resumed: it ends with its socket (the timer just set says a
+    // reconnect is under way), and the next socket starts a new one.
+    session?.socketClosed(why);
+    this.#fire(new ReconnectingEvent(attempt, delay, why));
+  }
+
+  /** The actor ended: our dead verdict, a protocol error, or `#end`. */
+  #sessionClosed(reason: string): void {
+    const line = this.#line;
+    // Only an open socket belongs to the ended actor; one still connecting is the next life's.
+    if (line !== null && this.#open) this.#release(line, reason);
+    if (this.#ending) return this.#finalize();
+    if (this.#reconnect === null) return this.#end(closeCode(reason), reason, false);
+    if (this.#line !== null || this.#timer !== null) return; // already reconnecting
+    if (this.#reconnect.maxRetries < 1) return this.#end(closeCode(reason), reason, false);
+    this.#retry(reason, 1);
+  }
+
+  /** Over for good, whatever the cause; `close` follows once. */
+  #end(code: number, reason: string, wasClean: boolean): void {
+    if (this.#ending) return;
+    this.#ending = { code, reason, wasClean };
+    this.#clearTimer();
+    // The actor's own close sends our close frame through `#release`, with `code`.
+    this.#live()?.close(reason);
+    if (this.#line !== null) this.#release(this.#line, reason);
+    this.#finalize();
+  }
+
+  #finalize(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#clearTimer();
+    this.#buffer.drain();
+    const { code, reason, wasClean } = this.#ending!;
+    this.#fire(new ClientCloseEvent(code, reason, wasClean));
+  }
+
+  /** Lets go of `line`, closing it if it is not closed yet. */
+  #release(line: ClientLine, reason: string): void {
+    if (this.#line !== line) return;
+    this.#line = null;
+    this.#open = false;
+    const code = this.#ending?.code ?? closeCode(reason);
+    // Browsers accept only 1000 and 3000-4999 from a client.
+    line.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, closeReason(reason));
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+  }
+}
+
+/** A WebSocket URL (ws(s)://, or http(s):// and relative ones converted, with `?peer=`), or a byte stream. */
+function lineTarget(url: string | URL, options: ConnectOptions): LineTarget {
+  const dialect = options.dialect ?? 'keepalive';
+  const text = String(url);
+  const stream = dialect === 'libvirt' || /^tcp:/i.test(text);
+  if (!stream) return { kind: 'ws', url: serverUrl(url, options.peer).toString(), dialect };
+  if (options.peer !== undefined) throw new TypeError(`peer needs a ws:// URL: a byte stream has nowhere to carry it (${text})`);
+  return { kind: 'stream', url: text, dialect };
+}
+
+function toFrame(data: string | ArrayBuffer | ArrayBufferView): Frame {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('send takes a string, an ArrayBuffer or a typed array / DataView');
+}
