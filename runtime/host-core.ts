@@ -19,7 +19,7 @@ import { newConnectionId } from './connection-id.ts';
 import { flooding, INBOUND_EVENT, NO_META, NOTHING_PENDING, recordOf, stateName, validateKeepalive, viewOf, type Connection } from './host-connection.ts';
 import { HostListeners } from './host-listeners.ts';
 import type { HostEvent, HostOptions, HostStats, InspectObserver, Transport } from './host-types.ts';
-import { DEFAULTS } from './settings.ts';
+import { DEFAULTS } from './defaults.ts';
 import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
 import { TimerQueue } from './timer-queue.ts';

@@ -18,7 +18,7 @@
  */
 import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureCall, FrameError, FrameReader } from './codec/index.ts';
 import type { Host } from './host.ts';
-import { DEFAULTS } from './settings.ts';
+import { DEFAULTS } from './defaults.ts';
 import type { ConnectionId } from './store.ts';
 import type { TimerApi } from './wake-timer.ts';
 

@@ -11,24 +11,9 @@ export class UsageError extends RangeError {
   override readonly name = 'UsageError';
 }
 
-/** libvirtd's keepalive settings, and what a local server binds to. */
-export const DEFAULTS = {
-  host: '127.0.0.1',
-  port: 8787,
-  tcpPort: 8788,
-  interval: 5000,
-  count: 5,
-  sendPings: true,
-  maxPingsPerInterval: 100,
-  maxFrameBytes: 1024 * 1024,
-  hub: 'default',
-  webhookRetryMs: 1000,
-} as const;
+import { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
 
-/** What a peer gets to ADVERTISE unless told otherwise: as long as a silent advertised peer may live. */
-export function defaultAdvertiseTimeout(interval: number, count: number): number {
-  return interval * (count + 1);
-}
+export { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
 
 /**
  * The settings every hub takes, resolved. Where a platform's default differs, it says why:

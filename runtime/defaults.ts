@@ -1,0 +1,23 @@
+/**
+ * Every default of the one settings model (runtime/settings.ts), in a module of its own
+ * with no imports: the host and the browser client need the defaults, not the parser.
+ */
+
+/** libvirtd's keepalive settings, and what a local server binds to. */
+export const DEFAULTS = {
+  host: '127.0.0.1',
+  port: 8787,
+  tcpPort: 8788,
+  interval: 5000,
+  count: 5,
+  sendPings: true,
+  maxPingsPerInterval: 100,
+  maxFrameBytes: 1024 * 1024,
+  hub: 'default',
+  webhookRetryMs: 1000,
+} as const;
+
+/** What a peer gets to ADVERTISE unless told otherwise: as long as a silent advertised peer may live. */
+export function defaultAdvertiseTimeout(interval: number, count: number): number {
+  return interval * (count + 1);
+}
