@@ -256,8 +256,7 @@ export class KeepaliveClient extends EventTarget {
       ...(o.negotiationTimeout !== undefined ? { negotiationTimeout: o.negotiationTimeout } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       ...(o.timers ? { timers: o.timers } : {}),
-      ...(this.#secret !== null ? { resume: true, sessionSecret: this.#secret } : {}),
-      ...(this.#reconnect ? { reconnectDelay: { min: this.#reconnect.minDelay, max: this.#reconnect.maxDelay } } : {}),
+      resumable: this.#secret !== null,
     };
     const on: SessionHandlers = {
       message: (data, at) => this.#fire(new ClientMessageEvent(data, at)),
@@ -270,7 +269,6 @@ export class KeepaliveClient extends EventTarget {
         this.#fire(new DeadEvent(reason, at, silentFor, unanswered));
       },
       closed: (reason) => this.#sessionClosed(reason),
-      reconnecting: (attempt, delay, reason) => this.#fire(new ReconnectingEvent(attempt, delay, reason)),
       error: (error) => this.#fire(new ClientErrorEvent(error)),
     };
     const session: ClientSession = new ClientSession(this.url, options, (name, ...args) => {
@@ -343,7 +341,7 @@ export class KeepaliveClient extends EventTarget {
     let session = this.#session;
     const resumed = session.resumable();
     if (resumed) {
-      session.reattached(socket, this.#attempt);
+      session.reattached(socket);
     } else {
       if (session.id !== null) session = this.#session = this.#newSession();
       session.opened(socket, transport);
@@ -370,20 +368,14 @@ export class KeepaliveClient extends EventTarget {
 
   #retry(why: string, attempt: number): void {
     this.#attempt = attempt;
-    const session = this.#live();
-    if (session?.resumable()) {
-      // A drop: the actor goes on timing the server while we are away (it announces the attempt).
-      this.#timer = setTimeout(() => this.#connect(), session.lost(why, attempt));
-      return;
-    }
-    const delay = reconnectDelay(attempt, {
-      ...(this.#options.interval !== undefined ? { interval: this.#options.interval } : {}),
-      reconnectDelay: { min: this.#reconnect!.minDelay, max: this.#reconnect!.maxDelay },
-    });
+    const delay = reconnectDelay(attempt, this.#reconnect!.minDelay, this.#reconnect!.maxDelay);
     this.#timer = setTimeout(() => this.#connect(), delay);
-    // A stream's actor cannot be resumed: it ends with its socket (the timer just set says a
-    // reconnect is under way), and the next socket starts a new one.
-    session?.socketClosed(why);
+    const session = this.#live();
+    // A drop: the actor goes on timing the server while we are away. A stream's actor cannot
+    // be resumed: it ends with its socket (the timer just set says a reconnect is under way),
+    // and the next socket starts a new one.
+    if (session?.resumable()) session.lost();
+    else session?.socketClosed(why);
     this.#fire(new ReconnectingEvent(attempt, delay, why));
   }
 

@@ -1,18 +1,16 @@
 /**
- * The platform-free half of a keepalive client: one `client` actor in its own Host, woken
- * by its own WakeTimer. An adapter opens the socket (Node: `ws`/`net`, Deno: the web
- * `WebSocket`/`Deno.connect`) and reports here when it opened, what arrived and when it
- * closed; what happens comes back out through `emit`, with the same events on every runtime.
- * With `dialect: 'libvirt'` it runs libvirt's supports-feature handshake instead of ADVERTISE.
- * With `resume` the adapter may replace a dropped socket under the same actor (`lost`, then
- * `reattached`); the session holds the secret and the backoff, the adapter the sockets.
+ * One socket's life of a keepalive client: one `client` actor in its own Host, woken by
+ * its own WakeTimer. The client (keepalive-client.ts) reports here when its socket opened,
+ * what arrived and when it closed; what happens comes back out through `emit`. With
+ * `dialect: 'libvirt'` it runs libvirt's supports-feature handshake instead of ADVERTISE.
+ * With `resumable` a dropped socket may be replaced under the same actor (`lost`, then
+ * `reattached`): the client holds the secret and the backoff, this the actor.
  */
 import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from '../codec/index.ts';
 import { Host, type ConnectionView, type HostEvent } from '../host.ts';
 import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from '../libvirt-negotiation.ts';
-import { createSessionSecret, isSessionSecret, SESSION_PARAM } from '../sessions.ts';
 import { SocketRegistry, type PeerSocket } from '../sockets.ts';
 import { WakeTimer, type TimerApi } from '../wake-timer.ts';
 
@@ -32,24 +30,12 @@ export interface ClientOptions {
   /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
   negotiationTimeout?: number;
   /**
-   * ws:// only. Presents a session secret of our own on connect; when the socket drops
-   * without a final goodbye (no close frame, 1012 server restarting, 1001, 1011, 1013,
-   * 1014), the actor keeps running (PINGs meanwhile go nowhere and count as unanswered)
-   * while we reconnect with the same secret, so a restarted server resumes our
-   * connection. A server that stays away longer than our bound is declared dead as usual.
+   * The client presents a session secret (ws:// only): when the socket drops, the actor
+   * keeps running (PINGs meanwhile go nowhere and count as unanswered) while the client
+   * reconnects, so the server resumes our connection. A server that stays away longer than
+   * our bound is declared dead as usual.
    */
-  resume?: boolean;
-  /**
-   * resume: present this secret instead of a fresh one, so a new actor (a client that
-   * starts over after its own dead verdict) carries on the server's same connection.
-   */
-  sessionSecret?: string;
-  /**
-   * Reconnect backoff (resume): first delay and cap in ms, each delay jittered down to half.
-   * Default 100 and min(interval / 2, 2000): a restarted server waits one of its intervals
-   * before it may declare a restored connection dead, so the cap must stay well under that.
-   */
-  reconnectDelay?: { min?: number; max?: number };
+  resumable?: boolean;
 }
 
 /**
@@ -59,26 +45,18 @@ export interface ClientOptions {
 export type Dialect = 'keepalive' | 'libvirt';
 
 export interface ClientEvents {
-  /** The socket is up and our ADVERTISE (libvirt: the supports-feature CALL) has been sent. */
-  open: [];
   /** libvirt: CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) sent with this serial. */
   negotiating: [serial: number, at: number];
   /** libvirt: the daemon's answer. Unsupported: we send no keepalive message and never declare it dead. */
   negotiated: [support: KeepaliveSupport, at: number];
-  /** Anything arrived from the server. */
-  alive: [at: number];
   sent: [message: KeepaliveMessage, at: number];
   received: [message: KeepaliveMessage | 'MESSAGE', at: number];
   /** An application frame from the server (anything not keepalive), as it came: text or bytes. */
   message: [data: Frame, at: number];
   /** We declared the server dead and closed the socket: silent for `silentFor` ms, `unanswered` PINGs. */
   dead: [reason: string, at: number, silentFor: number, unanswered: number];
-  /** The connection is over, for whatever reason (after `dead` too). */
-  closed: [reason: string, by: 'us' | 'peer'];
-  /** resume: the socket is gone; attempt `attempt` to reconnect starts in `delay` ms. */
-  reconnecting: [attempt: number, delay: number, reason: string];
-  /** resume: a new socket carries the same actor on; counters and deadlines continue. */
-  resumed: [attempt: number, at: number];
+  /** The actor is over, for whatever reason (after `dead` too). */
+  closed: [reason: string];
   error: [error: Error];
 }
 
@@ -89,15 +67,6 @@ export type ClientEmit = <K extends keyof ClientEvents>(name: K, ...args: Client
 
 /** ws:// and wss:// speak the text dialect; tcp:// and UNIX sockets libvirt frames. */
 export type ClientTransport = 'ws' | 'tcp' | 'unix';
-
-/** Checks a server URL and says which transport it needs. */
-export function clientTransport(url: string): { url: URL; transport: ClientTransport } {
-  const parsed = new URL(url);
-  if (!['ws:', 'wss:', 'tcp:'].includes(parsed.protocol)) {
-    throw new TypeError(`unsupported URL ${url}: use ws://host:port/connect or tcp://host:port`);
-  }
-  return { url: parsed, transport: parsed.protocol === 'tcp:' ? 'tcp' : 'ws' };
-}
 
 /**
  * Text frames starting with `keepalive:` are the protocol's own; an application frame that
@@ -113,11 +82,9 @@ export function assertApplicationFrame(data: Frame): void {
 /**
  * The wait before reconnect attempt `attempt` (1, 2, ...): doubling from `min` up to `max`,
  * jittered down to half so a restarted server does not see every client come back in the
- * same ms. Defaults as `ClientOptions.reconnectDelay` says.
+ * same ms.
  */
-export function reconnectDelay(attempt: number, options: Pick<ClientOptions, 'interval' | 'reconnectDelay'> = {}): number {
-  const min = options.reconnectDelay?.min ?? 100;
-  const max = options.reconnectDelay?.max ?? Math.min((options.interval ?? 5000) / 2, 2000);
+export function reconnectDelay(attempt: number, min: number, max: number): number {
   const ceiling = Math.min(max, min * 2 ** Math.min(attempt - 1, 30));
   return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
 }
@@ -132,26 +99,13 @@ export class ClientSession {
   readonly #sockets = new SocketRegistry();
   #id: string | null = null;
   #closedReason: string | null = null;
-  #deadReason: string | null = null;
   #lastView: ConnectionView | undefined;
   #pendingClose: string | null = null;
-  /** Set while we hand the peer's close to the host, so `closed` knows who ended it. */
-  #peerClosing = false;
   #handshake: LibvirtHandshake | null = null;
-  #support: KeepaliveSupport | null = null;
-  /** resume: our session secret, presented on every connect. */
-  readonly #secret: string | null;
 
   constructor(url: string, options: ClientOptions, emit: ClientEmit) {
     this.url = url;
     this.dialect = options.dialect ?? 'keepalive';
-    if (options.resume && (this.dialect !== 'keepalive' || !/^wss?:/i.test(url))) {
-      throw new TypeError(`resume needs a ws:// URL: a TCP or libvirt socket has no way to present a session (${url})`);
-    }
-    if (options.sessionSecret !== undefined && !isSessionSecret(options.sessionSecret)) {
-      throw new TypeError('a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -');
-    }
-    this.#secret = options.resume ? (options.sessionSecret ?? createSessionSecret()) : null;
     this.#options = options;
     this.#emit = emit;
     // Unlike a server's, this timer holds the process open: a client whose server froze
@@ -205,52 +159,18 @@ export class ClientSession {
     return this.#closedReason !== null;
   }
 
-  /** Why the connection ended, or null while it is open. */
-  get closedReason(): string | null {
-    return this.#closedReason;
-  }
-
-  /** Why we declared the server dead, or null. */
-  get deadReason(): string | null {
-    return this.#deadReason;
-  }
-
-  /** Negotiation status in the libvirt dialect: null until the daemon answered (always null otherwise). */
-  get keepaliveSupport(): KeepaliveSupport | null {
-    return this.#support;
-  }
-
-  /** True while a socket carries the actor (false while connecting or reconnecting). */
-  get connected(): boolean {
-    return this.#id !== null && this.#sockets.get(this.#id) !== undefined;
-  }
-
-  /** The URL to open: with `resume`, carrying our session secret. */
-  connectUrl(): string {
-    if (this.#secret === null) return this.url;
-    const url = new URL(this.url);
-    url.searchParams.set(SESSION_PARAM, this.#secret);
-    return url.toString();
-  }
-
   /** Whether a drop (or a failed reconnect) is one to ride out under the same actor. */
   resumable(): boolean {
-    return this.#secret !== null && this.#closedReason === null && this.#id !== null && this.host.has(this.#id);
+    return this.#options.resumable === true && this.#closedReason === null && this.#id !== null && this.host.has(this.#id);
   }
 
-  /**
-   * resume: the socket is gone but the actor goes on timing the server. Returns the delay
-   * before reconnect attempt `attempt` (1 after a drop), already announced as `reconnecting`.
-   */
-  lost(reason: string, attempt: number): number {
+  /** resumable: the socket is gone but the actor goes on timing the server. */
+  lost(): void {
     if (this.#id !== null) this.#sockets.detach(this.#id);
-    const delay = reconnectDelay(attempt, this.#options);
-    this.#emit('reconnecting', attempt, delay, reason);
-    return delay;
   }
 
-  /** resume: a new socket for the same actor; the server answering is a sign of life. */
-  reattached(socket: PeerSocket, attempt: number): void {
+  /** resumable: a new socket for the same actor; the server answering is a sign of life. */
+  reattached(socket: PeerSocket): void {
     const id = this.#id!;
     this.#sockets.attach(id, socket);
     const at = Date.now();
@@ -259,7 +179,6 @@ export class ClientSession {
     // before it PINGs or answers; one that resumed it takes this as one more sign of life.
     socket.send(TEXT_FRAMES.ADVERTISE);
     this.#emit('sent', 'ADVERTISE', at);
-    this.#emit('resumed', attempt, at);
   }
 
   close(reason = 'client closing'): void {
@@ -289,7 +208,6 @@ export class ClientSession {
       meta: { transport, url: this.url, dialect: this.dialect },
     });
     this.view();
-    this.#emit('open');
     if (libvirt && this.#pendingClose === null) {
       this.#handshake = startLibvirtHandshake({
         host: this.host,
@@ -299,10 +217,7 @@ export class ClientSession {
         requireKeepalive: this.#options.requireKeepalive ?? false,
         ...(this.#options.timers ? { timers: this.#options.timers } : {}),
         onCall: (serial, at) => this.#emit('negotiating', serial, at),
-        onOutcome: (support, at) => {
-          this.#support = support;
-          this.#emit('negotiated', support, at);
-        },
+        onOutcome: (support, at) => this.#emit('negotiated', support, at),
       });
     }
     if (this.#pendingClose !== null) this.close(this.#pendingClose);
@@ -320,15 +235,10 @@ export class ClientSession {
     if (this.#id !== null) {
       this.view();
       this.#sockets.detach(this.#id);
-      this.#peerClosing = true;
-      try {
-        this.host.peerClosed(this.#id, reason);
-      } finally {
-        this.#peerClosing = false;
-      }
+      this.host.peerClosed(this.#id, reason);
     }
     // Not opened yet, or already ended by the host (dead, closed): nothing left to step.
-    this.#finish(reason, 'peer');
+    this.#finish(reason);
   }
 
   #onHostEvent(event: HostEvent): void {
@@ -337,26 +247,24 @@ export class ClientSession {
         this.#emit('sent', event.message, event.at);
         return;
       case 'received':
-        this.#emit('alive', event.at);
         this.#emit('received', event.message, event.at);
         return;
       case 'dead':
-        this.#deadReason = event.reason;
         this.view();
         this.#emit('dead', event.reason, event.at, event.silentFor, event.unanswered);
-        this.#finish(event.reason, 'us');
+        this.#finish(event.reason);
         return;
       case 'closed':
-        this.#finish(event.reason, this.#peerClosing ? 'peer' : 'us');
+        this.#finish(event.reason);
         return;
     }
   }
 
-  #finish(reason: string, by: 'us' | 'peer'): void {
+  #finish(reason: string): void {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
     this.timer.stop();
     this.#handshake?.stop();
-    this.#emit('closed', reason, by);
+    this.#emit('closed', reason);
   }
 }
