@@ -32,7 +32,7 @@ import {
   assembleHub,
   newConnectionId,
   outlivesSocket,
-  refuse,
+  refusal,
   TEXT_FRAMES,
   type Admission,
   type AppData,
@@ -318,7 +318,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   #accept(ticket: ConnectTicket): Response {
     const { 0: client, 1: server } = new WebSocketPair();
     const bound = this.#gate.attach(ticket, peerSocket(server), newConnectionId());
-    if (typeof bound !== 'string') return refuse(bound.status, bound.error);
+    if (typeof bound !== 'string') return refusal(bound.status, bound.error);
     this.ctx.acceptWebSocket(server, [bound]);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
     return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: bound } });

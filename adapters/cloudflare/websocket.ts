@@ -3,19 +3,12 @@
  * what it must carry across is tiny: its connection id as the socket's tag (set once at
  * accept) and, in its attachment, when it last delivered a frame.
  */
-import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type CodecSpec, type Frame, type PeerSocket } from '../../runtime/internal.ts';
+import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type Frame, type PeerSocket } from '../../runtime/internal.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
 export interface SocketAttachment {
   /** When this socket last delivered a frame (ms). It may be newer than the stored snapshot. */
   seen?: number;
-}
-
-/** `?codec=libvirt` on /connect: binary frames in libvirt's format; default: the text dialect. */
-export function codecFromQuery(value: string | undefined): CodecSpec | Error {
-  if (value === undefined || value === '' || value === 'text') return { name: 'text' };
-  if (value === 'libvirt') return { name: 'libvirt', advertise: true };
-  return new Error(`unknown codec "${value.slice(0, 40)}": use text (default) or libvirt`);
 }
 
 /** The host's socket over a hibernatable WebSocket; `ws` tells which one it is (a resumed session replaces it). */

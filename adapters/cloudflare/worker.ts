@@ -12,7 +12,7 @@
  *   GET /healthz
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { ERRORS, refuse, requireToken } from '../../runtime/internal.ts';
+import { ERRORS, refusal, requireToken } from '../../runtime/internal.ts';
 import { hubConfig, type Env } from './config.ts';
 import { HUB_HEADER } from './hub.ts';
 
@@ -47,7 +47,7 @@ function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
   const hub = c.req.param('hub') ?? DEFAULT_HUB;
   if (!HUB_NAME.test(hub)) return c.json({ error: 'hub names are 1-64 letters, digits, "_", "-" or "."' }, 400);
   // Answered here as the hub would (runtime/hub/connect.ts), without waking its object.
-  if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') return refuse(426, ERRORS.upgrade);
+  if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') return refusal(426, ERRORS.upgrade);
   const url = new URL(c.req.url);
   // The object serves the inspector at the public path (the default hub's as /inspect/default),
   // so the page names its own stream by where it was served.

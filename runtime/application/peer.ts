@@ -70,7 +70,8 @@ export function isResponse(value: unknown): value is Response {
   return typeof candidate.status === 'number' && typeof candidate.headers === 'object' && typeof candidate.arrayBuffer === 'function';
 }
 
-function refusal(status: number, error: string): Response {
+/** A JSON `{ error }` answer: how `/connect` and its hook refuse, on every runtime. */
+export function refusal(status: number, error: string): Response {
   return new Response(JSON.stringify({ error }), { status, headers: { 'content-type': 'application/json' } });
 }
 

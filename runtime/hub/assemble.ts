@@ -10,7 +10,7 @@ import { DeferredDeleteStore } from '../application/deferred-delete-store.ts';
 import type { EventStore } from '../application/events.ts';
 import type { Hooks } from '../application/types.ts';
 import { Host, type HostEvent, type InspectObserver, type PingWindow, type Transport } from '../host.ts';
-import { DEFAULTS, type HubSettings } from '../settings.ts';
+import { DEFAULTS, defaultAdvertiseTimeout, type HubSettings } from '../settings.ts';
 import { SocketRegistry } from '../sockets.ts';
 import type { ConnectionId, SnapshotStore } from '../store.ts';
 import { ConnectGate } from './connect.ts';
@@ -88,7 +88,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
       interval,
       count,
       sendPings: options.sendPings ?? DEFAULTS.sendPings,
-      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : interval * (count + 1),
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : defaultAdvertiseTimeout(interval, count),
     },
     ...(options.inspect ? { inspect: options.inspect } : {}),
     ...(options.maxConnections !== undefined ? { maxConnections: options.maxConnections } : {}),

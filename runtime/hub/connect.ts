@@ -16,7 +16,7 @@ import type { PeerSocket, SocketRegistry } from '../sockets.ts';
 import type { ConnectionId } from '../store.ts';
 import { newConnectionId } from '../connection-id.ts';
 import type { Application } from '../application/application.ts';
-import { isResponse, PEER_META } from '../application/peer.ts';
+import { isResponse, PEER_META, refusal } from '../application/peer.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
 export const CODEC_PARAM = 'codec';
@@ -91,19 +91,19 @@ export class ConnectGate {
 
   /** Every check `/connect` makes before the upgrade. A `Response` refuses: answer it as is. */
   async admit(request: Request): Promise<ConnectTicket | Response> {
-    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return refuse(426, ERRORS.upgrade);
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') return refusal(426, ERRORS.upgrade);
     const query = new URL(request.url).searchParams;
     const codec = codecFromQuery(query.get(CODEC_PARAM));
-    if (codec instanceof Error) return refuse(400, codec.message);
+    if (codec instanceof Error) return refusal(400, codec.message);
     const secret = query.get(SESSION_PARAM);
-    if (secret !== null && !isSessionSecret(secret)) return refuse(400, ERRORS.session);
+    if (secret !== null && !isSessionSecret(secret)) return refusal(400, ERRORS.session);
     const admitted = await this.#application.admit(request);
     if (isResponse(admitted)) return admitted;
     const session = secret === null ? undefined : await hashSessionSecret(secret);
     const claim = session === undefined ? 'new' : this.sessions.claim(session, this.#attached).kind;
     // Never two sockets on one actor, and never someone else's live connection.
-    if (claim === 'attached') return refuse(409, ERRORS.attached);
-    if (claim === 'new' && this.#host.atCapacity) return refuse(503, ERRORS.full);
+    if (claim === 'attached') return refusal(409, ERRORS.attached);
+    if (claim === 'new' && this.#host.atCapacity) return refusal(503, ERRORS.full);
     const plain = admitted.peer === null && session === undefined && Object.keys(admitted.meta).length === 0;
     const meta: Readonly<Record<string, string>> = plain
       ? PLAIN_META[codec.name]
@@ -186,6 +186,3 @@ export class ConnectGate {
   readonly #attached = (id: ConnectionId): boolean => this.#sockets.get(id) !== undefined;
 }
 
-export function refuse(status: number, error: string): Response {
-  return new Response(JSON.stringify({ error }), { status, headers: { 'content-type': 'application/json' } });
-}

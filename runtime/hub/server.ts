@@ -156,6 +156,17 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
   });
   const { host, application, sockets, gate, app } = hub;
 
+  /** A start that failed lets go of what it took, in the order it took it. */
+  const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
+    if (http) {
+      http.stop();
+      await http.close();
+    }
+    timer.stop();
+    await durable?.close();
+    throw error;
+  };
+
   // Before anyone can connect: a peer that comes back must find its actor waiting.
   let restored: ConnectionId[] = [];
   if (durable) {
@@ -171,9 +182,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       if (restored.length > 0) log(`restored ${restored.length} connection(s) from ${durable.where} in ${(performance.now() - started).toFixed(1)} ms`);
       if (owed > 0) log(`delivering ${owed} event(s) left undelivered in ${durable.where}`);
     } catch (error) {
-      timer.stop();
-      await durable.close();
-      throw error;
+      return abandon(error);
     }
   }
   application.start();
@@ -184,19 +193,13 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
   try {
     http = await platform.serve(app, bind, options.port ?? DEFAULTS.port);
   } catch (error) {
-    timer.stop();
-    await durable?.close();
-    throw error;
+    return abandon(error);
   }
   if (tcpPort !== null) {
     try {
       tcp = await platform.listenTcp(bind, tcpPort, streamAcceptor(host, sockets, gate, log));
     } catch (error) {
-      http.stop();
-      await http.close();
-      timer.stop();
-      await durable?.close();
-      throw error;
+      return abandon(error, http);
     }
   }
   ready = true;
