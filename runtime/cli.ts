@@ -4,9 +4,11 @@
  * Platform-free: each adapter parses its own argv (`node:util` parseArgs) and reads its
  * own environment, then hands them here.
  */
+import type { KeepaliveClient } from './client/keepalive-client.ts';
 import type { Host } from './host.ts';
 import type { RunningServer, ServerOptions } from './hub/server.ts';
-import { argsSource, hubSettings, listenSettings, SETTING_FLAGS, settingsHelp, type HubSettings } from './settings.ts';
+import type { ConnectOptions } from './client/options.ts';
+import { argsSource, DEFAULTS, hubSettings, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
 
 /** Reads one environment variable (`process.env`, `Deno.env.get`). */
 export type Env = (name: string) => string | undefined;
@@ -78,4 +80,90 @@ export function serverBanner(server: RunningServer, settings: HubSettings, title
   else lines.push('  inspector  off: bind to localhost or set --token to serve /inspect');
   lines.push(`  state      ${state}`);
   return lines;
+}
+
+/** The client's options from `connect`'s flags: `--resume` turns reconnect on (ws:// only). */
+export function connectOptions(values: { interval?: string | undefined; count?: string | undefined; 'no-ping'?: boolean | undefined; resume?: boolean | undefined }, url: string): ConnectOptions {
+  if (values.resume && !/^wss?:/i.test(url)) throw new UsageError('--resume needs a ws:// URL (TCP has nowhere to carry a session)');
+  return {
+    interval: values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false),
+    count: values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true),
+    sendPings: !values['no-ping'],
+    // --resume: ride out drops and restarts on the same server connection; else one socket, then done.
+    reconnect: values.resume ? { minDelay: 100 } : false,
+  };
+}
+
+export interface FollowOptions {
+  /** The URL as the user gave it, for the `connected to` line. */
+  url: string;
+  /** Print only the verdict, not every message. */
+  quiet: boolean;
+  /** libvirt: a daemon without keepalive ends the client (exit 3). */
+  requireKeepalive: boolean;
+  /** Sets or forces the exit status once the client is closed for good. */
+  exit: (code: number) => void;
+}
+
+/**
+ * What `connect` prints and how it exits, the same on every runtime: each message with its
+ * direction and time, the verdict, then exit status 0 for a clean close (or an interrupt),
+ * 1 for a failed or cut connection, 2 when we declared the server dead, 3 when a libvirt
+ * daemon has no keepalive and it was required. Returns the interrupt (SIGINT, SIGTERM).
+ */
+export function followClient(client: KeepaliveClient, options: FollowOptions): () => void {
+  const { url, quiet } = options;
+  const libvirt = client.dialect === 'libvirt';
+  const peer = libvirt ? 'libvirt daemon' : 'server';
+  const line = (text: string, at = Date.now()) => console.log(`${clock(at)} ${text}`);
+  const warn = (text: string, at = Date.now()) => console.error(`${clock(at)} ${text}`);
+  let interrupted = false;
+  let unsupported = false;
+  client.addEventListener('open', ({ attempt, resumed }) => {
+    if (resumed) line(`resumed on a new socket (attempt ${attempt})`);
+    else line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`);
+  });
+  client.addEventListener('negotiating', ({ serial, at }) => {
+    if (!quiet) line(`-> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`, at);
+  });
+  client.addEventListener('negotiated', ({ support, at }) => {
+    if (support?.supported) {
+      const view = client.view();
+      return line(`<- REPLY supported=1: keepalive negotiated (interval ${view?.interval} ms, count ${view?.count})`, at);
+    }
+    unsupported = true;
+    const then = options.requireKeepalive ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
+    warn(`<- REPLY: the libvirt daemon does not support keepalive (${support?.supported === false ? support.reason : 'no answer'}); ${then}`, at);
+  });
+  client.addEventListener('sent', ({ message, at }) => quiet || line(`-> ${message}${client.readyState === 1 ? '' : ' (no connection)'}`, at));
+  client.addEventListener('received', ({ message, at }) => {
+    // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
+    if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
+    line(`<- ${message}`, at);
+  });
+  client.addEventListener('reconnecting', ({ attempt, delay, reason }) => warn(`${reason}; reconnecting in ${delay} ms (attempt ${attempt})`));
+  client.addEventListener('error', ({ error }) => warn(`error: ${error.message}`));
+  client.addEventListener('dead', ({ reason }) => {
+    warn(`${peer} declared dead: ${reason}`);
+    // --resume rides out drops, not a verdict: a server silent past our bound is gone.
+    client.close(1000, reason);
+  });
+  client.addEventListener('close', ({ code, reason, wasClean }) => {
+    if (client.declaredDead) return options.exit(2);
+    if (unsupported && options.requireKeepalive) {
+      warn(`connection closed: ${reason}`);
+      return options.exit(3);
+    }
+    if (interrupted) {
+      line(`closed: ${reason}`);
+      return options.exit(0);
+    }
+    const clean = !wasClean && (code === 1000 || code === 1001 || code === 1012);
+    (clean ? line : warn)(`connection closed: ${reason}`);
+    options.exit(clean ? 0 : 1);
+  });
+  return () => {
+    interrupted = true;
+    client.close(1000, 'client interrupted');
+  };
 }

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { startServer } from './server.ts';
-import { clock, CONNECT_FLAGS, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { clock, CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 
@@ -118,46 +118,9 @@ async function connectCommand(args: string[]): Promise<void> {
   const url = positionals[0];
   if (!url || positionals.length > 1) throw new UsageError('connect needs exactly one URL (ws://host:port/connect or tcp://host:port)');
   const quiet = values.quiet ?? false;
-  const client = connect(url, {
-    interval: values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false),
-    count: values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true),
-    sendPings: !values['no-ping'],
-    // --resume: ride out drops and restarts on the same server connection; else one socket, then done.
-    reconnect: values.resume ? { minDelay: 100 } : false,
-  });
-  const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
-  let interrupted = false;
-  client.addEventListener('open', (event) => {
-    if (event.resumed) console.log(`${clock(Date.now())} resumed on a new socket (attempt ${event.attempt})`);
-    else line(`connected to ${url}`);
-  });
-  client.addEventListener('sent', ({ message, at }) => quiet || console.log(`${clock(at)} -> ${message}`));
-  client.addEventListener('received', ({ message, at }) => quiet || console.log(`${clock(at)} <- ${message}`));
-  client.addEventListener('error', ({ error }) => console.error(`${clock(Date.now())} error: ${error.message}`));
-  client.addEventListener('reconnecting', ({ attempt, delay, reason }) => console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`));
-  client.addEventListener('dead', ({ reason }) => {
-    console.error(`${clock(Date.now())} server declared dead: ${reason}`);
-    // --resume rides out drops, not a verdict: a server silent past our bound is gone.
-    client.close(1000, reason);
-  });
-  client.addEventListener('close', ({ code, reason, wasClean }) => {
-    let exit: number;
-    if (client.declaredDead) exit = 2;
-    else if (interrupted) {
-      line(`closed: ${reason}`);
-      exit = 0;
-    } else {
-      const clean = !wasClean && (code === 1000 || code === 1001 || code === 1012);
-      (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
-      exit = clean ? 0 : 1;
-    }
-    // The close frame gets a moment to leave; a frozen server never finishes the handshake.
-    setTimeout(() => Deno.exit(exit), EXIT_GRACE_MS);
-  });
-  const stop = () => {
-    interrupted = true;
-    client.close(1000, 'client interrupted');
-  };
+  const client = connect(url, connectOptions(values, url));
+  // The close frame gets a moment to leave; a frozen server never finishes the handshake.
+  const stop = followClient(client, { url, quiet, requireKeepalive: false, exit: (code) => void setTimeout(() => Deno.exit(code), EXIT_GRACE_MS) });
   onSignals(stop);
 }
 

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { startServer } from './server.ts';
-import { clock, CONNECT_FLAGS, DEFAULTS, parseNumber, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { clock, CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
@@ -90,77 +90,11 @@ async function connectCommand(args: string[]): Promise<void> {
   if (dialect !== 'keepalive' && dialect !== 'libvirt') throw new UsageError(`--dialect must be keepalive or libvirt, got "${dialect}"`);
   const libvirt = dialect === 'libvirt';
   if (values['require-keepalive'] && !libvirt) throw new UsageError('--require-keepalive needs --dialect libvirt');
-  if (values.resume && (libvirt || !/^wss?:/i.test(url))) throw new UsageError('--resume needs a ws:// URL (TCP has nowhere to carry a session)');
+  if (values.resume && libvirt) throw new UsageError('--resume needs a ws:// URL (TCP has nowhere to carry a session)');
   const quiet = values.quiet ?? false;
-  const interval = values.interval === undefined ? DEFAULTS.interval : parseNumber('--interval', values.interval, 1, false);
-  const count = values.count === undefined ? DEFAULTS.count : parseNumber('--count', values.count, 0, true);
-  const client = connect(url, {
-    interval,
-    count,
-    sendPings: !values['no-ping'],
-    dialect,
-    requireKeepalive: values['require-keepalive'] ?? false,
-    // --resume: ride out drops and restarts on the same server connection; else one socket, then done.
-    reconnect: values.resume ? { minDelay: 100 } : false,
-  });
-  const peer = libvirt ? 'libvirt daemon' : 'server';
-  const line = (text: string) => console.log(`${clock(Date.now())} ${text}`);
-  let interrupted = false;
-  let unsupported = false;
-  client.addEventListener('open', (event) => {
-    if (event.resumed) console.log(`${clock(Date.now())} resumed on a new socket (attempt ${event.attempt})`);
-    else line(`connected to ${url}${libvirt ? ' (libvirt dialect)' : ''}`);
-  });
-  client.addEventListener('negotiating', ({ serial, at }) => {
-    if (!quiet) console.log(`${clock(at)} -> CALL CONNECT_SUPPORTS_FEATURE(VIR_DRV_FEATURE_PROGRAM_KEEPALIVE) serial ${serial}`);
-  });
-  client.addEventListener('negotiated', ({ support, at }) => {
-    if (support?.supported) {
-      console.log(`${clock(at)} <- REPLY supported=1: keepalive negotiated (interval ${interval} ms, count ${count})`);
-      return;
-    }
-    unsupported = true;
-    const then = values['require-keepalive'] ? 'closing (--require-keepalive)' : 'staying connected without keepalive: no PING/PONG sent, liveness not checked';
-    console.error(`${clock(at)} <- REPLY: the libvirt daemon does not support keepalive (${support?.supported === false ? support.reason : 'no answer'}); ${then}`);
-  });
-  client.addEventListener('sent', ({ message, at }) => quiet || console.log(`${clock(at)} -> ${message}${client.readyState === 1 ? '' : ' (no connection)'}`));
-  client.addEventListener('reconnecting', ({ attempt, delay, reason }) => {
-    console.error(`${clock(Date.now())} ${reason}; reconnecting in ${delay} ms (attempt ${attempt})`);
-  });
-  client.addEventListener('received', ({ message, at }) => {
-    // libvirt: the REPLY line above already stands for the negotiation's ADVERTISE/MESSAGE.
-    if (quiet || (libvirt && message !== 'PING' && message !== 'PONG')) return;
-    console.log(`${clock(at)} <- ${message}`);
-  });
-  client.addEventListener('dead', ({ reason }) => {
-    console.error(`${clock(Date.now())} ${peer} declared dead: ${reason}`);
-    // --resume rides out drops, not a verdict: a server silent past our bound is gone.
-    client.close(1000, reason);
-  });
+  const client = connect(url, { ...connectOptions(values, url), dialect, requireKeepalive: values['require-keepalive'] ?? false });
   // Exit codes are set, not forced: the process ends once the socket has said goodbye.
-  client.addEventListener('close', ({ code, reason, wasClean }) => {
-    if (client.declaredDead) {
-      process.exitCode = 2;
-      return;
-    }
-    if (unsupported && values['require-keepalive']) {
-      console.error(`${clock(Date.now())} connection closed: ${reason}`);
-      process.exitCode = 3;
-      return;
-    }
-    if (interrupted) {
-      line(`closed: ${reason}`);
-      process.exitCode = 0;
-      return;
-    }
-    const clean = !wasClean && (code === 1000 || code === 1001 || code === 1012);
-    (clean ? console.log : console.error)(`${clock(Date.now())} connection closed: ${reason}`);
-    process.exitCode = clean ? 0 : 1;
-  });
-  const stop = () => {
-    interrupted = true;
-    client.close(1000, 'client interrupted');
-  };
+  const stop = followClient(client, { url, quiet, requireKeepalive: values['require-keepalive'] ?? false, exit: (code) => void (process.exitCode = code) });
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
 }
