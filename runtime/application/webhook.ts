@@ -4,6 +4,7 @@
  * same on every retry, so a receiver de-duplicates by id. Web Crypto and `fetch` only, so
  * every runtime shares this.
  */
+import { DEFAULTS } from '../defaults.ts';
 import type { ApplicationEvent } from './events.ts';
 
 export const SIGNATURE_HEADER = 'x-keepalive-signature';
@@ -60,8 +61,9 @@ export class WebhookSender {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new TypeError(`webhook URL must be http(s), got ${options.url}`);
     this.url = url.toString();
     this.#secret = options.secret || undefined;
-    this.#min = options.retry?.min ?? 1000;
-    this.#max = Math.max(this.#min, options.retry?.max ?? 60_000);
+    const defaults = retryDelays(DEFAULTS.webhookRetryMs);
+    this.#min = options.retry?.min ?? defaults.min;
+    this.#max = Math.max(this.#min, options.retry?.max ?? defaults.max);
     this.#timeout = options.timeout ?? 10_000;
   }
 
