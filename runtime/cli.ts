@@ -8,7 +8,7 @@ import type { KeepaliveClient } from './client/keepalive-client.ts';
 import type { Host } from './host.ts';
 import type { RunningServer, ServerOptions } from './hub/server.ts';
 import type { ConnectOptions } from './client/options.ts';
-import { argsSource, DEFAULTS, hubSettings, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
+import { argsSource, clusterSettings, DEFAULTS, hubSettings, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
 
 /** Reads one environment variable (`process.env`, `Deno.env.get`). */
 export type Env = (name: string) => string | undefined;
@@ -44,7 +44,8 @@ export function serveOptions(values: Record<string, string | boolean | undefined
   const settings = hubSettings(source);
   const listen = listenSettings(source);
   const inspector = values['no-inspector'] ? { inspector: false } : {};
-  return { ...settings, ...listen, ...inspector };
+  const cluster = clusterSettings(source);
+  return { ...settings, ...listen, ...inspector, ...(cluster ? { cluster } : {}) };
 }
 
 /** hh:mm:ss.mmm, as every log and protocol line starts. */

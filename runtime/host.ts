@@ -374,6 +374,20 @@ export class Host extends HostCore {
     return views;
   }
 
+  /**
+   * Lets go of a connection without ending it: no step, no event, no close, and its
+   * stored record is left as it is. Another host carries it on from the record returned
+   * (a clustered hub hands a connection to the process its peer reattached to).
+   */
+  release(id: ConnectionId): StoredConnection | undefined {
+    const record = this.snapshot(id);
+    if (!record) return undefined;
+    this.connections.delete(id);
+    this.queue.delete(id);
+    this.reportWake();
+    return record;
+  }
+
   /** The stored form of one connection, pending signs of life folded in. */
   snapshot(id: ConnectionId): StoredConnection | undefined {
     const conn = this.connections.get(id);

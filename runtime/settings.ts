@@ -105,6 +105,18 @@ export const SETTINGS = {
     kind: { number: { min: 1, whole: false } },
     help: `first retry delay after a failed webhook try, doubling up to 60 s (default ${DEFAULTS.webhookRetryMs})`,
   },
+  redis: {
+    flag: 'redis',
+    env: 'KEEPALIVE_REDIS',
+    kind: 'text',
+    help: 'Node, Deno: one hub over every process given this Redis URL (redis://host:port); connections and events live there',
+  },
+  node: {
+    flag: 'node',
+    env: 'KEEPALIVE_NODE',
+    kind: 'text',
+    help: 'with --redis: this process\'s name in the hub; a restart under the same name takes its connections back (default random)',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
@@ -200,6 +212,26 @@ export function listenSettings(source: SettingSource): ListenSettings {
     port: numberOf(source, 'port') ?? DEFAULTS.port,
     tcpPort,
   };
+}
+
+/** A hub over many processes (Node, Deno), from flags and environment; undefined without a Redis URL. */
+export function clusterSettings(source: SettingSource): { redis: string; node?: string } | undefined {
+  const found = raw(source, 'redis');
+  const node = textOf(source, 'node');
+  if (found === undefined) {
+    if (node !== undefined) throw new UsageError(`${raw(source, 'node')!.from} names this process in a hub over Redis: give --redis (KEEPALIVE_REDIS) too`);
+    return undefined;
+  }
+  const url = String(found.value);
+  let protocol = '';
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    // Reported below.
+  }
+  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new UsageError(`${found.from} must be a redis:// or rediss:// URL, got "${url}"`);
+  if (node !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(node)) throw new UsageError(`${raw(source, 'node')!.from} must be 1 to 64 characters of A-Z a-z 0-9 _ . -, got "${node}"`);
+  return { redis: url, ...(node !== undefined ? { node } : {}) };
 }
 
 function webhookOf(source: SettingSource): WebhookOptions | undefined {

@@ -4,6 +4,8 @@
  *   libvirtd   a real libvirt daemon for the interop tests (test/libvirt/daemon.ts); they
  *              run it unprivileged (as nobody), so libvirt-daemon-system (units, system
  *              dirs, the libvirt-qemu user) is not needed
+ *   redis-server  the clustered hub's tests start their own on free ports (test/support/redis.ts);
+ *              the package's own service is never used
  *
  * Runs as the `pretest` script, so `npm ci && npm test` works on a fresh machine, and from
  * .ci/run through `npm test` alike. When both are there it only looks (no apt call). When
@@ -50,6 +52,18 @@ const NEEDS: Need[] = [
     locate: () => onPath('libvirtd', ['/usr/sbin', '/sbin']),
     packages: ['libvirt-daemon', 'libvirt-clients'],
     by: 'test/libvirt/',
+  },
+  {
+    program: 'redis-server',
+    // test/support/redis.ts: REDIS_SERVER, else PATH, then /usr/bin.
+    locate: () => {
+      const path = process.env.REDIS_SERVER;
+      if (path) return executable(path) ? path : null;
+      return onPath('redis-server', ['/usr/bin']);
+    },
+    packages: ['redis-server'],
+    by: 'test/cluster/',
+    env: 'REDIS_SERVER',
   },
 ];
 

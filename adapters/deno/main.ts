@@ -68,7 +68,11 @@ async function serve(args: string[]): Promise<void> {
     ...(kv ? { kv, kvPrefix: [kvPrefix, 'connections'] } : {}),
     ...(log ? { log } : {}),
   });
-  const state = kv ? `Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)` : 'in memory';
+  const state = server.cluster
+    ? `${server.durable} (${server.restored.length} restored)`
+    : kv
+      ? `Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)`
+      : 'in memory';
   for (const line of serverBanner(server, options, 'keepalive server on Deno', state, `timers: ${kv ? 'kv' : 'local'}`)) console.log(line);
   // Printed last: tests wait for this line as the end of the banner.
   console.log(kv ? '  timers     Deno KV queue' : '  timers     one process timer');
@@ -78,8 +82,9 @@ async function serve(args: string[]): Promise<void> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    console.log(kv ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
-    server.close(kv ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
+    const keep = server.durable !== null;
+    console.log(server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : kv ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
+    server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => {
         if (server.timer instanceof QueueTimer) {
           const { enqueued, delivered, stale } = server.timer.stats;

@@ -64,7 +64,8 @@ async function serve(args: string[]): Promise<void> {
 
   const stop = (signal: string) => {
     const keep = server.durable !== null;
-    console.log(keep ? `${signal}: keeping ${server.host.size} connection(s) in ${server.durable} for the next start` : `${signal}: closing every connection`);
+    const kept = server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : `${signal}: keeping ${server.host.size} connection(s) in ${server.durable} for the next start`;
+    console.log(keep ? kept : `${signal}: closing every connection`);
     server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => process.exit(0),
       (error: unknown) => {

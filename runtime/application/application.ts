@@ -17,6 +17,7 @@ import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } fro
 import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';
 import { admit, describe, PEER_META, type Admitted } from './peer.ts';
+import type { RemoteHub } from './remote.ts';
 import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
 import { WebhookSender, type WebhookOptions } from './webhook.ts';
 
@@ -41,6 +42,8 @@ export interface ApplicationOptions {
   deferredDeletes?: DeferredDeleteStore | undefined;
   /** Failures of hooks and webhook tries. Default `console.error`. */
   report?: ((line: string) => void) | undefined;
+  /** The other processes of a clustered hub (runtime/cluster/); none: the hub is this process. */
+  remote?: RemoteHub | undefined;
 }
 
 /** Meta keys of our own: shown as `conn.peer` (or not at all), not in `conn.meta`. */
@@ -55,6 +58,7 @@ export class Application implements Hub {
   readonly #report: (line: string) => void;
   readonly #handles = new Map<ConnectionId, Connection>();
   readonly #ending: DeferredDeleteStore | undefined;
+  readonly #remote: RemoteHub | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions) {
@@ -64,6 +68,7 @@ export class Application implements Hub {
     this.#hub = typeof hub === 'string' ? () => hub : hub;
     this.#hooks = options.hooks ?? {};
     this.#ending = options.deferredDeletes;
+    this.#remote = options.remote;
     this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
     const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
     if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
@@ -139,11 +144,21 @@ export class Application implements Hub {
     }
   };
 
+  /** The node this process is in a clustered hub, or undefined. */
+  get node(): string | undefined {
+    return this.#remote?.node;
+  }
+
+  /** A connection this process no longer holds (handed to another process): its handle goes. */
+  forget(id: ConnectionId): void {
+    this.#handles.delete(id);
+  }
+
   connection(id: ConnectionId): Connection | undefined {
     let handle = this.#handles.get(id);
     if (handle) return handle;
     const meta = this.host.meta(id);
-    if (meta === undefined) return undefined;
+    if (meta === undefined) return this.#remoteHandle(id);
     handle = this.#handle(id, meta, true);
     this.#handles.set(id, handle);
     this.host.tag(id, handle);
@@ -156,6 +171,12 @@ export class Application implements Hub {
       const conn = this.connection(id);
       if (conn) all.push(conn);
     }
+    if (this.#remote) {
+      for (const row of this.#remote.rows()) {
+        const conn = this.#remoteHandle(row.connection);
+        if (conn) all.push(conn);
+      }
+    }
     return all;
   }
 
@@ -166,6 +187,12 @@ export class Application implements Hub {
     for (const one of excluded === undefined ? [] : Array.isArray(excluded) ? excluded : [excluded]) {
       except.add(typeof one === 'string' ? one : (one as Connection).id);
     }
+    this.#remote?.broadcast(data, [...except]);
+    return this.broadcastHere(data, except);
+  }
+
+  /** A broadcast's part for this process's own connections (a clustered hub's other processes call it). */
+  broadcastHere(data: AppData, except: ReadonlySet<ConnectionId>): number {
     let sent = 0;
     for (const id of this.host.ids()) {
       if (except.has(id) || this.host.codec(id) !== 'text') continue;
@@ -178,7 +205,24 @@ export class Application implements Hub {
   }
 
   presence(): PresenceEntry[] {
-    return presenceOf(this.host);
+    const here = presenceOf(this.host, this.#remote?.node);
+    return this.#remote ? here.concat(this.#remote.rows()) : here;
+  }
+
+  #remoteHandle(id: ConnectionId): Connection | undefined {
+    const remote = this.#remote;
+    const held = remote?.holder(id);
+    if (!remote || !held) return undefined;
+    return {
+      id,
+      peer: held.peer,
+      meta: NO_META,
+      send: (data) => {
+        assertApplicationFrame(data);
+        return remote.send(id, data);
+      },
+      close: (reason = 'closed by the application') => void remote.close(id, reason),
+    };
   }
 
   #handle(id: ConnectionId, stored: Readonly<Record<string, string>>, live: boolean): Connection {
@@ -272,13 +316,16 @@ export class Application implements Hub {
   };
 }
 
-/** The live connections as `GET /presence` lists them. */
-export function presenceOf(host: Host): PresenceEntry[] {
+const NO_META: Readonly<Record<string, string>> = Object.freeze({});
+
+/** The live connections as `GET /presence` lists them; in a clustered hub each row names its `node`. */
+export function presenceOf(host: Host, node?: string): PresenceEntry[] {
   return host.list().map((view) => ({
     peer: view.meta[PEER_META] ?? null,
     connection: view.id,
     state: view.state,
     lastSignOfLife: view.lastSignOfLife,
+    ...(node === undefined ? {} : { node }),
   }));
 }
 

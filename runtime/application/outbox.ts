@@ -57,6 +57,11 @@ export class Outbox {
     return this.#records.size;
   }
 
+  /** Every event still owed, as stored (a clustered hub writes them again after Redis lost them). */
+  owed(): OutboxRecord[] {
+    return [...this.#records.values()];
+  }
+
   /**
    * Takes back what a previous process (or instance) left undelivered; nothing is
    * delivered before `start`. Returns the records taken back.

@@ -60,8 +60,10 @@ export interface PresenceEntry {
   connection: ConnectionId;
   /** The statechart's state, e.g. `alive.watching`, `alive.probing`, `awaitingAdvertise`. */
   state: string;
-  /** ms since the epoch. */
+  /** ms since the epoch. On another process of a clustered hub: as of its last report (about a second). */
   lastSignOfLife: number;
+  /** The process that holds the connection, in a clustered hub (`--redis`). */
+  node?: string;
 }
 
 export interface BroadcastOptions {
@@ -73,9 +75,12 @@ export interface BroadcastOptions {
 export interface Hub {
   /** `default` on Node and Deno unless set; the Durable Object's name on Cloudflare. */
   readonly name: string;
-  /** Sends to every connection of the WebSocket text dialect that has a socket; returns how many got it. */
+  /**
+   * Sends to every connection of the WebSocket text dialect that has a socket; returns how
+   * many of this process's got it (in a clustered hub the other processes send theirs).
+   */
   broadcast(data: AppData, options?: BroadcastOptions): number;
-  /** Every connection the hub holds now. */
+  /** Every connection the hub holds now (in a clustered hub, on every process). */
   connections(): Connection[];
   connection(id: ConnectionId): Connection | undefined;
   /** What `GET /presence` answers. */

@@ -13,7 +13,8 @@ import { Host, type HostEvent, type InspectObserver, type PingWindow, type Trans
 import { DEFAULTS, defaultAdvertiseTimeout, type HubSettings } from '../settings.ts';
 import { SocketRegistry } from '../sockets.ts';
 import type { ConnectionId, SnapshotStore } from '../store.ts';
-import { ConnectGate } from './connect.ts';
+import type { RemoteHub } from '../application/remote.ts';
+import { ConnectGate, type RemoteSession } from './connect.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
 
 /** What a user configures a hub with in code: the settings (all optional) and the application. */
@@ -58,6 +59,8 @@ export interface HubPlatform {
   onResume?: (id: ConnectionId) => void;
   /** The inspector and the platform's own routes. */
   extend?: (app: Hono, host: Host) => void;
+  /** A hub spread over processes (runtime/cluster/): the other processes, sessions held there, `/healthz`. */
+  cluster?: (RemoteHub & { claim: RemoteSession; status(): object }) | undefined;
 }
 
 export interface AssembledHub {
@@ -118,8 +121,10 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...(platform.now ? { now: platform.now } : {}),
     ...platform.application,
     report: log ?? ((line) => console.error(`keepalive: ${line}`)),
+    remote: platform.cluster,
   });
-  const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume });
+  const cluster = platform.cluster;
+  const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
     host,
     application,
@@ -128,6 +133,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     token: options.token,
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
+    cluster,
     extend: (app) => platform.extend?.(app, host),
   });
   return { host, application, sockets, gate, app };

@@ -59,7 +59,11 @@ export const ERRORS = {
   session: 'a session secret is 16 to 128 characters of A-Z a-z 0-9 _ -',
   attached: 'this session is attached to a live connection',
   full: 'connection limit reached',
+  elsewhere: 'this session is held by another process that is not answering; try again shortly',
 } as const;
+
+/** Where a presented session's connection is in a clustered hub (see `Cluster.claim`). */
+export type RemoteSession = (hash: string) => Promise<'here' | 'none' | 'attached' | 'unavailable'>;
 
 export interface ConnectGateOptions {
   host: Host;
@@ -67,6 +71,8 @@ export interface ConnectGateOptions {
   application: Application;
   /** A peer reattached a new socket to its connection. */
   onResume?: ((id: ConnectionId) => void) | undefined;
+  /** A clustered hub: brings a session another process holds here before it is claimed. */
+  remoteSession?: RemoteSession | undefined;
 }
 
 export class ConnectGate {
@@ -74,6 +80,7 @@ export class ConnectGate {
   readonly #sockets: SocketRegistry;
   readonly #application: Application;
   readonly #onResume: ((id: ConnectionId) => void) | undefined;
+  readonly #remoteSession: RemoteSession | undefined;
   /** Built on first use: a rebuilt hub indexes the connections it restored by then. */
   #sessions: SessionIndex | undefined;
 
@@ -82,6 +89,7 @@ export class ConnectGate {
     this.#sockets = options.sockets;
     this.#application = options.application;
     this.#onResume = options.onResume;
+    this.#remoteSession = options.remoteSession;
   }
 
   /** Session hashes of the host's connections; `refresh()` it after restoring more. */
@@ -100,7 +108,13 @@ export class ConnectGate {
     const admitted = await this.#application.admit(request);
     if (isResponse(admitted)) return admitted;
     const session = secret === null ? undefined : await hashSessionSecret(secret);
-    const claim = session === undefined ? 'new' : this.sessions.claim(session, this.#attached).kind;
+    let claim = session === undefined ? 'new' : this.sessions.claim(session, this.#attached).kind;
+    if (claim === 'new' && session !== undefined && this.#remoteSession) {
+      const place = await this.#remoteSession(session);
+      if (place === 'unavailable') return refusal(503, ERRORS.elsewhere);
+      if (place === 'attached') claim = 'attached';
+      else if (place === 'here') claim = this.sessions.claim(session, this.#attached).kind;
+    }
     // Never two sockets on one actor, and never someone else's live connection.
     if (claim === 'attached') return refusal(409, ERRORS.attached);
     if (claim === 'new' && this.#host.atCapacity) return refusal(503, ERRORS.full);

@@ -5,7 +5,7 @@
  *   GET /connect    a peer's WebSocket (admitted by `ConnectGate`; `?codec=libvirt`, `?session=`, `?peer=`)
  *   GET /actors     the connections as the host sees them      (private)
  *   GET /presence   who is online                              (private)
- *   GET /healthz    503 until the listeners are up
+ *   GET /healthz    503 until the listeners are up; a clustered hub's view of Redis
  *
  * Private routes need the token when one is set; without one they are open only where
  * the platform says so (a server bound to loopback), else 403.
@@ -33,19 +33,22 @@ export interface RoutesOptions {
   openWithoutToken?: boolean;
   /** More routes: the inspector, a platform's own. */
   extend?: (app: Hono) => void;
+  /** A clustered hub: this process's name (on each `/actors` row) and its view of Redis (on `/healthz`). */
+  cluster?: { node: string; status(): object } | undefined;
 }
 
 export function hubRoutes(options: RoutesOptions): Hono {
-  const { host, application, gate } = options;
+  const { host, application, gate, cluster } = options;
   const app = new Hono();
 
   app.get('/healthz', (c) => {
     const ready = options.ready?.() ?? true;
-    return c.json({ ok: ready, connections: host.size }, ready ? 200 : 503);
+    // Redis away is news, not a reason to stop serving: this process still judges its own peers.
+    return c.json({ ok: ready, connections: host.size, ...(cluster ? { cluster: cluster.status() } : {}) }, ready ? 200 : 503);
   });
 
   const guard = privateRoute(options.token, options.openWithoutToken ?? false);
-  app.get('/actors', guard, (c) => c.json(host.list()));
+  app.get('/actors', guard, (c) => c.json(cluster ? host.list().map((view) => ({ ...view, node: cluster.node })) : host.list()));
   app.get('/presence', guard, (c) => c.json(application.presence()));
 
   app.get('/connect', async (c) => {

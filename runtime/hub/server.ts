@@ -13,6 +13,8 @@ import { DEFAULTS } from '../settings.ts';
 import { RESTART_REASON, type PeerSocket, type SocketRegistry } from '../sockets.ts';
 import type { ConnectionId, SnapshotStore } from '../store.ts';
 import type { TimerApi } from '../wake-timer.ts';
+import type { Cluster, ClusterOptions } from '../cluster/cluster.ts';
+import { UsageError } from '../settings.ts';
 import { assembleHub, type HubOptions, type HubPlatform } from './assemble.ts';
 import type { ConnectGate } from './connect.ts';
 import { inspectorByDefault, isLoopback } from './routes.ts';
@@ -33,6 +35,12 @@ export interface ServerOptions extends HubOptions {
   extend?: (app: Hono) => void;
   /** For tests: the timer API the one process timer uses. */
   timers?: TimerApi;
+  /**
+   * One hub over many processes, meeting in Redis (docs/cluster.md): every process given
+   * the same `redis` URL and `hub` name serves one hub. Connections and undelivered events
+   * then live in Redis (not in a state file).
+   */
+  cluster?: ClusterOptions;
 }
 
 export interface CloseOptions {
@@ -70,6 +78,8 @@ export interface RunningServer<T extends ServerTimer = ServerTimer> {
   timer: T;
   /** Where connections outlive the process (a SQLite file, a Deno KV database), or null: memory. */
   durable: string | null;
+  /** The hub's Redis side when it spans processes (`cluster` option), else null. */
+  cluster: Cluster | null;
   /** Connections resumed from the durable store at start. */
   restored: ConnectionId[];
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
@@ -130,7 +140,15 @@ export interface StreamAcceptor {
 export async function startHubServer<T extends ServerTimer>(options: ServerOptions, platform: ServerPlatform<T>): Promise<RunningServer<T>> {
   const bind = options.host ?? DEFAULTS.host;
   const log = options.log ?? (() => {});
-  const durable = platform.durable;
+  if (options.cluster && platform.durable) {
+    await platform.durable.close();
+    throw new UsageError('a clustered hub keeps its connections in Redis: give a Redis URL or a state store, not both');
+  }
+  // Loaded only when asked for: a hub of one process needs no Redis client.
+  const cluster = options.cluster ? await (await import('../cluster/cluster.ts')).Cluster.connect(options.cluster, options.hub ?? DEFAULTS.hub, log) : undefined;
+  const durable: DurableParts | undefined = cluster
+    ? { store: cluster.snapshots, events: cluster.events, where: cluster.where, close: () => cluster.stop() }
+    : platform.durable;
   let ready = false;
   let keeping = false;
   const timer: T = platform.timer(
@@ -147,6 +165,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     // Peers let go of by a shutdown that keeps their connections are not news.
     logging: () => !keeping,
     onResume: (id) => log(`${id} resumed: its peer reattached`),
+    cluster,
     extend: (app, host) => {
       if (options.inspector ?? inspectorByDefault(bind, options.token)) {
         app.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
@@ -155,6 +174,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     },
   });
   const { host, application, sockets, gate, app } = hub;
+  cluster?.attach({ host, application, gate, sockets });
 
   /** A start that failed lets go of what it took, in the order it took it. */
   const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
@@ -186,6 +206,13 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     }
   }
   application.start();
+  if (cluster) {
+    try {
+      await cluster.start();
+    } catch (error) {
+      return abandon(error);
+    }
+  }
 
   let http: HttpListening;
   let tcp: TcpListening | null = null;
@@ -217,6 +244,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     app,
     timer,
     durable: durable?.where ?? null,
+    cluster: cluster ?? null,
     restored,
     openSockets: () => ({ ws: http.openSockets(), tcp: tcp?.openSockets() ?? 0 }),
     close(reason, closeOptions = {}) {

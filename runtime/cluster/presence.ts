@@ -1,0 +1,73 @@
+/**
+ * What this process knows of the connections other processes hold: rows they publish
+ * (a connection opened, changed state, ended) and whole lists (after a process starts or
+ * Redis came back). Presence is answered from here, so a slow or dead process never
+ * makes anyone wait; a dead process's rows stay until a survivor says it took them.
+ */
+import type { PresenceEntry } from '../application/types.ts';
+import type { ConnectionId } from '../store.ts';
+
+/** A presence row on the wire: [id, peer, state, lastSignOfLife, codec]. */
+export type WireRow = [ConnectionId, string | null, string, number, string];
+
+interface Row {
+  node: string;
+  peer: string | null;
+  state: string;
+  lastSignOfLife: number;
+  codec: string;
+}
+
+export class RemotePresence {
+  readonly #rows = new Map<ConnectionId, Row>();
+
+  get size(): number {
+    return this.#rows.size;
+  }
+
+  /** A node's rows: changed ones, ended ones, or (`full`) all it holds. */
+  apply(node: string, up: readonly WireRow[], down: readonly ConnectionId[], full: boolean): void {
+    if (full) {
+      const listed = new Set(up.map((row) => row[0]));
+      for (const [id, row] of this.#rows) if (row.node === node && !listed.has(id)) this.#rows.delete(id);
+    }
+    for (const [id, peer, state, lastSignOfLife, codec] of up) this.#rows.set(id, { node, peer, state, lastSignOfLife, codec });
+    // Only the holder's word ends a row: a node that handed a connection on does not.
+    for (const id of down) if (this.#rows.get(id)?.node === node) this.#rows.delete(id);
+  }
+
+  /** One connection now held by `node` (a handover this process just made). */
+  set(id: ConnectionId, node: string, peer: string | null, state: string, lastSignOfLife: number, codec: string): void {
+    this.#rows.set(id, { node, peer, state, lastSignOfLife, codec });
+  }
+
+  delete(id: ConnectionId): void {
+    this.#rows.delete(id);
+  }
+
+  /** Rows of `from` now held by `to` (a survivor took them; `to` may be this process: then they go). */
+  move(from: string, to: string | null): void {
+    for (const [id, row] of this.#rows) {
+      if (row.node !== from) continue;
+      if (to === null) this.#rows.delete(id);
+      else row.node = to;
+    }
+  }
+
+  nodes(): Set<string> {
+    return new Set([...this.#rows.values()].map((row) => row.node));
+  }
+
+  holder(id: ConnectionId): { node: string; peer: string | null; codec: string } | undefined {
+    const row = this.#rows.get(id);
+    return row && { node: row.node, peer: row.peer, codec: row.codec };
+  }
+
+  list(): PresenceEntry[] {
+    const out: PresenceEntry[] = [];
+    for (const [connection, row] of this.#rows) {
+      out.push({ peer: row.peer, connection, state: row.state, lastSignOfLife: row.lastSignOfLife, node: row.node });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * A process of a clustered hub killed with SIGKILL (real Node CLI processes, a real
+ * redis-server, a load balancer in front): its peers that come back resume on a survivor
+ * under the same connection ids, never missing from presence; those that do not are
+ * declared dead by a survivor within `max(lastSignOfLife + interval × (count + 1), lease
+ * expiry) + 1 s`, each with one `closed` event id, delivered by the survivor's webhook.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connect } from '../../adapters/node/client.ts';
+import type { KeepaliveClient } from '../../runtime/internal.ts';
+import { killAll, spawnServer } from '../node/helpers.ts';
+import { startBalancer, type Balancer } from '../support/balancer.ts';
+import { nextEvent } from '../support/client-events.ts';
+import { startRedis, type RedisProcess } from '../support/redis.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
+
+const INTERVAL = 1000;
+const COUNT = 2;
+const BOUND = INTERVAL * (COUNT + 1);
+const LEASE = 3000;
+
+type Server = Awaited<ReturnType<typeof spawnServer>>;
+let redis: RedisProcess;
+let receiver: WebhookReceiver;
+let balancer: Balancer;
+const servers = new Map<string, Server>();
+let routeTo: string[] = [];
+const clients: KeepaliveClient[] = [];
+
+const portOf = (server: Server) => Number(new URL(server.http).port);
+
+async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000): Promise<T> {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+async function presence(server: Server): Promise<{ connection: string; peer: string | null; node: string }[]> {
+  return (await (await fetch(`${server.http}/presence`)).json()) as { connection: string; peer: string | null; node: string }[];
+}
+
+async function start(node: string): Promise<Server> {
+  const server = await spawnServer(['--redis', redis.url, '--node', node, '--interval', String(INTERVAL), '--count', String(COUNT), '--webhook', receiver.url]);
+  servers.set(node, server);
+  return server;
+}
+
+beforeAll(async () => {
+  redis = await startRedis();
+  receiver = await new WebhookReceiver().start();
+  for (const node of ['a', 'b', 'c']) await start(node);
+  balancer = await startBalancer(() => routeTo.map((node) => portOf(servers.get(node)!)));
+}, 30_000);
+
+afterAll(async () => {
+  for (const client of clients) client.close();
+  killAll();
+  await balancer?.close();
+  await receiver?.stop();
+  await redis?.stop();
+});
+
+describe('SIGKILL of a process with peers on it', () => {
+  it('resumes the peers that come back on a survivor, and declares the others dead within the bound', async () => {
+    routeTo = ['a'];
+    const resuming: KeepaliveClient[] = [];
+    const silent: KeepaliveClient[] = [];
+    for (let i = 0; i < 6; i++) {
+      // Their own bound (6 s) outlasts a failover (lease 3 s): they see the server as alive throughout.
+      const client = connect(balancer.url, { peer: `back-${i}`, interval: 2 * INTERVAL, count: COUNT, reconnect: { minDelay: 50 } });
+      resuming.push(client);
+      clients.push(client);
+      await nextEvent(client, 'open');
+    }
+    for (let i = 0; i < 3; i++) {
+      const client = connect(balancer.url, { peer: `gone-${i}`, interval: INTERVAL, count: COUNT, reconnect: false });
+      silent.push(client);
+      clients.push(client);
+      await nextEvent(client, 'open');
+    }
+    const b = servers.get('b')!;
+    const c = servers.get('c')!;
+    // Everyone sees all nine, held by a.
+    for (const server of [b, c]) await until(async () => (await presence(server)).filter((row) => row.node === 'a').length === 9, 'nine rows of a');
+    const before = new Map((await presence(b)).map((row) => [row.peer!, row.connection]));
+    const ids = new Set(resuming.map((_, i) => before.get(`back-${i}`)!));
+    const silentIds = silent.map((_, i) => before.get(`gone-${i}`)!);
+    const clientIds = resuming.map((client) => client.id);
+
+    let lost: string[] = [];
+    const resumed = resuming.map((client) => nextEvent(client, 'open'));
+    const deaths = resuming.map((client) => new Promise<void>((resolve) => client.addEventListener('dead', () => resolve(), { once: true })));
+    let sampling = true;
+    // Presence sampled on both survivors through the whole failover: a resumed peer never leaves it.
+    const samples = (async () => {
+      let n = 0;
+      while (sampling) {
+        for (const server of [b, c]) {
+          const rows = new Set((await presence(server)).map((row) => row.connection));
+          lost = lost.concat([...ids].filter((id) => !rows.has(id)).map((id) => `${id} missing on sample ${n}`));
+        }
+        n++;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      return n;
+    })();
+
+    routeTo = ['b', 'c'];
+    const killedAt = Date.now();
+    servers.get('a')!.proc.kill('SIGKILL');
+    const opened = await Promise.all(resumed);
+    expect(opened.every((event) => event.resumed)).toBe(true);
+    // The same actors on both ends: the clients' own too (none declared its server dead).
+    expect(resuming.map((client) => client.id)).toEqual(clientIds);
+
+    // The silent ones: dead on a survivor, no earlier than the rule, no later than the lease's expiry + 1 s.
+    const closed = await until(() => {
+      const events = receiver.delivered.filter((event) => event.type === 'closed' && silentIds.includes(event.connection));
+      return new Set(events.map((event) => event.connection)).size === silentIds.length && events;
+    }, 'closed events of the silent peers', 10_000);
+    const dead = receiver.delivered.filter((event) => event.type === 'dead' && silentIds.includes(event.connection));
+    expect(new Set(dead.map((event) => event.connection)).size).toBe(3);
+    for (const event of dead) {
+      if (event.type !== 'dead') continue;
+      expect(event.silentFor).toBeGreaterThanOrEqual(BOUND);
+      expect(event.at).toBeLessThanOrEqual(Math.max(event.at - event.silentFor + BOUND, killedAt + LEASE) + 1000 + 100);
+    }
+    for (const id of silentIds) expect(new Set(closed.filter((event) => event.connection === id).map((event) => event.id))).toEqual(new Set([`${id}:closed`]));
+    // Gone from every survivor's presence; the resumed ones still there, none ended.
+    for (const server of [b, c]) {
+      await until(async () => !(await presence(server)).some((row) => silentIds.includes(row.connection)), 'silent rows gone', 2000);
+    }
+    sampling = false;
+    expect(await samples).toBeGreaterThan(10);
+    expect(lost).toEqual([]);
+    const rows = await presence(b);
+    expect(rows.filter((row) => ids.has(row.connection)).map((row) => row.node).every((node) => node === 'b' || node === 'c')).toBe(true);
+    expect(receiver.delivered.filter((event) => ids.has(event.connection) && event.type !== 'open')).toEqual([]);
+    expect(await Promise.race([Promise.race(deaths).then(() => 'a client declared its server dead'), new Promise((resolve) => setTimeout(() => resolve('none'), 10))])).toBe('none');
+    const took = [...(b.stdout), ...(c.stdout)].filter((line) => /took over \d+ connection/.test(line));
+    expect(took).toHaveLength(1);
+  }, 30_000);
+});

@@ -1,0 +1,94 @@
+/**
+ * A real `redis-server` per test file, on a free loopback port, with nothing saved to disk
+ * (`--save "" --appendonly no`): a restart starts empty. The clustered hub's tests kill,
+ * freeze and restart it. Debian's redis-server, installed by `npm test`'s pretest
+ * (scripts/system-deps.ts); REDIS_SERVER overrides the binary.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server');
+
+export interface RedisProcess {
+  readonly port: number;
+  readonly url: string;
+  readonly proc: ChildProcess;
+  /** SIGKILL, then the same port again, empty. */
+  restart(): Promise<void>;
+  kill(): Promise<void>;
+  /** SIGSTOP: the socket stays open, nothing answers. */
+  freeze(): void;
+  thaw(): void;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function launch(port: number): ChildProcess {
+  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  proc.on('error', (error) => console.error(`redis-server: ${error.message}`));
+  return proc;
+}
+
+async function ready(port: number, proc: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await accepting(port))) {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}) on port ${port}`);
+    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within 10 s`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function exited(proc: ChildProcess): Promise<void> {
+  return proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
+}
+
+export async function startRedis(): Promise<RedisProcess> {
+  const port = await freePort();
+  let proc = launch(port);
+  await ready(port, proc);
+  const handle: RedisProcess = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get proc() {
+      return proc;
+    },
+    async kill() {
+      proc.kill('SIGCONT');
+      proc.kill('SIGKILL');
+      await exited(proc);
+    },
+    async restart() {
+      await handle.kill();
+      proc = launch(port);
+      await ready(port, proc);
+    },
+    freeze: () => void proc.kill('SIGSTOP'),
+    thaw: () => void proc.kill('SIGCONT'),
+    stop: () => handle.kill(),
+  };
+  return handle;
+}
