@@ -79,7 +79,7 @@ type NodeMessage =
 /** A verdict already due at a takeover waits this long past the dead lease's expiry, for a live peer to reattach. */
 const TAKEOVER_HOLD_MS = 800;
 /** How long a process that holds a session may take to hand it over. */
-const HANDOVER_TIMEOUT_MS = 500;
+const HANDOVER_TIMEOUT_MS = 300;
 /** Opened and ended connections are reported this soon, not at the next flush. */
 const SOON_MS = 50;
 
@@ -229,20 +229,19 @@ export class Cluster implements RemoteHub {
       const [id, node, lease, now] = found as [ConnectionId, string | undefined, string | undefined, string | undefined];
       if (this.#parts?.host.has(id)) return 'here';
       if (node === undefined || node === this.node) return 'none';
+      if (Date.now() > deadline) return 'unavailable';
       const expiresIn = Number(lease) - Number(now);
-      // A live holder hands it over; one whose lease ran out is not asked: it is taken over.
-      const answer = expiresIn > 0 ? await this.#ask(node, id) : undefined;
+      if (expiresIn <= 0) {
+        // Its holder's lease ran out: take its connections (or let the survivor taking them finish).
+        await this.#reap(node);
+        if (!this.#parts?.host.has(id)) await sleep(20);
+        continue;
+      }
+      const answer = await this.#ask(node, id);
       if (answer === 'moved') return (await this.#adopt(id)) ? 'here' : 'none';
       if (answer === 'attached') return 'attached';
-      if (Date.now() > deadline) return 'unavailable';
-      if (answer === undefined) {
-        // Silent: wait for its lease to run out (no longer), then take its connections.
-        const left = expiresIn - HANDOVER_TIMEOUT_MS;
-        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left + 20));
-        await this.#reap(node);
-        // Another request of ours may be taking it over right now.
-        if (!this.#parts?.host.has(id)) await new Promise((resolve) => setTimeout(resolve, 20));
-      } else await new Promise((resolve) => setTimeout(resolve, 50));
+      // Silent (dead, or restarting under its name) or just handed on: look again shortly.
+      await sleep(answer === undefined ? Math.min(200, expiresIn) : 50);
     }
   }
 
@@ -528,15 +527,17 @@ export class Cluster implements RemoteHub {
     const view = parts.host.view(id);
     const record = parts.host.release(id);
     if (!record || !view) return 'gone';
+    // Listed as the new holder's from now on: presence here never misses it in between.
+    this.#presence.set(id, to, view.meta[PEER_META] ?? null, view.state, view.lastSignOfLife, view.codec);
     try {
       await this.#command(['EVAL', HANDOVER, 0, this.#prefix, this.node, to, id, JSON.stringify(record)]);
     } catch {
+      this.#presence.delete(id);
       parts.host.restore([record]);
       return 'gone';
     }
     parts.application.forget(id);
     this.snapshots.forget(id);
-    this.#presence.set(id, to, view.meta[PEER_META] ?? null, view.state, view.lastSignOfLife, view.codec);
     this.stats.handovers++;
     return 'moved';
   }
@@ -591,6 +592,8 @@ export class Cluster implements RemoteHub {
     void this.#renew().then(() => this.#publish({ t: 'hello', n: this.node }));
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function encode(data: AppData): { d: string; b?: 1 } {
   if (typeof data === 'string') return { d: data };

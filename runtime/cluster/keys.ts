@@ -82,8 +82,11 @@ export const HANDOVER = `redis.call('HDEL', ARGV[1] .. 'conns:' .. ARGV[2], ARGV
 redis.call('HSET', ARGV[1] .. 'conns:' .. ARGV[3], ARGV[4], ARGV[5])
 return 1`;
 
-/** A flat field/value list (HGETALL in a script) as pairs. */
+/** A hash as pairs: HGETALL's reply (a map from node-redis, a flat list from a script). */
 export function pairs(flat: unknown): [string, string][] {
+  if (flat !== null && typeof flat === 'object' && !Array.isArray(flat)) {
+    return Object.entries(flat as Record<string, unknown>).map(([field, value]) => [field, String(value)]);
+  }
   const list = Array.isArray(flat) ? (flat as unknown[]).map(String) : [];
   const out: [string, string][] = [];
   for (let i = 0; i + 1 < list.length; i += 2) out.push([list[i]!, list[i + 1]!]);

@@ -14,7 +14,7 @@
 import { isOutboxRecord, type EventStore, type OutboxRecord } from '../application/events.ts';
 import { SESSION_META } from '../sessions.ts';
 import type { ConnectionId, SnapshotStore, StoredConnection } from '../store.ts';
-import { keys } from './keys.ts';
+import { keys, pairs } from './keys.ts';
 import type { RedisLink } from './redis.ts';
 
 interface Place {
@@ -32,6 +32,8 @@ export class ClusterSnapshots implements SnapshotStore {
   readonly #written = new Set<ConnectionId>();
   readonly #dirty = new Map<ConnectionId, StoredConnection>();
   readonly #sessions = new Map<ConnectionId, string>();
+  /** The top-level state last written: a change of it (awaiting ADVERTISE to alive) is written at once, not at the next flush. */
+  readonly #phases = new Map<ConnectionId, string>();
   /** Connections opened since the last flush: their presence row goes out soon, not in a second. */
   onNew: (() => void) | undefined;
 
@@ -41,10 +43,9 @@ export class ClusterSnapshots implements SnapshotStore {
 
   async load(): Promise<StoredConnection[]> {
     const { link, prefix, node } = this.#place;
-    const all = await link.command<string[]>(['HGETALL', keys.conns(prefix, node)]);
     const records: StoredConnection[] = [];
-    for (let i = 0; i + 1 < all.length; i += 2) {
-      const record = parseRecord(all[i + 1]!);
+    for (const [, json] of pairs(await link.command(['HGETALL', keys.conns(prefix, node)]))) {
+      const record = parseRecord(json);
       if (!record) continue;
       records.push(record);
       this.#note(record);
@@ -53,10 +54,12 @@ export class ClusterSnapshots implements SnapshotStore {
   }
 
   save(record: StoredConnection): void | Promise<void> {
-    if (this.#written.has(record.id)) {
+    const phase = phaseOf(record);
+    if (this.#written.has(record.id) && this.#phases.get(record.id) === phase) {
       this.#dirty.set(record.id, record);
       return;
     }
+    this.#dirty.delete(record.id);
     this.#note(record);
     this.onNew?.();
     const { link, prefix, node } = this.#place;
@@ -68,6 +71,7 @@ export class ClusterSnapshots implements SnapshotStore {
 
   delete(id: ConnectionId): void | Promise<void> {
     this.#dirty.delete(id);
+    this.#phases.delete(id);
     if (!this.#written.delete(id)) return;
     const { link, prefix, node } = this.#place;
     const hash = this.#sessions.get(id);
@@ -120,10 +124,12 @@ export class ClusterSnapshots implements SnapshotStore {
     this.#dirty.delete(id);
     this.#written.delete(id);
     this.#sessions.delete(id);
+    this.#phases.delete(id);
   }
 
   #note(record: StoredConnection): void {
     this.#written.add(record.id);
+    this.#phases.set(record.id, phaseOf(record));
     const hash = record.meta?.[SESSION_META];
     if (hash !== undefined) this.#sessions.set(record.id, hash);
   }
@@ -146,10 +152,9 @@ export class ClusterEvents implements EventStore {
 
   async load(): Promise<OutboxRecord[]> {
     const { link, prefix, node } = this.#place;
-    const all = await link.command<string[]>(['HGETALL', keys.events(prefix, node)]);
     const records: OutboxRecord[] = [];
-    for (let i = 0; i + 1 < all.length; i += 2) {
-      const record = parseEvent(all[i + 1]!);
+    for (const [, json] of pairs(await link.command(['HGETALL', keys.events(prefix, node)]))) {
+      const record = parseEvent(json);
       if (record) records.push(record);
     }
     return records;
@@ -179,6 +184,12 @@ export class ClusterEvents implements EventStore {
       this.#place.lost();
     }
   }
+}
+
+/** `awaitingAdvertise`, `alive`: what a survivor must not find out of date. */
+function phaseOf(record: StoredConnection): string {
+  const value = (record.snapshot as { value?: unknown }).value;
+  return typeof value === 'string' ? value : value !== null && typeof value === 'object' ? (Object.keys(value)[0] ?? '') : '';
 }
 
 export function parseRecord(json: string): StoredConnection | undefined {

@@ -26,6 +26,8 @@ let balancer: Balancer;
 const servers = new Map<string, Server>();
 let routeTo: string[] = [];
 const clients: KeepaliveClient[] = [];
+let resumingIds: string[] = [];
+const trail: string[] = [];
 
 const portOf = (server: Server) => Number(new URL(server.http).port);
 
@@ -72,6 +74,7 @@ describe('SIGKILL of a process with peers on it', () => {
     for (let i = 0; i < 6; i++) {
       // Their own bound (6 s) outlasts a failover (lease 3 s): they see the server as alive throughout.
       const client = connect(balancer.url, { peer: `back-${i}`, interval: 2 * INTERVAL, count: COUNT, reconnect: { minDelay: 50 } });
+      for (const type of ['dead', 'reconnecting', 'open', 'close'] as const) client.addEventListener(type, (event) => trail.push(`${Date.now() % 100000} back-${i} ${type} ${JSON.stringify(event)} ${(event as { reason?: string }).reason ?? ''}`));
       resuming.push(client);
       clients.push(client);
       await nextEvent(client, 'open');
@@ -123,6 +126,7 @@ describe('SIGKILL of a process with peers on it', () => {
       return new Set(events.map((event) => event.connection)).size === silentIds.length && events;
     }, 'closed events of the silent peers', 10_000);
     const dead = receiver.delivered.filter((event) => event.type === 'dead' && silentIds.includes(event.connection));
+    if (dead.length !== 3) console.log(JSON.stringify(closed), [...b.stdout, ...c.stdout].filter((l) => /dead|closed|took|resumed/.test(l)));
     expect(new Set(dead.map((event) => event.connection)).size).toBe(3);
     for (const event of dead) {
       if (event.type !== 'dead') continue;
@@ -143,5 +147,47 @@ describe('SIGKILL of a process with peers on it', () => {
     expect(await Promise.race([Promise.race(deaths).then(() => 'a client declared its server dead'), new Promise((resolve) => setTimeout(() => resolve('none'), 10))])).toBe('none');
     const took = [...(b.stdout), ...(c.stdout)].filter((line) => /took over \d+ connection/.test(line));
     expect(took).toHaveLength(1);
+    resumingIds = [...ids];
   }, 30_000);
+
+  it('carries the same peers through two more kills, and a process restarted under its own name', async () => {
+    expect(resumingIds).toHaveLength(6);
+    const resumingClients = clients.slice(0, 6);
+    const clientIds = resumingClients.map((client) => client.id);
+    // a comes back under its own name: a survivor took its connections, so it starts empty.
+    const a = await start('a');
+    expect(a.stdout.join('\n')).toMatch(/as node "a"\s+\(0 connection\(s\) restored\)/);
+    routeTo = ['a', 'b', 'c'];
+    const holders = async () => new Map((await presence(a)).filter((row) => resumingIds.includes(row.connection)).map((row) => [row.connection, row.node]));
+    await until(async () => (await holders()).size === 6, 'a seeing the six');
+
+    // b killed: its peers resume on a or c.
+    servers.get('b')!.proc.kill('SIGKILL');
+    routeTo = ['a', 'c'];
+    const settled = async (live: string[]) => {
+      const held = await holders();
+      // Held by a live process with their sockets back: the failover is over.
+      const open = await Promise.all(live.map(async (node) => (await (await fetch(`${servers.get(node)!.http}/actors`)).json()) as { id: string }[]));
+      const attached = new Set(open.flat().map((row) => row.id));
+      return held.size === 6 && [...held.values()].every((node) => live.includes(node)) && resumingClients.every((client) => client.readyState === 1) && attached.size >= 6;
+    };
+    await until(() => settled(['a', 'c']), 'b\'s peers back on a or c', 10_000);
+
+    // c killed and restarted at once under its own name: it takes its connections back from Redis.
+    const cHeld = [...(await holders())].filter(([, node]) => node === 'c').map(([id]) => id);
+    servers.get('c')!.proc.kill('SIGKILL');
+    const c = await start('c');
+    // What Redis says c held (a peer may have moved between the look and the kill).
+    expect(cHeld.length).toBeGreaterThan(0);
+    expect(Number(/\((\d+) connection\(s\) restored\)/.exec(c.stdout.join('\n'))?.[1])).toBeGreaterThan(0);
+    routeTo = ['a', 'c'];
+    await until(() => settled(['a', 'c']), 'all six live again', 10_000).catch(async (error: unknown) => {
+      console.log(trail.join('\n'), [...servers.values()].map((s) => s.stdout.filter((l) => !/^  /.test(l)).join('\n')).join('\n----\n'));
+      throw error;
+    });
+
+    expect(resumingClients.map((client) => client.id)).toEqual(clientIds);
+    expect(receiver.delivered.filter((event) => resumingIds.includes(event.connection) && event.type !== 'open')).toEqual([]);
+    for (const server of [a, c]) expect(server.stderr.join('\n')).not.toMatch(/error/i);
+  }, 40_000);
 });

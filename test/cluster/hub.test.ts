@@ -35,7 +35,7 @@ beforeAll(async () => {
       const peer = `peer-${'abc'[i]}${n}`;
       const client = connect(server.wsUrl, { peer, interval: 500, count: 2, reconnect: false });
       received.set(peer, []);
-      client.addEventListener('message', (event) => received.get(peer)!.push(String((event as MessageEvent).data)));
+      client.addEventListener('message', (event) => received.get(peer)!.push(String((event as unknown as { data: unknown }).data)));
       clients.push(client);
       await nextEvent(client, 'open');
     }
