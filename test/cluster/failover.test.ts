@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/internal.ts';
-import { killAll, spawnServer } from '../node/helpers.ts';
+import { killAll, spawnCli, spawnServer } from '../node/helpers.ts';
 import { startBalancer, type Balancer } from '../support/balancer.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
@@ -190,4 +190,41 @@ describe('SIGKILL of a process with peers on it', () => {
     expect(receiver.delivered.filter((event) => resumingIds.includes(event.connection) && event.type !== 'open')).toEqual([]);
     for (const server of [a, c]) expect(server.stderr.join('\n')).not.toMatch(/error/i);
   }, 40_000);
+
+  it('delivers what a killed process still owed, from the survivor that took it over', async () => {
+    // e's webhook receiver is down: the events of its peer wait in Redis under e.
+    const down = await new WebhookReceiver().reserve();
+    const e = await spawnServer(['--redis', redis.url, '--node', 'e', '--interval', String(INTERVAL), '--count', String(COUNT), '--webhook', down.url]);
+    servers.set('e', e);
+    routeTo = ['e'];
+    const client = connect(balancer.url, { peer: 'owed', interval: INTERVAL, count: COUNT, reconnect: false });
+    clients.push(client);
+    await nextEvent(client, 'open');
+    const id = await until(async () => (await presence(servers.get('a')!)).find((row) => row.peer === 'owed')?.connection, 'the owed peer in presence');
+    client.close();
+    await e.line(new RegExp(`${id} closed`));
+    await e.line(/webhook .* try 1 failed/);
+    e.proc.kill('SIGKILL');
+    routeTo = ['a', 'c'];
+    // A survivor takes e's events with its connections and delivers them to its own webhook.
+    const delivered = await until(() => {
+      const events = receiver.delivered.filter((event) => event.connection === id);
+      return events.some((event) => event.type === 'closed') && events;
+    }, 'the owed events delivered by a survivor', 10_000);
+    expect(delivered.map((event) => event.id)).toEqual([`${id}:open`, `${id}:closed`]);
+    const took = [...servers.get('a')!.stdout, ...servers.get('c')!.stdout].filter((line) => /took over \d+ connection\(s\) and 2 undelivered event\(s\) of node e/.test(line));
+    expect(took).toHaveLength(1);
+  }, 30_000);
+
+  it('exits non-zero, saying why, when Redis cannot be reached or the settings conflict', async () => {
+    const unreachable = spawnCli(['serve', '--port', '0', '--redis', 'redis://127.0.0.1:1']);
+    expect(await unreachable.exited()).toBe(1);
+    expect(unreachable.stderr.join('\n')).toMatch(/cannot reach Redis at redis:\/\/127\.0\.0\.1:1/);
+    const both = spawnCli(['serve', '--port', '0', '--redis', redis.url, '--state', '/tmp/never.sqlite']);
+    expect(await both.exited()).toBe(1);
+    expect(both.stderr.join('\n')).toMatch(/Redis URL or a state store, not both/);
+    const nameless = spawnCli(['serve', '--port', '0', '--node', 'x']);
+    expect(await nameless.exited()).toBe(1);
+    expect(nameless.stderr.join('\n')).toMatch(/--node names this process in a hub over Redis/);
+  }, 20_000);
 });
