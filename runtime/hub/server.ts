@@ -168,7 +168,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     cluster,
     extend: (app, host) => {
       if (options.inspector ?? inspectorByDefault(bind, options.token)) {
-        app.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}) }));
+        app.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}), node: cluster?.node }));
       }
       options.extend?.(app);
     },

@@ -17,6 +17,8 @@ export interface PageOptions {
   events: string;
   /** Allows the inline style and script under the page's Content-Security-Policy. */
   nonce: string;
+  /** In a hub over many processes: this one's name (the page shows the connections it holds). */
+  node?: string | undefined;
 }
 
 /** `</script>` inside inline script text would end the element early. */
@@ -51,7 +53,8 @@ export function renderPage(options: PageOptions): string {
 </head>
 <body>
 <header class="top">
-  <h1>keepalive <span>inspector</span></h1>
+  <h1>keepalive <span>inspector</span></h1>${options.node === undefined ? '' : `
+  <span class="node" data-testid="node" title="In a hub over many processes, this page shows the connections this one holds">process ${escapeXml(options.node)}</span>`}
   <span id="status" class="status waiting" role="status">connecting…</span>
   <ul class="legend" aria-label="The protocol in one line each">
     <li><b class="advertise">ADVERTISE</b> peer speaks keepalive</li>

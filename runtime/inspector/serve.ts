@@ -28,6 +28,8 @@ export interface ServeInspectorOptions extends EventStreamOptions {
   path?: string;
   /** The chart to show; called per page request, so cache inside. */
   drawing: () => ChartDrawing | Promise<ChartDrawing>;
+  /** In a hub over many processes: this process's name, shown on the page. */
+  node?: string | undefined;
 }
 
 export function serveInspector(options: ServeInspectorOptions): Hono {
@@ -54,6 +56,7 @@ export function serveInspector(options: ServeInspectorOptions): Hono {
         transitions: chart.transitions,
         events: streamUrl(c.req.path, options.token),
         nonce,
+        node: options.node,
       }),
     );
   });

@@ -64,6 +64,7 @@ header.top {
 header.top h1 { font-size: 17px; margin: 0; font-weight: 650; letter-spacing: -0.01em; }
 header.top h1 span { color: var(--muted); font-weight: 500; }
 .status { font-size: 12px; font-weight: 600; padding: 2px 10px 2px 8px; border-radius: 999px; border: 1px solid var(--border); }
+.node { font-size: 12px; font-family: var(--mono, monospace); padding: 2px 8px; border-radius: 4px; border: 1px solid var(--border); }
 .status::before { content: ""; display: inline-block; width: 8px; height: 8px; border-radius: 50%; margin-right: 6px; background: currentColor; vertical-align: 0; }
 .status.live { color: var(--ok); }
 .status.waiting { color: var(--warn); }

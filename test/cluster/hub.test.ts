@@ -62,6 +62,8 @@ describe('a hub over three processes', () => {
     expect((await response.json()) as unknown[]).toHaveLength(6);
     const actors = (await (await fetch(`${servers[2]!.url}/actors`)).json()) as { node: string }[];
     expect(actors.map((row) => row.node)).toEqual(['c', 'c']);
+    const page = await (await fetch(`${servers[1]!.url}/inspect`)).text();
+    expect(page).toContain('data-testid="node" title="In a hub over many processes, this page shows the connections this one holds">process b</span>');
     const health = (await (await fetch(`${servers[0]!.url}/healthz`)).json()) as { cluster: { node: string; redis: string; nodes: number } };
     expect(health.cluster).toMatchObject({ node: 'a', redis: 'up', nodes: 3 });
   });
