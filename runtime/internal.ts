@@ -23,6 +23,7 @@ export * from './hub/routes.ts';
 export * from './hub/hono-socket.ts';
 export * from './hub/assemble.ts';
 export * from './hub/server.ts';
+export type { Cluster, ClusterOptions, ClusterStatus } from './cluster/cluster.ts';
 export * from './client/keepalive-client.ts';
 export * from './client/events.ts';
 export * from './client/options.ts';

@@ -28,7 +28,7 @@ export interface ServerOptions extends HubServerOptions {
   kvEventsPrefix?: Deno.KvKey;
 }
 
-export type { CloseOptions, RunningServer } from '../../runtime/internal.ts';
+export type { CloseOptions, ClusterOptions, RunningServer } from '../../runtime/internal.ts';
 
 /** How long shutdown waits for peers to finish the WebSocket close handshake. */
 const SHUTDOWN_GRACE_MS = 1000;

@@ -1,8 +1,10 @@
 /**
  * The presence example on Node: `npm run example:presence`, then open the URL it prints
  * in two tabs. The keepalive server with the example's hooks, plus two routes of its own:
- * the page and its script, bundled once at start.
+ * the page and its script, bundled once at start. With `--redis URL` (and a `--port` each),
+ * run it twice: the two processes are one hub, and a page on either lists everyone.
  */
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { bundlePage } from './bundle.ts';
@@ -29,8 +31,11 @@ export async function startPresence(options: ServerOptions = {}): Promise<Runnin
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const port = process.env.PORT ? Number(process.env.PORT) : 8787;
-  const server = await startPresence({ port, log: (line) => console.log(line) });
+  const { values } = parseArgs({ options: { port: { type: 'string' }, redis: { type: 'string' }, node: { type: 'string' } } });
+  const port = Number(values.port ?? process.env.PORT ?? 8787);
+  const redis = values.redis ?? process.env.KEEPALIVE_REDIS;
+  const cluster = redis ? { cluster: { redis, ...(values.node ? { node: values.node } : {}) } } : {};
+  const server = await startPresence({ port, log: (line) => console.log(line), ...cluster });
   console.log(`presence example: open ${server.url}/ in two tabs (Ctrl-C stops)`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => void server.close().then(() => process.exit(0)));

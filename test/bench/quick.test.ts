@@ -97,6 +97,11 @@ describe('npm run bench -- --quick', () => {
     expect(pingWakes.baseline).toBeGreaterThan(0);
     expect(wakes.parts.find((p) => p.name.startsWith('peers the server closed'))!.value).toBe(0);
 
+    // Figure 11: the clustered hub lost no peer, and Redis commands do not grow per connection.
+    const cluster = results.figures.find((f) => f.figure === 11)!;
+    expect(cluster.parts.find((p) => p.name.startsWith('false deaths'))!.value).toBe(0);
+    expect(cluster.parts.find((p) => p.name.startsWith('Redis commands per connection'))!.value).toBeLessThanOrEqual(1);
+
     // Figure 8 ran both runtimes: rows for each, from their own processes.
     const runtimes = results.figures.find((f) => f.figure === 8)!;
     expect(runtimes.parts.some((p) => p.name.startsWith('Node, '))).toBe(true);

@@ -102,3 +102,26 @@ describe('examples/presence on Node', () => {
     expect(carol.errors).toEqual([]);
   });
 });
+
+describe('examples/presence on two processes and one Redis', () => {
+  it('shows one list on pages open on either process', async () => {
+    const { startRedis } = await import('../support/redis.ts');
+    const redis = await startRedis();
+    const servers = [
+      await startPresence({ port: 0, inspector: false, cluster: { redis: redis.url, node: 'one' } }),
+      await startPresence({ port: 0, inspector: false, cluster: { redis: redis.url, node: 'two' } }),
+    ];
+    cleanup.push(
+      () => redis.stop(),
+      ...servers.map((s) => () => s.close()),
+    );
+    const ada = await openAs(browser, `${servers[0]!.url}/`, 'ada');
+    cleanup.push(() => ada.page.close());
+    const bob = await openAs(browser, `${servers[1]!.url}/`, 'bob');
+    cleanup.push(() => bob.page.close());
+    const both = (rows: { peer: string; state: string }[]) => ['ada', 'bob'].every((peer) => rows.some((row) => row.peer === peer && row.state === 'online'));
+    await poll(async () => both(await rowsOf(ada.page)) && both(await rowsOf(bob.page)), 5000, 10);
+    await say(bob.page, 'hello across');
+    await poll(async () => (await rowOf(ada.page, 'bob'))?.said === 'hello across');
+  }, 30_000);
+});
