@@ -42,7 +42,7 @@ async function join(peer: string, url: string): Promise<void> {
 beforeAll(async () => {
   redis = await startRedis();
   deno = await withUrls(
-    spawnProcess(DENO, ['run', '--allow-net', '--allow-env', '--allow-read', '--allow-sys', 'test/cluster/deno-hub.ts'], { REDIS: redis.url, NODE: 'd', NO_COLOR: '1' }),
+    spawnProcess(DENO, ['run', '--allow-net', '--allow-env', '--allow-read', 'test/cluster/deno-hub.ts'], { REDIS: redis.url, NODE: 'd', NO_COLOR: '1' }),
   );
   for (const node of ['a', 'b', 'c']) servers.push(await startServer({ port: 0, tcpPort: null, interval: 500, count: 2, cluster: { redis: redis.url, node } }));
   for (const [i, server] of servers.entries()) await join(`on-${'abc'[i]}`, server.wsUrl);
