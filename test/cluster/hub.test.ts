@@ -68,6 +68,19 @@ describe('a hub over three processes', () => {
     expect(health.cluster).toMatchObject({ node: 'a', redis: 'up', nodes: 3 });
   });
 
+  it('shows a connection opened or ended on one process on every other within 1 s', async () => {
+    const client = connect(servers[0]!.wsUrl, { peer: 'brief', interval: 500, count: 2, reconnect: false });
+    await nextEvent(client, 'open');
+    const opened = Date.now();
+    for (const server of servers) await until(() => server.hub.presence().some((row) => row.peer === 'brief'), 'the new row', 1000);
+    expect(Date.now() - opened).toBeLessThan(1000);
+    client.close();
+    await nextEvent(client, 'close');
+    const closed = Date.now();
+    for (const server of servers) await until(() => !server.hub.presence().some((row) => row.peer === 'brief'), 'the row gone', 1000);
+    expect(Date.now() - closed).toBeLessThan(1000);
+  });
+
   it('broadcasts from any process to every peer, but the ones excepted', async () => {
     for (const [i, server] of servers.entries()) {
       const except = server.hub.connections().find((conn) => conn.peer === `peer-${'abc'[i]}1`)!;
