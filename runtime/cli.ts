@@ -8,7 +8,8 @@ import type { KeepaliveClient } from './client/keepalive-client.ts';
 import type { Host } from './host.ts';
 import type { RunningServer, ServerOptions } from './hub/server.ts';
 import type { ConnectOptions } from './client/options.ts';
-import { argsSource, clusterSettings, DEFAULTS, hubSettings, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
+import { messageRecord, type LogFormat } from './log.ts';
+import { argsSource, clusterSettings, DEFAULTS, hubSettings, logFormat, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
 
 /** Reads one environment variable (`process.env`, `Deno.env.get`). */
 export type Env = (name: string) => string | undefined;
@@ -39,13 +40,26 @@ export const SERVE_FLAGS_HELP = `${settingsHelp()}
   -h, --help              show this help`;
 
 /** A server's options from parsed flags, then the environment, then the defaults. */
-export function serveOptions(values: Record<string, string | boolean | undefined>, env: Env): ServerOptions & HubSettings {
+export function serveOptions(values: Record<string, string | boolean | undefined>, env: Env): ServerOptions & HubSettings & { logFormat: LogFormat } {
   const source = argsSource(values, env);
   const settings = hubSettings(source);
   const listen = listenSettings(source);
   const inspector = values['no-inspector'] ? { inspector: false } : {};
   const cluster = clusterSettings(source);
-  return { ...settings, ...listen, ...inspector, ...(cluster ? { cluster } : {}) };
+  return { ...settings, ...listen, ...inspector, ...(cluster ? { cluster } : {}), logFormat: logFormat(source) };
+}
+
+/**
+ * Where a CLI's lines go: `log` for the server's (none with --quiet), `say` for the CLI's
+ * own (banner, signals). With `--log json` every line is one JSON object: event lines as
+ * the hub wrote them, anything else as a `message` record.
+ */
+export function logSink(format: LogFormat, quiet: boolean, print: (line: string) => void = console.log): { log: ((line: string) => void) | undefined; say: (line: string) => void } {
+  if (format === 'json') {
+    const json = (line: string) => print(line.startsWith('{') ? line : JSON.stringify(messageRecord(line.trim())));
+    return { log: quiet ? undefined : json, say: json };
+  }
+  return { log: quiet ? undefined : (line) => print(`${clock(Date.now())} ${line}`), say: print };
 }
 
 /** hh:mm:ss.mmm, as every log and protocol line starts. */

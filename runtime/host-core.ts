@@ -46,6 +46,7 @@ export abstract class HostCore {
   protected readonly maxConnections: number;
   protected readonly onNextWake: ((at: number | null) => void) | undefined;
   protected readonly onMessage: ((id: ConnectionId, data: Frame, at: number, tag: unknown) => void) | undefined;
+  protected readonly onPong: ((id: ConnectionId, rtt: number) => void) | undefined;
   /** PINGs may leave this early or late (`HostOptions.pingWindow`); both 0: no window. */
   protected readonly early: number;
   protected readonly late: number;
@@ -74,6 +75,7 @@ export abstract class HostCore {
     this.maxConnections = options.maxConnections ?? Infinity;
     this.onNextWake = options.onNextWake;
     this.onMessage = options.onMessage;
+    this.onPong = options.onPong;
     const window = options.pingWindow ?? 0;
     ({ early: this.early, late: this.late } = typeof window === 'number' ? { early: window, late: window } : window);
     for (const ms of [this.early, this.late]) {
@@ -173,6 +175,11 @@ export abstract class HostCore {
   /** Returns whether the connection is still open (the fast path cannot end it). */
   protected inbound(conn: Connection, message: Inbound, at: number): boolean {
     if (this.listeners.wantFrames) this.emitFrame({ type: 'received', id: conn.id, at, message });
+    // Our last PING left when its interval began; a PONG before any is folded answers it.
+    if (message === 'PONG' && this.onPong && conn.pendingPongs === 0) {
+      const context = conn.stepper.snapshot.context;
+      if (context.unanswered > 0 && at >= context.intervalStart) this.onPong(conn.id, at - context.intervalStart);
+    }
     if (message === 'PING' && this.maxPings > 0 && flooding(conn, at, this.maxPings)) {
       const error = new FrameError('flood', `more than ${this.maxPings} PINGs within ${conn.interval} ms`);
       return this.reject(conn, error, at);

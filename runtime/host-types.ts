@@ -57,6 +57,11 @@ export interface HostOptions {
    * connection (the application layer's handle), so no lookup by id is needed per frame.
    */
   onMessage?: (id: ConnectionId, data: Frame, at: number, tag: unknown) => void;
+  /**
+   * The peer answered our last PING: `rtt` ms after it left. Once per answered PING (a
+   * second PONG before the next PING is not counted); costs nothing when not given.
+   */
+  onPong?: (id: ConnectionId, rtt: number) => void;
   generateId?: () => ConnectionId;
   /**
    * PINGs a peer may send within one of our intervals before it is closed as a flood.

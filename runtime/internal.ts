@@ -24,6 +24,8 @@ export * from './hub/hono-socket.ts';
 export * from './hub/assemble.ts';
 export * from './hub/server.ts';
 export type { Cluster, ClusterOptions, ClusterStatus } from './cluster/cluster.ts';
+export { HubMetrics, endReason, type ClusterGauges } from './metrics/hub-metrics.ts';
+export { CONTENT_TYPE as METRICS_CONTENT_TYPE } from './metrics/exposition.ts';
 export * from './client/keepalive-client.ts';
 export * from './client/events.ts';
 export * from './client/options.ts';

@@ -105,6 +105,12 @@ export const SETTINGS = {
     kind: { number: { min: 1, whole: false } },
     help: `first retry delay after a failed webhook try, doubling up to 60 s (default ${DEFAULTS.webhookRetryMs})`,
   },
+  log: {
+    flag: 'log',
+    env: 'KEEPALIVE_LOG',
+    kind: 'text',
+    help: 'Node, Deno: text (default) or json: one JSON object per line (docs/operations.md)',
+  },
   redis: {
     flag: 'redis',
     env: 'KEEPALIVE_REDIS',
@@ -212,6 +218,15 @@ export function listenSettings(source: SettingSource): ListenSettings {
     port: numberOf(source, 'port') ?? DEFAULTS.port,
     tcpPort,
   };
+}
+
+/** The log's format (Node, Deno). */
+export function logFormat(source: SettingSource): 'text' | 'json' {
+  const found = raw(source, 'log');
+  if (found === undefined) return 'text';
+  const value = String(found.value);
+  if (value !== 'text' && value !== 'json') throw new UsageError(`${found.from} must be text or json, got "${value}"`);
+  return value;
 }
 
 /** A hub over many processes (Node, Deno), from flags and environment; undefined without a Redis URL. */

@@ -30,6 +30,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import {
   assembleHub,
+  type HubMetrics,
   newConnectionId,
   outlivesSocket,
   refusal,
@@ -109,6 +110,7 @@ export const INTERNALS = new WeakMap<KeepaliveHub, HubInternals>();
  */
 export class KeepaliveHub extends DurableObject<Env> implements Hub {
   readonly #host: Host;
+  readonly #metrics: HubMetrics;
   readonly #application: Application;
   readonly #sockets: SocketRegistry;
   readonly #store: DurableObjectSnapshotStore;
@@ -189,6 +191,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       },
     );
     this.#host = hub.host;
+    this.#metrics = hub.metrics;
     this.#application = hub.application;
     this.#sockets = hub.sockets;
     this.#gate = hub.gate;
@@ -268,8 +271,9 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async alarm(): Promise<void> {
     this.#wakes.count('alarms');
-    this.#timer.fired();
     const now = Date.now();
+    this.#metrics.woke(this.#timer.armedAt ?? now, now);
+    this.#timer.fired();
     // Folded now, not at their own deadlines: the PINGs the platform answered push every
     // such connection's deadline out together, so peers that only PING share one alarm
     // per interval instead of waking the object at each of their deadlines. (No write:

@@ -7,6 +7,7 @@
  *   GET /actors[/<hub>]                    the hub's connections      (needs KEEPALIVE_TOKEN)
  *   GET /presence[/<hub>]                  who is online: peer, state (needs KEEPALIVE_TOKEN)
  *   GET /stats[/<hub>]                     wake-ups and host counters (needs KEEPALIVE_TOKEN)
+ *   GET /metrics/<hub>                     Prometheus metrics of one hub (needs KEEPALIVE_TOKEN)
  *   GET /inspect[/<hub>]                   the inspector page         (needs KEEPALIVE_TOKEN)
  *   GET /inspect/<hub>/events              its live stream            (needs KEEPALIVE_TOKEN)
  *   GET /healthz
@@ -41,7 +42,7 @@ const validConfig: MiddlewareHandler<App> = async (c, next) => {
   return next();
 };
 
-type HubRoute = '/connect' | '/actors' | '/presence' | '/stats' | '/inspect' | '/inspect/events';
+type HubRoute = '/connect' | '/actors' | '/presence' | '/stats' | '/metrics' | '/inspect' | '/inspect/events';
 
 function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
   const hub = c.req.param('hub') ?? DEFAULT_HUB;
@@ -69,6 +70,7 @@ app.get('/actors/:hub', tokenRequired, (c) => toHub(c, '/actors'));
 app.get('/presence', tokenRequired, (c) => toHub(c, '/presence'));
 app.get('/presence/:hub', tokenRequired, (c) => toHub(c, '/presence'));
 app.get('/stats', tokenRequired, (c) => toHub(c, '/stats'));
+app.get('/metrics/:hub', tokenRequired, (c) => toHub(c, '/metrics'));
 app.get('/stats/:hub', tokenRequired, (c) => toHub(c, '/stats'));
 app.get('/inspect', tokenRequired, (c) => toHub(c, '/inspect'));
 app.get('/inspect/:hub', tokenRequired, (c) => toHub(c, '/inspect'));

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { startServer } from './server.ts';
-import { clock, CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 
@@ -61,7 +61,7 @@ async function serve(args: string[]): Promise<void> {
   const options = serveOptions(values['no-tcp'] ? { ...values, 'tcp-port': 'off' } : values, env);
   const kvPath = values.kv ?? env('KEEPALIVE_KV');
   const kvPrefix = values['kv-prefix'] ?? env('KEEPALIVE_KV_PREFIX') ?? 'keepalive';
-  const log = values.quiet ? undefined : (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  const { log, say } = logSink(options.logFormat, values.quiet ?? false);
   const kv = kvPath ? await Deno.openKv(kvPath === 'default' ? undefined : kvPath) : undefined;
   const server = await startServer({
     ...options,
@@ -73,9 +73,9 @@ async function serve(args: string[]): Promise<void> {
     : kv
       ? `Deno KV ${kvPath} under "${kvPrefix}" (${server.restored.length} restored)`
       : 'in memory';
-  for (const line of serverBanner(server, options, 'keepalive server on Deno', state, `timers: ${kv ? 'kv' : 'local'}`)) console.log(line);
+  for (const line of serverBanner(server, options, 'keepalive server on Deno', state, `timers: ${kv ? 'kv' : 'local'}`)) say(line);
   // Printed last: tests wait for this line as the end of the banner.
-  console.log(kv ? '  timers     Deno KV queue' : '  timers     one process timer');
+  say(kv ? '  timers     Deno KV queue' : '  timers     one process timer');
   for (const id of server.restored) log?.(`${id} restored`);
 
   let stopping = false;
@@ -83,12 +83,12 @@ async function serve(args: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     const keep = server.durable !== null;
-    console.log(server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : kv ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
+    say(server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : kv ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
     server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => {
         if (server.timer instanceof QueueTimer) {
           const { enqueued, delivered, stale } = server.timer.stats;
-          console.log(`queue: ${enqueued} wake-up(s) enqueued, ${delivered} delivered, ${stale} stale ignored`);
+          say(`queue: ${enqueued} wake-up(s) enqueued, ${delivered} delivered, ${stale} stale ignored`);
         }
         kv?.close();
         Deno.exit(0);

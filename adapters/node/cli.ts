@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { startServer } from './server.ts';
-import { clock, CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 
@@ -57,15 +57,15 @@ async function serve(args: string[]): Promise<void> {
   const env: Env = (name) => process.env[name];
   const options = serveOptions(values, env);
   const statePath = values.state ?? (env('KEEPALIVE_STATE') || undefined);
-  const log = values.quiet ? undefined : (line: string) => console.log(`${clock(Date.now())} ${line}`);
+  const { log, say } = logSink(options.logFormat, values.quiet ?? false);
   const server = await startServer({ ...options, ...(log ? { log } : {}), ...(statePath ? { statePath } : {}) });
   const state = server.durable ? `${server.durable}  (${server.restored.length} connection(s) restored)` : 'in memory';
-  for (const line of serverBanner(server, options, 'keepalive server', state)) console.log(line);
+  for (const line of serverBanner(server, options, 'keepalive server', state)) say(line);
 
   const stop = (signal: string) => {
     const keep = server.durable !== null;
     const kept = server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : `${signal}: keeping ${server.host.size} connection(s) in ${server.durable} for the next start`;
-    console.log(keep ? kept : `${signal}: closing every connection`);
+    say(keep ? kept : `${signal}: closing every connection`);
     server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
       () => process.exit(0),
       (error: unknown) => {

@@ -44,6 +44,8 @@ export interface ApplicationOptions {
   report?: ((line: string) => void) | undefined;
   /** The other processes of a clustered hub (runtime/cluster/); none: the hub is this process. */
   remote?: RemoteHub | undefined;
+  /** Each hook call: which, whether it failed, and (lifecycle hooks) how long it took in ms. */
+  onHook?: ((hook: string, failed: boolean, ms?: number) => void) | undefined;
 }
 
 /** Meta keys of our own: shown as `conn.peer` (or not at all), not in `conn.meta`. */
@@ -59,6 +61,7 @@ export class Application implements Hub {
   readonly #handles = new Map<ConnectionId, Connection>();
   readonly #ending: DeferredDeleteStore | undefined;
   readonly #remote: RemoteHub | undefined;
+  readonly #onHook: ((hook: string, failed: boolean, ms?: number) => void) | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions) {
@@ -69,6 +72,7 @@ export class Application implements Hub {
     this.#hooks = options.hooks ?? {};
     this.#ending = options.deferredDeletes;
     this.#remote = options.remote;
+    this.#onHook = options.onHook;
     this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
     const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
     if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
@@ -138,7 +142,8 @@ export class Application implements Hub {
     if (!conn) return;
     try {
       const result = onMessage.call(this.#hooks, conn, data, this);
-      if (result instanceof Promise) result.catch((error: unknown) => this.#failed('onMessage', id, error));
+      if (result instanceof Promise) result.then(() => this.#onHook?.('onMessage', false), (error: unknown) => this.#failed('onMessage', id, error));
+      else this.#onHook?.('onMessage', false);
     } catch (error) {
       this.#failed('onMessage', id, error);
     }
@@ -293,16 +298,21 @@ export class Application implements Hub {
     const hooks = this.#hooks;
     // An ended connection (or one from before a restart) gets a handle that sends nothing.
     const conn = this.connection(event.connection) ?? this.#handle(event.connection, { ...event.meta, ...(event.peer === null ? {} : { [PEER_META]: event.peer }) }, false);
+    const name = event.type === 'open' ? 'onOpen' : event.type === 'dead' ? 'onDead' : 'onClose';
+    const started = performance.now();
     try {
       if (event.type === 'open') await hooks.onOpen?.(conn, this);
       else if (event.type === 'dead') await hooks.onDead?.(conn, { at: event.at, silentFor: event.silentFor, unanswered: event.unanswered }, this);
       else await hooks.onClose?.(conn, { at: event.at, reason: event.reason, dead: event.dead }, this);
+      if (hooks[name]) this.#onHook?.(name, false, performance.now() - started);
     } catch (error) {
-      this.#failed(event.type === 'open' ? 'onOpen' : event.type === 'dead' ? 'onDead' : 'onClose', event.connection, error);
+      this.#onHook?.(name, true, performance.now() - started);
+      this.#failed(name, event.connection, error);
     }
   }
 
   #failed(hook: string, id: ConnectionId, error: unknown): void {
+    if (hook === 'onMessage') this.#onHook?.(hook, true);
     this.#report(`${hook} hook failed for ${id}: ${describe(error)}`);
   }
 

@@ -131,7 +131,11 @@ export class Outbox {
     const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
     const settled = (async () => {
       while (this.#chains.size > 0 || this.#writes.size > 0 || this.#sending) {
-        await Promise.race([Promise.all([...this.#chains.values(), ...this.#writes]), new Promise((resolve) => setTimeout(resolve, 10))]);
+        const pending = [...this.#chains.values(), ...this.#writes];
+        // Only a webhook try in flight: nothing to wait on but time (an empty Promise.all
+        // would settle at once, and this loop would never let the try finish).
+        const tick = new Promise((resolve) => setTimeout(resolve, 10));
+        await (pending.length > 0 ? Promise.race([Promise.all(pending), tick]) : tick);
       }
     })();
     await Promise.race([settled, late]).finally(() => timer !== undefined && clearTimeout(timer));

@@ -11,9 +11,11 @@ import type { EventStore } from '../application/events.ts';
 import type { Hooks } from '../application/types.ts';
 import { Host, type HostEvent, type InspectObserver, type PingWindow, type Transport } from '../host.ts';
 import { DEFAULTS, defaultAdvertiseTimeout, type HubSettings } from '../settings.ts';
+import { eventLine, eventRecord, type LogFormat } from '../log.ts';
 import { SocketRegistry } from '../sockets.ts';
 import type { ConnectionId, SnapshotStore } from '../store.ts';
 import type { RemoteHub } from '../application/remote.ts';
+import { HubMetrics, type ClusterGauges } from '../metrics/hub-metrics.ts';
 import { ConnectGate, type RemoteSession } from './connect.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
 
@@ -31,6 +33,8 @@ export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections opened, closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
+  /** `json`: each event line is one JSON object (runtime/log.ts). Default `text`. */
+  logFormat?: LogFormat;
 }
 
 /** What only the platform has. */
@@ -60,7 +64,7 @@ export interface HubPlatform {
   /** The inspector and the platform's own routes. */
   extend?: (app: Hono, host: Host) => void;
   /** A hub spread over processes (runtime/cluster/): the other processes, sessions held there, `/healthz`. */
-  cluster?: (RemoteHub & { claim: RemoteSession; status(): object }) | undefined;
+  cluster?: (RemoteHub & ClusterGauges & { claim: RemoteSession }) | undefined;
 }
 
 export interface AssembledHub {
@@ -69,6 +73,8 @@ export interface AssembledHub {
   sockets: SocketRegistry;
   gate: ConnectGate;
   app: Hono;
+  /** What `/metrics` answers; a platform tells it when its timer woke (`woke`). */
+  metrics: HubMetrics;
 }
 
 export function assembleHub(options: HubOptions, platform: HubPlatform): AssembledHub {
@@ -76,12 +82,15 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const count = options.count ?? DEFAULTS.count;
   const log = options.log;
   const sockets = new SocketRegistry();
+  const name = options.hub ?? DEFAULTS.hub;
   let application: Application | undefined;
   // A durable store deletes a connection's snapshot together with the events that report its
   // end. Without one (memory), nothing outlives the process anyway: the host keeps its own.
   const store = platform.store ? new DeferredDeleteStore(platform.store) : undefined;
   const pingWindow = options.pingWindow ?? platform.pingWindow;
+  const metrics = new HubMetrics();
   const host = new Host({
+    onPong: metrics.pong,
     transport: platform.transport?.(sockets) ?? sockets,
     ...(store ? { store } : {}),
     ...(platform.now ? { now: platform.now } : {}),
@@ -101,7 +110,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...(log || options.onEvent
       ? {
           onEvent: (event: HostEvent) => {
-            if (log && (platform.logging?.() ?? true)) logEvent(event, log);
+            if (log && (platform.logging?.() ?? true)) logEvent(event, log, options.logFormat, platform.hubName?.() ?? name);
             options.onEvent?.(event);
           },
           // The log prints lifecycle lines only: per-frame events are made only for a caller's onEvent.
@@ -109,7 +118,6 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
         }
       : {}),
   });
-  const name = options.hub ?? DEFAULTS.hub;
   application = new Application({
     host,
     sockets,
@@ -122,7 +130,9 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...platform.application,
     report: log ?? ((line) => console.error(`keepalive: ${line}`)),
     remote: platform.cluster,
+    onHook: metrics.hook,
   });
+  metrics.attach(host, application, platform.cluster);
   const cluster = platform.cluster;
   const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
@@ -134,21 +144,19 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
     cluster,
+    metrics: () => metrics.render(),
     extend: (app) => platform.extend?.(app, host),
   });
-  return { host, application, sockets, gate, app };
+  return { host, application, sockets, gate, app, metrics };
 }
 
-/** One log line per event a server operator cares about (not per frame). */
-export function logEvent(event: HostEvent, log: (line: string) => void): void {
-  switch (event.type) {
-    case 'opened':
-      log(`${event.id} opened`);
-      return;
-    case 'rejected':
-    case 'dead':
-    case 'closed':
-      log(`${event.id} ${event.type}: ${event.reason}`);
-      return;
+/** One log line per event an operator cares about (not per frame), as text or JSON. */
+export function logEvent(event: HostEvent, log: (line: string) => void, format: LogFormat = 'text', hub: string = DEFAULTS.hub): void {
+  if (format === 'json') {
+    const record = eventRecord(event, hub);
+    if (record) log(JSON.stringify(record));
+    return;
   }
+  const line = eventLine(event);
+  if (line !== undefined) log(line);
 }

@@ -5,6 +5,7 @@
  *   GET /connect    a peer's WebSocket (admitted by `ConnectGate`; `?codec=libvirt`, `?session=`, `?peer=`)
  *   GET /actors     the connections as the host sees them      (private)
  *   GET /presence   who is online                              (private)
+ *   GET /metrics    Prometheus text exposition                 (private; docs/operations.md)
  *   GET /healthz    503 until the listeners are up; a clustered hub's view of Redis
  *
  * Private routes need the token when one is set; without one they are open only where
@@ -16,6 +17,7 @@ import type { Host } from '../host.ts';
 import type { Application } from '../application/application.ts';
 import type { ConnectGate, ConnectTicket } from './connect.ts';
 import { isResponse } from '../application/peer.ts';
+import { CONTENT_TYPE } from '../metrics/exposition.ts';
 
 /** Turns an admitted `/connect` request into the platform's socket and answers it (101). */
 export type AcceptSocket = (c: Context, ticket: ConnectTicket) => Response | Promise<Response>;
@@ -35,6 +37,8 @@ export interface RoutesOptions {
   extend?: (app: Hono) => void;
   /** A clustered hub: this process's name (on each `/actors` row) and its view of Redis (on `/healthz`). */
   cluster?: { node: string; status(): object } | undefined;
+  /** The Prometheus exposition `/metrics` answers (private). */
+  metrics?: (() => string) | undefined;
 }
 
 export function hubRoutes(options: RoutesOptions): Hono {
@@ -50,6 +54,8 @@ export function hubRoutes(options: RoutesOptions): Hono {
   const guard = privateRoute(options.token, options.openWithoutToken ?? false);
   app.get('/actors', guard, (c) => c.json(cluster ? host.list().map((view) => ({ ...view, node: cluster.node })) : host.list()));
   app.get('/presence', guard, (c) => c.json(application.presence()));
+  const metrics = options.metrics;
+  if (metrics) app.get('/metrics', guard, (c) => c.body(metrics(), 200, { 'content-type': CONTENT_TYPE }));
 
   app.get('/connect', async (c) => {
     const ticket = await gate.admit(c.req.raw);

@@ -152,7 +152,10 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
   let ready = false;
   let keeping = false;
   const timer: T = platform.timer(
-    (at) => hub.host.tick(at),
+    (at) => {
+      hub.metrics.woke(at);
+      hub.host.tick(at);
+    },
     (error) => log(`timer error: ${String(error)}`),
   );
   const hub = assembleHub(options, {

@@ -1,0 +1,128 @@
+/**
+ * Counters, gauges and histograms, written out in the Prometheus text exposition format
+ * (version 0.0.4). Our own, not prom-client: the same code must run in workerd, where
+ * prom-client's Node built-ins (and its process-wide default registry) do not fit, and a
+ * hub needs nothing beyond these three kinds. Gauges may be read at scrape time.
+ */
+
+type Labels = Readonly<Record<string, string>>;
+
+interface Family {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  lines(): string[];
+}
+
+const key = (labels: Labels): string => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)));
+
+function labelText(labels: Labels, extra?: [string, string]): string {
+  const pairs = Object.entries(labels);
+  if (extra) pairs.push(extra);
+  if (pairs.length === 0) return '';
+  return `{${pairs.map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`).join(',')}}`;
+}
+
+const number = (value: number): string => (Number.isFinite(value) ? String(value) : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN');
+
+export class Counter implements Family {
+  readonly type = 'counter';
+  readonly name: string;
+  readonly help: string;
+  readonly #values = new Map<string, { labels: Labels; value: number }>();
+  constructor(name: string, help: string) {
+    this.name = name;
+    this.help = help;
+  }
+
+  inc(labels: Labels = {}, by = 1): void {
+    const k = key(labels);
+    const entry = this.#values.get(k);
+    if (entry) entry.value += by;
+    else this.#values.set(k, { labels, value: by });
+  }
+
+  get(labels: Labels = {}): number {
+    return this.#values.get(key(labels))?.value ?? 0;
+  }
+
+  lines(): string[] {
+    if (this.#values.size === 0) return [`${this.name} 0`];
+    return [...this.#values.values()].map(({ labels, value }) => `${this.name}${labelText(labels)} ${number(value)}`);
+  }
+}
+
+/** A value read when scraped (a gauge, or a counter something else keeps): one number, or rows of labels and values. */
+export class Sampled implements Family {
+  readonly name: string;
+  readonly help: string;
+  readonly type: 'counter' | 'gauge';
+  readonly read: () => number | readonly { labels: Labels; value: number }[];
+  constructor(name: string, help: string, type: 'counter' | 'gauge', read: () => number | readonly { labels: Labels; value: number }[]) {
+    this.name = name;
+    this.help = help;
+    this.type = type;
+    this.read = read;
+  }
+
+  lines(): string[] {
+    const value = this.read();
+    if (typeof value === 'number') return [`${this.name} ${number(value)}`];
+    return value.map((row) => `${this.name}${labelText(row.labels)} ${number(row.value)}`);
+  }
+}
+
+export class Histogram implements Family {
+  readonly type = 'histogram';
+  readonly name: string;
+  readonly help: string;
+  readonly buckets: readonly number[];
+  readonly #counts: number[];
+  #sum = 0;
+  #count = 0;
+  constructor(name: string, help: string, buckets: readonly number[]) {
+    this.name = name;
+    this.help = help;
+    this.buckets = buckets;
+    this.#counts = buckets.map(() => 0);
+  }
+
+  observe(value: number): void {
+    this.#sum += value;
+    this.#count++;
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.#counts[i]!++;
+  }
+
+  get count(): number {
+    return this.#count;
+  }
+
+  lines(): string[] {
+    return [
+      ...this.buckets.map((le, i) => `${this.name}_bucket${labelText({}, ['le', number(le)])} ${this.#counts[i]}`),
+      `${this.name}_bucket{le="+Inf"} ${this.#count}`,
+      `${this.name}_sum ${number(this.#sum)}`,
+      `${this.name}_count ${this.#count}`,
+    ];
+  }
+}
+
+export class Registry {
+  readonly #families: Family[] = [];
+
+  add<T extends Family>(family: T): T {
+    this.#families.push(family);
+    return family;
+  }
+
+  /** The whole exposition, `text/plain; version=0.0.4`. */
+  render(): string {
+    const out: string[] = [];
+    for (const family of this.#families) {
+      out.push(`# HELP ${family.name} ${family.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${family.name} ${family.type}`, ...family.lines());
+    }
+    return `${out.join('\n')}\n`;
+  }
+}
+
+export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
