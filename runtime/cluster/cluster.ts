@@ -91,7 +91,7 @@ export class Cluster implements RemoteHub {
   readonly leaseMs: number;
   readonly renewMs: number;
   /** Counts for logs, tests and the bench. */
-  readonly stats = { takeovers: 0, taken: 0, handovers: 0, reregistered: 0, published: 0, commands: 0 };
+  readonly stats = { takeovers: 0, taken: 0, handovers: 0, reregistered: 0, published: 0, commands: 0, renewRoundTripMs: 0 };
   readonly #link: RedisLink;
   readonly #prefix: string;
   readonly #log: (line: string) => void;
@@ -282,8 +282,10 @@ export class Cluster implements RemoteHub {
 
   async #renewOnce(): Promise<void> {
     let reply: [string, string[], string, string[]];
+    const sent = performance.now();
     try {
       reply = await this.#command(['EVAL', RENEW, 0, this.#prefix, this.node, this.leaseMs]);
+      this.stats.renewRoundTripMs = performance.now() - sent;
     } catch {
       this.#healthySince = Infinity;
       return;

@@ -14,7 +14,7 @@ import { Counter, Histogram, Registry, Sampled } from './exposition.ts';
 /** What a clustered hub tells its metrics. */
 export interface ClusterGauges {
   status(): { redis: 'up' | 'down'; nodes: number };
-  readonly stats: { takeovers: number; taken: number; handovers: number; reregistered: number; commands: number };
+  readonly stats: { takeovers: number; taken: number; handovers: number; reregistered: number; commands: number; renewRoundTripMs: number };
 }
 
 /** Why a connection ended, as a label: a few values, never the free text. */
@@ -134,6 +134,7 @@ export class HubMetrics {
     r.add(new Sampled('keepalive_cluster_taken_connections_total', 'Connections taken over from dead processes', 'counter', () => cluster.stats.taken));
     r.add(new Sampled('keepalive_cluster_handovers_total', 'Connections handed to another process their peer reattached to', 'counter', () => cluster.stats.handovers));
     r.add(new Sampled('keepalive_cluster_reregistrations_total', 'Times this process wrote everything again after Redis came back or lost it', 'counter', () => cluster.stats.reregistered));
+    r.add(new Sampled('keepalive_cluster_lease_renewal_seconds', 'Round trip of the last lease renewal (Redis)', 'gauge', () => cluster.stats.renewRoundTripMs / 1000));
     r.add(new Sampled('keepalive_cluster_redis_commands_total', 'Redis commands this process sent', 'counter', () => cluster.stats.commands));
   }
 }

@@ -5,7 +5,6 @@
  * histogram count equals what happened.
  */
 import WebSocket from 'ws';
-import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
@@ -13,30 +12,10 @@ import { TEXT_FRAMES, type KeepaliveClient } from '../../runtime/internal.ts';
 import { killAll, spawnServer } from '../node/helpers.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
+import { scrape, value } from '../support/metrics.ts';
 
 const INTERVAL = 200;
 const COUNT = 1;
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: { value?: string; labels?: Record<string, string>; buckets?: Record<string, string>; count?: string; sum?: string }[];
-}
-
-export async function scrape(url: string, headers: Record<string, string> = {}): Promise<Map<string, Family>> {
-  const response = await fetch(`${url}/metrics`, { headers });
-  expect(response.status).toBe(200);
-  expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-  const families = parsePrometheusTextFormat(await response.text()) as Family[];
-  return new Map(families.map((family) => [family.name, family]));
-}
-
-export const value = (families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number => {
-  const family = families.get(name);
-  if (!family) throw new Error(`no metric ${name}`);
-  const row = family.metrics.find((m) => Object.entries(labels).every(([k, v]) => m.labels?.[k] === v));
-  return row === undefined ? 0 : Number(row.value ?? row.count);
-};
 
 async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 5000): Promise<T> {
   const deadline = Date.now() + timeout;
@@ -75,7 +54,7 @@ describe('/metrics on Node', () => {
     await until(() => server.hub.presence().length === 1 && receiver.delivered.length === 4, 'the death and four webhook deliveries', 10_000);
     silent.terminate();
 
-    const m = await scrape(server.url);
+    const m = await scrape(`${server.url}/metrics`);
     expect(value(m, 'keepalive_connections', { transport: 'websocket', codec: 'text' })).toBe(1);
     expect(value(m, 'keepalive_connections_opened_total')).toBe(2);
     expect(value(m, 'keepalive_connections_closed_total', { reason: 'dead' })).toBe(1);
@@ -103,7 +82,7 @@ describe('/metrics on Node', () => {
     try {
       expect((await fetch(`http://127.0.0.1:${open.port}/metrics`)).status).toBe(403);
       expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
-      const m = await scrape(guarded.url, { authorization: 'Bearer metrics-token' });
+      const m = await scrape(`${guarded.url}/metrics`, { authorization: 'Bearer metrics-token' });
       expect(value(m, 'keepalive_connections_opened_total')).toBe(0);
     } finally {
       await open.close();
