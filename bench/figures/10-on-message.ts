@@ -10,6 +10,8 @@ import { frameRig } from '../workers/frames.ts';
 import { INTERVALS_PER_RUN } from './3-frames.ts';
 
 const MAX_SLOWDOWN = 1.2;
+/** Issue 25: metrics may cost the fast path at most this much. */
+const METRICS_SLOWDOWN = 1.1;
 const RATES = [10, 100, 1000];
 
 const figure: Figure = {
@@ -33,6 +35,25 @@ const figure: Figure = {
           baselineName: 'the same host without a hook',
           target: `ratio >= ${(1 / MAX_SLOWDOWN).toFixed(2)} (within ${MAX_SLOWDOWN}x)`,
           meets: (_value, ratio) => ratio !== null && ratio >= 1 / MAX_SLOWDOWN,
+        }),
+      );
+    }
+    // Issue 25: what /metrics costs the same frames (a PONG's round trip observed per answered PING).
+    for (const rate of [100, 1000]) {
+      const rigs = { metered: frameRig('metered', connections, rate), host: frameRig('host', connections, rate) };
+      const frames = connections * rate * INTERVALS_PER_RUN;
+      for (const rig of Object.values(rigs)) rig.run(frames); // warm-up
+      const cpu = await interleave(runs, ['metered', 'host'] as const, (kind) => frames / (rigs[kind].run(frames).cpuMs / 1000));
+      log(`${rate} frames/conn/interval: with metrics ${(median(cpu.metered) / 1e6).toFixed(2)} M/CPU-s, without ${(median(cpu.host) / 1e6).toFixed(2)} M/CPU-s`);
+      parts.push(
+        measure({
+          name: `${rate} frames per connection per interval, with /metrics wired`,
+          unit: 'frames/CPU-s',
+          samples: cpu.metered,
+          baselineSamples: cpu.host,
+          baselineName: 'the same host without metrics',
+          target: `ratio >= ${(1 / METRICS_SLOWDOWN).toFixed(2)} (within ${METRICS_SLOWDOWN}x)`,
+          meets: (_value, ratio) => ratio !== null && ratio >= 1 / METRICS_SLOWDOWN,
         }),
       );
     }

@@ -5,7 +5,7 @@
  * deadline passes, so folds and PINGs are part of the cost. Frames are fresh strings
  * (as a socket hands them over), not the interned constants.
  */
-import { Application, Host, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/internal.ts';
+import { Application, Host, HubMetrics, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/internal.ts';
 import { HandHost } from '../baselines/hand-host.ts';
 import { timed, type Elapsed } from '../lib/clock.ts';
 
@@ -37,13 +37,15 @@ const POOL: string[][] = [TEXT_FRAMES.PING, TEXT_FRAMES.PONG, 'app:some applicat
  * application layer wired as a server wires it (Host `onMessage` into `Application`) and an
  * `onMessage` hook that does nothing (figure 10). `hand`: the hand-written baseline.
  */
-export function frameRig(kind: 'host' | 'hooked' | 'hand', connections: number, perInterval: number): FrameRig {
+export function frameRig(kind: 'host' | 'hooked' | 'metered' | 'hand', connections: number, perInterval: number): FrameRig {
   let sent = 0;
   const transport = { send: () => void sent++, close: () => {} };
   let target: FrameTarget;
   let host: Host | null = null;
   const ids = Array.from({ length: connections }, (_, i) => `c${i}`.padEnd(21, '-'));
-  if (kind === 'host' || kind === 'hooked') {
+  if (kind === 'host' || kind === 'hooked' || kind === 'metered') {
+    // metered: as assembleHub wires /metrics (a PONG's round trip observed, lifecycle counted).
+    const metrics = kind === 'metered' ? new HubMetrics() : undefined;
     // As the Node adapter configures it: one wake callback, flood limit on (high enough not to trip).
     let wake: number | null = null;
     let application: Application | undefined;
@@ -54,7 +56,9 @@ export function frameRig(kind: 'host' | 'hooked' | 'hand', connections: number, 
       defaults: { interval: INTERVAL, count: 5 },
       onNextWake: (at) => (wake = at),
       ...(kind === 'hooked' ? { onMessage: (id: string, data: Frame, at: number, tag: unknown) => application!.message(id, data, at, tag) } : {}),
+      ...(metrics ? { onPong: metrics.pong } : {}),
     });
+    if (metrics) metrics.attach(host, new Application({ host, sockets: new SocketRegistry(), hub: 'bench' }));
     if (kind === 'hooked') application = new Application({ host, sockets: new SocketRegistry(), hub: 'bench', hooks: { onMessage: () => {} } });
     void wake;
     for (const id of ids) host.open({ id, role: 'server', at: 0 });
