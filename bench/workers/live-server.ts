@@ -48,7 +48,9 @@ async function serve(kind: string | undefined, interval: number): Promise<Served
     let deaths = 0;
     // The default server (no hooks, no webhook, no onEvent); deaths counted by a lifecycle-only listener.
     const lead = process.env.BENCH_PING_WINDOW;
-    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
+    // BENCH_METRICS=off: the same server without /metrics (issue 25's cost check).
+    const metrics = process.env.BENCH_METRICS !== 'off';
+    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, metrics, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
     server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
     return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
   }

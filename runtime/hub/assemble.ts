@@ -35,6 +35,8 @@ export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
   log?: (line: string) => void;
   /** `json`: each event line is one JSON object (runtime/log.ts). Default `text`. */
   logFormat?: LogFormat;
+  /** Serve `/metrics` and keep its counters (docs/operations.md). Default true. */
+  metrics?: boolean;
 }
 
 /** What only the platform has. */
@@ -89,8 +91,9 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const store = platform.store ? new DeferredDeleteStore(platform.store) : undefined;
   const pingWindow = options.pingWindow ?? platform.pingWindow;
   const metrics = new HubMetrics();
+  const metered = options.metrics ?? true;
   const host = new Host({
-    onPong: metrics.pong,
+    ...(metered ? { onPong: metrics.pong } : {}),
     transport: platform.transport?.(sockets) ?? sockets,
     ...(store ? { store } : {}),
     ...(platform.now ? { now: platform.now } : {}),
@@ -130,9 +133,9 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...platform.application,
     report: log ?? ((line) => console.error(`keepalive: ${line}`)),
     remote: platform.cluster,
-    onHook: metrics.hook,
+    ...(metered ? { onHook: metrics.hook } : {}),
   });
-  metrics.attach(host, application, platform.cluster);
+  if (metered) metrics.attach(host, application, platform.cluster);
   const cluster = platform.cluster;
   const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
@@ -144,7 +147,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
     cluster,
-    metrics: () => metrics.render(),
+    metrics: metered ? () => metrics.render() : undefined,
     extend: (app) => platform.extend?.(app, host),
   });
   return { host, application, sockets, gate, app, metrics };

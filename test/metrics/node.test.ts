@@ -84,6 +84,9 @@ describe('/metrics on Node', () => {
       expect((await fetch(`${guarded.url}/metrics`)).status).toBe(401);
       const m = await scrape(`${guarded.url}/metrics`, { authorization: 'Bearer metrics-token' });
       expect(value(m, 'keepalive_connections_opened_total')).toBe(0);
+      const off = await startServer({ port: 0, tcpPort: null, inspector: false, metrics: false });
+      expect((await fetch(`${off.url}/metrics`)).status).toBe(404);
+      await off.close();
     } finally {
       await open.close();
       await guarded.close();
