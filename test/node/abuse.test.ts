@@ -221,10 +221,10 @@ describe('connection ids and addressing', () => {
     for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9_-]{21}$/);
   });
 
-  it('no route takes a connection id: the core app serves only GET /healthz, /actors, /presence and /connect', () => {
+  it('no route takes a connection id: the core app serves only GET /healthz, /actors, /presence, /metrics and /connect', () => {
     const { app } = assembleHub({}, { accept: () => () => new Response(null, { status: 500 }), onNextWake: () => {}, openWithoutToken: false });
     const routes = [...new Set(app.routes.map((r) => `${r.method} ${r.path}`))];
-    expect(routes.sort()).toEqual(['GET /actors', 'GET /connect', 'GET /healthz', 'GET /presence']);
+    expect(routes.sort()).toEqual(['GET /actors', 'GET /connect', 'GET /healthz', 'GET /metrics', 'GET /presence']);
   });
 
   it('a peer that names another connection, in a URL or in its frames, reaches only its own actor', async () => {

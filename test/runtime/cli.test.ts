@@ -23,6 +23,7 @@ describe('one settings model', () => {
       pingWindow: undefined,
       token: undefined,
       webhook: undefined,
+      logFormat: 'text',
     });
     const env = envOf({ KEEPALIVE_INTERVAL: '2000', KEEPALIVE_COUNT: '3', KEEPALIVE_SEND_PINGS: 'off', KEEPALIVE_MAX_PINGS: '7', KEEPALIVE_TOKEN: 't' });
     expect(serveOptions({ interval: '250.5', 'max-connections': '10' }, env)).toMatchObject({
@@ -43,7 +44,8 @@ describe('one settings model', () => {
 
   it('reads a Worker\'s vars with the same names and defaults as the command line', () => {
     const vars = { KEEPALIVE_INTERVAL: '2000', KEEPALIVE_COUNT: '3', KEEPALIVE_SEND_PINGS: 'off', KEEPALIVE_MAX_PINGS: '7', KEEPALIVE_TOKEN: 't' };
-    const { host: _h, port: _p, tcpPort: _t, ...fromArgs } = serveOptions({}, envOf(vars));
+    // What only a server has: where it listens, and its log's format.
+    const { host: _h, port: _p, tcpPort: _t, logFormat: _l, ...fromArgs } = serveOptions({}, envOf(vars));
     expect(hubSettings(envSource(envOf(vars)))).toEqual(fromArgs);
   });
 
@@ -55,5 +57,9 @@ describe('one settings model', () => {
     expect(() => serveOptions({ 'tcp-port': 'x' }, envOf({}))).toThrow(/--tcp-port must be a whole number >= 0 or off/);
     expect(() => serveOptions({}, envOf({ KEEPALIVE_SEND_PINGS: 'maybe' }))).toThrow(/KEEPALIVE_SEND_PINGS must be true or false/);
     expect(() => serveOptions({ webhook: 'ftp://x' }, envOf({}))).toThrow(/--webhook must be an http\(s\) URL/);
+    expect(() => serveOptions({ log: 'xml' }, envOf({}))).toThrow(new UsageError('--log must be text or json, got "xml"'));
+    expect(() => serveOptions({ redis: 'http://x' }, envOf({}))).toThrow(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => serveOptions({}, envOf({ KEEPALIVE_NODE: 'a b' , KEEPALIVE_REDIS: 'redis://127.0.0.1:6379' }))).toThrow(/KEEPALIVE_NODE must be 1 to 64 characters/);
+    expect(serveOptions({ redis: 'redis://127.0.0.1:6379', node: 'n1' }, envOf({}))).toMatchObject({ cluster: { redis: 'redis://127.0.0.1:6379', node: 'n1' } });
   });
 });
