@@ -77,33 +77,37 @@ export class Histogram implements Family {
   readonly name: string;
   readonly help: string;
   readonly buckets: readonly number[];
-  readonly #counts: number[];
-  #sum = 0;
-  #count = 0;
+  readonly #series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>();
   constructor(name: string, help: string, buckets: readonly number[]) {
     this.name = name;
     this.help = help;
     this.buckets = buckets;
-    this.#counts = buckets.map(() => 0);
   }
 
-  observe(value: number): void {
-    this.#sum += value;
-    this.#count++;
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) this.#counts[i]!++;
+  observe(value: number, labels: Labels = {}): void {
+    const k = key(labels);
+    let series = this.#series.get(k);
+    if (!series) this.#series.set(k, (series = { labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 }));
+    series.sum += value;
+    series.count++;
+    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) series.counts[i]!++;
   }
 
+  /** Observations so far, over every label set. */
   get count(): number {
-    return this.#count;
+    let count = 0;
+    for (const series of this.#series.values()) count += series.count;
+    return count;
   }
 
   lines(): string[] {
-    return [
-      ...this.buckets.map((le, i) => `${this.name}_bucket${labelText({}, ['le', number(le)])} ${this.#counts[i]}`),
-      `${this.name}_bucket{le="+Inf"} ${this.#count}`,
-      `${this.name}_sum ${number(this.#sum)}`,
-      `${this.name}_count ${this.#count}`,
-    ];
+    const all = this.#series.size > 0 ? [...this.#series.values()] : [{ labels: {}, counts: this.buckets.map(() => 0), sum: 0, count: 0 }];
+    return all.flatMap(({ labels, counts, sum, count }) => [
+      ...this.buckets.map((le, i) => `${this.name}_bucket${labelText(labels, ['le', number(le)])} ${counts[i]}`),
+      `${this.name}_bucket${labelText(labels, ['le', '+Inf'])} ${count}`,
+      `${this.name}_sum${labelText(labels)} ${number(sum)}`,
+      `${this.name}_count${labelText(labels)} ${count}`,
+    ]);
   }
 }
 

@@ -70,7 +70,7 @@ export class HubMetrics {
     this.#late = r.add(new Histogram('keepalive_timer_lateness_seconds', 'How long after its deadline the timer fired', [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]));
     this.#hooks = r.add(new Counter('keepalive_hook_calls_total', 'Application hook calls, by hook'));
     this.#hookErrors = r.add(new Counter('keepalive_hook_errors_total', 'Application hook calls that threw or rejected, by hook'));
-    this.#hookSeconds = r.add(new Histogram('keepalive_hook_duration_seconds', 'How long onOpen, onDead and onClose took (onMessage is not timed)', [0.001, 0.01, 0.1, 1, 10]));
+    this.#hookSeconds = r.add(new Histogram('keepalive_hook_duration_seconds', 'How long onOpen, onDead and onClose took, by hook (onMessage is not timed)', [0.001, 0.01, 0.1, 1, 10]));
     const outbox = () => this.#application?.outbox;
     r.add(new Sampled('keepalive_webhook_deliveries_total', 'Webhook events the receiver accepted', 'counter', () => outbox()?.counts.delivered ?? 0));
     r.add(new Sampled('keepalive_webhook_failures_total', 'Webhook tries that failed (each is retried)', 'counter', () => outbox()?.counts.failed ?? 0));
@@ -119,7 +119,7 @@ export class HubMetrics {
   readonly hook = (hook: string, failed: boolean, ms?: number): void => {
     this.#hooks.inc({ hook });
     if (failed) this.#hookErrors.inc({ hook });
-    if (ms !== undefined) this.#hookSeconds.observe(ms / 1000);
+    if (ms !== undefined) this.#hookSeconds.observe(ms / 1000, { hook });
   };
 
   render(): string {

@@ -33,7 +33,19 @@ let answering: KeepaliveClient;
 
 beforeAll(async () => {
   receiver = await new WebhookReceiver({ answer: (n) => (n <= 2 ? 500 : 200) }).start();
-  server = await startServer({ port: 0, tcpPort: null, interval: INTERVAL, count: COUNT, webhook: { url: receiver.url, retry: { min: 20, max: 40 } } });
+  server = await startServer({
+    port: 0,
+    tcpPort: null,
+    interval: INTERVAL,
+    count: COUNT,
+    webhook: { url: receiver.url, retry: { min: 20, max: 40 } },
+    hooks: {
+      onDead: () => {},
+      onMessage: () => {
+        throw new Error('a hook that fails');
+      },
+    },
+  });
 });
 
 afterAll(async () => {
@@ -74,6 +86,12 @@ describe('/metrics on Node', () => {
     expect(value(m, 'keepalive_webhook_deliveries_total')).toBe(4);
     expect(value(m, 'keepalive_outbox_events')).toBe(0);
     expect(value(m, 'keepalive_outbox_oldest_age_seconds')).toBe(0);
+    expect(value(m, 'keepalive_hook_calls_total', { hook: 'onDead' })).toBe(1);
+    expect(value(m, 'keepalive_hook_errors_total', { hook: 'onDead' })).toBe(0);
+    // The parser keeps only the buckets of a labelled histogram: its count is read from the text.
+    expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^keepalive_hook_duration_seconds_count\{hook="onDead"\} 1$/m);
+    answering.send('hello');
+    await until(async () => value(await scrape(`${server.url}/metrics`), 'keepalive_hook_errors_total', { hook: 'onMessage' }) === 1, 'the failed onMessage counted');
   });
 
   it('is private off loopback and behind a token, as /actors is', async () => {

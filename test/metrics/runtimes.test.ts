@@ -11,16 +11,26 @@ import { spawnDeno } from '../deno/helpers.ts';
 import { killAll, withUrls } from '../node/helpers.ts';
 import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';
 import { scrape, value } from '../support/metrics.ts';
+import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const INTERVAL = 300;
 const COUNT = 1;
 const TOKEN = 'metrics-token';
 let dev: WranglerDev | undefined;
+const receivers: WebhookReceiver[] = [];
 
 afterAll(async () => {
   killAll();
   await dev?.stop();
+  for (const receiver of receivers) await receiver.stop();
 });
+
+/** A webhook receiver that fails the first two requests, as in the Node scenario. */
+async function failingTwice(): Promise<WebhookReceiver> {
+  const receiver = await new WebhookReceiver({ answer: (n) => (n <= 2 ? 500 : 200) }).start();
+  receivers.push(receiver);
+  return receiver;
+}
 
 async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000): Promise<T> {
   const deadline = Date.now() + timeout;
@@ -46,14 +56,20 @@ async function scenario(connectUrl: string): Promise<WebSocket> {
 
 describe('/metrics on other runtimes', () => {
   it('deno: counts the answered PINGs and the death; --log json lines all parse', async () => {
-    const server = await withUrls(spawnDeno(['serve', '--port', '0', '--tcp-port', '0', '--interval', String(INTERVAL), '--count', String(COUNT), '--log', 'json']));
+    const receiver = await failingTwice();
+    const server = await withUrls(
+      spawnDeno(['serve', '--port', '0', '--tcp-port', '0', '--interval', String(INTERVAL), '--count', String(COUNT), '--log', 'json', '--webhook', receiver.url, '--webhook-retry', '20']),
+    );
     const ws = /ws:\/\/[^\s"]+/.exec(server.stdout.find((l) => l.includes('WebSocket'))!)![0];
     const http = ws.replace('ws://', 'http://').replace(/\/connect$/, '');
     const answering = await scenario(ws);
     const m = await until(async () => {
       const m = await scrape(`${http}/metrics`);
-      return value(m, 'keepalive_peers_dead_total') === 1 && Number(m.get('keepalive_ping_rtt_seconds')!.metrics[0]!.count) >= 2 && m;
-    }, 'a death and two round trips');
+      return value(m, 'keepalive_peers_dead_total') === 1 && Number(m.get('keepalive_ping_rtt_seconds')!.metrics[0]!.count) >= 2 && value(m, 'keepalive_webhook_deliveries_total') === 4 && m;
+    }, 'a death, two round trips and four webhook deliveries');
+    expect(value(m, 'keepalive_webhook_failures_total')).toBe(2);
+    expect(value(m, 'keepalive_outbox_events')).toBe(0);
+    expect(receiver.delivered.map((event) => event.type).sort()).toEqual(['closed', 'dead', 'open', 'open']);
     answering.terminate();
     expect(value(m, 'keepalive_connections', { transport: 'websocket', codec: 'text' })).toBe(1);
     expect(value(m, 'keepalive_connections_opened_total')).toBe(2);
@@ -66,14 +82,20 @@ describe('/metrics on other runtimes', () => {
   }, 30_000);
 
   it('workerd: /metrics/<hub> behind the token counts the same', async () => {
-    dev = await startWranglerDev({ KEEPALIVE_INTERVAL: String(INTERVAL), KEEPALIVE_COUNT: String(COUNT) }, { KEEPALIVE_TOKEN: TOKEN });
+    const receiver = await failingTwice();
+    dev = await startWranglerDev(
+      { KEEPALIVE_INTERVAL: String(INTERVAL), KEEPALIVE_COUNT: String(COUNT), KEEPALIVE_WEBHOOK: receiver.url, KEEPALIVE_WEBHOOK_RETRY_MS: '20' },
+      { KEEPALIVE_TOKEN: TOKEN },
+    );
     expect((await fetch(`${dev.base}/metrics/room`)).status).toBe(401);
     const answering = await scenario(`${dev.base.replace('http', 'ws')}/connect/room`);
     const auth = { authorization: `Bearer ${TOKEN}` };
     const m = await until(async () => {
       const m = await scrape(`${dev!.base}/metrics/room`, auth).catch(() => undefined);
-      return m && value(m, 'keepalive_peers_dead_total') === 1 && m;
-    }, 'a death in the object', 20_000);
+      return m && value(m, 'keepalive_peers_dead_total') === 1 && value(m, 'keepalive_webhook_deliveries_total') === 4 && m;
+    }, 'a death and four webhook deliveries in the object', 20_000);
+    expect(value(m, 'keepalive_webhook_failures_total')).toBe(2);
+    expect(value(m, 'keepalive_outbox_events')).toBe(0);
     answering.terminate();
     expect(value(m, 'keepalive_connections', { transport: 'websocket', codec: 'text' })).toBe(1);
     expect(value(m, 'keepalive_connections_opened_total')).toBe(2);
