@@ -61,25 +61,26 @@ export class HubMetrics {
       }),
     );
     this.#opened = r.add(new Counter('keepalive_connections_opened_total', 'Peer connections opened'));
-    this.#closed = r.add(new Counter('keepalive_connections_closed_total', 'Peer connections ended, by reason (dead, peer_closed, no_advertise, protocol_error, shutdown, application, other)'));
+    this.#closed = r.add(new Counter('keepalive_connections_closed_total', 'Peer connections ended, by reason (dead, peer_closed, no_advertise, protocol_error, shutdown, application, other)', ['reason']));
     this.#dead = r.add(new Counter('keepalive_peers_dead_total', 'Peers declared dead by the keepalive rule'));
     this.#unanswered = r.add(new Histogram('keepalive_unanswered_pings_at_death', 'Our PINGs a peer left unanswered when it was declared dead', [0, 1, 2, 3, 5, 10]));
     this.#rtt = r.add(new Histogram('keepalive_ping_rtt_seconds', 'From our PING leaving to the peer\'s PONG arriving', [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]));
     r.add(new Sampled('keepalive_statechart_steps_total', 'Statechart steps taken (signs of life are folded: about one per connection per interval)', 'counter', () => this.#host?.stats.steps ?? 0));
     this.#wakeups = r.add(new Counter('keepalive_timer_wakeups_total', 'Times the platform timer woke the host'));
     this.#late = r.add(new Histogram('keepalive_timer_lateness_seconds', 'How long after its deadline the timer fired', [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5]));
-    this.#hooks = r.add(new Counter('keepalive_hook_calls_total', 'Application hook calls, by hook'));
-    this.#hookErrors = r.add(new Counter('keepalive_hook_errors_total', 'Application hook calls that threw or rejected, by hook'));
-    this.#hookSeconds = r.add(new Histogram('keepalive_hook_duration_seconds', 'How long onOpen, onDead and onClose took, by hook (onMessage is not timed)', [0.001, 0.01, 0.1, 1, 10]));
+    this.#hooks = r.add(new Counter('keepalive_hook_calls_total', 'Application hook calls, by hook', ['hook']));
+    this.#hookErrors = r.add(new Counter('keepalive_hook_errors_total', 'Application hook calls that threw or rejected, by hook', ['hook']));
+    this.#hookSeconds = r.add(new Histogram('keepalive_hook_duration_seconds', 'How long onOpen, onDead and onClose took, by hook (onMessage is not timed)', [0.001, 0.01, 0.1, 1, 10], ['hook']));
     const outbox = () => this.#application?.outbox;
     r.add(new Sampled('keepalive_webhook_deliveries_total', 'Webhook events the receiver accepted', 'counter', () => outbox()?.counts.delivered ?? 0));
     r.add(new Sampled('keepalive_webhook_failures_total', 'Webhook tries that failed (each is retried)', 'counter', () => outbox()?.counts.failed ?? 0));
     r.add(new Sampled('keepalive_outbox_events', 'Events not yet delivered to every hook and the webhook', 'gauge', () => outbox()?.pending ?? 0));
     r.add(
       new Sampled('keepalive_outbox_oldest_age_seconds', 'Age of the oldest event not yet delivered (0: none)', 'gauge', () => {
-        const owed = outbox()?.owed() ?? [];
-        if (owed.length === 0) return 0;
-        return Math.max(0, (Date.now() - Math.min(...owed.map((record) => record.event.at))) / 1000);
+        // A loop, not Math.min(...): an outbox holding many events would overflow the call stack.
+        let oldest = Infinity;
+        for (const record of outbox()?.owed() ?? []) if (record.event.at < oldest) oldest = record.event.at;
+        return oldest === Infinity ? 0 : Math.max(0, (Date.now() - oldest) / 1000);
       }),
     );
   }
