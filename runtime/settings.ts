@@ -12,6 +12,7 @@ export class UsageError extends RangeError {
 }
 
 import { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
+import { NODE_NAME, NODE_NAME_RULE } from './cluster/keys.ts';
 
 export { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
 
@@ -237,6 +238,13 @@ export function clusterSettings(source: SettingSource): { redis: string; node?: 
     if (node !== undefined) throw new UsageError(`${raw(source, 'node')!.from} names this process in a hub over Redis: give --redis (KEEPALIVE_REDIS) too`);
     return undefined;
   }
+  const url = urlOf(found, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL');
+  if (node !== undefined && !NODE_NAME.test(node)) throw new UsageError(`${raw(source, 'node')!.from} must be ${NODE_NAME_RULE}, got "${node}"`);
+  return { redis: url, ...(node !== undefined ? { node } : {}) };
+}
+
+/** A URL setting's text, checked: one of `protocols`, else an error naming where it came from. */
+function urlOf(found: { value: string | boolean; from: string }, protocols: readonly string[], what: string): string {
   const url = String(found.value);
   let protocol = '';
   try {
@@ -244,22 +252,14 @@ export function clusterSettings(source: SettingSource): { redis: string; node?: 
   } catch {
     // Reported below.
   }
-  if (protocol !== 'redis:' && protocol !== 'rediss:') throw new UsageError(`${found.from} must be a redis:// or rediss:// URL, got "${url}"`);
-  if (node !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(node)) throw new UsageError(`${raw(source, 'node')!.from} must be 1 to 64 characters of A-Z a-z 0-9 _ . -, got "${node}"`);
-  return { redis: url, ...(node !== undefined ? { node } : {}) };
+  if (!protocols.includes(protocol)) throw new UsageError(`${found.from} must be ${what}, got "${url}"`);
+  return url;
 }
 
 function webhookOf(source: SettingSource): WebhookOptions | undefined {
   const found = raw(source, 'webhook');
   if (found === undefined) return undefined;
-  const url = String(found.value);
-  let protocol = '';
-  try {
-    protocol = new URL(url).protocol;
-  } catch {
-    // Reported below.
-  }
-  if (protocol !== 'http:' && protocol !== 'https:') throw new UsageError(`${found.from} must be an http(s) URL, got "${url}"`);
+  const url = urlOf(found, ['http:', 'https:'], 'an http(s) URL');
   const secret = textOf(source, 'webhookSecret');
   const retry = numberOf(source, 'webhookRetryMs');
   return { url, ...(secret ? { secret } : {}), ...(retry !== undefined ? { retry: retryDelays(retry) } : {}) };

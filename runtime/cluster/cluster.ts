@@ -24,7 +24,7 @@ import { PEER_META } from '../application/peer.ts';
 import { RESTART_REASON, type SocketRegistry } from '../sockets.ts';
 import { SESSION_META } from '../sessions.ts';
 import type { ConnectionId, StoredConnection } from '../store.ts';
-import { HANDOVER, hubPrefix, keys, LOCATE, pairs, RENEW, TAKEOVER } from './keys.ts';
+import { HANDOVER, hubPrefix, keys, LOCATE, NODE_NAME, NODE_NAME_RULE, pairs, RENEW, TAKEOVER } from './keys.ts';
 import { RemotePresence, type WireRow } from './presence.ts';
 import { RedisLink, redactUrl } from './redis.ts';
 import { ClusterEvents, ClusterSnapshots, parseEvent, parseRecord } from './stores.ts';
@@ -132,8 +132,8 @@ export class Cluster implements RemoteHub {
 
   /** Connects to Redis; throws, naming the URL, when it cannot be reached. */
   static async connect(options: ClusterOptions, hub: string, log: (line: string) => void): Promise<Cluster> {
-    if (options.node !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(options.node)) {
-      throw new RangeError(`a node name is 1 to 64 characters of A-Z a-z 0-9 _ . -, got "${options.node}"`);
+    if (options.node !== undefined && !NODE_NAME.test(options.node)) {
+      throw new RangeError(`a node name is ${NODE_NAME_RULE}, got "${options.node}"`);
     }
     let cluster: Cluster | undefined;
     const link = await RedisLink.connect({

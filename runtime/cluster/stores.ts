@@ -66,7 +66,7 @@ export class ClusterSnapshots implements SnapshotStore {
     const hash = record.meta?.[SESSION_META];
     const writes = [link.command(['HSET', keys.conns(prefix, node), record.id, JSON.stringify(record)])];
     if (hash !== undefined) writes.push(link.command(['HSET', keys.sessions(prefix), hash, record.id]));
-    return this.#quiet(Promise.all(writes));
+    return quietly(Promise.all(writes), this.#place);
   }
 
   delete(id: ConnectionId): void | Promise<void> {
@@ -78,7 +78,7 @@ export class ClusterSnapshots implements SnapshotStore {
     this.#sessions.delete(id);
     const writes = [link.command(['HDEL', keys.conns(prefix, node), id])];
     if (hash !== undefined) writes.push(link.command(['HDEL', keys.sessions(prefix), hash]));
-    return this.#quiet(Promise.all(writes));
+    return quietly(Promise.all(writes), this.#place);
   }
 
   /** Ids whose record changed since the last flush. */
@@ -94,7 +94,7 @@ export class ClusterSnapshots implements SnapshotStore {
     const ids = [...this.#dirty.keys()];
     for (const record of this.#dirty.values()) args.push(record.id, JSON.stringify(record));
     this.#dirty.clear();
-    await this.#quiet(link.command(args));
+    await quietly(link.command(args), this.#place);
     return ids;
   }
 
@@ -133,14 +133,6 @@ export class ClusterSnapshots implements SnapshotStore {
     const hash = record.meta?.[SESSION_META];
     if (hash !== undefined) this.#sessions.set(record.id, hash);
   }
-
-  async #quiet(write: Promise<unknown>): Promise<void> {
-    try {
-      await write;
-    } catch {
-      this.#place.lost();
-    }
-  }
 }
 
 export class ClusterEvents implements EventStore {
@@ -162,12 +154,12 @@ export class ClusterEvents implements EventStore {
 
   put(record: OutboxRecord): Promise<void> {
     const { link, prefix, node } = this.#place;
-    return this.#quiet(link.command(['HSET', keys.events(prefix, node), record.event.id, JSON.stringify(record)]));
+    return quietly(link.command(['HSET', keys.events(prefix, node), record.event.id, JSON.stringify(record)]), this.#place);
   }
 
   delete(id: string): Promise<void> {
     const { link, prefix, node } = this.#place;
-    return this.#quiet(link.command(['HDEL', keys.events(prefix, node), id]));
+    return quietly(link.command(['HDEL', keys.events(prefix, node), id]), this.#place);
   }
 
   async writeAll(records: Iterable<OutboxRecord>): Promise<void> {
@@ -176,13 +168,14 @@ export class ClusterEvents implements EventStore {
     for (const record of records) fields.push(record.event.id, JSON.stringify(record));
     if (fields.length > 0) await link.command(['HSET', keys.events(prefix, node), ...fields]);
   }
+}
 
-  async #quiet(write: Promise<unknown>): Promise<void> {
-    try {
-      await write;
-    } catch {
-      this.#place.lost();
-    }
+/** A write that never rejects: a failure only marks what this process holds as lost, to be written again. */
+async function quietly(write: Promise<unknown>, place: Place): Promise<void> {
+  try {
+    await write;
+  } catch {
+    place.lost();
   }
 }
 

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/internal.ts';
-import { killAll, spawnCli, spawnServer } from '../node/helpers.ts';
+import { killAll, spawnCli, spawnServer, until } from '../node/helpers.ts';
 import { startBalancer, type Balancer } from '../support/balancer.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
@@ -31,16 +31,6 @@ let resumingIds: string[] = [];
 const trail: string[] = [];
 
 const portOf = (server: Server) => Number(new URL(server.http).port);
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 async function presence(server: Server): Promise<{ connection: string; peer: string | null; node: string }[]> {
   return (await (await fetch(`${server.http}/presence`)).json()) as { connection: string; peer: string | null; node: string }[];

@@ -9,21 +9,12 @@ import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/internal.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
 import { nextEvent } from '../support/client-events.ts';
+import { until } from '../node/helpers.ts';
 
 let redis: RedisProcess;
 const servers: RunningServer[] = [];
 const clients: KeepaliveClient[] = [];
 const received = new Map<string, string[]>();
-
-async function until<T>(check: () => T | undefined | false, what: string, timeout = 5000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -97,7 +88,7 @@ describe('a hub over three processes', () => {
     const target = servers[0]!.hub.presence().find((row) => row.peer === 'peer-c2')!;
     expect(target.node).toBe('c');
     expect(servers[0]!.hub.connection(target.connection)?.send('direct')).toBe(true);
-    await until(() => received.get('peer-c2')!.includes('direct'), 'the direct message');
+    await until(() => received.get('peer-c2')!.includes('direct'), 'the direct message', 5000);
     const closed = nextEvent(clients[5]!, 'close');
     servers[1]!.hub.connection(target.connection)!.close('closed from b');
     expect((await closed).reason).toContain('closed from b');

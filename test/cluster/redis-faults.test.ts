@@ -11,6 +11,7 @@ import { connect } from '../../adapters/node/client.ts';
 import type { HostEvent, KeepaliveClient } from '../../runtime/internal.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
 import { nextEvent } from '../support/client-events.ts';
+import { until } from '../node/helpers.ts';
 
 const INTERVAL = 500;
 const COUNT = 2;
@@ -19,16 +20,6 @@ const servers: RunningServer[] = [];
 const clients: KeepaliveClient[] = [];
 const ended: HostEvent[] = [];
 const logs: string[] = [];
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 5000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 const whole = () => servers.every((server) => server.hub.presence().length === 6);
 const health = async (server: RunningServer) => ((await (await fetch(`${server.url}/healthz`)).json()) as { cluster: { redis: string } }).cluster.redis;
@@ -65,7 +56,7 @@ beforeAll(async () => {
       await nextEvent(client, 'open');
     }
   }
-  await until(whole, 'presence of six on both');
+  await until(whole, 'presence of six on both', 5000);
 }, 30_000);
 
 afterAll(async () => {

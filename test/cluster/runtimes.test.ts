@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/internal.ts';
 import { DENO } from '../deno/helpers.ts';
-import { killAll, spawnProcess, withUrls } from '../node/helpers.ts';
+import { killAll, spawnProcess, until, withUrls } from '../node/helpers.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
 
@@ -17,16 +17,6 @@ const servers: RunningServer[] = [];
 let deno: Awaited<ReturnType<typeof withUrls>>;
 const clients = new Map<string, KeepaliveClient>();
 const received = new Map<string, string[]>();
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 5000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 type Row = { peer: string; connection: string; node: string };
 const denoPresence = async () => (await (await fetch(`${deno.http}/presence`)).json()) as Row[];
@@ -60,13 +50,13 @@ describe('a hub over Node and Deno processes', () => {
   it('lists all four peers on every process, Deno included', async () => {
     const expected = { 'on-a': 'a', 'on-b': 'b', 'on-c': 'c', 'on-d': 'd' };
     for (const server of servers) {
-      await until(() => server.hub.presence().length === 4, 'four rows');
+      await until(() => server.hub.presence().length === 4, 'four rows', 5000);
       expect(Object.fromEntries(server.hub.presence().map((row) => [row.peer, row.node]))).toEqual(expected);
     }
     const rows = await until(async () => {
       const rows = await denoPresence();
       return rows.length === 4 && rows;
-    }, 'four rows on Deno');
+    }, 'four rows on Deno', 5000);
     expect(Object.fromEntries(rows.map((row) => [row.peer, row.node]))).toEqual(expected);
   });
 
@@ -74,7 +64,7 @@ describe('a hub over Node and Deno processes', () => {
     clients.get('on-d')!.send('bc:from-d');
     for (const [i, server] of servers.entries()) server.hub.broadcast(`from-${'abc'[i]}`);
     for (const [peer, messages] of received) {
-      await until(() => ['from-a', 'from-b', 'from-c', 'from-d'].every((m) => messages.includes(m)), `every broadcast at ${peer}`);
+      await until(() => ['from-a', 'from-b', 'from-c', 'from-d'].every((m) => messages.includes(m)), `every broadcast at ${peer}`, 5000);
     }
   });
 
@@ -83,10 +73,10 @@ describe('a hub over Node and Deno processes', () => {
     const id = (peer: string) => rows.find((row) => row.peer === peer)!.connection;
     // Deno to a peer on Node b.
     clients.get('on-d')!.send(`send:${id('on-b')}:hello-b`);
-    await until(() => received.get('on-b')!.includes('hello-b'), 'hello-b');
+    await until(() => received.get('on-b')!.includes('hello-b'), 'hello-b', 5000);
     // Node a to the peer on Deno.
     expect(servers[0]!.hub.connection(id('on-d'))!.send('hello-d')).toBe(true);
-    await until(() => received.get('on-d')!.includes('hello-d'), 'hello-d');
+    await until(() => received.get('on-d')!.includes('hello-d'), 'hello-d', 5000);
     // Deno closes the peer on Node c; Node b closes the peer on Deno.
     const cClosed = nextEvent(clients.get('on-c')!, 'close');
     clients.get('on-d')!.send(`close:${id('on-c')}`);
@@ -94,6 +84,6 @@ describe('a hub over Node and Deno processes', () => {
     const dClosed = nextEvent(clients.get('on-d')!, 'close');
     servers[1]!.hub.connection(id('on-d'))!.close('closed from node b');
     expect((await dClosed).reason).toContain('closed from node b');
-    await until(() => servers.every((server) => server.hub.presence().length === 2), 'two rows left everywhere');
+    await until(() => servers.every((server) => server.hub.presence().length === 2), 'two rows left everywhere', 5000);
   });
 });

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
 import { spawnDenoServer } from '../deno/helpers.ts';
-import { killAll, spawnServer } from '../node/helpers.ts';
+import { killAll, spawnServer, until } from '../node/helpers.ts';
 import { startWranglerDev } from '../support/wrangler-dev.ts';
 
 const TOKEN = 'conformance-token';
@@ -69,16 +69,6 @@ function upgrade(url: string): Promise<{ status: number; body?: { error?: string
     });
     ws.on('error', () => {});
   });
-}
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 afterAll(() => killAll());

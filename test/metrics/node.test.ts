@@ -9,23 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
 import { TEXT_FRAMES, type KeepaliveClient } from '../../runtime/internal.ts';
-import { killAll, spawnServer } from '../node/helpers.ts';
+import { killAll, spawnServer, until } from '../node/helpers.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 import { scrape, value } from '../support/metrics.ts';
 
 const INTERVAL = 200;
 const COUNT = 1;
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 5000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined && result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 let server: RunningServer;
 let receiver: WebhookReceiver;
@@ -91,7 +81,7 @@ describe('/metrics on Node', () => {
     // The parser keeps only the buckets of a labelled histogram: its count is read from the text.
     expect(await (await fetch(`${server.url}/metrics`)).text()).toMatch(/^keepalive_hook_duration_seconds_count\{hook="onDead"\} 1$/m);
     answering.send('hello');
-    await until(async () => value(await scrape(`${server.url}/metrics`), 'keepalive_hook_errors_total', { hook: 'onMessage' }) === 1, 'the failed onMessage counted');
+    await until(async () => value(await scrape(`${server.url}/metrics`), 'keepalive_hook_errors_total', { hook: 'onMessage' }) === 1, 'the failed onMessage counted', 5000);
   });
 
   it('is private off loopback and behind a token, as /actors is', async () => {

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TEXT_FRAMES } from '../../runtime/internal.ts';
 import { spawnDeno } from '../deno/helpers.ts';
-import { killAll, withUrls } from '../node/helpers.ts';
+import { killAll, until, withUrls } from '../node/helpers.ts';
 import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';
 import { scrape, value } from '../support/metrics.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
@@ -30,16 +30,6 @@ async function failingTwice(): Promise<WebhookReceiver> {
   const receiver = await new WebhookReceiver({ answer: (n) => (n <= 2 ? 500 : 200) }).start();
   receivers.push(receiver);
   return receiver;
-}
-
-async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const result = await check();
-    if (result !== undefined && result !== false) return result;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 /** One peer that answers every PING, one that advertises and then says nothing. */
