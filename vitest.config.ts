@@ -85,6 +85,33 @@ export default defineConfig({
         },
       },
       {
+        // One hub over four Durable Objects (KEEPALIVE_SHARDS), behind the Worker's own routes.
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/cloudflare/shards/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                KEEPALIVE_SHARDS: '4',
+                KEEPALIVE_INTERVAL: '1000',
+                KEEPALIVE_COUNT: '2',
+                KEEPALIVE_PING_WINDOW: '0',
+                KEEPALIVE_COUNT_WAKES: 'true',
+                KEEPALIVE_TOKEN: 'test-token',
+                KEEPALIVE_WEBHOOK: `${receiver.url}/hook`,
+                KEEPALIVE_WEBHOOK_SECRET: RECEIVER_SECRET,
+                RECEIVER_URL: receiver.url,
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-shards',
+          include: ['test/cloudflare/shards/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // `wrangler dev` as a user runs it, driven by the Node client over a real socket.
         test: {
           name: 'wrangler-dev',

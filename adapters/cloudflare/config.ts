@@ -6,6 +6,7 @@
  */
 import { envSource, hubSettings, parseFlag, parseNumber, type HubSettings } from '../../runtime/internal.ts';
 import type { KeepaliveHub } from './hub.ts';
+import { MAX_SHARDS } from './shards.ts';
 
 export interface Env {
   KEEPALIVE_HUB: DurableObjectNamespace<KeepaliveHub>;
@@ -29,6 +30,8 @@ export interface Env {
   KEEPALIVE_ALARM_SLACK?: string;
   /** Durable Objects only: keep wake-up counters in storage (one row write per wake-up). */
   KEEPALIVE_COUNT_WAKES?: string;
+  /** Durable Objects only: how many objects each hub is spread over (1 to 64, default 1; docs/cloudflare.md). */
+  KEEPALIVE_SHARDS?: string;
 }
 
 export interface HubConfig {
@@ -39,6 +42,8 @@ export interface HubConfig {
   alarmSlack: number;
   /** Keep wake-up counters in storage (one row write per wake-up). */
   durableWakeCounts: boolean;
+  /** How many Durable Objects each hub is spread over (1: the hub is one object). */
+  shards: number;
 }
 
 export function hubConfig(env: Partial<Env>): HubConfig {
@@ -47,10 +52,20 @@ export function hubConfig(env: Partial<Env>): HubConfig {
   const settings = hubSettings(envSource(read));
   const slack = read('KEEPALIVE_ALARM_SLACK')?.trim();
   const wakes = read('KEEPALIVE_COUNT_WAKES')?.trim();
+  const shards = read('KEEPALIVE_SHARDS')?.trim();
   return {
     settings,
     pingWindow: settings.pingWindow ?? settings.interval / 4,
     alarmSlack: slack ? parseNumber('KEEPALIVE_ALARM_SLACK', slack, 0, false) : 0,
     durableWakeCounts: wakes ? parseFlag('KEEPALIVE_COUNT_WAKES', wakes) : false,
+    shards: shards ? parseShards(shards) : 1,
   };
+}
+
+function parseShards(value: string): number {
+  const shards = parseNumber('KEEPALIVE_SHARDS', value, 1, true);
+  if (shards > MAX_SHARDS) {
+    throw new RangeError(`KEEPALIVE_SHARDS must be a whole number from 1 to ${MAX_SHARDS}, got "${value}"`);
+  }
+  return shards;
 }

@@ -31,7 +31,6 @@ import { DurableObject } from 'cloudflare:workers';
 import {
   assembleHub,
   type HubMetrics,
-  newConnectionId,
   outlivesSocket,
   refusal,
   TEXT_FRAMES,
@@ -58,6 +57,8 @@ import { AlarmTimer } from './alarm.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';
 import { hubInspector, type HubInspector } from './inspector.ts';
 import { DurableObjectSnapshotStore } from './store.ts';
+import { connectionIdOn, SHARD_HEADER, ShardLinks } from './shards.ts';
+import { shardRoutes } from './shard-routes.ts';
 import { WakeCounter, type WakeCounts } from './wakes.ts';
 import { closeQuietly, connectionIdOf, frameOf, isPing, peerSocket, seenOf, type SocketAttachment } from './websocket.ts';
 
@@ -67,6 +68,8 @@ export const CONNECTION_HEADER = 'x-keepalive-connection';
 export const HUB_HEADER = 'x-keepalive-hub';
 /** Storage key of the hub's name: a rebuilt object knows it before its first request. */
 const HUB_NAME_KEY = 'hub:name';
+/** Storage key of this object's shard of its hub (absent: 0, as for a hub of one shard). */
+const SHARD_KEY = 'hub:shard';
 /**
  * While hooks are owed, the object asks for an alarm this far ahead: evicted in the middle
  * of a hook, it is rebuilt then and runs the hook again.
@@ -122,6 +125,9 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
   #name: string;
+  #shard: number;
+  /** The hub's other shards, when it has any (`KEEPALIVE_SHARDS` > 1). */
+  readonly #links: ShardLinks | undefined;
   /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
   #outboxWake: number | null = null;
 
@@ -144,6 +150,18 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#store = new DurableObjectSnapshotStore(ctx.storage.kv);
     this.#timer = new AlarmTimer(ctx.storage, config.alarmSlack);
     this.#name = ctx.storage.kv.get<string>(HUB_NAME_KEY) ?? ctx.id.name ?? ctx.id.toString();
+    this.#shard = ctx.storage.kv.get<number>(SHARD_KEY) ?? 0;
+    this.#links =
+      config.shards > 1
+        ? new ShardLinks({
+            namespace: env.KEEPALIVE_HUB,
+            hub: () => this.#name,
+            shard: () => this.#shard,
+            shards: config.shards,
+            hubHeader: HUB_HEADER,
+            report: (line) => console.error(`keepalive: hub "${this.#name}" shard ${this.#shard}: ${line}`),
+          })
+        : undefined;
     // The subclass's methods, looked up per call: they are on the prototype, ours are not set.
     const hooks: Hooks = {
       ...(this.authorize ? { authorize: (request) => this.authorize!(request) } : {}),
@@ -183,10 +201,17 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
           },
         },
         openWithoutToken: true,
+        shards: this.#links,
         extend: (app, host) => {
-          inspector = hubInspector({ host, token: env.KEEPALIVE_TOKEN, onWatching: (watching) => this.#watched(watching) });
+          inspector = hubInspector({
+            host,
+            token: env.KEEPALIVE_TOKEN,
+            onWatching: (watching) => this.#watched(watching),
+            shards: config.shards,
+          });
           app.get('/stats', (c) => c.json(this.stats()));
           app.route('/', inspector.routes);
+          if (this.#links) app.route('/', shardRoutes(() => this.#application));
         },
       },
     );
@@ -215,6 +240,20 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     return this.#name;
   }
 
+  /** Which of its hub's `KEEPALIVE_SHARDS` objects this is (0 when the hub is one object). */
+  get shard(): number {
+    return this.#shard;
+  }
+
+  /**
+   * Every live connection of the hub, on every shard (each row naming its `shard`): one
+   * request to each other shard, which wakes it. `presence()` is this shard's, at once.
+   */
+  async hubPresence(): Promise<PresenceEntry[]> {
+    const here = this.presence();
+    return this.#links ? here.concat(await this.#links.others()) : here;
+  }
+
   broadcast(data: AppData, options?: BroadcastOptions): number {
     return this.#application.broadcast(data, options);
   }
@@ -237,6 +276,11 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     if (hub !== null && hub !== this.#name) {
       this.#name = hub;
       this.ctx.storage.kv.put(HUB_NAME_KEY, hub);
+    }
+    const shard = Number(request.headers.get(SHARD_HEADER) ?? 0);
+    if (shard !== this.#shard && Number.isInteger(shard) && shard >= 0) {
+      this.#shard = shard;
+      this.ctx.storage.kv.put(SHARD_KEY, shard);
     }
     if (new URL(request.url).pathname === '/actors') this.#handOverAll();
     return this.#fetch(request);
@@ -321,7 +365,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
    */
   #accept(ticket: ConnectTicket): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    const bound = this.#gate.attach(ticket, peerSocket(server), newConnectionId());
+    const bound = this.#gate.attach(ticket, peerSocket(server), connectionIdOn(this.#shard));
     if (typeof bound !== 'string') return refusal(bound.status, bound.error);
     this.ctx.acceptWebSocket(server, [bound]);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).

@@ -20,12 +20,16 @@ import { serveInspector } from '../../runtime/inspector/serve.ts';
 
 /** The object serves the page at the path the browser asked for, so the page's stream URL is right. */
 export const INSPECT_PATH = '/inspect/:hub';
+/** A sharded hub's pages: one per shard (`/inspect/<hub>/<shard>`). */
+export const SHARD_INSPECT_PATH = '/inspect/:hub/:shard';
 
 export interface HubInspectorOptions {
   host: Host;
   token: string | undefined;
   /** Called with true when the first page starts watching, false when the last one leaves. */
   onWatching: (watching: boolean) => void;
+  /** The hub's shards: more than one, and the page is served per shard, linking the others. */
+  shards: number;
 }
 
 export interface HubInspector {
@@ -50,7 +54,8 @@ export function hubInspector(options: HubInspectorOptions): HubInspector {
   const routes = serveInspector({
     host: options.host,
     ...(options.token ? { token: options.token } : {}),
-    path: INSPECT_PATH,
+    path: options.shards > 1 ? SHARD_INSPECT_PATH : INSPECT_PATH,
+    ...(options.shards > 1 ? { shards: options.shards } : {}),
     drawing: () => pregenerated(KEEPALIVE_DRAWING, keepaliveMachine),
     // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
     now: () => Date.now(),

@@ -11,11 +11,16 @@
  *   GET /inspect[/<hub>]                   the inspector page         (needs KEEPALIVE_TOKEN)
  *   GET /inspect/<hub>/events              its live stream            (needs KEEPALIVE_TOKEN)
  *   GET /healthz
+ *
+ * With `KEEPALIVE_SHARDS` > 1 a hub is that many objects (shards.ts): `/connect` picks the
+ * shard, `/presence`, `/actors` and `/metrics` ask every shard and answer once, `/stats`
+ * lists each shard's, and each shard has its own inspector page at `/inspect/<hub>/<shard>`.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { ERRORS, refusal, requireToken } from '../../runtime/internal.ts';
+import { ERRORS, isSessionSecret, mergeExpositions, METRICS_CONTENT_TYPE, refusal, requireToken, SESSION_PARAM } from '../../runtime/internal.ts';
 import { hubConfig, type Env } from './config.ts';
 import { HUB_HEADER } from './hub.ts';
+import { eachShard, everyShard, SHARD_HEADER, shardName, shardOfSession, ShardTurns } from './shards.ts';
 
 export const DEFAULT_HUB = 'default';
 /** Hub names become Durable Object names: short and plain, so a URL cannot mint odd ones. */
@@ -44,20 +49,73 @@ const validConfig: MiddlewareHandler<App> = async (c, next) => {
 
 type HubRoute = '/connect' | '/actors' | '/presence' | '/stats' | '/metrics' | '/inspect' | '/inspect/events';
 
-function toHub(c: Context<App>, path: HubRoute): Response | Promise<Response> {
+/** New connections without a session go to the shards in turn (per isolate, from a random start). */
+const turns = new ShardTurns();
+
+function hubOf(c: Context<App>): string | Response {
   const hub = c.req.param('hub') ?? DEFAULT_HUB;
-  if (!HUB_NAME.test(hub)) return c.json({ error: 'hub names are 1-64 letters, digits, "_", "-" or "."' }, 400);
+  return HUB_NAME.test(hub) ? hub : c.json({ error: 'hub names are 1-64 letters, digits, "_", "-" or "."' }, 400);
+}
+
+/** Forwards the request to one shard of the hub, at `path`. A hub of one shard is asked exactly as before sharding. */
+function toShard(c: Context<App>, hub: string, shard: number, path: string): Promise<Response> {
+  const url = new URL(c.req.url);
+  url.pathname = path;
+  const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(shardName(hub, shard)));
+  const forwarded = new Request(url, c.req.raw);
+  // The object learns its own name (and shard) from this: events and webhooks carry it.
+  forwarded.headers.set(HUB_HEADER, hub);
+  if (shard > 0 || hubConfig(c.env).shards > 1) forwarded.headers.set(SHARD_HEADER, String(shard));
+  return stub.fetch(forwarded);
+}
+
+/** The shard a `/connect` goes to: a session's own (found again from its secret), else the next in turn. */
+async function connectShard(c: Context<App>, shards: number): Promise<number> {
+  if (shards === 1) return 0;
+  const secret = c.req.query(SESSION_PARAM);
+  // A malformed secret goes anywhere: the shard refuses it as every hub does.
+  return secret !== undefined && isSessionSecret(secret) ? shardOfSession(secret, shards) : turns.next(shards);
+}
+
+async function toHub(c: Context<App>, path: HubRoute): Promise<Response> {
+  const hub = hubOf(c);
+  if (typeof hub !== 'string') return hub;
   // Answered here as the hub would (runtime/hub/connect.ts), without waking its object.
   if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') return refusal(426, ERRORS.upgrade);
-  const url = new URL(c.req.url);
-  // The object serves the inspector at the public path (the default hub's as /inspect/default),
-  // so the page names its own stream by where it was served.
-  url.pathname = path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path;
-  const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(hub));
-  const forwarded = new Request(url, c.req.raw);
-  // The object learns its own name from this: events and webhooks carry it.
-  forwarded.headers.set(HUB_HEADER, hub);
-  return stub.fetch(forwarded);
+  const shards = hubConfig(c.env).shards;
+  if (path === '/connect') return toShard(c, hub, await connectShard(c, shards), path);
+  if (shards === 1) {
+    // The object serves the inspector at the public path (the default hub's as /inspect/default),
+    // so the page names its own stream by where it was served.
+    return toShard(c, hub, 0, path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path);
+  }
+  const ask = (shard: number) => toShard(c, hub, shard, path);
+  switch (path) {
+    case '/presence':
+    case '/actors':
+      return c.json(await everyShard(shards, ask));
+    case '/stats':
+      return c.json({ shards: (await eachShard<object>(shards, ask)).map((stats, shard) => ({ shard, ...stats })) });
+    case '/metrics': {
+      const texts = await Promise.all(Array.from({ length: shards }, async (_, shard) => ({ labels: { shard: String(shard) }, text: await (await ask(shard)).text() })));
+      return c.body(mergeExpositions(texts), 200, { 'content-type': METRICS_CONTENT_TYPE });
+    }
+    case '/inspect/events':
+      return toShard(c, hub, 0, `/inspect/${hub}/0/events`);
+    case '/inspect':
+      // Each shard's page is its own (`/inspect/<hub>/<shard>`); the hub's page is shard 0's.
+      return c.redirect(`/inspect/${hub}/0${new URL(c.req.url).search}`, 302);
+  }
+}
+
+/** One shard's inspector page or stream, in a sharded hub. */
+async function toShardInspector(c: Context<App>, events: boolean): Promise<Response> {
+  const hub = hubOf(c);
+  if (typeof hub !== 'string') return hub;
+  const shard = Number(c.req.param('shard'));
+  const shards = hubConfig(c.env).shards;
+  if (shards === 1 || !(shard < shards)) return c.json({ error: `hub "${hub}" has ${shards} shard${shards === 1 ? '' : 's'}` }, 404);
+  return toShard(c, hub, shard, `/inspect/${hub}/${shard}${events ? '/events' : ''}`);
 }
 
 const app = new Hono<App>();
@@ -75,5 +133,7 @@ app.get('/stats/:hub', tokenRequired, (c) => toHub(c, '/stats'));
 app.get('/inspect', tokenRequired, (c) => toHub(c, '/inspect'));
 app.get('/inspect/:hub', tokenRequired, (c) => toHub(c, '/inspect'));
 app.get('/inspect/:hub/events', tokenRequired, (c) => toHub(c, '/inspect/events'));
+app.get('/inspect/:hub/:shard{[0-9]{1,2}}', tokenRequired, (c) => toShardInspector(c, false));
+app.get('/inspect/:hub/:shard{[0-9]{1,2}}/events', tokenRequired, (c) => toShardInspector(c, true));
 
 export default app;

@@ -17,7 +17,7 @@ import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } fro
 import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';
 import { admit, describe, PEER_META, type Admitted } from './peer.ts';
-import type { RemoteHub } from './remote.ts';
+import type { HubPlace, RemoteHub } from './remote.ts';
 import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
 import { WebhookSender, type WebhookOptions } from './webhook.ts';
 
@@ -149,9 +149,9 @@ export class Application implements Hub {
     }
   };
 
-  /** The node this process is in a clustered hub, or undefined. */
-  get node(): string | undefined {
-    return this.#remote?.node;
+  /** This part's place in a hub spread over processes or shards, or undefined. */
+  get here(): HubPlace | undefined {
+    return this.#remote?.here;
   }
 
   /** A connection this process no longer holds (handed to another process): its handle goes. */
@@ -210,7 +210,7 @@ export class Application implements Hub {
   }
 
   presence(): PresenceEntry[] {
-    const here = presenceOf(this.host, this.#remote?.node);
+    const here = presenceOf(this.host, this.#remote?.here);
     return this.#remote ? here.concat(this.#remote.rows()) : here;
   }
 
@@ -329,13 +329,13 @@ export class Application implements Hub {
 const NO_META: Readonly<Record<string, string>> = Object.freeze({});
 
 /** The live connections as `GET /presence` lists them; in a clustered hub each row names its `node`. */
-export function presenceOf(host: Host, node?: string): PresenceEntry[] {
+export function presenceOf(host: Host, here?: HubPlace): PresenceEntry[] {
   return host.list().map((view) => ({
     peer: view.meta[PEER_META] ?? null,
     connection: view.id,
     state: view.state,
     lastSignOfLife: view.lastSignOfLife,
-    ...(node === undefined ? {} : { node }),
+    ...here,
   }));
 }
 

@@ -64,6 +64,8 @@ export interface PresenceEntry {
   lastSignOfLife: number;
   /** The process that holds the connection, in a clustered hub (`--redis`). */
   node?: string;
+  /** The Durable Object that holds the connection, in a sharded hub (`KEEPALIVE_SHARDS` > 1). */
+  shard?: number;
 }
 
 export interface BroadcastOptions {

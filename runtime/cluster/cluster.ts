@@ -181,6 +181,10 @@ export class Cluster implements RemoteHub {
 
   // ---- RemoteHub: what the application layer asks of the other processes ----
 
+  get here(): { node: string } {
+    return { node: this.node };
+  }
+
   rows(): PresenceEntry[] {
     return this.#presence.list();
   }

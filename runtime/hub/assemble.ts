@@ -67,6 +67,8 @@ export interface HubPlatform {
   extend?: (app: Hono, host: Host) => void;
   /** A hub spread over processes (runtime/cluster/): the other processes, sessions held there, `/healthz`. */
   cluster?: (RemoteHub & ClusterGauges & { claim: RemoteSession }) | undefined;
+  /** A hub spread over Durable Objects (adapters/cloudflare/shards.ts): the other shards. */
+  shards?: RemoteHub | undefined;
 }
 
 export interface AssembledHub {
@@ -132,11 +134,12 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...(platform.now ? { now: platform.now } : {}),
     ...platform.application,
     report: log ?? ((line) => console.error(`keepalive: ${line}`)),
-    remote: platform.cluster,
+    remote: platform.cluster ?? platform.shards,
     ...(metered ? { onHook: metrics.hook } : {}),
   });
   if (metered) metrics.attach(host, application, platform.cluster);
   const cluster = platform.cluster;
+  const remote = cluster ?? platform.shards;
   const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
     host,
@@ -147,6 +150,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
     cluster,
+    here: remote && (() => remote.here),
     metrics: metered ? () => metrics.render() : undefined,
     extend: (app) => platform.extend?.(app, host),
   });

@@ -15,6 +15,7 @@ import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Host } from '../host.ts';
 import type { Application } from '../application/application.ts';
+import type { HubPlace } from '../application/remote.ts';
 import type { ConnectGate, ConnectTicket } from './connect.ts';
 import { isResponse } from '../application/peer.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
@@ -35,14 +36,16 @@ export interface RoutesOptions {
   openWithoutToken?: boolean;
   /** More routes: the inspector, a platform's own. */
   extend?: (app: Hono) => void;
-  /** A clustered hub: this process's name (on each `/actors` row) and its view of Redis (on `/healthz`). */
-  cluster?: { node: string; status(): object } | undefined;
+  /** A hub spread over processes or shards: this part's place, on each `/actors` row. */
+  here?: (() => HubPlace) | undefined;
+  /** A clustered hub: its view of Redis (on `/healthz`). */
+  cluster?: { status(): object } | undefined;
   /** The Prometheus exposition `/metrics` answers (private). */
   metrics?: (() => string) | undefined;
 }
 
 export function hubRoutes(options: RoutesOptions): Hono {
-  const { host, application, gate, cluster } = options;
+  const { host, application, gate, cluster, here } = options;
   const app = new Hono();
 
   app.get('/healthz', (c) => {
@@ -52,7 +55,11 @@ export function hubRoutes(options: RoutesOptions): Hono {
   });
 
   const guard = privateRoute(options.token, options.openWithoutToken ?? false);
-  app.get('/actors', guard, (c) => c.json(cluster ? host.list().map((view) => ({ ...view, node: cluster.node })) : host.list()));
+  app.get('/actors', guard, (c) => {
+    if (!here) return c.json(host.list());
+    const place = here();
+    return c.json(host.list().map((view) => ({ ...view, ...place })));
+  });
   app.get('/presence', guard, (c) => c.json(application.presence()));
   const metrics = options.metrics;
   if (metrics) app.get('/metrics', guard, (c) => c.body(metrics(), 200, { 'content-type': CONTENT_TYPE }));

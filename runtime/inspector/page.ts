@@ -19,6 +19,8 @@ export interface PageOptions {
   nonce: string;
   /** In a hub over many processes: this one's name (the page shows the connections it holds). */
   node?: string | undefined;
+  /** In a hub over many Durable Objects: this page's shard and a link to each shard's page. */
+  shards?: { current: number; links: readonly string[] } | undefined;
 }
 
 /** `</script>` inside inline script text would end the element early. */
@@ -35,6 +37,15 @@ export function contentSecurityPolicy(nonce: string): string {
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/** Every shard's page, this one marked: each page shows the connections its shard holds. */
+function shardNav(shards: NonNullable<PageOptions['shards']>): string {
+  const links = shards.links.map((href, shard) =>
+    shard === shards.current ? `<a href="${escapeXml(href)}" aria-current="page">${shard}</a>` : `<a href="${escapeXml(href)}">${shard}</a>`,
+  );
+  return `
+  <nav class="node" data-testid="shards" aria-label="Shards of this hub" title="This hub is spread over ${shards.links.length} Durable Objects; this page shows the connections one holds">shard ${links.join(' ')}</nav>`;
 }
 
 export function renderPage(options: PageOptions): string {
@@ -54,7 +65,7 @@ export function renderPage(options: PageOptions): string {
 <body>
 <header class="top">
   <h1>keepalive <span>inspector</span></h1>${options.node === undefined ? '' : `
-  <span class="node" data-testid="node" title="In a hub over many processes, this page shows the connections this one holds">process ${escapeXml(options.node)}</span>`}
+  <span class="node" data-testid="node" title="In a hub over many processes, this page shows the connections this one holds">process ${escapeXml(options.node)}</span>`}${options.shards === undefined ? '' : shardNav(options.shards)}
   <span id="status" class="status waiting" role="status">connecting…</span>
   <ul class="legend" aria-label="The protocol in one line each">
     <li><b class="advertise">ADVERTISE</b> peer speaks keepalive</li>

@@ -30,6 +30,8 @@ export interface ServeInspectorOptions extends EventStreamOptions {
   drawing: () => ChartDrawing | Promise<ChartDrawing>;
   /** In a hub over many processes: this process's name, shown on the page. */
   node?: string | undefined;
+  /** In a hub over many Durable Objects: how many; `path` then ends in `/:shard` and the page links each shard's. */
+  shards?: number | undefined;
 }
 
 export function serveInspector(options: ServeInspectorOptions): Hono {
@@ -57,6 +59,7 @@ export function serveInspector(options: ServeInspectorOptions): Hono {
         events: streamUrl(c.req.path, options.token),
         nonce,
         node: options.node,
+        shards: options.shards === undefined ? undefined : shardLinks(Number(c.req.param('shard')), options.shards, options.token),
       }),
     );
   });
@@ -64,6 +67,12 @@ export function serveInspector(options: ServeInspectorOptions): Hono {
   app.get(`${path}/events`, guard, (c) => hostEventStream(c, options.host, options));
 
   return app;
+}
+
+/** Sibling pages, relative to this one (`…/<hub>/<shard>`), with the token as the stream gets it. */
+function shardLinks(current: number, shards: number, token: string | undefined): { current: number; links: string[] } {
+  const query = token ? `?${new URLSearchParams({ token })}` : '';
+  return { current, links: Array.from({ length: shards }, (_, shard) => `${shard}${query}`) };
 }
 
 /**

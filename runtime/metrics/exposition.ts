@@ -21,7 +21,7 @@ function labelText(labels: Labels, extra?: [string, string]): string {
   const pairs = Object.entries(labels);
   if (extra) pairs.push(extra);
   if (pairs.length === 0) return '';
-  return `{${pairs.map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')}"`).join(',')}}`;
+  return `{${pairs.map(([name, value]) => `${name}="${escapeLabel(value)}"`).join(',')}}`;
 }
 
 const number = (value: number): string => (Number.isFinite(value) ? String(value) : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN');
@@ -136,3 +136,41 @@ export class Registry {
 }
 
 export const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+/**
+ * Several expositions of the same families as one (a sharded hub's objects, scraped in one
+ * request): each family's header once, then every part's samples, each part's labelled
+ * with its own `labels` (e.g. `{ shard: "2" }`) so no two samples share a series.
+ */
+export function mergeExpositions(parts: readonly { labels: Readonly<Record<string, string>>; text: string }[]): string {
+  const families = new Map<string, { header: string[]; samples: string[] }>();
+  for (const { labels, text } of parts) {
+    const extra = Object.entries(labels)
+      .map(([name, value]) => `${name}="${escapeLabel(value)}"`)
+      .join(',');
+    let family: { header: string[]; samples: string[] } | undefined;
+    for (const line of text.split('\n')) {
+      if (line === '') continue;
+      const header = /^# (?:HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line);
+      if (header) {
+        const name = header[1]!;
+        const known = families.get(name);
+        family = known ?? { header: [], samples: [] };
+        if (!known) families.set(name, family);
+        if (family.header.length < 2 && !family.header.includes(line)) family.header.push(line);
+        continue;
+      }
+      if (line.startsWith('#') || !family) continue;
+      const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)![0];
+      const rest = line.slice(name.length);
+      family.samples.push(rest.startsWith('{') ? `${name}{${extra},${rest.slice(1)}` : `${name}{${extra}}${rest}`);
+    }
+  }
+  const out: string[] = [];
+  for (const { header, samples } of families.values()) out.push(...header, ...samples);
+  return `${out.join('\n')}\n`;
+}
+
+function escapeLabel(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+}

@@ -63,8 +63,8 @@ export interface Peer {
   readonly id: string;
 }
 
-/** Opens a WebSocket through the Worker (`/connect/<hub>`), as a client would. */
-export async function connect(hub: string, query = ''): Promise<Peer> {
+/** Opens a WebSocket through the Worker (`/connect/<hub>`), as a client would; `ids` is what its connection id must look like. */
+export async function connect(hub: string, query = '', ids = /^[\w-]{21}$/): Promise<Peer> {
   const response = await exports.default.fetch(`http://hub.test/connect/${hub}${query}`, { headers: { Upgrade: 'websocket' } });
   expect(response.status).toBe(101);
   const ws = response.webSocket!;
@@ -86,7 +86,7 @@ export async function connect(hub: string, query = ''): Promise<Peer> {
     }),
   );
   const id = response.headers.get(CONNECTION_HEADER);
-  expect(id).toMatch(/^[\w-]{21}$/);
+  expect(id).toMatch(ids);
   return {
     ws,
     frames,

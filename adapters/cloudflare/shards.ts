@@ -1,0 +1,197 @@
+/**
+ * A hub spread over `KEEPALIVE_SHARDS` Durable Objects of one class (docs/cloudflare.md,
+ * "Sharded hubs"). Each shard is a whole hub for its own connections: its sockets, its one
+ * alarm, its snapshots. What makes them one hub:
+ *
+ * - Where a connection lives is decided before its object is woken, from the request alone:
+ *   a session's shard from its secret (a consistent hash, so the shard holding it is found
+ *   again), any other new connection's in turn. The shard is in the connection's id, so a
+ *   message to it by id needs no lookup.
+ * - Presence, broadcasts and sends reach the other shards on demand, one request per shard
+ *   (through one cached stub each: calls through one stub arrive in order). Nothing moves
+ *   between shards while nobody asks, so an idle hub's shards wake only for their own peers.
+ *
+ * Shard 0 is the object a hub of one shard has always been (`idFromName(hub)`), so turning
+ * sharding on keeps every connection already there.
+ */
+import { newConnectionId, type AppData, type ConnectionId, type PresenceEntry, type RemoteHub } from '../../runtime/internal.ts';
+import type { KeepaliveHub } from './hub.ts';
+
+/** Set on every request to a shard: which one it is (the Worker's, and its siblings'). */
+export const SHARD_HEADER = 'x-keepalive-shard';
+/** The routes shards call on one another: never forwarded by the Worker. */
+export const SHARD_ROUTES = { presence: '/presence', broadcast: '/_shard/broadcast', send: '/_shard/send', close: '/_shard/close' } as const;
+/** Most shards a hub may have: every shard is asked for presence and every broadcast. */
+export const MAX_SHARDS = 64;
+
+/** The Durable Object name of a hub's shard. `#` is never in a hub name, so the names never meet. */
+export function shardName(hub: string, shard: number): string {
+  return shard === 0 ? hub : `${hub}#${shard}`;
+}
+
+/** A new connection's id on a shard: shard 0's are plain (as a hub of one shard mints them), others end in `.<shard>`. */
+export function connectionIdOn(shard: number): ConnectionId {
+  return shard === 0 ? newConnectionId() : `${newConnectionId()}.${shard}`;
+}
+
+/** The shard a connection id was minted on (0 for plain ids, as every id of an unsharded hub is; -1 for none). */
+export function shardOfId(id: ConnectionId): number {
+  if (!id.includes('.')) return 0;
+  const suffix = /^[^.]+\.([1-9]\d?)$/.exec(id);
+  return suffix ? Number(suffix[1]) : -1;
+}
+
+/**
+ * The shard a session lives on, from its secret: Lamping and Veach's jump consistent hash
+ * over the secret's SHA-256. Going from n to n+1 shards moves only 1/(n+1) of sessions.
+ */
+export async function shardOfSession(secret: string, shards: number): Promise<number> {
+  if (shards <= 1) return 0;
+  const digest = new DataView(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret)));
+  let key = digest.getBigUint64(0);
+  let b = -1;
+  let j = 0;
+  while (j < shards) {
+    b = j;
+    key = (key * 2862933555777941757n + 1n) & 0xffff_ffff_ffff_ffffn;
+    j = Math.floor((b + 1) * (2 ** 31 / (Number(key >> 33n) + 1)));
+  }
+  return b;
+}
+
+/** Hands out shards in turn from a random start, so isolates together spread connections evenly. */
+export class ShardTurns {
+  #next = -1;
+  next(shards: number): number {
+    if (this.#next < 0) this.#next = Math.floor(Math.random() * shards);
+    return this.#next++ % shards;
+  }
+}
+
+type Namespace = DurableObjectNamespace<KeepaliveHub>;
+
+/** A request to one shard of a hub, naming the hub and the shard as the Worker does. */
+export function shardRequest(url: string | URL, hub: string, shard: number, hubHeader: string, init?: RequestInit): Request {
+  const request = new Request(url, init);
+  request.headers.set(hubHeader, hub);
+  request.headers.set(SHARD_HEADER, String(shard));
+  return request;
+}
+
+/** Asks every shard of a hub at once for its JSON answer, in shard order. */
+export function eachShard<T>(shards: number, ask: (shard: number) => Promise<Response>): Promise<T[]> {
+  return Promise.all(
+    Array.from({ length: shards }, async (_, shard) => {
+      const response = await ask(shard);
+      if (!response.ok) throw new Error(`shard ${shard} answered ${response.status}: ${await response.text()}`);
+      return (await response.json()) as T;
+    }),
+  );
+}
+
+/** Every shard's list (`/presence`, `/actors`) joined into one, each row naming its shard. */
+export async function everyShard<Row extends object>(shards: number, ask: (shard: number) => Promise<Response>): Promise<(Row & { shard: number })[]> {
+  const lists = await eachShard<Row[]>(shards, ask);
+  return lists.flatMap((rows, shard) => rows.map((row) => ({ ...row, shard })));
+}
+
+export interface ShardLinksOptions {
+  namespace: Namespace;
+  /** The hub's name and this object's shard, as the last request said. */
+  hub: () => string;
+  shard: () => number;
+  shards: number;
+  hubHeader: string;
+  /** A call to another shard failed: the message is lost for that shard's peers (at most once). */
+  report: (line: string) => void;
+}
+
+/**
+ * The other shards of this object's hub, as the application layer reaches them (`RemoteHub`).
+ * It keeps no copy of their connections: `rows()` is empty and `presence()` stays this
+ * shard's; the hub's is `KeepaliveHub.hubPresence()`, asked for when wanted.
+ */
+export class ShardLinks implements RemoteHub {
+  readonly #options: ShardLinksOptions;
+  /** One stub per sibling: its calls arrive in the order made. A stub that threw is broken for good, so it is dropped. */
+  readonly #stubs = new Map<number, DurableObjectStub<KeepaliveHub>>();
+
+  constructor(options: ShardLinksOptions) {
+    this.#options = options;
+  }
+
+  get here(): { shard: number } {
+    return { shard: this.#options.shard() };
+  }
+
+  rows(): PresenceEntry[] {
+    return [];
+  }
+
+  /** A connection of another shard, known by its id alone: its peer is not known here. */
+  holder(id: ConnectionId): { peer: null } | undefined {
+    const shard = shardOfId(id);
+    return shard >= 0 && shard < this.#options.shards && shard !== this.#options.shard() ? { peer: null } : undefined;
+  }
+
+  broadcast(data: AppData, except: readonly ConnectionId[]): void {
+    const query = except.length === 0 ? '' : `?except=${except.map(encodeURIComponent).join(',')}`;
+    for (let shard = 0; shard < this.#options.shards; shard++) {
+      if (shard !== this.#options.shard()) void this.#post(shard, `${SHARD_ROUTES.broadcast}${query}`, data);
+    }
+  }
+
+  send(id: ConnectionId, data: AppData): boolean {
+    if (!this.holder(id)) return false;
+    void this.#post(shardOfId(id), `${SHARD_ROUTES.send}?id=${encodeURIComponent(id)}`, data);
+    return true;
+  }
+
+  close(id: ConnectionId, reason: string): boolean {
+    if (!this.holder(id)) return false;
+    void this.#post(shardOfId(id), `${SHARD_ROUTES.close}?id=${encodeURIComponent(id)}`, reason);
+    return true;
+  }
+
+  /** Every shard's presence but this one's (the caller has its own at hand). */
+  async others(): Promise<PresenceEntry[]> {
+    const here = this.#options.shard();
+    const rows = await Promise.all(
+      Array.from({ length: this.#options.shards }, async (_, shard) => {
+        if (shard === here) return [];
+        const response = await this.#call(shard, SHARD_ROUTES.presence, { method: 'GET' });
+        if (!response.ok) throw new Error(`shard ${shard} answered ${response.status} to presence`);
+        return (await response.json()) as PresenceEntry[];
+      }),
+    );
+    return rows.flat();
+  }
+
+  async #post(shard: number, path: string, body: AppData): Promise<void> {
+    try {
+      const response = await this.#call(shard, path, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': typeof body === 'string' ? 'text/plain;charset=utf-8' : 'application/octet-stream' },
+      });
+      if (!response.ok) this.#options.report(`shard ${shard} refused ${path.split('?')[0]}: ${response.status} ${await response.text()}`);
+    } catch (error) {
+      this.#options.report(`shard ${shard} unreachable for ${path.split('?')[0]}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  async #call(shard: number, path: string, init: RequestInit): Promise<Response> {
+    const { namespace, hub, hubHeader } = this.#options;
+    let stub = this.#stubs.get(shard);
+    if (!stub) {
+      stub = namespace.get(namespace.idFromName(shardName(hub(), shard)));
+      this.#stubs.set(shard, stub);
+    }
+    try {
+      return await stub.fetch(shardRequest(`http://shard${path}`, hub(), shard, hubHeader, init));
+    } catch (error) {
+      this.#stubs.delete(shard);
+      throw error;
+    }
+  }
+}
