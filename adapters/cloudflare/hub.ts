@@ -33,6 +33,7 @@ import {
   type HubMetrics,
   outlivesSocket,
   refusal,
+  RESTART_REASON,
   TEXT_FRAMES,
   type Admission,
   type AppData,
@@ -232,6 +233,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       // Events an evicted instance still owed: hooks run again, webhooks are retried.
       await this.#application.load();
       this.#rebuild();
+      if (this.#shard >= config.shards) this.#retire(config.shards);
       this.#application.start();
     });
   }
@@ -408,6 +410,15 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       if (answered !== undefined && !answeredFirst) this.#host.noteAnsweredPing(id, answered);
     }
     this.#host.tick(now);
+  }
+
+  /**
+   * KEEPALIVE_SHARDS went down past this shard: nobody is routed here any more, and its peers
+   * would be out of the hub's presence and broadcasts. Each connection ends as in a restart
+   * (1012), so clients reconnect and land on a shard that is.
+   */
+  #retire(shards: number): void {
+    for (const id of [...this.#host.ids()]) this.#host.close(id, `${RESTART_REASON}: shard ${this.#shard} retired (KEEPALIVE_SHARDS is ${shards})`);
   }
 
   /** Feeds the latest PING the platform answered for this socket, as a sign of life at that time. */

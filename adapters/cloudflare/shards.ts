@@ -21,8 +21,11 @@ import type { KeepaliveHub } from './hub.ts';
 export const SHARD_HEADER = 'x-keepalive-shard';
 /** The routes shards call on one another: never forwarded by the Worker. */
 export const SHARD_ROUTES = { presence: '/presence', broadcast: '/_shard/broadcast', send: '/_shard/send', close: '/_shard/close' } as const;
-/** Most shards a hub may have: every shard is asked for presence and every broadcast. */
-export const MAX_SHARDS = 64;
+/**
+ * Most shards a hub may have. Presence and each broadcast cost one subrequest per shard, and
+ * a Worker on the Free plan may make 50 per request.
+ */
+export const MAX_SHARDS = 32;
 
 /** The Durable Object name of a hub's shard. `#` is never in a hub name, so the names never meet. */
 export function shardName(hub: string, shard: number): string {

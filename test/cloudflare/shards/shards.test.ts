@@ -7,9 +7,10 @@
 import { evictDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { shardName, shardOfId, shardOfSession } from '../../../adapters/cloudflare/shards.ts';
+import { HUB_HEADER } from '../../../adapters/cloudflare/hub.ts';
+import { shardName, shardOfId, shardOfSession, shardRequest } from '../../../adapters/cloudflare/shards.ts';
 import type { ApplicationEvent, PresenceEntry } from '../../../runtime/internal.ts';
-import { COUNT, connect as open, eventually, fakeClock, hubStub, INTERVAL, runAlarm, TOKEN, view, type Peer } from '../workerd/helpers.ts';
+import { COUNT, connect as open, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stored, TOKEN, view, type Peer } from '../workerd/helpers.ts';
 
 const SHARDS = Number(env.KEEPALIVE_SHARDS);
 const RECEIVER = (env as unknown as { RECEIVER_URL: string }).RECEIVER_URL;
@@ -207,6 +208,28 @@ describe('a hub over four Durable Objects', () => {
     ]);
     expect((await exports.default.fetch(`http://hub.test/metrics/${hub}`)).status).toBe(401);
     for (const peer of all) peer.ws.close(1000, 'done');
+  });
+
+  it('a shard past KEEPALIVE_SHARDS (the number went down) ends its connections as a restart (1012) when it next wakes', async () => {
+    const hub = `retired-${crypto.randomUUID()}`;
+    // Shard 5 of this hub was live when the hub had more shards: it holds an advertised peer.
+    const stub = shardStub(hub, 5);
+    const response = await stub.fetch(shardRequest('http://hub.test/connect', hub, 5, HUB_HEADER, { headers: { Upgrade: 'websocket' } }));
+    expect(response.status).toBe(101);
+    const ws = response.webSocket!;
+    ws.accept();
+    const closed = new Promise<CloseEvent>((resolve) => ws.addEventListener('close', resolve));
+    ws.send('keepalive:ADVERTISE');
+    await eventually(async () => expect(await view(stub, response.headers.get('x-keepalive-connection')!)).toMatchObject({ advertised: true }));
+    expect(response.headers.get('x-keepalive-connection')).toMatch(/\.5$/);
+    // Rebuilt (as after the deploy that lowered the number), at its next wake-up: the rebuild
+    // ends the connection, and with it the alarm that woke it.
+    await evictDurableObject(stub);
+    await runAlarm(stub);
+    const close = await closed;
+    expect(close.code).toBe(1012);
+    expect(close.reason).toBe(`server restarting: shard 5 retired (KEEPALIVE_SHARDS is ${SHARDS})`);
+    expect((await stored(stub)).ids).toEqual([]);
   });
 
   it('the inspector has a page per shard, each linking every shard’s', async () => {
