@@ -1,34 +1,37 @@
 /**
- * What a shard serves its siblings (shards.ts): its part of a broadcast, and a send or a
- * close for one of its connections. The Worker never forwards these paths, so only objects
- * of the same namespace (this Worker's code) reach them.
+ * What a shard serves its siblings (shards.ts): their broadcasts, sends and closes, applied
+ * in the order they were made. The Worker never forwards this path, so only objects of the
+ * same namespace (this Worker's code) reach it.
  */
-import { Hono, type Context } from 'hono';
-import type { AppData, Application } from '../../runtime/internal.ts';
+import { Hono } from 'hono';
+import type { Application } from '../../runtime/internal.ts';
+import { decodeMail } from './shard-mail.ts';
 import { SHARD_ROUTES } from './shards.ts';
-
-async function dataOf(c: Context): Promise<AppData> {
-  const binary = c.req.header('content-type')?.startsWith('application/octet-stream') ?? false;
-  return binary ? new Uint8Array(await c.req.arrayBuffer()) : c.req.text();
-}
 
 export function shardRoutes(application: () => Application): Hono {
   const app = new Hono();
-  app.post(SHARD_ROUTES.broadcast, async (c) => {
-    const except = c.req.query('except');
-    const sent = application().broadcastHere(await dataOf(c), new Set(except ? except.split(',') : []));
-    return c.json({ sent });
-  });
-  app.post(SHARD_ROUTES.send, async (c) => {
-    const conn = application().connection(c.req.query('id') ?? '');
-    if (!conn) return c.json({ error: 'no such connection on this shard' }, 404);
-    return c.json({ sent: conn.send(await dataOf(c)) });
-  });
-  app.post(SHARD_ROUTES.close, async (c) => {
-    const conn = application().connection(c.req.query('id') ?? '');
-    if (!conn) return c.json({ error: 'no such connection on this shard' }, 404);
-    conn.close(await c.req.text());
-    return c.json({ closed: true });
+  app.post(SHARD_ROUTES.mail, async (c) => {
+    let mail;
+    try {
+      mail = decodeMail(await c.req.text());
+    } catch (error) {
+      return c.json({ error: `not shard mail: ${error instanceof Error ? error.message : String(error)}` }, 400);
+    }
+    const app = application();
+    let sent = 0;
+    let missing = 0;
+    for (const m of mail) {
+      if (m.kind === 'broadcast') {
+        sent += app.broadcastHere(m.data, new Set(m.except));
+        continue;
+      }
+      // Only this shard's own: a handle here never forwards again.
+      const conn = app.connection(m.id);
+      if (!conn) missing++;
+      else if (m.kind === 'send') sent += conn.send(m.data) ? 1 : 0;
+      else conn.close(m.reason);
+    }
+    return c.json({ sent, missing });
   });
   return app;
 }

@@ -7,20 +7,22 @@
  *   a session's shard from its secret (a consistent hash, so the shard holding it is found
  *   again), any other new connection's in turn. The shard is in the connection's id, so a
  *   message to it by id needs no lookup.
- * - Presence, broadcasts and sends reach the other shards on demand, one request per shard
- *   (through one cached stub each: calls through one stub arrive in order). Nothing moves
- *   between shards while nobody asks, so an idle hub's shards wake only for their own peers.
+ * - Presence, broadcasts and sends reach the other shards on demand: a presence read is one
+ *   request per shard; broadcasts and sends go to each sibling in order, one request in
+ *   flight at a time, batching whatever was made meanwhile. Nothing moves between shards
+ *   while nobody asks, so an idle hub's shards wake only for their own peers.
  *
  * Shard 0 is the object a hub of one shard has always been (`idFromName(hub)`), so turning
  * sharding on keeps every connection already there.
  */
 import { newConnectionId, type AppData, type ConnectionId, type PresenceEntry, type RemoteHub } from '../../runtime/internal.ts';
 import type { KeepaliveHub } from './hub.ts';
+import { encodeMail, type ShardMail } from './shard-mail.ts';
 
 /** Set on every request to a shard: which one it is (the Worker's, and its siblings'). */
 export const SHARD_HEADER = 'x-keepalive-shard';
 /** The routes shards call on one another: never forwarded by the Worker. */
-export const SHARD_ROUTES = { presence: '/presence', broadcast: '/_shard/broadcast', send: '/_shard/send', close: '/_shard/close' } as const;
+export const SHARD_ROUTES = { presence: '/presence', mail: '/_shard/mail' } as const;
 /**
  * Most shards a hub may have. Presence and each broadcast cost one subrequest per shard, and
  * a Worker on the Free plan may make 50 per request.
@@ -118,6 +120,8 @@ export class ShardLinks implements RemoteHub {
   readonly #options: ShardLinksOptions;
   /** One stub per sibling: its calls arrive in the order made. A stub that threw is broken for good, so it is dropped. */
   readonly #stubs = new Map<number, DurableObjectStub<KeepaliveHub>>();
+  /** Per sibling: mail not yet sent, and whether a request to it is in flight. */
+  readonly #outbox = new Map<number, { mail: ShardMail[]; sending: boolean }>();
 
   constructor(options: ShardLinksOptions) {
     this.#options = options;
@@ -138,21 +142,20 @@ export class ShardLinks implements RemoteHub {
   }
 
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
-    const query = except.length === 0 ? '' : `?except=${except.map(encodeURIComponent).join(',')}`;
     for (let shard = 0; shard < this.#options.shards; shard++) {
-      if (shard !== this.#options.shard()) void this.#post(shard, `${SHARD_ROUTES.broadcast}${query}`, data);
+      if (shard !== this.#options.shard()) this.#post(shard, { kind: 'broadcast', data, except });
     }
   }
 
   send(id: ConnectionId, data: AppData): boolean {
     if (!this.holder(id)) return false;
-    void this.#post(shardOfId(id), `${SHARD_ROUTES.send}?id=${encodeURIComponent(id)}`, data);
+    this.#post(shardOfId(id), { kind: 'send', id, data });
     return true;
   }
 
   close(id: ConnectionId, reason: string): boolean {
     if (!this.holder(id)) return false;
-    void this.#post(shardOfId(id), `${SHARD_ROUTES.close}?id=${encodeURIComponent(id)}`, reason);
+    this.#post(shardOfId(id), { kind: 'close', id, reason });
     return true;
   }
 
@@ -170,17 +173,31 @@ export class ShardLinks implements RemoteHub {
     return rows.flat();
   }
 
-  async #post(shard: number, path: string, body: AppData): Promise<void> {
-    try {
-      const response = await this.#call(shard, path, {
-        method: 'POST',
-        body,
-        headers: { 'content-type': typeof body === 'string' ? 'text/plain;charset=utf-8' : 'application/octet-stream' },
-      });
-      if (!response.ok) this.#options.report(`shard ${shard} refused ${path.split('?')[0]}: ${response.status} ${await response.text()}`);
-    } catch (error) {
-      this.#options.report(`shard ${shard} unreachable for ${path.split('?')[0]}: ${error instanceof Error ? error.message : String(error)}`);
+  /**
+   * One request in flight per sibling: mail made meanwhile waits and goes in the next
+   * request, in order. Alone it leaves at once; under load a shard sends each sibling one
+   * request per round trip however many broadcasts its hooks make, which keeps the requests
+   * every shard receives (about 1,000 a second per object) from growing with the hub's rate.
+   */
+  #post(shard: number, mail: ShardMail): void {
+    let queue = this.#outbox.get(shard);
+    if (!queue) this.#outbox.set(shard, (queue = { mail: [], sending: false }));
+    queue.mail.push(mail);
+    if (!queue.sending) void this.#drain(shard, queue);
+  }
+
+  async #drain(shard: number, queue: { mail: ShardMail[]; sending: boolean }): Promise<void> {
+    queue.sending = true;
+    while (queue.mail.length > 0) {
+      const batch = queue.mail.splice(0);
+      try {
+        const response = await this.#call(shard, SHARD_ROUTES.mail, { method: 'POST', body: encodeMail(batch), headers: { 'content-type': 'application/json' } });
+        if (!response.ok) this.#options.report(`shard ${shard} refused ${batch.length} message(s): ${response.status} ${await response.text()}`);
+      } catch (error) {
+        this.#options.report(`shard ${shard} unreachable, ${batch.length} message(s) lost: ${error instanceof Error ? error.message : String(error)}`);
+      }
     }
+    queue.sending = false;
   }
 
   async #call(shard: number, path: string, init: RequestInit): Promise<Response> {

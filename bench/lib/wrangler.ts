@@ -40,8 +40,8 @@ export interface WranglerDev {
   stop(): Promise<void>;
 }
 
-/** Starts `wrangler dev` with these `[vars]` overrides; resolves once /healthz answers. */
-export async function wranglerDev(vars: Record<string, string>, timeoutMs = 120_000): Promise<WranglerDev> {
+/** Starts `wrangler dev` with these `[vars]` overrides (and another wrangler.toml than the project's); resolves once /healthz answers. */
+export async function wranglerDev(vars: Record<string, string>, timeoutMs = 120_000, config?: string): Promise<WranglerDev> {
   const state = mkdtempSync(join(tmpdir(), 'bench-wrangler-'));
   const secrets = join(state, 'secrets.env');
   writeFileSync(secrets, `KEEPALIVE_TOKEN=${TOKEN}\n`);
@@ -54,6 +54,7 @@ export async function wranglerDev(vars: Record<string, string>, timeoutMs = 120_
       ...['--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
       ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
       ...['--env-file', secrets],
+      ...(config ? ['--config', config] : []),
       ...Object.entries(vars).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
     ],
     {

@@ -7,7 +7,8 @@
  *   object should never see these PINGs, and should never need to PING the peer.
  * - `answerer`: sends no PINGs of its own; it is kept alive by the server's PINGs alone.
  *
- * Any close before `stop` is counted: the server gave up on a live peer.
+ * Any close before `stop` is counted: the server gave up on a live peer. A text frame
+ * `bc:<ms since the epoch>` (figure 12's broadcasts) is timed from that stamp to its arrival.
  *
  *   node bench/workers/do-peers.ts URL COUNT pinger|answerer PERIOD
  */
@@ -27,6 +28,8 @@ export interface PeerStats {
   pingsSent: number;
   pongs: number;
   closeReasons: Record<string, number>;
+  /** ms from each `bc:` stamp to its arrival here, since the last stats. */
+  broadcasts: number[];
 }
 
 const CONCURRENT_HANDSHAKES = 50;
@@ -47,6 +50,7 @@ if (import.meta.main) {
   let pingsSent = 0;
   let pongs = 0;
   const closeReasons = new Map<string, number>();
+  let broadcasts: number[] = [];
 
   const open = () =>
     new Promise<void>((resolve) => {
@@ -73,6 +77,7 @@ if (import.meta.main) {
       ws.on('message', (data) => {
         const text = data.toString();
         if (text === TEXT_FRAMES.PONG) pongs++;
+        else if (text.startsWith('bc:')) broadcasts.push(performance.timeOrigin + performance.now() - Number(text.slice(3)));
         else if (text === TEXT_FRAMES.PING) {
           serverPings++;
           ws.send(TEXT_FRAMES.PONG);
@@ -104,7 +109,8 @@ if (import.meta.main) {
 
   onCommand((command) => {
     if (command.type === 'stats') {
-      report<PeerStats>({ type: 'stats', open: sockets.size, unexpectedCloses: unexpectedCloses + failed, serverPings, pingsSent, pongs, closeReasons: Object.fromEntries(closeReasons) });
+      report<PeerStats>({ type: 'stats', open: sockets.size, unexpectedCloses: unexpectedCloses + failed, serverPings, pingsSent, pongs, closeReasons: Object.fromEntries(closeReasons), broadcasts });
+      broadcasts = [];
     } else if (command.type === 'stop') {
       stopping = true;
       for (const timer of timers) clearTimeout(timer);

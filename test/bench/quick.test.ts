@@ -2,7 +2,8 @@
  * CI hook for the benchmarks: `npm run bench -- --quick` must finish and write a
  * well-formed results.json. Speed targets are not asserted (CI machines are noisy);
  * what is deterministic is: figure 4's steps per interval, counted on a virtual clock, no
- * false deaths (figures 6, 7 and 9), and no wake from a peer's PING (figure 7).
+ * false deaths (figures 6, 7, 9, 11 and 12), no wake from a peer's PING (figure 7), and no
+ * broadcast frame lost across Durable Object shards (figure 12).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -101,6 +102,11 @@ describe('npm run bench -- --quick', () => {
     const cluster = results.figures.find((f) => f.figure === 11)!;
     expect(cluster.parts.find((p) => p.name.startsWith('false deaths'))!.value).toBe(0);
     expect(cluster.parts.find((p) => p.name.startsWith('Redis commands per connection'))!.value).toBeLessThanOrEqual(1);
+
+    // Figure 12: a sharded hub loses no peer and no broadcast frame, 1 shard and 4 alike.
+    const shards = results.figures.find((f) => f.figure === 12)!;
+    expect(shards.parts.find((p) => p.name.startsWith('false deaths'))!.value).toBe(0);
+    expect(shards.parts.find((p) => p.name === 'broadcast frames lost')!.value).toBe(0);
 
     // Figure 8 ran both runtimes: rows for each, from their own processes.
     const runtimes = results.figures.find((f) => f.figure === 8)!;

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connectionIdOn, shardName, shardOfId, shardOfSession, ShardTurns } from '../../../adapters/cloudflare/shards.ts';
+import { decodeMail, encodeMail, type ShardMail } from '../../../adapters/cloudflare/shard-mail.ts';
 import { createSessionSecret } from '../../../runtime/internal.ts';
 
 describe('placement', () => {
@@ -30,6 +31,19 @@ describe('placement', () => {
     for (const odd of ['x.0', 'x.-1', 'x.1.5', 'x.y']) expect(shardOfId(odd), odd).toBe(-1);
     expect(shardName('room', 0)).toBe('room');
     expect(shardName('room', 3)).toBe('room#3');
+  });
+
+  it('shard mail keeps each message, text or bytes, in order', () => {
+    const bytes = new Uint8Array(100_000).map((_, i) => i % 251);
+    const mail: ShardMail[] = [
+      { kind: 'broadcast', data: 'hello', except: ['a', 'b.2'] },
+      { kind: 'send', id: 'c.1', data: bytes },
+      { kind: 'close', id: 'd', reason: 'closed by the application' },
+      { kind: 'broadcast', data: new Uint8Array([0, 255]), except: [] },
+    ];
+    expect(decodeMail(encodeMail(mail))).toEqual(mail);
+    expect(() => decodeMail('{"k":"b"}')).toThrow(/array/);
+    expect(() => decodeMail('[{"k":"z"}]')).toThrow(/unknown/);
   });
 
   it('new connections go to the shards in turn', () => {

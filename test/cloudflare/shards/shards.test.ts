@@ -83,6 +83,18 @@ describe('a hub over four Durable Objects', () => {
     });
     expect(sender.frames).not.toContain('hello everyone');
 
+    // A burst from one hook arrives everywhere in the order it was made; binary frames as bytes.
+    for (let i = 0; i < 50; i++) sender.ws.send(`all:burst ${i}`);
+    sender.ws.send('bin:bytes across shards');
+    const burst = Array.from({ length: 50 }, (_, i) => `burst ${i}`);
+    await eventually(async () => {
+      for (const peer of all) {
+        if (peer === sender) continue;
+        expect(peer.frames.filter((f) => typeof f === 'string' && f.startsWith('burst '))).toEqual(burst);
+        expect(peer.frames.some((f) => f instanceof Uint8Array && new TextDecoder().decode(f) === 'bytes across shards')).toBe(true);
+      }
+    });
+
     // From shard 1 to a connection on shard 3, by its id alone.
     const from = all.find((p) => shardOfId(p.id) === 1)!;
     const to = all.find((p) => shardOfId(p.id) === 3)!;

@@ -4,6 +4,7 @@
  * code on any shard:
  *
  *   all:<text>        broadcast `<text>` to the hub, except the sender
+ *   bin:<text>        broadcast `<text>`'s UTF-8 bytes as a binary frame, except the sender
  *   to:<id>:<text>    send `<text>` to connection <id>, on whatever shard
  *   who               answer `who:` + the hub's presence as JSON (`hubPresence()`)
  *
@@ -18,6 +19,7 @@ export class ShardedHub extends KeepaliveHub {
   override async onMessage(conn: Connection, data: AppData) {
     if (typeof data !== 'string') return;
     if (data.startsWith('all:')) this.broadcast(data.slice(4), { except: conn });
+    else if (data.startsWith('bin:')) this.broadcast(new TextEncoder().encode(data.slice(4)), { except: conn });
     else if (data.startsWith('to:')) {
       const [, id, ...text] = data.split(':');
       const target = this.connection(id!);
