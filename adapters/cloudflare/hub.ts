@@ -279,7 +279,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       this.#name = hub;
       this.ctx.storage.kv.put(HUB_NAME_KEY, hub);
     }
-    const shard = Number(request.headers.get(SHARD_HEADER) ?? 0);
+    const shard = this.#links ? Number(request.headers.get(SHARD_HEADER) ?? 0) : 0;
     if (shard !== this.#shard && Number.isInteger(shard) && shard >= 0) {
       this.#shard = shard;
       this.ctx.storage.kv.put(SHARD_KEY, shard);

@@ -65,7 +65,9 @@ function toShard(c: Context<App>, hub: string, shard: number, path: string): Pro
   const forwarded = new Request(url, c.req.raw);
   // The object learns its own name (and shard) from this: events and webhooks carry it.
   forwarded.headers.set(HUB_HEADER, hub);
+  // Only ever ours: a client's own would name a shard the hub does not have.
   if (shard > 0 || hubConfig(c.env).shards > 1) forwarded.headers.set(SHARD_HEADER, String(shard));
+  else forwarded.headers.delete(SHARD_HEADER);
   return stub.fetch(forwarded);
 }
 

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { connectionIdOn, shardName, shardOfId, shardOfSession, ShardTurns } from '../../../adapters/cloudflare/shards.ts';
+import { hubConfig } from '../../../adapters/cloudflare/config.ts';
 import { decodeMail, encodeMail, type ShardMail } from '../../../adapters/cloudflare/shard-mail.ts';
 import { createSessionSecret } from '../../../runtime/internal.ts';
 
@@ -44,6 +45,12 @@ describe('placement', () => {
     expect(decodeMail(encodeMail(mail))).toEqual(mail);
     expect(() => decodeMail('{"k":"b"}')).toThrow(/array/);
     expect(() => decodeMail('[{"k":"z"}]')).toThrow(/unknown/);
+  });
+
+  it('KEEPALIVE_SHARDS is a whole number from 1 to 32, named when wrong', () => {
+    expect(hubConfig({}).shards).toBe(1);
+    expect(hubConfig({ KEEPALIVE_SHARDS: '32' }).shards).toBe(32);
+    for (const bad of ['0', '33', '2.5', 'four']) expect(() => hubConfig({ KEEPALIVE_SHARDS: bad }), bad).toThrow(/KEEPALIVE_SHARDS/);
   });
 
   it('new connections go to the shards in turn', () => {

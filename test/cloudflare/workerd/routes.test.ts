@@ -25,6 +25,22 @@ describe('Worker routes', () => {
     expect(await codec.json()).toEqual({ error: 'unknown codec "json": use text (default) or libvirt' });
   });
 
+  it('a hub of one shard (the default) ignores a shard named by the client: plain ids, no retirement', async () => {
+    const hub = `one-shard-${crypto.randomUUID()}`;
+    const response = await get(`/connect/${hub}`, { headers: { Upgrade: 'websocket', 'x-keepalive-shard': '3' } });
+    expect(response.status).toBe(101);
+    const ws = response.webSocket!;
+    ws.accept();
+    expect(response.headers.get('x-keepalive-connection')).toMatch(/^[\w-]{21}$/);
+    // Sent to the object directly too (only the Worker and sibling shards can): still shard 0.
+    const direct = await hubStub(hub).fetch('http://hub.test/connect', { headers: { Upgrade: 'websocket', 'x-keepalive-shard': '3' } });
+    expect(direct.headers.get('x-keepalive-connection')).toMatch(/^[\w-]{21}$/);
+    direct.webSocket!.accept();
+    expect(hubConfig({}).shards).toBe(1);
+    ws.close(1000, 'done');
+    direct.webSocket!.close(1000, 'done');
+  });
+
   it('lists a hub\'s connections at /actors/<hub> with the token only, and only that hub\'s', async () => {
     const a = await connect('routes-a');
     const b = await connect('routes-b');
