@@ -92,21 +92,32 @@ async function toHub(c: Context<App>, path: HubRoute): Promise<Response> {
     return toShard(c, hub, 0, path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path);
   }
   const ask = (shard: number) => toShard(c, hub, shard, path);
-  switch (path) {
-    case '/presence':
-    case '/actors':
-      return c.json(await everyShard(shards, ask));
-    case '/stats':
-      return c.json({ shards: (await eachShard<object>(shards, ask)).map((stats, shard) => ({ shard, ...stats })) });
-    case '/metrics': {
-      const texts = await Promise.all(Array.from({ length: shards }, async (_, shard) => ({ labels: { shard: String(shard) }, text: await (await ask(shard)).text() })));
-      return c.body(mergeExpositions(texts), 200, { 'content-type': METRICS_CONTENT_TYPE });
+  try {
+    switch (path) {
+      case '/presence':
+      case '/actors':
+        return c.json(await everyShard(shards, ask));
+      case '/stats':
+        return c.json({ shards: (await eachShard<object>(shards, ask)).map((stats, shard) => ({ shard, ...stats })) });
+      case '/metrics': {
+        const texts = await Promise.all(
+          Array.from({ length: shards }, async (_, shard) => {
+            const response = await ask(shard);
+            if (!response.ok) throw new Error(`shard ${shard} answered ${response.status}: ${await response.text()}`);
+            return { labels: { shard: String(shard) }, text: await response.text() };
+          }),
+        );
+        return c.body(mergeExpositions(texts), 200, { 'content-type': METRICS_CONTENT_TYPE });
+      }
+      case '/inspect/events':
+        return toShard(c, hub, 0, `/inspect/${hub}/0/events`);
+      case '/inspect':
+        // Each shard's page is its own (`/inspect/<hub>/<shard>`); the hub's page is shard 0's.
+        return c.redirect(`/inspect/${hub}/0${new URL(c.req.url).search}`, 302);
     }
-    case '/inspect/events':
-      return toShard(c, hub, 0, `/inspect/${hub}/0/events`);
-    case '/inspect':
-      // Each shard's page is its own (`/inspect/<hub>/<shard>`); the hub's page is shard 0's.
-      return c.redirect(`/inspect/${hub}/0${new URL(c.req.url).search}`, 302);
+  } catch (error) {
+    // One shard away (reset mid-deploy, overloaded): say which, rather than answer part of the hub.
+    return c.json({ error: `hub "${hub}": ${error instanceof Error ? error.message : String(error)}` }, 502);
   }
 }
 

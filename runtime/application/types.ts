@@ -79,13 +79,14 @@ export interface Hub {
   readonly name: string;
   /**
    * Sends to every connection of the WebSocket text dialect that has a socket; returns how
-   * many of this process's got it (in a clustered hub the other processes send theirs).
+   * many of this process's got it (in a clustered hub the other processes send theirs; in a
+   * sharded Durable Object hub, the other shards).
    */
   broadcast(data: AppData, options?: BroadcastOptions): number;
-  /** Every connection the hub holds now (in a clustered hub, on every process). */
+  /** Every connection the hub holds now (in a clustered hub, on every process; in a sharded Durable Object hub, this shard's). */
   connections(): Connection[];
   connection(id: ConnectionId): Connection | undefined;
-  /** What `GET /presence` answers. */
+  /** What `GET /presence` answers (a sharded Durable Object hub: this shard's; `hubPresence()` is the hub's). */
   presence(): PresenceEntry[];
 }
 
