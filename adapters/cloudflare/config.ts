@@ -30,7 +30,7 @@ export interface Env {
   KEEPALIVE_ALARM_SLACK?: string;
   /** Durable Objects only: keep wake-up counters in storage (one row write per wake-up). */
   KEEPALIVE_COUNT_WAKES?: string;
-  /** Durable Objects only: how many objects each hub is spread over (1 to 64, default 1; docs/cloudflare.md). */
+  /** Durable Objects only: how many objects each hub is spread over (1 to 32, default 1; docs/cloudflare.md). */
   KEEPALIVE_SHARDS?: string;
 }
 

@@ -83,21 +83,27 @@ export function shardRequest(url: string | URL, hub: string, shard: number, hubH
   return request;
 }
 
-/** Asks every shard of a hub at once for its JSON answer, in shard order. */
-export function eachShard<T>(shards: number, ask: (shard: number) => Promise<Response>): Promise<T[]> {
-  return Promise.all(
-    Array.from({ length: shards }, async (_, shard) => {
-      const response = await ask(shard);
-      if (!response.ok) throw new Error(`shard ${shard} answered ${response.status}: ${await response.text()}`);
-      return (await response.json()) as T;
-    }),
-  );
+/** Shards 0 to `shards` - 1. */
+export function allShards(shards: number): number[] {
+  return Array.from({ length: shards }, (_, shard) => shard);
 }
 
-/** Every shard's list (`/presence`, `/actors`) joined into one, each row naming its shard. */
-export async function everyShard<Row extends object>(shards: number, ask: (shard: number) => Promise<Response>): Promise<(Row & { shard: number })[]> {
-  const lists = await eachShard<Row[]>(shards, ask);
-  return lists.flatMap((rows, shard) => rows.map((row) => ({ ...row, shard })));
+/**
+ * Asks these shards at once and reads each answer (JSON by default), in the order given.
+ * Any shard that does not answer 2xx fails the whole: a hub-wide answer is never partial.
+ */
+export function askShards<T>(
+  shards: readonly number[],
+  ask: (shard: number) => Promise<Response>,
+  read: (response: Response) => Promise<T> = (response) => response.json() as Promise<T>,
+): Promise<T[]> {
+  return Promise.all(
+    shards.map(async (shard) => {
+      const response = await ask(shard);
+      if (!response.ok) throw new Error(`shard ${shard} answered ${response.status}: ${await response.text()}`);
+      return read(response);
+    }),
+  );
 }
 
 export interface ShardLinksOptions {
@@ -159,18 +165,11 @@ export class ShardLinks implements RemoteHub {
     return true;
   }
 
-  /** Every shard's presence but this one's (the caller has its own at hand). */
+  /** Every shard's presence but this one's (the caller has its own at hand); each row names its shard. */
   async others(): Promise<PresenceEntry[]> {
-    const here = this.#options.shard();
-    const rows = await Promise.all(
-      Array.from({ length: this.#options.shards }, async (_, shard) => {
-        if (shard === here) return [];
-        const response = await this.#call(shard, SHARD_ROUTES.presence, { method: 'GET' });
-        if (!response.ok) throw new Error(`shard ${shard} answered ${response.status} to presence`);
-        return (await response.json()) as PresenceEntry[];
-      }),
-    );
-    return rows.flat();
+    const siblings = allShards(this.#options.shards).filter((shard) => shard !== this.#options.shard());
+    const lists = await askShards<PresenceEntry[]>(siblings, (shard) => this.#call(shard, SHARD_ROUTES.presence, { method: 'GET' }));
+    return lists.flat();
   }
 
   /**

@@ -18,15 +18,16 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { ERRORS, isSessionSecret, mergeExpositions, METRICS_CONTENT_TYPE, refusal, requireToken, SESSION_PARAM } from '../../runtime/internal.ts';
-import { hubConfig, type Env } from './config.ts';
+import { hubConfig, type Env, type HubConfig } from './config.ts';
 import { HUB_HEADER } from './hub.ts';
-import { eachShard, everyShard, SHARD_HEADER, shardName, shardOfSession, ShardTurns } from './shards.ts';
+import { allShards, askShards, SHARD_HEADER, shardName, shardOfSession, ShardTurns } from './shards.ts';
 
 export const DEFAULT_HUB = 'default';
 /** Hub names become Durable Object names: short and plain, so a URL cannot mint odd ones. */
 const HUB_NAME = /^[\w.-]{1,64}$/;
 
-type App = { Bindings: Env };
+/** `config`: the vars, parsed once per request by `validConfig`. */
+type App = { Bindings: Env; Variables: { config: HubConfig } };
 
 /** Deployed, connection state is never public: without a configured token the route is refused. */
 const tokenRequired: MiddlewareHandler<App> = async (c, next) => {
@@ -40,7 +41,7 @@ const tokenRequired: MiddlewareHandler<App> = async (c, next) => {
 /** Bad vars answer with what is wrong instead of a bare 500 from the object's constructor. */
 const validConfig: MiddlewareHandler<App> = async (c, next) => {
   try {
-    hubConfig(c.env);
+    c.set('config', hubConfig(c.env));
   } catch (error) {
     return c.json({ error: error instanceof Error ? error.message : String(error) }, 500);
   }
@@ -59,6 +60,7 @@ function hubOf(c: Context<App>): string | Response {
 
 /** Forwards the request to one shard of the hub, at `path`. A hub of one shard is asked exactly as before sharding. */
 function toShard(c: Context<App>, hub: string, shard: number, path: string): Promise<Response> {
+  const sharded = c.get('config').shards > 1;
   const url = new URL(c.req.url);
   url.pathname = path;
   const stub = c.env.KEEPALIVE_HUB.get(c.env.KEEPALIVE_HUB.idFromName(shardName(hub, shard)));
@@ -66,7 +68,7 @@ function toShard(c: Context<App>, hub: string, shard: number, path: string): Pro
   // The object learns its own name (and shard) from this: events and webhooks carry it.
   forwarded.headers.set(HUB_HEADER, hub);
   // Only ever ours: a client's own would name a shard the hub does not have.
-  if (shard > 0 || hubConfig(c.env).shards > 1) forwarded.headers.set(SHARD_HEADER, String(shard));
+  if (sharded) forwarded.headers.set(SHARD_HEADER, String(shard));
   else forwarded.headers.delete(SHARD_HEADER);
   return stub.fetch(forwarded);
 }
@@ -84,7 +86,7 @@ async function toHub(c: Context<App>, path: HubRoute): Promise<Response> {
   if (typeof hub !== 'string') return hub;
   // Answered here as the hub would (runtime/hub/connect.ts), without waking its object.
   if (path === '/connect' && c.req.header('upgrade')?.toLowerCase() !== 'websocket') return refusal(426, ERRORS.upgrade);
-  const shards = hubConfig(c.env).shards;
+  const shards = c.get('config').shards;
   if (path === '/connect') return toShard(c, hub, await connectShard(c, shards), path);
   if (shards === 1) {
     // The object serves the inspector at the public path (the default hub's as /inspect/default),
@@ -92,22 +94,18 @@ async function toHub(c: Context<App>, path: HubRoute): Promise<Response> {
     return toShard(c, hub, 0, path.startsWith('/inspect') ? path.replace('/inspect', `/inspect/${hub}`) : path);
   }
   const ask = (shard: number) => toShard(c, hub, shard, path);
+  const every = allShards(shards);
   try {
     switch (path) {
       case '/presence':
       case '/actors':
-        return c.json(await everyShard(shards, ask));
+        // Each shard's rows name it already (its `shard`).
+        return c.json((await askShards<object[]>(every, ask)).flat());
       case '/stats':
-        return c.json({ shards: (await eachShard<object>(shards, ask)).map((stats, shard) => ({ shard, ...stats })) });
+        return c.json({ shards: (await askShards<object>(every, ask)).map((stats, shard) => ({ shard, ...stats })) });
       case '/metrics': {
-        const texts = await Promise.all(
-          Array.from({ length: shards }, async (_, shard) => {
-            const response = await ask(shard);
-            if (!response.ok) throw new Error(`shard ${shard} answered ${response.status}: ${await response.text()}`);
-            return { labels: { shard: String(shard) }, text: await response.text() };
-          }),
-        );
-        return c.body(mergeExpositions(texts), 200, { 'content-type': METRICS_CONTENT_TYPE });
+        const texts = await askShards(every, ask, (response) => response.text());
+        return c.body(mergeExpositions(texts.map((text, shard) => ({ labels: { shard: String(shard) }, text }))), 200, { 'content-type': METRICS_CONTENT_TYPE });
       }
       case '/inspect/events':
         return toShard(c, hub, 0, `/inspect/${hub}/0/events`);
@@ -126,7 +124,7 @@ async function toShardInspector(c: Context<App>, events: boolean): Promise<Respo
   const hub = hubOf(c);
   if (typeof hub !== 'string') return hub;
   const shard = Number(c.req.param('shard'));
-  const shards = hubConfig(c.env).shards;
+  const shards = c.get('config').shards;
   if (shards === 1 || !(shard < shards)) return c.json({ error: `hub "${hub}" has ${shards} shard${shards === 1 ? '' : 's'}` }, 404);
   return toShard(c, hub, shard, `/inspect/${hub}/${shard}${events ? '/events' : ''}`);
 }

@@ -139,7 +139,6 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   });
   if (metered) metrics.attach(host, application, platform.cluster);
   const cluster = platform.cluster;
-  const remote = cluster ?? platform.shards;
   const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
     host,
@@ -150,7 +149,6 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
     cluster,
-    here: remote && (() => remote.here),
     metrics: metered ? () => metrics.render() : undefined,
     extend: (app) => platform.extend?.(app, host),
   });

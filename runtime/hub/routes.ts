@@ -15,7 +15,6 @@ import { Hono } from 'hono';
 import type { Context, MiddlewareHandler } from 'hono';
 import type { Host } from '../host.ts';
 import type { Application } from '../application/application.ts';
-import type { HubPlace } from '../application/remote.ts';
 import type { ConnectGate, ConnectTicket } from './connect.ts';
 import { isResponse } from '../application/peer.ts';
 import { CONTENT_TYPE } from '../metrics/exposition.ts';
@@ -36,8 +35,6 @@ export interface RoutesOptions {
   openWithoutToken?: boolean;
   /** More routes: the inspector, a platform's own. */
   extend?: (app: Hono) => void;
-  /** A hub spread over processes or shards: this part's place, on each `/actors` row. */
-  here?: (() => HubPlace) | undefined;
   /** A clustered hub: its view of Redis (on `/healthz`). */
   cluster?: { status(): object } | undefined;
   /** The Prometheus exposition `/metrics` answers (private). */
@@ -45,7 +42,7 @@ export interface RoutesOptions {
 }
 
 export function hubRoutes(options: RoutesOptions): Hono {
-  const { host, application, gate, cluster, here } = options;
+  const { host, application, gate, cluster } = options;
   const app = new Hono();
 
   app.get('/healthz', (c) => {
@@ -56,9 +53,9 @@ export function hubRoutes(options: RoutesOptions): Hono {
 
   const guard = privateRoute(options.token, options.openWithoutToken ?? false);
   app.get('/actors', guard, (c) => {
-    if (!here) return c.json(host.list());
-    const place = here();
-    return c.json(host.list().map((view) => ({ ...view, ...place })));
+    // A hub spread over processes or shards: each row names this part's place.
+    const here = application.here;
+    return c.json(here ? host.list().map((view) => ({ ...view, ...here })) : host.list());
   });
   app.get('/presence', guard, (c) => c.json(application.presence()));
   const metrics = options.metrics;
