@@ -17,16 +17,16 @@ export function shardRoutes(application: () => Application): Hono {
     } catch (error) {
       return c.json({ error: `not shard mail: ${error instanceof Error ? error.message : String(error)}` }, 400);
     }
-    const app = application();
+    const hub = application();
     let sent = 0;
     let missing = 0;
     for (const m of mail) {
       if (m.kind === 'broadcast') {
-        sent += app.broadcastHere(m.data, new Set(m.except));
+        sent += hub.broadcastHere(m.data, new Set(m.except));
         continue;
       }
       // Only this shard's own: a handle here never forwards again.
-      const conn = app.connection(m.id);
+      const conn = hub.connection(m.id);
       if (!conn) missing++;
       else if (m.kind === 'send') sent += conn.send(m.data) ? 1 : 0;
       else conn.close(m.reason);
