@@ -2,7 +2,8 @@
  * Two ways to run one connection's statechart, chosen by the host:
  *
  * - `SnapshotStepper` (default): the connection is just its XState snapshot (~0.8 KiB
- *   against ~3.9 KiB for a live actor, measured with 20,000 connections), stepped with
+ *   against ~3.9 KiB for a live actor, measured with 20,000 connections), kept in place
+ *   from step to step (below), stepped with
  *   the machine's own `transition(snapshot, event, scope)`. XState's exported
  *   `transition()` builds a throwaway actor on every call (about 41,000 steps/s here);
  *   one scope shared by the whole host steps about 240,000/s, close to `actor.send`.
@@ -68,27 +69,86 @@ function collect(out: KeepaliveEmitted[]): void {
   pending.length = 0;
 }
 
+/** What a snapshot shares with every other in the same states: interned per configuration. */
+interface Shape {
+  value: KeepaliveSnapshot['value'];
+  _nodes: KeepaliveSnapshot['_nodes'];
+  tags: KeepaliveSnapshot['tags'];
+}
+const shapes = new Map<object, Shape>();
+/** Children and history this machine never has (no invocations, no history states). */
+const NO_CHILDREN = Object.freeze({}) as KeepaliveSnapshot['children'];
+const NO_HISTORY = Object.freeze({}) as KeepaliveSnapshot['historyValue'];
+
+/** The one atomic (or final) state a snapshot of this machine is in: it has no parallel states. */
+function leafOf(snapshot: KeepaliveSnapshot): object {
+  const nodes = snapshot._nodes;
+  for (let i = nodes.length - 1; i >= 0; i--) if (nodes[i]!.type === 'atomic' || nodes[i]!.type === 'final') return nodes[i]!;
+  throw new Error('keepalive snapshot without an atomic state');
+}
+
+function shapeOf(snapshot: KeepaliveSnapshot): Shape {
+  const leaf = leafOf(snapshot);
+  let shape = shapes.get(leaf);
+  if (!shape) shapes.set(leaf, (shape = { value: snapshot.value, _nodes: snapshot._nodes, tags: snapshot.tags }));
+  return shape;
+}
+
+const isEmpty = (o: object) => {
+  for (const _ in o) return false;
+  return true;
+};
+
+/**
+ * The state of one connection: a snapshot object of its own, updated in place after each
+ * step. Everything XState builds in a step (the next snapshot, its context, value, tags)
+ * dies young, in the scavenger's nursery; what lives from one interval to the next is this
+ * object, its context and shapes shared by every connection in the same state. A step's
+ * snapshot kept as is would live a whole interval, long enough to be promoted, and the old
+ * generation would fill with them between full collections (figure 9's RSS climb).
+ */
 export class SnapshotStepper implements Stepper {
-  snapshot: KeepaliveSnapshot;
+  readonly snapshot: KeepaliveSnapshot;
 
   constructor(start: StepperStart, out: KeepaliveEmitted[]) {
     pending.length = 0;
-    this.snapshot =
+    const first =
       'input' in start
         ? keepaliveMachine.getInitialSnapshot(scope(), start.input)
         : keepaliveMachine.restoreSnapshot(start.snapshot as Parameters<typeof keepaliveMachine.restoreSnapshot>[0], scope());
     collect(out);
+    this.snapshot = { ...first, context: { ...first.context } };
+    adopt(this.snapshot, first);
   }
 
   step(event: KeepaliveEvent, out: KeepaliveEmitted[]): void {
     pending.length = 0;
-    this.snapshot = keepaliveMachine.transition(this.snapshot, event, scope());
+    const next = keepaliveMachine.transition(this.snapshot, event, scope());
     collect(out);
+    if (next !== this.snapshot) adopt(this.snapshot, next);
   }
 
+  /** A copy: the context here changes in place, a stored record must not. */
   persisted(): Snapshot<unknown> {
-    return keepaliveMachine.getPersistedSnapshot(this.snapshot);
+    const persisted = keepaliveMachine.getPersistedSnapshot(this.snapshot) as Snapshot<unknown> & { context: object };
+    const copy: Snapshot<unknown> & { context: object } = { ...persisted, context: { ...persisted.context } };
+    return copy;
   }
+}
+
+/** Writes `next` into the connection's own snapshot, without keeping anything the step allocated. */
+function adopt(into: KeepaliveSnapshot, next: KeepaliveSnapshot): void {
+  const shape = shapeOf(next);
+  const target = into as { -readonly [K in keyof KeepaliveSnapshot]: KeepaliveSnapshot[K] };
+  target.status = next.status;
+  target.output = next.output;
+  target.error = next.error;
+  target.value = shape.value;
+  target._nodes = shape._nodes;
+  target.tags = shape.tags;
+  target.children = isEmpty(next.children) ? NO_CHILDREN : next.children;
+  target.historyValue = isEmpty(next.historyValue) ? NO_HISTORY : next.historyValue;
+  if (next.context !== into.context) Object.assign(into.context, next.context);
 }
 
 export class ActorStepper implements Stepper {

@@ -14,7 +14,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { abandonsPeer, closeCode, closeReason, type AcceptSocket, type ConnectGate, type ConnectTicket, type Frame, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/internal.ts';
+import { abandonsPeer, closeCode, closeReason, type AcceptSocket, type ConnectGate, type ConnectionId, type ConnectTicket, type Frame, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/internal.ts';
 
 /** What the HTTP layer hands the app with each request (@hono/node-server's `env`). */
 interface NodeBindings {
@@ -34,7 +34,7 @@ export class NodeUpgrades {
 
   /** The hub's `accept`: an admitted request is remembered for the upgrade below. */
   acceptor(parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate }): AcceptSocket {
-    this.#parts = parts;
+    this.#parts = { ...parts, log: this.#log };
     return (c, ticket) => {
       const incoming = (c.env as NodeBindings | undefined)?.incoming;
       if (!incoming) return Response.json({ error: 'not a Node upgrade request' }, { status: 500 });
@@ -44,7 +44,7 @@ export class NodeUpgrades {
     };
   }
 
-  #parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate } | undefined;
+  #parts: Parts | undefined;
 
   /** Routes every upgrade request of `http` through `app`. */
   listen(http: HttpServer, app: Hono): void {
@@ -68,7 +68,7 @@ export class NodeUpgrades {
     this.#admitted.delete(request);
     if (!ticket || !this.#parts) return refuse(socket, response);
     const parts = this.#parts;
-    this.wss.handleUpgrade(request, socket, head, (ws) => bind(ws, ticket, parts, this.#log));
+    this.wss.handleUpgrade(request, socket, head, (ws) => bind(ws, ticket, parts));
   }
 }
 
@@ -82,43 +82,88 @@ async function refuse(socket: Duplex, response: Response): Promise<void> {
   socket.end(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), body]));
 }
 
+/** What every socket of one server is bound to. */
+interface Parts {
+  host: Host;
+  sockets: SocketRegistry;
+  gate: ConnectGate;
+  log: (line: string) => void;
+}
+
+/**
+ * One upgraded socket as the host sees it. Its listeners are shared by every socket (they
+ * find their peer on `this`, the socket they fire on): closures per socket would be memory
+ * every peer pays for its whole life.
+ */
+class WsPeer implements PeerSocket {
+  id: ConnectionId | undefined = undefined;
+  readonly ws: WebSocket;
+  readonly parts: Parts;
+
+  constructor(ws: WebSocket, parts: Parts) {
+    this.ws = ws;
+    this.parts = parts;
+  }
+
+  send(frame: Frame): void {
+    if (outgoing.length === 0) queueMicrotask(flushOutgoing);
+    outgoing.push(this.ws, frame);
+  }
+
+  close(reason: string): void {
+    flushOutgoing();
+    this.ws.close(closeCode(reason), closeReason(reason));
+    // A dead peer (or one that never advertised) may never finish the close handshake:
+    // the close frame goes out with its reason, then the socket is let go now, not after
+    // ws's 30 s close timeout.
+    if (abandonsPeer(reason)) this.ws.terminate();
+  }
+
+  /** Still the socket of its connection: not closed by the host, replaced by a resume, or let go on a restart. */
+  get current(): boolean {
+    return this.id !== undefined && this.parts.sockets.get(this.id) === this;
+  }
+}
+
+const PEER = Symbol('keepalive peer');
+type BoundSocket = WebSocket & { [PEER]: WsPeer };
+const peerOf = (ws: WebSocket): WsPeer => (ws as BoundSocket)[PEER];
+
 /** The upgraded socket, bound to its connection (or closed, if the hub changed meanwhile). */
-function bind(ws: WebSocket, ticket: ConnectTicket, parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate }, log: (line: string) => void): void {
-  const { host, sockets, gate } = parts;
-  ws.on('error', (error) => log(`websocket error: ${error.message}`));
-  const peer: PeerSocket = {
-    send: (frame) => {
-      if (outgoing.length === 0) queueMicrotask(flushOutgoing);
-      outgoing.push(ws, frame);
-    },
-    close: (reason) => {
-      flushOutgoing();
-      ws.close(closeCode(reason), closeReason(reason));
-      // A dead peer (or one that never advertised) may never finish the close handshake:
-      // the close frame goes out with its reason, then the socket is let go now, not after
-      // ws's 30 s close timeout.
-      if (abandonsPeer(reason)) ws.terminate();
-    },
-  };
-  const bound = gate.attach(ticket, peer);
+function bind(ws: WebSocket, ticket: ConnectTicket, parts: Parts): void {
+  const peer = new WsPeer(ws, parts);
+  (ws as BoundSocket)[PEER] = peer;
+  ws.on('error', onError);
+  const bound = parts.gate.attach(ticket, peer);
   if (typeof bound !== 'string') return ws.close(bound.code, bound.error);
-  const id = bound;
-  ws.on('message', (data: RawData, isBinary: boolean) => {
-    // Not ours any more: closed by the host, replaced by a resume, or let go on a restart.
-    if (sockets.get(id) !== peer) return;
-    // Binary frames as plain Uint8Array views (no copy), as on every other runtime.
-    if (!isBinary) host.receive(id, data.toString());
-    else if (data instanceof ArrayBuffer) host.receive(id, new Uint8Array(data));
-    else {
-      const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
-      host.receive(id, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    }
-  });
-  ws.on('close', (code: number, reason: Buffer) => {
-    if (sockets.get(id) !== peer) return;
-    const text = reason.toString();
-    gate.socketGone(id, code, text ? `peer closed: ${text}` : undefined);
-  });
+  peer.id = bound;
+  ws.on('message', onMessage);
+  ws.on('close', onClose);
+}
+
+function onError(this: WebSocket, error: Error): void {
+  peerOf(this).parts.log(`websocket error: ${error.message}`);
+}
+
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  const peer = peerOf(this);
+  if (!peer.current) return;
+  const { host } = peer.parts;
+  const id = peer.id!;
+  // Binary frames as plain Uint8Array views (no copy), as on every other runtime.
+  if (!isBinary) host.receive(id, data.toString());
+  else if (data instanceof ArrayBuffer) host.receive(id, new Uint8Array(data));
+  else {
+    const bytes = Array.isArray(data) ? Buffer.concat(data) : data;
+    host.receive(id, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+}
+
+function onClose(this: WebSocket, code: number, reason: Buffer): void {
+  const peer = peerOf(this);
+  if (!peer.current) return;
+  const text = reason.toString();
+  peer.parts.gate.socketGone(peer.id!, code, text ? `peer closed: ${text}` : undefined);
 }
 
 /** Socket, frame, socket, frame...: one flat array, no object per frame. */
