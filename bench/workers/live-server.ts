@@ -4,10 +4,14 @@
  *
  *   node bench/workers/live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS
  *
- * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC), `stop`.
+ * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC),
+ * `snapshot {path}` (a heap snapshot after a full GC, and the process's memory then),
+ * `allocations {seconds, promotedOnly}` (sampled allocation sites; with `promotedOnly`,
+ * of the objects that outlive a scavenge: what fills the old generation), `stop`.
  */
 import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../adapters/node/server.ts';
@@ -23,6 +27,12 @@ export interface LiveWindow {
   cpuPercent: number;
   rssMiB: number;
   heapMiB: number;
+  /** V8's heap as reserved (heapTotal): the used part and the room garbage takes between collections. */
+  heapTotalMiB: number;
+  /** Memory outside the V8 heap that JS objects hold (buffers). */
+  externalMiB: number;
+  /** Physical size of each V8 heap space (new_space: the young generation's semi-spaces). */
+  spacesMiB: Record<string, number>;
   loopDelayP99Ms: number;
   loopDelayMaxMs: number;
   connections: number;
@@ -108,6 +118,9 @@ async function windows(seconds: number, window: number): Promise<void> {
       cpuPercent: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
       rssMiB: memory.rss / 2 ** 20,
       heapMiB: memory.heapUsed / 2 ** 20,
+      heapTotalMiB: memory.heapTotal / 2 ** 20,
+      externalMiB: memory.external / 2 ** 20,
+      spacesMiB: Object.fromEntries(getHeapSpaceStatistics().map((space) => [space.space_name, space.physical_space_size / 2 ** 20])),
       loopDelayP99Ms: delay.percentile(99) / 1e6,
       loopDelayMaxMs: delay.max / 1e6,
       connections: served.size(),
@@ -119,6 +132,34 @@ async function windows(seconds: number, window: number): Promise<void> {
   }
 }
 
+/** Allocation sites by bytes allocated over `seconds`; `promotedOnly`: of the objects that survived a scavenge (then died or not). */
+async function allocationSites(seconds: number, promotedOnly: boolean): Promise<{ site: string; bytes: number }[]> {
+  const session = new Session();
+  session.connect();
+  try {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    // Promoted only: objects still live, plus those a full GC collected; not those the scavenger did.
+    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promotedOnly });
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    const { profile: garbage } = await session.post('HeapProfiler.getSamplingProfile');
+    await session.post('HeapProfiler.stopSampling');
+    const bySite = new Map<string, number>();
+    const walk = (node: (typeof garbage)['head'], stack: string[]) => {
+      const frame = node.callFrame;
+      const here = frame.url ? `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules\/)?/, '')}:${frame.lineNumber + 1}` : frame.functionName || '(root)';
+      const path = [here, ...stack].slice(0, 3);
+      const site = path.join(' < ');
+      if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
+      for (const child of node.children) walk(child, path);
+    };
+    walk(garbage.head, []);
+    return [...bySite].map(([site, bytes]) => ({ site, bytes: bytes / seconds })).sort((a, b) => b.bytes - a.bytes).slice(0, 25);
+  } finally {
+    session.disconnect();
+  }
+}
+
 onCommand((command) => {
   if (command.type === 'status') report({ type: 'status', connections: served.size(), deaths: served.deaths() });
   else if (command.type === 'measure') void measureWindows(Number(command.seconds), Number(command.window));
@@ -126,6 +167,13 @@ onCommand((command) => {
     // Live heap (after a full collection), for leak checks between windows; never inside one.
     (globalThis as { gc?: () => void }).gc?.();
     report({ type: 'heap', liveMiB: process.memoryUsage().heapUsed / 2 ** 20, connections: served.size() });
+  } else if (command.type === 'snapshot') {
+    (globalThis as { gc?: () => void }).gc?.();
+    const memory = process.memoryUsage();
+    writeHeapSnapshot(String(command.path));
+    report({ type: 'snapshot', connections: served.size(), memory });
+  } else if (command.type === 'allocations') {
+    void allocationSites(Number(command.seconds), command.promotedOnly === true).then((sites) => report({ type: 'allocations', connections: served.size(), sites }));
   } else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
 });
 // RSS before any peer connects: figure 9 counts RSS per connection above it.
