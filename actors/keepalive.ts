@@ -162,6 +162,21 @@ function tallyInbound(context: KeepaliveContext, event: KeepaliveEvent, answerin
   };
 }
 
+/** A sign of life in a state that answers PINGs: the peer's silence, and our interval, start again at `at`. */
+function signOfLifeUpdate(context: KeepaliveContext, event: KeepaliveEvent) {
+  return { ...tallyInbound(context, event, true), lastSignOfLife: event.at, intervalStart: event.at, unanswered: 0, wakeAt: wakeAfter(context, event.at) };
+}
+
+/**
+ * A PING sent with `unanswered` before it. virkeepalive.c anchors the next interval at the
+ * moment the PING really left (`intervalStart = now`), so a late tick still gives the
+ * peer a full interval.
+ */
+function pingUpdate(context: KeepaliveContext, unanswered: number, event: KeepaliveEvent) {
+  const at = event.type === 'peer.message' && event.tick !== undefined ? event.tick : event.at;
+  return { pingsSent: context.pingsSent + 1, unanswered: unanswered + 1, intervalStart: at, wakeAt: at + context.interval };
+}
+
 const machineSetup = setup({
   types: {
     context: {} as KeepaliveContext,
@@ -195,31 +210,17 @@ const machineSetup = setup({
       ...tallyInbound(context, event, false),
       lastSignOfLife: event.at,
     })),
-    signOfLife: assign(({ context, event }) => ({
-      ...tallyInbound(context, event, true),
-      lastSignOfLife: event.at,
-      intervalStart: event.at,
-      unanswered: 0,
-      wakeAt: wakeAfter(context, event.at),
-    })),
+    signOfLife: assign(({ context, event }) => signOfLifeUpdate(context, event)),
     sendPong: emit({ type: 'send', message: 'PONG' } as const),
     countPong: assign({ pongsSent: ({ context }) => context.pongsSent + 1 }),
     sendPing: emit({ type: 'send', message: 'PING' } as const),
-    // virkeepalive.c anchors the next interval at the moment the PING really left
-    // (`intervalStart = now`), so a late tick still gives the peer a full interval.
-    countPing: assign(({ context, event }) => {
-      const at = event.type === 'peer.message' && event.tick !== undefined ? event.tick : event.at;
-      return { pingsSent: context.pingsSent + 1, unanswered: context.unanswered + 1, intervalStart: at, wakeAt: at + context.interval };
-    }),
+    countPing: assign(({ context, event }) => pingUpdate(context, context.unanswered, event)),
     /**
      * `signOfLife` then `countPing` as one assignment (the sign of life left none
      * unanswered): the host's step on its hot path, once per interval per answering peer.
      * XState builds a whole snapshot per assignment, so one assignment is half the garbage.
      */
-    signOfLifeThenPing: assign(({ context, event }) => {
-      const at = event.type === 'peer.message' && event.tick !== undefined ? event.tick : event.at;
-      return { ...tallyInbound(context, event, true), lastSignOfLife: event.at, pingsSent: context.pingsSent + 1, unanswered: 1, intervalStart: at, wakeAt: at + context.interval };
-    }),
+    signOfLifeThenPing: assign(({ context, event }) => ({ ...signOfLifeUpdate(context, event), ...pingUpdate(context, 0, event) })),
     reanchor: assign(({ context, event }) => ({
       intervalStart: event.at,
       lastSignOfLife: Math.min(context.lastSignOfLife, event.at),
@@ -262,6 +263,9 @@ const ending = {
   close: { target: '#keepalive.closed', actions: ['announceClosed', 'stopTiming'] },
   'peer.closed': { target: '#keepalive.closed', actions: ['announceClosed', 'stopTiming'] },
 } as const;
+
+/** A folded sign of life with the tick by which our next PING is due: one step, one assignment. */
+const pingAfterLife = { guard: 'pingDueAfterLife', actions: ['sendPing', 'signOfLifeThenPing'] } as const;
 
 export const keepaliveMachine = machineSetup.createMachine({
   id: 'keepalive',
@@ -335,7 +339,7 @@ export const keepaliveMachine = machineSetup.createMachine({
         ],
         'peer.pong': [{ guard: 'sendsPings', target: '.watching', actions: 'signOfLife' }, { target: '.passive', actions: 'signOfLife' }],
         'peer.message': [
-          { guard: 'pingDueAfterLife', target: '.probing', actions: ['sendPing', 'signOfLifeThenPing'] },
+          { ...pingAfterLife, target: '.probing' },
           { guard: 'sendsPings', target: '.watching', actions: 'signOfLife' },
           { target: '.passive', actions: 'signOfLife' },
         ],
@@ -362,7 +366,7 @@ export const keepaliveMachine = machineSetup.createMachine({
           tags: [TIMES_PEER],
           on: {
             // As alive's, staying here: no exit and entry, so less work on the host's hot path.
-            'peer.message': { guard: 'pingDueAfterLife', actions: ['sendPing', 'signOfLifeThenPing'] },
+            'peer.message': pingAfterLife,
             tick: [
               { guard: 'clockWentBack', actions: 'reanchor' },
               { guard: 'notDue' },
