@@ -183,17 +183,4 @@ export class HeapSnapshot {
       .map((row) => ({ class: this.classes[this.classOf[row.v]!]!, holder: this.classes[this.classOf[this.idom[row.v]!]!]!, count: row.count, retainedEach: row.retained / row.count }))
       .sort((a, b) => b.retainedEach * b.count - a.retainedEach * a.count);
   }
-
-  /** Within the objects `v` dominates: bytes per class (for one connection's breakdown). */
-  dominatedByClass(v: number): Map<string, number> {
-    const out = new Map<string, number>();
-    for (let w = 0; w < this.count; w++) {
-      let d = w;
-      while (d !== v && d !== 0) d = this.idom[d]!;
-      if (d !== v) continue;
-      const name = this.classes[this.classOf[w]!]!;
-      out.set(name, (out.get(name) ?? 0) + this.selfSize[w]!);
-    }
-    return out;
-  }
 }

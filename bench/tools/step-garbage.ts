@@ -4,9 +4,9 @@
  *
  *   node bench/tools/step-garbage.ts [STEPS]
  */
-import { Session } from 'node:inspector/promises';
 import type { KeepaliveEmitted } from '../../actors/keepalive.ts';
 import { SnapshotStepper } from '../../runtime/stepper.ts';
+import { allocationSites } from '../lib/allocation-sites.ts';
 
 const steps = Number(process.argv[2] ?? 200_000);
 const INTERVAL = 1000;
@@ -21,22 +21,15 @@ const one = () => {
   out.length = 0;
 };
 for (let i = 0; i < 20_000; i++) one();
-const session = new Session();
-session.connect();
-await session.post('HeapProfiler.startSampling', { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
-const t0 = performance.now();
-for (let i = 0; i < steps; i++) one();
-const ms = performance.now() - t0;
-const { profile } = await session.post('HeapProfiler.getSamplingProfile');
-await session.post('HeapProfiler.stopSampling');
-const bySite = new Map<string, number>();
-const walk = (node: (typeof profile)['head'], caller: string) => {
-  const f = node.callFrame;
-  const here = `${f.functionName || '(anonymous)'}${f.url ? ` ${f.url.replace(/^.*\//, '')}:${f.lineNumber + 1}` : ''}`;
-  if (node.selfSize > 0) bySite.set(`${here} < ${caller}`, (bySite.get(`${here} < ${caller}`) ?? 0) + node.selfSize);
-  for (const child of node.children) walk(child, here);
-};
-walk(profile.head, '');
-const total = [...bySite.values()].reduce((s, b) => s + b, 0);
+let ms = 0;
+const sites = await allocationSites(
+  () => {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) one();
+    ms = performance.now() - t0;
+  },
+  { samplingInterval: 256 },
+);
+const total = sites.reduce((sum, { bytes }) => sum + bytes, 0);
 console.log(`${(total / steps).toFixed(0)} bytes allocated per step, ${((ms * 1000) / steps).toFixed(2)} us per step (under the sampler), state ${JSON.stringify(stepper.snapshot.value)}`);
-for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`  ${(bytes / steps).toFixed(0).padStart(6)}  ${site}`);
+for (const { site, bytes } of sites.slice(0, 15)) console.log(`  ${(bytes / steps).toFixed(0).padStart(6)}  ${site}`);

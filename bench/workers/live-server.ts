@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startServer } from '../../adapters/node/server.ts';
 import { startRecipeServer } from '../baselines/ws-recipe-server.ts';
+import { allocationSites } from '../lib/allocation-sites.ts';
 import { onCommand, report } from '../lib/spawn.ts';
 import type { PingWindow } from '../../runtime/host.ts';
 
@@ -132,34 +133,6 @@ async function windows(seconds: number, window: number): Promise<void> {
   }
 }
 
-/** Allocation sites by bytes allocated over `seconds`; `promotedOnly`: of the objects that survived a scavenge (then died or not). */
-async function allocationSites(seconds: number, promotedOnly: boolean): Promise<{ site: string; bytes: number }[]> {
-  const session = new Session();
-  session.connect();
-  try {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    gc?.();
-    // Promoted only: objects still live, plus those a full GC collected; not those the scavenger did.
-    await session.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: !promotedOnly });
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-    const { profile: garbage } = await session.post('HeapProfiler.getSamplingProfile');
-    await session.post('HeapProfiler.stopSampling');
-    const bySite = new Map<string, number>();
-    const walk = (node: (typeof garbage)['head'], stack: string[]) => {
-      const frame = node.callFrame;
-      const here = frame.url ? `${frame.functionName || '(anonymous)'} ${frame.url.replace(/^.*\/(node_modules\/)?/, '')}:${frame.lineNumber + 1}` : frame.functionName || '(root)';
-      const path = [here, ...stack].slice(0, 3);
-      const site = path.join(' < ');
-      if (node.selfSize > 0) bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
-      for (const child of node.children) walk(child, path);
-    };
-    walk(garbage.head, []);
-    return [...bySite].map(([site, bytes]) => ({ site, bytes: bytes / seconds })).sort((a, b) => b.bytes - a.bytes).slice(0, 25);
-  } finally {
-    session.disconnect();
-  }
-}
-
 onCommand((command) => {
   if (command.type === 'status') report({ type: 'status', connections: served.size(), deaths: served.deaths() });
   else if (command.type === 'measure') void measureWindows(Number(command.seconds), Number(command.window));
@@ -173,7 +146,11 @@ onCommand((command) => {
     writeHeapSnapshot(String(command.path));
     report({ type: 'snapshot', connections: served.size(), memory });
   } else if (command.type === 'allocations') {
-    void allocationSites(Number(command.seconds), command.promotedOnly === true).then((sites) => report({ type: 'allocations', connections: served.size(), sites }));
+    const seconds = Number(command.seconds);
+    (globalThis as { gc?: () => void }).gc?.();
+    void allocationSites(() => new Promise((resolve) => setTimeout(resolve, seconds * 1000)), { promotedOnly: command.promotedOnly === true }).then((sites) =>
+      report({ type: 'allocations', connections: served.size(), sites: sites.slice(0, 25).map(({ site, bytes }) => ({ site, bytes: bytes / seconds })) }),
+    );
   } else if (command.type === 'stop') void served.stop().then(() => process.exit(0));
 });
 // RSS before any peer connects: figure 9 counts RSS per connection above it.
