@@ -1,0 +1,158 @@
+/**
+ * The lean transition (runtime/lean-transition.ts) steps the keepalive machine without
+ * XState's per-step snapshots. It must be XState, step for step: same states, context,
+ * tags and emitted events for any trace; it must really take the hot path; and where a
+ * step is outside what it does, it must leave the snapshot untouched for XState.
+ */
+import fc from 'fast-check';
+import { assign, emit, setup } from 'xstate';
+import { describe, expect, it } from 'vitest';
+import { ActorStepper, SnapshotStepper } from '../../runtime/stepper.ts';
+import { leanStep, type MutableSnapshot } from '../../runtime/lean-transition.ts';
+import type { KeepaliveEmitted, KeepaliveEvent, KeepaliveInput, KeepaliveSnapshot } from '../../actors/keepalive.ts';
+
+const view = (s: KeepaliveSnapshot) => ({ value: s.value, status: s.status, context: { ...s.context }, tags: [...s.tags].sort() });
+
+type Gen = { gap: number; kind: 'peer.advertise' | 'peer.ping' | 'peer.pong' | 'peer.message' | 'folded' | 'tick' | 'back' | 'close' | 'peer.closed'; n: number };
+
+function events(trace: Gen[], interval: number): KeepaliveEvent[] {
+  let at = 0;
+  return trace.map(({ gap, kind, n }) => {
+    at += gap;
+    switch (kind) {
+      case 'folded':
+        return { type: 'peer.message', at, folded: { pings: n % 3, pongs: n % 2, messages: n % 5 }, tick: at + (n % 3) * interval };
+      case 'back':
+        return { type: 'tick', at: at - n };
+      case 'close':
+      case 'peer.closed':
+        return { type: kind, at, ...(n % 2 ? { reason: `r${n}` } : {}) };
+      default:
+        return { type: kind, at };
+    }
+  });
+}
+
+const genArb = fc.record({
+  gap: fc.integer({ min: 0, max: 250 }),
+  kind: fc.constantFrom<Gen['kind']>('peer.advertise', 'peer.ping', 'peer.pong', 'peer.message', 'folded', 'folded', 'tick', 'tick', 'tick', 'back', 'close', 'peer.closed'),
+  n: fc.integer({ min: 0, max: 60 }),
+});
+
+const inputArb = fc.record({
+  role: fc.constantFrom<'client' | 'server'>('client', 'server'),
+  interval: fc.integer({ min: 1, max: 200 }),
+  count: fc.integer({ min: 0, max: 4 }),
+  sendPings: fc.boolean(),
+  at: fc.constant(0),
+  advertiseTimeout: fc.option(fc.integer({ min: 0, max: 500 }), { nil: undefined }),
+  awaitAdvertise: fc.option(fc.boolean(), { nil: undefined }),
+});
+
+describe('lean transition', () => {
+  it('steps like a live XState actor for any trace: states, context, tags and emitted events', () => {
+    fc.assert(
+      fc.property(inputArb, fc.array(genArb, { maxLength: 60 }), (input: KeepaliveInput, trace) => {
+        const leanOut: KeepaliveEmitted[] = [];
+        const actorOut: KeepaliveEmitted[] = [];
+        const lean = new SnapshotStepper({ input }, leanOut);
+        const actor = new ActorStepper('x', { input }, actorOut);
+        expect(view(lean.snapshot)).toEqual(view(actor.snapshot));
+        for (const event of events(trace, input.interval)) {
+          lean.step(event, leanOut);
+          actor.step(event);
+          expect(view(lean.snapshot)).toEqual(view(actor.snapshot));
+          expect(leanOut).toEqual(actorOut);
+          if (actor.snapshot.status !== 'active') break; // a stopped actor takes no events (and says so)
+        }
+        expect(lean.persisted()).toEqual(actor.persisted());
+      }),
+      { numRuns: 2000, seed: 7 },
+    );
+  });
+
+  it('takes the steps a connection takes at rest itself, and leaves a verdict to XState untouched', () => {
+    const out: KeepaliveEmitted[] = [];
+    const stepper = new SnapshotStepper({ input: { role: 'server', interval: 100, count: 2, sendPings: true, at: 0 } }, out);
+    const snapshot = stepper.snapshot as unknown as MutableSnapshot;
+    const scope = { self: undefined, system: undefined };
+    const lean = (event: KeepaliveEvent) => leanStep(snapshot, event, scope, out, () => undefined);
+    // Through XState once, so each state's shared shape is known (the host does the same).
+    stepper.step({ type: 'peer.advertise', at: 0 }, out);
+    stepper.step({ type: 'tick', at: 100 }, out);
+    stepper.step({ type: 'peer.pong', at: 120 }, out);
+    expect(stepper.snapshot.value).toEqual({ alive: 'watching' });
+    out.length = 0;
+
+    // A sign of life folded with the tick that PINGs, from watching: it enters probing.
+    expect(lean({ type: 'peer.message', at: 150, folded: { pongs: 1 }, tick: 250 })).toBe(false);
+    expect(stepper.snapshot.value).toEqual({ alive: 'watching' }); // its target's shape unknown here: nothing ran
+    expect(out).toEqual([]);
+
+    const known = new SnapshotStepper({ input: { role: 'server', interval: 100, count: 2, sendPings: true, at: 0 } }, []);
+    known.step({ type: 'peer.advertise', at: 0 }, []);
+    known.step({ type: 'tick', at: 100 }, []); // probing: its shape is interned now
+    out.length = 0;
+    const before = view(stepper.snapshot);
+    stepper.step({ type: 'peer.message', at: 150, folded: { pongs: 1 }, tick: 250 }, out);
+    expect(out).toEqual([{ type: 'send', message: 'PING' }]);
+    expect(stepper.snapshot.value).toEqual({ alive: 'probing' });
+    expect(stepper.snapshot.context).toMatchObject({ pongsReceived: before.context.pongsReceived + 1, unanswered: 1, wakeAt: 350, lastSignOfLife: 150 });
+
+    // The same in probing is targetless: lean, whatever shapes are known.
+    out.length = 0;
+    expect(lean({ type: 'peer.message', at: 360, folded: { pongs: 1 }, tick: 460 })).toBe(true);
+    expect(out).toEqual([{ type: 'send', message: 'PING' }]);
+    expect(stepper.snapshot.context.wakeAt).toBe(560);
+    expect(lean({ type: 'tick', at: 559 })).toBe(true); // not due: nothing
+    expect(lean({ type: 'tick', at: 560 })).toBe(true); // the second PING
+    expect(stepper.snapshot.context.unanswered).toBe(2);
+
+    // The verdict enters a final state: XState's, and the snapshot is as it was.
+    out.length = 0;
+    const untouched = view(stepper.snapshot);
+    expect(lean({ type: 'tick', at: 660 })).toBe(false);
+    expect(view(stepper.snapshot)).toEqual(untouched);
+    expect(out).toEqual([]);
+    stepper.step({ type: 'tick', at: 660 }, out);
+    expect(stepper.snapshot.status).toBe('done');
+    expect(out).toEqual([{ type: 'dead', at: 660, silentFor: 300, unanswered: 2 }]);
+    expect(lean({ type: 'peer.ping', at: 670 })).toBe(false); // done: XState's
+  });
+
+  it('leaves to XState what it does not do: entry actions, eventless transitions, wildcards, custom actions', () => {
+    const machine = setup({
+      types: { context: {} as { n: number }, events: {} as { type: 'go' | 'stay' | 'custom' | 'other' } },
+      actions: { bump: assign({ n: ({ context }) => context.n + 1 }), say: emit({ type: 'said' }), custom: () => {} },
+    }).createMachine({
+      context: { n: 0 },
+      initial: 'a',
+      states: {
+        a: { on: { go: { target: 'b', actions: 'bump' }, stay: { actions: ['bump', 'say'] }, custom: { actions: 'custom' } } },
+        b: { entry: 'say' },
+        c: { always: { target: 'a' } },
+        w: { on: { '*': { actions: 'bump' } } },
+      },
+    });
+    const snapshot = machine.getInitialSnapshot({ self: undefined, system: undefined } as never) as unknown as MutableSnapshot;
+    const copy = () => ({ value: snapshot.value, context: { ...snapshot.context } });
+    const out: unknown[] = [];
+    const known = () => ({ value: 'b', _nodes: [], tags: new Set<string>() });
+    const scope = { self: undefined, system: undefined };
+    expect(leanStep(snapshot, { type: 'stay' }, scope, out, known)).toBe(true);
+    expect(copy()).toEqual({ value: 'a', context: { n: 1 } });
+    expect(out).toEqual([{ type: 'said' }]);
+    const before = copy();
+    expect(leanStep(snapshot, { type: 'go' }, scope, out, known)).toBe(false); // b has an entry action
+    expect(leanStep(snapshot, { type: 'custom' }, scope, out, known)).toBe(false); // not assign or emit
+    expect(copy()).toEqual(before);
+    expect(leanStep(snapshot, { type: 'other' }, scope, out, known)).toBe(true); // no transition: nothing
+    expect(copy()).toEqual(before);
+    expect(out).toHaveLength(1);
+    for (const value of ['c', 'w']) {
+      const resting = machine.resolveState({ value, context: { n: 5 } }) as unknown as MutableSnapshot;
+      expect(leanStep(resting, { type: 'other' }, scope, out, known)).toBe(false);
+      expect(resting.context).toEqual({ n: 5 });
+    }
+  });
+});
