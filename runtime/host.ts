@@ -252,7 +252,10 @@ export class Host extends HostCore {
       let later: Connection[] | undefined;
       while ((id = this.queue.popDue(horizon)) !== undefined) {
         const conn = this.connections.get(id);
-        if (!conn) continue;
+        if (!conn) {
+          this.queue.delete(id); // its parked entry too
+          continue;
+        }
         if (conn.pendingAt !== NOTHING_PENDING && this.foldsIntoPing(conn)) {
           // Where the fold leaves the next PING is known (an interval after the latest sign
           // of life): fold and PING in one step when that is due, else wait for it unstepped,

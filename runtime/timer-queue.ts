@@ -6,12 +6,20 @@
  * Each key's entry carries its own heap position, so sifting moves entries and updates
  * a field; a `Map` of positions cost two hash writes per level and showed as the heap's
  * main cost in profiles of the host's tick.
+ *
+ * A popped key keeps its entry, parked off the heap, until it is set again or deleted: the
+ * host reschedules every connection it pops, once per interval, and a fresh entry (and map
+ * slot) each time would live exactly an interval, long enough to be promoted and fill the
+ * old generation (figure 9).
  */
 interface Entry<K> {
   readonly key: K;
   at: number;
+  /** Position in the heap; PARKED once popped. */
   index: number;
 }
+
+const PARKED = -1;
 
 export class TimerQueue<K> {
   #heap: Entry<K>[] = [];
@@ -27,7 +35,8 @@ export class TimerQueue<K> {
   }
 
   get(key: K): number | undefined {
-    return this.#entries.get(key)?.at;
+    const entry = this.#entries.get(key);
+    return entry === undefined || entry.index === PARKED ? undefined : entry.at;
   }
 
   /** Schedules `key` at `at`, or reschedules it; `null` unschedules. */
@@ -44,6 +53,13 @@ export class TimerQueue<K> {
       this.#up(added);
       return;
     }
+    if (entry.index === PARKED) {
+      entry.at = at;
+      entry.index = this.#heap.length;
+      this.#heap.push(entry);
+      this.#up(entry);
+      return;
+    }
     const before = entry.at;
     entry.at = at;
     if (at < before) this.#up(entry);
@@ -54,16 +70,17 @@ export class TimerQueue<K> {
     const entry = this.#entries.get(key);
     if (entry === undefined) return false;
     this.#entries.delete(key);
+    if (entry.index === PARKED) return false;
     this.#remove(entry.index);
     return true;
   }
 
-  /** Removes and returns the earliest key if its deadline is at or before `now`. */
+  /** Removes and returns the earliest key if its deadline is at or before `now` (its entry parked for its next `set`). */
   popDue(now: number): K | undefined {
     const top = this.#heap[0];
     if (top === undefined || top.at > now) return undefined;
-    this.#entries.delete(top.key);
     this.#remove(0);
+    top.index = PARKED;
     return top.key;
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { TimerQueue } from '../../runtime/timer-queue.ts';
 
 describe('TimerQueue', () => {
-  it('pops exactly the due keys in deadline order, like a sorted list would', () => {
+  it('pops exactly the due keys in deadline order, like a sorted list would, and reschedules popped keys', () => {
     const op = fc.oneof(
       fc.record({ kind: fc.constant('set' as const), key: fc.integer({ min: 0, max: 30 }), at: fc.option(fc.integer({ min: 0, max: 1000 })) }),
       fc.record({ kind: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 30 }) }),
@@ -28,6 +28,8 @@ describe('TimerQueue', () => {
             expect([...model.values()].every((at) => at > o.now)).toBe(true);
           }
           expect(queue.size).toBe(model.size);
+          // A popped key's entry is kept for reuse, but it is not scheduled.
+          for (let key = 0; key <= 30; key++) expect(queue.get(key)).toBe(model.get(key));
           expect(queue.peek()).toBe(model.size ? Math.min(...model.values()) : null);
         }
       }),
