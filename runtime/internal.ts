@@ -20,7 +20,6 @@ export * from './settings.ts';
 export * from './application/index.ts';
 export * from './hub/connect.ts';
 export * from './hub/routes.ts';
-export * from './hub/hono-socket.ts';
 export * from './hub/assemble.ts';
 export * from './hub/server.ts';
 export type { Cluster, ClusterOptions, ClusterStatus } from './cluster/cluster.ts';

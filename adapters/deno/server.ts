@@ -1,6 +1,6 @@
 /**
- * The Deno runtime: the hub (runtime/hub/) on `Deno.serve`, WebSocket peers through
- * Hono's Deno helper, libvirt-framed peers on `Deno.listen`. Two ways to keep time:
+ * The Deno runtime: the hub (runtime/hub/) on `Deno.serve`, WebSocket peers on
+ * `Deno.upgradeWebSocket` (websocket.ts), libvirt-framed peers on `Deno.listen`. Two ways to keep time:
  *
  * - local (default): snapshots in memory, one process timer (`WakeTimer`) at the host's
  *   next deadline, exactly as on Node. Shutdown closes every connection.
@@ -9,12 +9,12 @@
  *   depends on a timer inside a process that may be stopped. Startup resumes every stored
  *   connection; shutdown writes every snapshot and keeps them for the next process.
  */
-import { honoAcceptor, startHubServer, WakeTimer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/internal.ts';
+import { startHubServer, WakeTimer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/internal.ts';
 import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { listenTcp } from './tcp.ts';
-import { OpenSockets, trackedUpgradeWebSocket } from './websocket.ts';
+import { denoAcceptor, OpenSockets } from './websocket.ts';
 
 export interface ServerOptions extends HubServerOptions {
   /**
@@ -42,7 +42,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     durable: kv ? kvState(kv, options, onError) : undefined,
     timer: (wake, timerError) =>
       kv ? new QueueTimer({ kv, wake, onError: onError('queue timer') }) : new WakeTimer({ wake, onError: timerError, ...(options.timers ? { timers: options.timers } : {}) }),
-    accept: (parts) => honoAcceptor({ ...parts, upgradeWebSocket: trackedUpgradeWebSocket(wsOpen) }),
+    accept: (parts) => denoAcceptor(parts, wsOpen),
     serve(app, hostname, port) {
       const http = Deno.serve({ hostname, port, onListen: () => {} }, app.fetch);
       let stopped = false;

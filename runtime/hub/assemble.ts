@@ -41,7 +41,7 @@ export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
 
 /** What only the platform has. */
 export interface HubPlatform {
-  /** Turns an admitted `/connect` request into the platform's socket (see `honoAcceptor`). */
+  /** Turns an admitted `/connect` request into the platform's socket (`ws` on Node, `Deno.upgradeWebSocket`, `acceptWebSocket`). */
   accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate }) => AcceptSocket;
   /** Where to arm the one platform timer. */
   onNextWake: (at: number | null) => void;

@@ -2,7 +2,7 @@
  * `/connect` admission, written once for every runtime: the dialect, the session secret,
  * who the peer is (the `authorize` hook or `?peer=`), whether the hub has room, and, once
  * the platform has a socket, opening or resuming the connection behind it. A platform only
- * turns an admitted request into a socket (Hono's upgrade on Node and Deno,
+ * turns an admitted request into a socket (`ws` on Node, `Deno.upgradeWebSocket` on Deno,
  * `acceptWebSocket` on a Durable Object) and reports its frames and its close.
  *
  * The order of the checks decides which answer a request that is wrong twice gets, so it

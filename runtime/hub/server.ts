@@ -122,7 +122,7 @@ export interface ServerPlatform<T extends ServerTimer> {
   /** Opens the durable stores, if the options ask for them. */
   durable?: DurableParts | undefined;
   timer(wake: (at: number) => void, onError: (error: unknown) => void): T;
-  /** Turns an admitted `/connect` into the platform's WebSocket (`honoAcceptor` where Hono's upgrade helper serves). */
+  /** Turns an admitted `/connect` into the platform's WebSocket. */
   accept: HubPlatform['accept'];
   serve(app: Hono, hostname: string, port: number): Promise<HttpListening>;
   /** libvirt-framed TCP: `accept` each socket, feed it its chunks, tell it when the socket closed. */
