@@ -5,12 +5,13 @@
  * server measures itself in windows; the clients count every socket closed under them.
  */
 import { benchFile } from './paths.ts';
-import { spawnNode, type NodeChild } from './spawn.ts';
+import { spawnNode, spawnCommand, type NodeChild } from './spawn.ts';
+import { denoBinary } from './deno.ts';
 import type { LiveWindow } from '../workers/live-server.ts';
 
 export const LIVE_KINDS = ['adapter', 'ws-recipe'] as const;
-/** `ws-text`: the recipe speaking our text dialect (figure 9's third server). */
-export type LiveKind = (typeof LIVE_KINDS)[number] | 'ws-text';
+/** `ws-text`: the recipe speaking our text dialect; `deno`: the Deno adapter's server, under Deno. */
+export type LiveKind = (typeof LIVE_KINDS)[number] | 'ws-text' | 'deno';
 
 interface ClientStats {
   type: string;
@@ -45,7 +46,7 @@ export interface LiveOptions {
 export async function live({ kind, sockets, interval, seconds, window, clientProcesses, log }: LiveOptions): Promise<LiveRun> {
   const children: NodeChild[] = [];
   try {
-    const server = spawnNode(benchFile('workers/live-server.ts'), [kind, String(interval)]);
+    const server = kind === 'deno' ? spawnDenoLiveServer(interval) : spawnNode(benchFile('workers/live-server.ts'), [kind, String(interval)]);
     children.push(server);
     const { url, rssMiB: emptyRssMiB } = await server.next<{ type: string; url: string; rssMiB: number }>('ready', 30_000);
     const t0 = performance.now();
@@ -96,4 +97,13 @@ export async function live({ kind, sockets, interval, seconds, window, clientPro
 /** Every death a run saw: declared by the server, closed under a client, or never connected. */
 export function falseDeaths(run: LiveRun, sockets: number): number {
   return run.deaths + run.unexpectedCloses + (sockets - run.connected);
+}
+
+/**
+ * The same server script under Deno, with what it needs: loopback, its environment
+ * (BENCH_* switches), the repo to read and heap snapshots to write, and `gc()`.
+ */
+function spawnDenoLiveServer(interval: number): NodeChild {
+  const permissions = ['--allow-net=127.0.0.1', '--allow-env', '--allow-read', '--allow-write', '--allow-sys', '--v8-flags=--expose-gc'];
+  return spawnCommand([denoBinary(), 'run', ...permissions, benchFile('workers/live-server.ts'), 'deno', String(interval)], 'live-server.ts (deno)', { cwd: benchFile('..') });
 }

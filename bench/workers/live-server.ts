@@ -1,8 +1,10 @@
 /**
- * Figures 6 and 9 server process: the Node adapter (or the ws-recipe baseline) holding many real
- * loopback WebSockets, measuring itself in windows: CPU, RSS, heap, event-loop delay.
+ * Figures 6 and 9 server process: the Node adapter (or the ws-recipe baseline, or the Deno
+ * adapter under Deno) holding many real loopback WebSockets, measuring itself in windows:
+ * CPU, RSS, heap, event-loop delay.
  *
  *   node bench/workers/live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS
+ *   deno run ... bench/workers/live-server.ts deno INTERVAL_MS     (see bench/lib/live.ts)
  *
  * Commands on stdin: `status`, `measure {seconds, window}`, `gc` (live heap after a full GC),
  * `snapshot {path}` (a heap snapshot after a full GC, and the process's memory then),
@@ -14,11 +16,10 @@ import { Session } from 'node:inspector/promises';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { startServer } from '../../adapters/node/server.ts';
-import { startRecipeServer } from '../baselines/ws-recipe-server.ts';
 import { allocationSites } from '../lib/allocation-sites.ts';
 import { onCommand, report } from '../lib/spawn.ts';
-import type { PingWindow } from '../../runtime/host.ts';
+import type { AdapterServer, Served } from '../lib/served.ts';
+import { serveAdapter } from '../lib/served.ts';
 
 export interface LiveWindow {
   type: 'window';
@@ -44,32 +45,19 @@ export interface LiveWindow {
   steps: number;
 }
 
-interface Served {
-  url: string;
-  size(): number;
-  /** Live peers the server gave up on: every death here is a false death. */
-  deaths(): number;
-  timersArmed(): number;
-  steps(): number;
-  stop(): Promise<void>;
-}
+
+// Imported by kind, so a Deno process never loads the Node adapter (nor Node the Deno one).
+const DENO_SERVER = '../deno/live-server.ts';
 
 async function serve(kind: string | undefined, interval: number): Promise<Served> {
-  if (kind === 'adapter') {
-    let deaths = 0;
-    // The default server (no hooks, no webhook, no onEvent); deaths counted by a lifecycle-only listener.
-    const lead = process.env.BENCH_PING_WINDOW;
-    // BENCH_METRICS=off: the same server without /metrics (issue 25's cost check).
-    const metrics = process.env.BENCH_METRICS !== 'off';
-    const server = await startServer({ port: 0, tcpPort: 0, interval, count: 5, metrics, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
-    server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
-    return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
-  }
+  if (kind === 'adapter') return serveAdapter((await import('../../adapters/node/server.ts')).startServer as (o: Record<string, unknown>) => Promise<AdapterServer>, interval);
+  if (kind === 'deno') return ((await import(DENO_SERVER)) as { serveDeno(interval: number): Promise<Served> }).serveDeno(interval);
   if (kind === 'ws-recipe' || kind === 'ws-text') {
+    const { startRecipeServer } = await import('../baselines/ws-recipe-server.ts');
     const server = await startRecipeServer(interval, kind === 'ws-text' ? 'text' : 'ws-ping');
     return { url: server.url, size: () => server.size, deaths: () => server.terminated, timersArmed: () => 0, steps: () => 0, stop: () => server.close() };
   }
-  throw new Error('usage: live-server.ts adapter|ws-recipe|ws-text INTERVAL_MS');
+  throw new Error('usage: live-server.ts adapter|ws-recipe|ws-text|deno INTERVAL_MS');
 }
 
 const served = await serve(process.argv[2], Number(process.argv[3] ?? 1000));

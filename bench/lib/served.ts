@@ -1,0 +1,39 @@
+/**
+ * What figure 9's server process (bench/workers/live-server.ts) measures, under Node or
+ * Deno: one server and the counters it reads.
+ */
+import process from 'node:process';
+import type { PingWindow } from '../../runtime/host.ts';
+
+export interface Served {
+  url: string;
+  size(): number;
+  /** Live peers the server gave up on: every death here is a false death. */
+  deaths(): number;
+  timersArmed(): number;
+  steps(): number;
+  stop(): Promise<void>;
+}
+
+/** What the Node and Deno adapters' servers share here. */
+export interface AdapterServer {
+  wsUrl: string;
+  host: { size: number; stats: { steps: number }; subscribe(listener: (event: { type: string }) => void, options: { frames: false }): unknown };
+  timer: { armedTotal: number };
+  close(): Promise<void>;
+}
+
+/**
+ * The default server (no hooks, no webhook, no onEvent) of either adapter, as figure 9
+ * runs it; deaths counted by a lifecycle-only listener.
+ */
+export async function serveAdapter(start: (options: Record<string, unknown>) => Promise<AdapterServer>, interval: number): Promise<Served> {
+  let deaths = 0;
+  const lead = process.env.BENCH_PING_WINDOW;
+  // BENCH_METRICS=off: the same server without /metrics (issue 25's cost check).
+  const metrics = process.env.BENCH_METRICS !== 'off';
+  const server = await start({ port: 0, tcpPort: 0, interval, count: 5, metrics, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
+  server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
+  return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
+}
+
