@@ -5,7 +5,8 @@
  * the README's heartbeat recipe, each in its own process, with the same client processes.
  * Measured by each server on itself: CPU-seconds per connection per interval
  * (`process.cpuUsage`, user + system, all threads) and RSS per connection above the
- * empty process; false deaths on either side.
+ * empty process; false deaths on either side. At full size, also the recipe speaking our
+ * text frames and the Deno adapter's server (under `deno`, the same peers).
  */
 import { falseDeaths, live, LIVE_KINDS, type LiveKind, type LiveRun } from '../lib/live.ts';
 import type { Figure } from '../lib/result.ts';
@@ -38,6 +39,8 @@ const figure: Figure = {
     const { adapter, 'ws-recipe': recipe } = runs;
     // Full size only: the recipe speaking our text dialect, to tell the frames' cost from the runtime's.
     const text = quick ? undefined : await live({ kind: 'ws-text', sockets, interval: INTERVAL, seconds, window, clientProcesses: CLIENT_PROCESSES, log });
+    // Full size only: the Deno adapter's server under the real deno binary, the same peers.
+    const deno = quick ? undefined : await live({ kind: 'deno', sockets, interval: INTERVAL, seconds, window, clientProcesses: CLIENT_PROCESSES, log });
     const deaths = { adapter: falseDeaths(adapter, sockets), recipe: falseDeaths(recipe, sockets) };
     const cpu = measure({
       name: 'server CPU per connection per interval',
@@ -101,11 +104,30 @@ const figure: Figure = {
               measure({ name: 'false deaths, the recipe speaking our text dialect', unit: 'deaths', samples: [falseDeaths(text, sockets)], target: '0', meets: (v) => v === 0 }),
             ]
           : []),
+        ...(deno
+          ? [
+              measure({
+                name: 'the Deno adapter, CPU per connection per interval',
+                unit: 'CPU-us/conn/interval',
+                samples: cpuPerConnection(deno),
+                baselineSamples: cpuPerConnection(recipe),
+                baselineName: BASELINE,
+              }),
+              measure({
+                name: 'the Deno adapter, RSS per connection (above the empty process)',
+                unit: 'KiB/conn',
+                samples: rssPerConnection(deno),
+                baselineSamples: rssPerConnection(recipe),
+                baselineName: BASELINE,
+              }),
+              measure({ name: 'false deaths, the Deno adapter', unit: 'deaths', samples: [falseDeaths(deno, sockets)], target: '0', meets: (v) => v === 0 }),
+            ]
+          : []),
       ],
       notes: [
         ...notes,
         `Our server is startServer() with its defaults (no hooks, no webhook, in-memory snapshots; its application layer and log listener are attached as always), interval ${INTERVAL} ms, count 5; peers send ADVERTISE and answer each keepalive:PING with keepalive:PONG. The recipe pings at the protocol level every interval and terminates a client whose pong has not come since the previous ping; ws answers pings by itself.`,
-        `Empty-process RSS: ours ${adapter.emptyRssMiB.toFixed(0)} MiB, recipe ${recipe.emptyRssMiB.toFixed(0)} MiB; RSS at the last window: ours ${adapter.windows.at(-1)?.rssMiB.toFixed(0)} MiB, recipe ${recipe.windows.at(-1)?.rssMiB.toFixed(0)} MiB.`,
+        `Empty-process RSS: ours ${adapter.emptyRssMiB.toFixed(0)} MiB, recipe ${recipe.emptyRssMiB.toFixed(0)} MiB${deno ? `, Deno ${deno.emptyRssMiB.toFixed(0)} MiB` : ''}; RSS at the last window: ours ${adapter.windows.at(-1)?.rssMiB.toFixed(0)} MiB, recipe ${recipe.windows.at(-1)?.rssMiB.toFixed(0)} MiB${deno ? `, Deno ${deno.windows.at(-1)?.rssMiB.toFixed(0)} MiB` : ''}.`,
         `CPU share of one core (median window): ours ${measure({ name: '', unit: '', samples: adapter.windows.map((w) => w.cpuPercent) }).value?.toFixed(1)}%, recipe ${measure({ name: '', unit: '', samples: recipe.windows.map((w) => w.cpuPercent) }).value?.toFixed(1)}%.`,
       ],
     };
