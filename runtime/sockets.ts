@@ -28,6 +28,11 @@ export class SocketRegistry implements Transport {
     return this.#sockets.get(id);
   }
 
+  /** `socket` is still the one of connection `id`: not closed by the host, replaced by a resume, or let go on a restart. */
+  holds(id: ConnectionId | undefined, socket: PeerSocket): boolean {
+    return id !== undefined && this.#sockets.get(id) === socket;
+  }
+
   get size(): number {
     return this.#sockets.size;
   }

@@ -70,7 +70,7 @@ class DenoPeer implements PeerSocket {
 
   /** Still the socket of its connection: not closed by the host, replaced by a resume, or let go on a restart. */
   get current(): boolean {
-    return this.id !== undefined && this.parts.sockets.get(this.id) === this;
+    return this.parts.sockets.holds(this.id, this);
   }
 }
 
@@ -116,7 +116,7 @@ function onMessage(this: WebSocket, event: MessageEvent): void {
 function onClose(this: WebSocket, event: CloseEvent): void {
   const peer = peerOf(this);
   peer.parts.open.delete(this);
-  if (peer.current) peer.parts.gate.socketGone(peer.id!, event.code, event.reason ? `peer closed: ${event.reason}` : undefined);
+  if (peer.current) peer.parts.gate.closedByPeer(peer.id!, event.code, event.reason);
 }
 
 function onError(this: WebSocket): void {

@@ -121,7 +121,7 @@ class WsPeer implements PeerSocket {
 
   /** Still the socket of its connection: not closed by the host, replaced by a resume, or let go on a restart. */
   get current(): boolean {
-    return this.id !== undefined && this.parts.sockets.get(this.id) === this;
+    return this.parts.sockets.holds(this.id, this);
   }
 }
 
@@ -162,8 +162,7 @@ function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
 function onClose(this: WebSocket, code: number, reason: Buffer): void {
   const peer = peerOf(this);
   if (!peer.current) return;
-  const text = reason.toString();
-  peer.parts.gate.socketGone(peer.id!, code, text ? `peer closed: ${text}` : undefined);
+  peer.parts.gate.closedByPeer(peer.id!, code, reason.toString());
 }
 
 /** Socket, frame, socket, frame...: one flat array, no object per frame. */

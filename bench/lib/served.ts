@@ -36,4 +36,3 @@ export async function serveAdapter(start: (options: Record<string, unknown>) => 
   server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
   return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
 }
-

@@ -173,6 +173,11 @@ export class ConnectGate {
     this.#host.peerClosed(id, reason);
   }
 
+  /** `socketGone` for a close the peer sent, with what it said (empty: nothing to add). */
+  closedByPeer(id: ConnectionId, code: number, said: string): void {
+    this.socketGone(id, code, said ? `peer closed: ${said}` : undefined);
+  }
+
   /**
    * A libvirt-framed byte stream (TCP, a UNIX socket): no upgrade, no session, opened at
    * once. Returns the connection, or why it was refused (the hub is full).
