@@ -84,7 +84,9 @@ export function denoAcceptor(parts: { host: Host; sockets: SocketRegistry; gate:
   return (c, ticket) => {
     // As `ws` on Node and Hono's helper did: the client's first subprotocol, if it offers any.
     const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, protocol ? { protocol } : {});
+    // idleTimeout 0: Deno's own idle check re-arms a system timer with a fresh closure on every
+    // inbound message; the keepalive statechart already decides when this peer is dead.
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, protocol ? { protocol, idleTimeout: 0 } : { idleTimeout: 0 });
     socket.binaryType = 'arraybuffer';
     (socket as BoundSocket)[PEER] = new DenoPeer(socket, ticket, shared);
     socket.addEventListener('open', onOpen);
