@@ -86,7 +86,9 @@ export function denoAcceptor(parts: { host: Host; sockets: SocketRegistry; gate:
     const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
     // idleTimeout 0: Deno's own idle check re-arms a system timer with a fresh closure on every
     // inbound message; the keepalive statechart already decides when this peer is dead.
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, protocol ? { protocol, idleTimeout: 0 } : { idleTimeout: 0 });
+    const options: Deno.UpgradeWebSocketOptions = { idleTimeout: 0 };
+    if (protocol) options.protocol = protocol;
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, options);
     socket.binaryType = 'arraybuffer';
     (socket as BoundSocket)[PEER] = new DenoPeer(socket, ticket, shared);
     socket.addEventListener('open', onOpen);

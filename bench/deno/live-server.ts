@@ -4,8 +4,8 @@
  * script runs under Deno with the kind `deno`.
  */
 import { startServer } from '../../adapters/deno/server.ts';
-import { serveAdapter, type AdapterServer, type Served } from '../lib/served.ts';
+import { serveAdapter, type Served } from '../lib/served.ts';
 
 export function serveDeno(interval: number): Promise<Served> {
-  return serveAdapter(startServer as (options: Record<string, unknown>) => Promise<AdapterServer>, interval);
+  return serveAdapter(startServer, interval);
 }

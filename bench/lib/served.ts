@@ -4,6 +4,8 @@
  */
 import process from 'node:process';
 import type { PingWindow } from '../../runtime/host.ts';
+import type { RunningServer, ServerOptions } from '../../runtime/hub/server.ts';
+import { WakeTimer } from '../../runtime/wake-timer.ts';
 
 export interface Served {
   url: string;
@@ -15,24 +17,16 @@ export interface Served {
   stop(): Promise<void>;
 }
 
-/** What the Node and Deno adapters' servers share here. */
-export interface AdapterServer {
-  wsUrl: string;
-  host: { size: number; stats: { steps: number }; subscribe(listener: (event: { type: string }) => void, options: { frames: false }): unknown };
-  timer: { armedTotal: number };
-  close(): Promise<void>;
-}
-
 /**
  * The default server (no hooks, no webhook, no onEvent) of either adapter, as figure 9
  * runs it; deaths counted by a lifecycle-only listener.
  */
-export async function serveAdapter(start: (options: Record<string, unknown>) => Promise<AdapterServer>, interval: number): Promise<Served> {
+export async function serveAdapter(start: (options: ServerOptions) => Promise<RunningServer>, interval: number): Promise<Served> {
   let deaths = 0;
   const lead = process.env.BENCH_PING_WINDOW;
   // BENCH_METRICS=off: the same server without /metrics (issue 25's cost check).
   const metrics = process.env.BENCH_METRICS !== 'off';
   const server = await start({ port: 0, tcpPort: 0, interval, count: 5, metrics, ...(lead ? { pingWindow: lead.startsWith('{') ? (JSON.parse(lead) as PingWindow) : Number(lead) } : {}) });
   server.host.subscribe((event) => void (event.type === 'dead' && deaths++), { frames: false });
-  return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => server.timer.armedTotal, steps: () => server.host.stats.steps, stop: () => server.close() };
+  return { url: server.wsUrl, size: () => server.host.size, deaths: () => deaths, timersArmed: () => (server.timer instanceof WakeTimer ? server.timer.armedTotal : 0), steps: () => server.host.stats.steps, stop: () => server.close() };
 }

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allocationSites } from '../lib/allocation-sites.ts';
 import { onCommand, report } from '../lib/spawn.ts';
-import type { AdapterServer, Served } from '../lib/served.ts';
+import type { Served } from '../lib/served.ts';
 import { serveAdapter } from '../lib/served.ts';
 
 export interface LiveWindow {
@@ -50,7 +50,7 @@ export interface LiveWindow {
 const DENO_SERVER = '../deno/live-server.ts';
 
 async function serve(kind: string | undefined, interval: number): Promise<Served> {
-  if (kind === 'adapter') return serveAdapter((await import('../../adapters/node/server.ts')).startServer as (o: Record<string, unknown>) => Promise<AdapterServer>, interval);
+  if (kind === 'adapter') return serveAdapter((await import('../../adapters/node/server.ts')).startServer, interval);
   if (kind === 'deno') return ((await import(DENO_SERVER)) as { serveDeno(interval: number): Promise<Served> }).serveDeno(interval);
   if (kind === 'ws-recipe' || kind === 'ws-text') {
     const { startRecipeServer } = await import('../baselines/ws-recipe-server.ts');
