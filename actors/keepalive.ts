@@ -18,8 +18,7 @@
  * advertises would otherwise hold its place forever. Missing that deadline closes the
  * connection; it sends nothing keepalive, so "nothing before ADVERTISE" still holds.
  */
-import { assign, emit, enqueueActions, setup } from 'xstate';
-import type { SnapshotFrom } from 'xstate';
+import { assign, emit, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 
 export type Role = 'client' | 'server';
 export type KeepaliveMessage = 'ADVERTISE' | 'PING' | 'PONG';

@@ -5,9 +5,9 @@
  * the webhook signature check. Every name is listed in docs/runtime-api.md.
  */
 export { keepaliveMachine, type KeepaliveContext, type KeepaliveEvent, type KeepaliveMessage, type KeepaliveOptions } from '../actors/keepalive.ts';
-export { Host, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions, type Transport } from './host.ts';
-export { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
-export { WakeTimer, type TimerApi } from './wake-timer.ts';
+export { Host, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions, type Transport } from './host/index.ts';
+export { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './host/index.ts';
+export { WakeTimer, type TimerApi } from './host/index.ts';
 export { createCodec, FrameError, TEXT_FRAMES, type CodecSpec, type Frame } from './codec/index.ts';
-export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hooks, Hub } from './application/types.ts';
-export { verifySignature } from './application/webhook.ts';
+export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hooks, Hub } from './application/index.ts';
+export { verifySignature } from './application/index.ts';

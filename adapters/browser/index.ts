@@ -10,7 +10,7 @@
  * See docs/client.md.
  */
 export { connect, KeepaliveClient, type ReadyState } from './client.ts';
-export type { ConnectOptions, ReconnectOptions } from '../../runtime/client/options.ts';
-export { DEFAULT_MAX_BUFFERED } from '../../runtime/client/send-buffer.ts';
-export * from '../../runtime/client/events.ts';
-export type { ConnectionView } from '../../runtime/host.ts';
+export type { ConnectOptions, ReconnectOptions } from '../../runtime/client/index.ts';
+export { DEFAULT_MAX_BUFFERED } from '../../runtime/client/index.ts';
+export * from '../../runtime/client/index.ts';
+export type { ConnectionView } from '../../runtime/host/index.ts';

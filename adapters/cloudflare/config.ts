@@ -1,10 +1,10 @@
 /**
  * The Worker's settings: `[vars]` in wrangler.toml, `KEEPALIVE_TOKEN` as a secret. The
- * hub's settings are read by the same model as every runtime's (runtime/settings.ts), with
+ * hub's settings are read by the same model as every runtime's (runtime/config/settings.ts), with
  * the same names and defaults; only what a Durable Object alone has is added here. Vars
  * are strings; a bad one fails loudly at the object's first use, naming the var.
  */
-import { envSource, hubSettings, parseFlag, parseNumber, type HubSettings } from '../../runtime/internal.ts';
+import { envSource, hubSettings, parseFlag, parseNumber, type HubSettings } from '../../runtime/config/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 import { MAX_SHARDS } from './shards.ts';
 

@@ -4,7 +4,7 @@
  * snapshot delete, so both commit together (one implicit transaction): an eviction never
  * keeps one without the other. A rebuilt object loads them and delivers what is owed.
  */
-import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/internal.ts';
+import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/application/index.ts';
 
 const PREFIX = 'event:';
 

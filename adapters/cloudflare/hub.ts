@@ -28,31 +28,12 @@
  *   went from about 1.8 alarms per interval to 1.
  */
 import { DurableObject } from 'cloudflare:workers';
-import {
-  assembleHub,
-  type HubMetrics,
-  outlivesSocket,
-  refusal,
-  RESTART_REASON,
-  TEXT_FRAMES,
-  type Admission,
-  type AppData,
-  type Application,
-  type AssembledHub,
-  type Awaitable,
-  type BroadcastOptions,
-  type CloseInfo,
-  type Connection,
-  type ConnectionId,
-  type ConnectGate,
-  type ConnectTicket,
-  type DeadVerdict,
-  type Hooks,
-  type Host,
-  type Hub,
-  type PresenceEntry,
-  type SocketRegistry,
-} from '../../runtime/internal.ts';
+import { type AssembledHub, assembleHub, type ConnectGate, type ConnectTicket } from '../../runtime/hub/index.ts';
+import type { HubMetrics } from '../../runtime/metrics/index.ts';
+import { outlivesSocket } from '../../runtime/protocol/index.ts';
+import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
+import { type ConnectionId, type Host, RESTART_REASON, type SocketRegistry } from '../../runtime/host/index.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
 import { AlarmTimer } from './alarm.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';

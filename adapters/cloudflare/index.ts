@@ -7,4 +7,4 @@ export { KeepaliveHub } from './hub.ts';
 export { default } from './worker.ts';
 export type { Env } from './config.ts';
 // Types only (erased): what a subclass's hooks take.
-export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hub, PresenceEntry } from '../../runtime/internal.ts';
+export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hub, PresenceEntry } from '../../runtime/application/index.ts';

@@ -13,10 +13,8 @@
  */
 import type { Hono } from 'hono';
 import { keepaliveMachine } from '../../actors/keepalive.ts';
-import type { Host, HostEvent } from '../../runtime/host.ts';
-import { pregenerated } from '../../runtime/inspector/drawing.ts';
-import { KEEPALIVE_DRAWING } from '../../runtime/inspector/drawing.generated.ts';
-import { serveInspector } from '../../runtime/inspector/serve.ts';
+import type { Host, HostEvent } from '../../runtime/host/index.ts';
+import { KEEPALIVE_DRAWING, pregenerated, serveInspector } from '../../runtime/inspector/index.ts';
 
 /** The object serves the page at the path the browser asked for, so the page's stream URL is right. */
 export const INSPECT_PATH = '/inspect/:hub';

@@ -2,7 +2,8 @@
  * What one shard passes another (shards.ts): broadcasts, sends and closes, in the order they
  * were made, several to a request. JSON, with binary data in base64 (Workers have no Buffer).
  */
-import type { AppData, ConnectionId } from '../../runtime/internal.ts';
+import type { AppData } from '../../runtime/application/index.ts';
+import type { ConnectionId } from '../../runtime/host/index.ts';
 
 export type ShardMail =
   | { readonly kind: 'broadcast'; readonly data: AppData; readonly except: readonly ConnectionId[] }

@@ -4,7 +4,7 @@
  * same namespace (this Worker's code) reach it.
  */
 import { Hono } from 'hono';
-import type { Application } from '../../runtime/internal.ts';
+import type { Application } from '../../runtime/application/index.ts';
 import { decodeMail } from './shard-mail.ts';
 import { SHARD_ROUTES } from './shards.ts';
 

@@ -15,7 +15,9 @@
  * Shard 0 is the object a hub of one shard has always been (`idFromName(hub)`), so turning
  * sharding on keeps every connection already there.
  */
-import { newConnectionId, type AppData, type ConnectionId, type PresenceEntry, type RemoteHub } from '../../runtime/internal.ts';
+import { newConnectionId } from '../../runtime/protocol/index.ts';
+import type { AppData, PresenceEntry, RemoteHub } from '../../runtime/application/index.ts';
+import type { ConnectionId } from '../../runtime/host/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 import { encodeMail, type ShardMail } from './shard-mail.ts';
 

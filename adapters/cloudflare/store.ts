@@ -13,7 +13,7 @@
  * written. After an eviction, received-frame counters may lag; liveness is exact.
  */
 import type { KeepaliveContext } from '../../actors/keepalive.ts';
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/internal.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/host/index.ts';
 
 const PREFIX = 'conn:';
 

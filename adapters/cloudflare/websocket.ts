@@ -3,7 +3,8 @@
  * what it must carry across is tiny: its connection id as the socket's tag (set once at
  * accept) and, in its attachment, when it last delivered a frame.
  */
-import { closeCode, closeReason, createLibvirtCodec, TEXT_FRAMES, type Frame, type PeerSocket } from '../../runtime/internal.ts';
+import { closeCode, closeReason, type PeerSocket } from '../../runtime/host/index.ts';
+import { createLibvirtCodec, type Frame, TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
 export interface SocketAttachment {

@@ -17,7 +17,10 @@
  * lists each shard's, and each shard has its own inspector page at `/inspect/<hub>/<shard>`.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { ERRORS, isSessionSecret, mergeExpositions, METRICS_CONTENT_TYPE, refusal, requireToken, SESSION_PARAM } from '../../runtime/internal.ts';
+import { ERRORS, requireToken } from '../../runtime/hub/index.ts';
+import { isSessionSecret, SESSION_PARAM } from '../../runtime/protocol/index.ts';
+import { mergeExpositions, CONTENT_TYPE as METRICS_CONTENT_TYPE } from '../../runtime/metrics/index.ts';
+import { refusal } from '../../runtime/application/index.ts';
 import { hubConfig, type Env, type HubConfig } from './config.ts';
 import { HUB_HEADER } from './hub.ts';
 import { allShards, askShards, SHARD_HEADER, shardName, shardOfSession, ShardTurns } from './shards.ts';

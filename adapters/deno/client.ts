@@ -3,10 +3,11 @@
  * reconnect and resume: runtime/client/keepalive-client.ts) over the web `WebSocket`
  * (`ws://`, text dialect) or `Deno.connect` (`tcp://`, libvirt frames).
  */
-import { KeepaliveClient, webSocketLine, type ClientLine, type ConnectOptions, type LineEvents, type LineTarget } from '../../runtime/internal.ts';
+import { type ClientLine, type ConnectOptions, KeepaliveClient, type LineEvents, type LineTarget, webSocketLine } from '../../runtime/client/index.ts';
 import { closeQuietly, ConnWriter } from './conn.ts';
 
-export { KeepaliveClient, type ConnectOptions, type ReadyState } from '../../runtime/internal.ts';
+export { KeepaliveClient, type ReadyState } from '../../runtime/client/index.ts';
+export type { ConnectOptions } from '../../runtime/client/index.ts';
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`. */
 export function connect(url: string | URL, options: ConnectOptions = {}): KeepaliveClient {

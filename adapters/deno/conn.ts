@@ -1,5 +1,5 @@
 /** Small helpers for `Deno.Conn`, shared by the TCP listener and the client. */
-import type { Frame } from '../../runtime/internal.ts';
+import type { Frame } from '../../runtime/codec/index.ts';
 
 /** Writes in order, each frame whole: `conn.write` may write only part of what it is given. */
 export class ConnWriter {

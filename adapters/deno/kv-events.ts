@@ -4,7 +4,7 @@
  * Writes for one event run in order (a `put` is never overtaken by its own `delete`); a
  * failed write is reported, never thrown (the outbox does not await it).
  */
-import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/internal.ts';
+import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/application/index.ts';
 
 export const DEFAULT_KV_EVENTS_PREFIX: Deno.KvKey = ['keepalive', 'events'];
 

@@ -7,7 +7,7 @@
  * and a `delete` is never overtaken by an older `save`. A write never rejects (the Host
  * does not await it): a failure is reported and the next write for that id tries again.
  */
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/internal.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/host/index.ts';
 
 export const DEFAULT_KV_PREFIX: Deno.KvKey = ['keepalive', 'connections'];
 

@@ -13,7 +13,9 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { startServer } from './server.ts';
-import { CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { CONNECT_FLAGS, connectOptions, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, type Env } from '../../runtime/server/index.ts';
+import { DEFAULTS } from '../../runtime/protocol/index.ts';
+import { UsageError } from '../../runtime/config/index.ts';
 
 const SERVE_HELP = `Usage: main.ts [serve] [options]   (deno task start [options], npm run start:deno -- [options])
 

@@ -9,7 +9,8 @@
  *   depends on a timer inside a process that may be stopped. Startup resumes every stored
  *   connection; shutdown writes every snapshot and keeps them for the next process.
  */
-import { startHubServer, WakeTimer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/internal.ts';
+import { startHubServer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/server/index.ts';
+import { WakeTimer } from '../../runtime/host/index.ts';
 import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
 import { QueueTimer } from './queue-timer.ts';
@@ -28,7 +29,8 @@ export interface ServerOptions extends HubServerOptions {
   kvEventsPrefix?: Deno.KvKey;
 }
 
-export type { CloseOptions, ClusterOptions, RunningServer } from '../../runtime/internal.ts';
+export type { CloseOptions, RunningServer } from '../../runtime/server/index.ts';
+export type { ClusterOptions } from '../../runtime/cluster/index.ts';
 
 /** How long shutdown waits for peers to finish the WebSocket close handshake. */
 const SHUTDOWN_GRACE_MS = 1000;

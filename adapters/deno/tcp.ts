@@ -3,7 +3,8 @@
  * hub opens each socket's connection and the Host splits the byte stream. Not available
  * on Deno Deploy.
  */
-import type { PeerSocket, StreamAcceptor, TcpListening } from '../../runtime/internal.ts';
+import type { PeerSocket } from '../../runtime/host/index.ts';
+import type { StreamAcceptor, TcpListening } from '../../runtime/server/index.ts';
 import { closeQuietly, ConnWriter, isClosedError } from './conn.ts';
 
 export interface TcpOptions {

@@ -10,7 +10,9 @@
  * declared dead while its process is frozen stays counted (`OpenSockets`) until that
  * process answers or its TCP connection fails; its actor is gone at once.
  */
-import { closeCode, closeReason, type AcceptSocket, type ConnectGate, type ConnectionId, type ConnectTicket, type Frame, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/internal.ts';
+import { closeCode, closeReason, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/host/index.ts';
+import type { AcceptSocket, ConnectGate, ConnectTicket } from '../../runtime/hub/index.ts';
+import type { Frame } from '../../runtime/codec/index.ts';
 
 /** The raw WebSockets a server holds, from upgrade to close. */
 export class OpenSockets {

@@ -11,7 +11,9 @@ import { parseArgs } from 'node:util';
 import { connect } from './client.ts';
 import { LIBVIRT_TCP_PORT } from './libvirt-client.ts';
 import { startServer } from './server.ts';
-import { CONNECT_FLAGS, connectOptions, DEFAULTS, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, UsageError, type Env } from '../../runtime/internal.ts';
+import { CONNECT_FLAGS, connectOptions, followClient, logSink, SERVE_FLAGS, SERVE_FLAGS_HELP, serveOptions, serverBanner, type Env } from '../../runtime/server/index.ts';
+import { DEFAULTS } from '../../runtime/protocol/index.ts';
+import { UsageError } from '../../runtime/config/index.ts';
 
 const SERVE_HELP = `Usage: keepalive serve [options]   (npm start -- [options])
 

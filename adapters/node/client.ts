@@ -7,10 +7,11 @@
  */
 import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import WebSocket from 'ws';
-import { KeepaliveClient, type ClientLine, type ConnectOptions, type LineEvents, type LineTarget } from '../../runtime/internal.ts';
+import { type ClientLine, type ConnectOptions, KeepaliveClient, type LineEvents, type LineTarget } from '../../runtime/client/index.ts';
 import { libvirtTarget } from './libvirt-client.ts';
 
-export { KeepaliveClient, type ConnectOptions, type ReadyState } from '../../runtime/internal.ts';
+export { KeepaliveClient, type ReadyState } from '../../runtime/client/index.ts';
+export type { ConnectOptions } from '../../runtime/client/index.ts';
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`, or (`dialect: 'libvirt'`) to a libvirt daemon. */
 export function connect(url: string | URL, options: ConnectOptions = {}): KeepaliveClient {

@@ -1,6 +1,6 @@
 /**
  * The Node side of the libvirt dialect: where a libvirt daemon listens (TCP, or its UNIX
- * socket). The handshake itself is platform-free (runtime/libvirt-negotiation.ts) and run
+ * socket). The handshake itself is platform-free (runtime/protocol/libvirt-negotiation.ts) and run
  * by the shared client session (runtime/client/session.ts).
  */
 import type { NetConnectOpts } from 'node:net';

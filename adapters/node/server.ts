@@ -8,7 +8,9 @@ import { createServer as createTcpServer, type AddressInfo, type Server as TcpSe
 import type { Server as HttpServer } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
-import { DEFAULTS, startHubServer, WakeTimer, type DurableParts, type HttpListening, type PeerSocket, type RunningServer, type ServerOptions as HubServerOptions, type StreamAcceptor, type TcpListening } from '../../runtime/internal.ts';
+import { DEFAULTS } from '../../runtime/protocol/index.ts';
+import { startHubServer, type DurableParts, type HttpListening, type RunningServer, type ServerOptions as HubServerOptions, type StreamAcceptor, type TcpListening } from '../../runtime/server/index.ts';
+import { type PeerSocket, WakeTimer } from '../../runtime/host/index.ts';
 import { NodeUpgrades } from './upgrade.ts';
 import './error-event.ts';
 
@@ -21,7 +23,8 @@ export interface ServerOptions extends HubServerOptions {
   statePath?: string;
 }
 
-export type { CloseOptions, ClusterOptions, RunningServer } from '../../runtime/internal.ts';
+export type { CloseOptions, RunningServer } from '../../runtime/server/index.ts';
+export type { ClusterOptions } from '../../runtime/cluster/index.ts';
 
 /** How long a shutdown waits for peers to finish the WebSocket close handshake. */
 const SHUTDOWN_GRACE_MS = 1000;

@@ -4,7 +4,7 @@
  * synchronously, so an event is in the file before any hook or webhook is told.
  */
 import type { StatementSync } from 'node:sqlite';
-import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/internal.ts';
+import { isOutboxRecord, type EventStore, type OutboxRecord } from '../../runtime/application/index.ts';
 import type { SqliteSnapshotStore } from './sqlite-store.ts';
 
 export class SqliteEventStore implements EventStore {

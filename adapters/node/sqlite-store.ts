@@ -10,7 +10,7 @@
  * connections twice. A killed process's lock goes with it.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/internal.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../../runtime/host/index.ts';
 
 export interface SqliteStoreOptions {
   /** `normal` (default): survives a killed process. `full`: also a power cut, one fsync per write. */

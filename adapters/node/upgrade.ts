@@ -9,12 +9,13 @@
  * PINGs many connections at once): syscalls in a row, not between statechart steps, cost
  * less each. Per socket the order holds, and a close writes what is queued first.
  */
-import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { abandonsPeer, closeCode, closeReason, type AcceptSocket, type ConnectGate, type ConnectionId, type ConnectTicket, type Frame, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/internal.ts';
+import { abandonsPeer, closeCode, closeReason, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/host/index.ts';
+import type { AcceptSocket, ConnectGate, ConnectTicket } from '../../runtime/hub/index.ts';
+import type { Frame } from '../../runtime/codec/index.ts';
 
 /** What the HTTP layer hands the app with each request (@hono/node-server's `env`). */
 interface NodeBindings {

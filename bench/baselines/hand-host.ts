@@ -5,8 +5,10 @@
  * PING from an advertised peer, and otherwise only proves the peer alive. No statechart,
  * no snapshots, no limits, no events.
  */
-import { TEXT_FRAMES, type Frame, type Transport } from '../../runtime/internal.ts';
-import { TimerQueue } from '../../runtime/timer-queue.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { Frame } from '../../runtime/codec/codec.ts';
+import type { Transport } from '../../runtime/host/types.ts';
+import { TimerQueue } from '../../runtime/host/timer-queue.ts';
 
 class Peer {
   advertised = false;

@@ -2,8 +2,8 @@
  * Baseline for figure 1: about the least a keepalive connection can cost, a hand-written
  * record per connection in a `Map`, its deadline in the host's own `TimerQueue`.
  */
-import { newConnectionId } from '../../runtime/connection-id.ts';
-import { TimerQueue } from '../../runtime/timer-queue.ts';
+import { newConnectionId } from '../../runtime/protocol/connection-id.ts';
+import { TimerQueue } from '../../runtime/host/timer-queue.ts';
 
 const AWAITING_ADVERTISE = 0;
 const WATCHING = 1;

@@ -4,7 +4,8 @@
  * the same Deno APIs, and clients on Deno's own `WebSocket` and `Deno.connect`. Client
  * and servers share one process and core, as on Node.
  */
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import type { RoundTripper } from '../workers/round-trips.ts';
 
 export interface EchoServer {

@@ -12,7 +12,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { benchFile } from '../lib/paths.ts';
 import type { Figure, Measurement } from '../lib/result.ts';
 import { spawnNode, type NodeChild } from '../lib/spawn.ts';

@@ -15,7 +15,7 @@
  * bench/workers/shard-hub/ (the project's Worker with a hook that broadcasts).
  */
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { benchFile } from '../lib/paths.ts';
 import type { Figure, Measurement } from '../lib/result.ts';
 import { spawnNode, type NodeChild } from '../lib/spawn.ts';

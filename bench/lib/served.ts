@@ -3,9 +3,9 @@
  * Deno: one server and the counters it reads.
  */
 import process from 'node:process';
-import type { PingWindow } from '../../runtime/host.ts';
-import type { RunningServer, ServerOptions } from '../../runtime/hub/server.ts';
-import { WakeTimer } from '../../runtime/wake-timer.ts';
+import type { PingWindow } from '../../runtime/host/host.ts';
+import type { RunningServer, ServerOptions } from '../../runtime/server/server.ts';
+import { WakeTimer } from '../../runtime/host/wake-timer.ts';
 
 export interface Served {
   url: string;

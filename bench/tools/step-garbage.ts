@@ -5,7 +5,7 @@
  *   node bench/tools/step-garbage.ts [STEPS]
  */
 import type { KeepaliveEmitted } from '../../actors/keepalive.ts';
-import { SnapshotStepper } from '../../runtime/stepper.ts';
+import { SnapshotStepper } from '../../runtime/host/stepper.ts';
 import { allocationSites } from '../lib/allocation-sites.ts';
 
 const steps = Number(process.argv[2] ?? 200_000);

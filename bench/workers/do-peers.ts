@@ -13,7 +13,7 @@
  *   node bench/workers/do-peers.ts URL COUNT pinger|answerer PERIOD
  */
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { onCommand, report } from '../lib/spawn.ts';
 
 export type PeerMode = 'pinger' | 'answerer';

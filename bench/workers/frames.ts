@@ -5,7 +5,12 @@
  * deadline passes, so folds and PINGs are part of the cost. Frames are fresh strings
  * (as a socket hands them over), not the interned constants.
  */
-import { Application, Host, HubMetrics, SocketRegistry, TEXT_FRAMES, type Frame } from '../../runtime/internal.ts';
+import { Application } from '../../runtime/application/application.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { HubMetrics } from '../../runtime/metrics/hub-metrics.ts';
+import { SocketRegistry } from '../../runtime/host/sockets.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { Frame } from '../../runtime/codec/codec.ts';
 import { HandHost } from '../baselines/hand-host.ts';
 import { timed, type Elapsed } from '../lib/clock.ts';
 

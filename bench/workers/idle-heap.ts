@@ -10,7 +10,9 @@
  * an idle peer between two keepalive rounds looks. Ids are generated inside the measured
  * region for every kind (the host's flat 21-character ids), since a connection needs one.
  */
-import { Host, TEXT_FRAMES, type SnapshotStore } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { SnapshotStore } from '../../runtime/host/store.ts';
 import { IdleRecords } from '../baselines/idle-record.ts';
 import { runChild } from '../lib/spawn.ts';
 

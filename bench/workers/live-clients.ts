@@ -7,7 +7,7 @@
  *   node bench/workers/live-clients.ts URL COUNT keepalive|ws-ping
  */
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { onCommand, report } from '../lib/spawn.ts';
 
 const [url, countArg, mode] = process.argv.slice(2);

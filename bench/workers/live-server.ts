@@ -18,8 +18,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { allocationSites } from '../lib/allocation-sites.ts';
 import { onCommand, report } from '../lib/spawn.ts';
-import type { Served } from '../lib/served.ts';
-import { serveAdapter } from '../lib/served.ts';
+import { serveAdapter, type Served } from '../lib/served.ts';
 
 export interface LiveWindow {
   type: 'window';

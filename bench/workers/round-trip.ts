@@ -6,7 +6,8 @@
  */
 import { connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import type { RoundTripper } from './round-trips.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });

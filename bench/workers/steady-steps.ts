@@ -5,7 +5,8 @@
  * turn), and answers every PING of ours with a PONG 1 ms later; rate 0 is a peer that
  * only answers.
  */
-import { Host, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 
 const INTERVAL = 1000;
 const LATENCY = 1;

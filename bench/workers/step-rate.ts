@@ -9,7 +9,7 @@
  */
 import { createActor, transition, type AnyActorRef } from 'xstate';
 import { keepaliveMachine, type KeepaliveEmitted, type KeepaliveEvent, type KeepaliveInput, type KeepaliveSnapshot } from '../../actors/keepalive.ts';
-import { SnapshotStepper } from '../../runtime/stepper.ts';
+import { SnapshotStepper } from '../../runtime/host/stepper.ts';
 import { timed, type Elapsed } from '../lib/clock.ts';
 
 export const STEPPERS = ['snapshot-stepper', 'actor-send', 'pure-transition'] as const;

@@ -5,7 +5,8 @@
  *
  *   node --expose-gc bench/workers/timer-cost.ts N RUNS
  */
-import { Host, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { HeartbeatSweep } from '../baselines/ws-sweep.ts';
 import { cpuMs } from '../lib/clock.ts';
 import { runChild } from '../lib/spawn.ts';

@@ -7,12 +7,10 @@
  * Keepalive never waits for it: events are taken from the Host's event stream as they
  * happen, hooks run after, and whatever a hook does (throw, reject, hang) stays in it.
  */
-import { assertApplicationFrame } from '../client/session.ts';
+import { assertApplicationFrame } from '../client/index.ts';
 import type { Frame } from '../codec/index.ts';
-import type { Host, HostEvent } from '../host.ts';
-import { SESSION_META } from '../sessions.ts';
-import type { SocketRegistry } from '../sockets.ts';
-import type { ConnectionId } from '../store.ts';
+import type { ConnectionId, Host, HostEvent, SocketRegistry } from '../host/index.ts';
+import { SESSION_META } from '../protocol/index.ts';
 import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } from './events.ts';
 import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';

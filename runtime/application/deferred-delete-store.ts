@@ -8,7 +8,7 @@
  * delete waits for the events, and a delete lost after them is redone at the next start
  * (`Application.load`).
  */
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../store.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../host/index.ts';
 
 /** A store that can run several writes as one (SQLite: BEGIN ... COMMIT). */
 export interface TransactionalStore {

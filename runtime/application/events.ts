@@ -4,7 +4,7 @@
  * so the same event recorded twice (a verdict written again after a crash between the
  * snapshot and the event) keeps its id, and a receiver that de-duplicates by id sees it once.
  */
-import type { ConnectionId } from '../store.ts';
+import type { ConnectionId } from '../host/index.ts';
 
 interface EventBase {
   /** Stable across retries and restarts: `<connection>:<type>`. */

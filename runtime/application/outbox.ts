@@ -10,7 +10,7 @@
  *   backoff before the next event goes (a receiver sees `dead` before `closed`).
  * - Retries wait for `schedule(at)`: the server's own timer, or a Durable Object's alarm.
  */
-import type { ConnectionId } from '../store.ts';
+import type { ConnectionId } from '../host/index.ts';
 import { isOutboxRecord, type ApplicationEvent, type Delivery, type EventStore, type OutboxRecord } from './events.ts';
 import type { WebhookSender } from './webhook.ts';
 

@@ -3,7 +3,7 @@
  * processes (runtime/cluster/) or Durable Object shards hold, as far as this part knows
  * them (never asked for at call time), and how to reach them. A hub in one piece has none.
  */
-import type { ConnectionId } from '../store.ts';
+import type { ConnectionId } from '../host/index.ts';
 import type { AppData, PresenceEntry } from './types.ts';
 
 /** Where one part of a hub is: a process of a clustered hub, or a Durable Object of a sharded one. */

@@ -3,7 +3,7 @@
  * Node, Deno and a Cloudflare Durable Object. Hooks are optional and may be async; one
  * that throws or rejects is logged and never touches keepalive.
  */
-import type { ConnectionId } from '../store.ts';
+import type { ConnectionId } from '../host/index.ts';
 
 export type Awaitable<T> = T | Promise<T>;
 

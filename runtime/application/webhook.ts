@@ -4,7 +4,7 @@
  * same on every retry, so a receiver de-duplicates by id. Web Crypto and `fetch` only, so
  * every runtime shares this.
  */
-import { DEFAULTS } from '../defaults.ts';
+import { DEFAULTS } from '../protocol/index.ts';
 import type { ApplicationEvent } from './events.ts';
 
 export const SIGNATURE_HEADER = 'x-keepalive-signature';

@@ -5,7 +5,7 @@
  * protocol does (a command line prints them), the rest what an application needs.
  */
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
-import type { KeepaliveSupport } from '../libvirt-negotiation.ts';
+import type { KeepaliveSupport } from '../protocol/index.ts';
 
 /** A socket is open and our ADVERTISE is out: the first connection, or a reconnect. */
 export class ClientOpenEvent extends Event {

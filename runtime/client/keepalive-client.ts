@@ -18,9 +18,8 @@
  * (after `dead`, the socket is closed and `reconnecting` is queued).
  */
 import type { Frame } from '../codec/index.ts';
-import type { ConnectionView } from '../host.ts';
-import { createSessionSecret, SESSION_PARAM } from '../sessions.ts';
-import { closeCode, closeReason, type PeerSocket } from '../sockets.ts';
+import { closeCode, closeReason, type ConnectionView, type PeerSocket } from '../host/index.ts';
+import { createSessionSecret, SESSION_PARAM } from '../protocol/index.ts';
 import {
   ClientCloseEvent,
   ClientErrorEvent,

@@ -2,9 +2,8 @@
  * What `connect(url, options)` takes, checked up front so a mistake throws at the call
  * (a server refusing the upgrade is invisible to a browser: it only sees code 1006).
  */
-import type { HostEvent } from '../host.ts';
-import { SESSION_PARAM } from '../sessions.ts';
-import type { TimerApi } from '../wake-timer.ts';
+import type { HostEvent, TimerApi } from '../host/index.ts';
+import { SESSION_PARAM } from '../protocol/index.ts';
 import type { Dialect } from './session.ts';
 
 export interface ReconnectOptions {

@@ -4,7 +4,7 @@
  * limit `push` throws and keeps what it holds, so a frame is never lost without the caller
  * knowing (dropping the oldest would lose frames the app already thought sent).
  */
-import type { Frame } from '../../runtime/codec/index.ts';
+import type { Frame } from '../codec/index.ts';
 
 /** 1 MiB: the server's default largest frame, so one frame of any size it accepts fits. */
 export const DEFAULT_MAX_BUFFERED = 1024 * 1024;

@@ -9,10 +9,8 @@
 import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from '../codec/index.ts';
-import { Host, type ConnectionView, type HostEvent } from '../host.ts';
-import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from '../libvirt-negotiation.ts';
-import { SocketRegistry, type PeerSocket } from '../sockets.ts';
-import { WakeTimer, type TimerApi } from '../wake-timer.ts';
+import { type ConnectionView, Host, type HostEvent, type PeerSocket, SocketRegistry, type TimerApi, WakeTimer } from '../host/index.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from '../protocol/index.ts';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */

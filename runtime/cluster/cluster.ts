@@ -15,15 +15,10 @@
  * writes again all it holds, so a Redis restarted empty is whole within a lease.
  */
 import { nanoid } from 'nanoid';
-import type { Application } from '../application/application.ts';
-import type { RemoteHub } from '../application/remote.ts';
-import type { AppData, PresenceEntry } from '../application/types.ts';
-import type { ConnectGate } from '../hub/connect.ts';
-import type { Host, HostEvent } from '../host.ts';
-import { PEER_META } from '../application/peer.ts';
-import { RESTART_REASON, type SocketRegistry } from '../sockets.ts';
-import { SESSION_META } from '../sessions.ts';
-import type { ConnectionId, StoredConnection } from '../store.ts';
+import { type AppData, type Application, PEER_META, type PresenceEntry, type RemoteHub } from '../application/index.ts';
+import type { ConnectGate } from '../hub/index.ts';
+import { type ConnectionId, type Host, type HostEvent, RESTART_REASON, type SocketRegistry, type StoredConnection } from '../host/index.ts';
+import { SESSION_META } from '../protocol/index.ts';
 import { HANDOVER, hubPrefix, keys, LOCATE, NODE_NAME, NODE_NAME_RULE, pairs, RENEW, TAKEOVER } from './keys.ts';
 import { RemotePresence, type WireRow } from './presence.ts';
 import { RedisLink, redactUrl } from './redis.ts';

@@ -4,8 +4,8 @@
  * Redis came back). Presence is answered from here, so a slow or dead process never
  * makes anyone wait; a dead process's rows stay until a survivor says it took them.
  */
-import type { PresenceEntry } from '../application/types.ts';
-import type { ConnectionId } from '../store.ts';
+import type { PresenceEntry } from '../application/index.ts';
+import type { ConnectionId } from '../host/index.ts';
 
 /** A presence row on the wire: [id, peer, state, lastSignOfLife, codec]. */
 export type WireRow = [ConnectionId, string | null, string, number, string];

@@ -11,9 +11,9 @@
  * Neither store ever rejects: while Redis is away a write fails quietly and the cluster
  * re-registers everything the process holds when Redis answers again.
  */
-import { isOutboxRecord, type EventStore, type OutboxRecord } from '../application/events.ts';
-import { SESSION_META } from '../sessions.ts';
-import type { ConnectionId, SnapshotStore, StoredConnection } from '../store.ts';
+import { isOutboxRecord, type EventStore, type OutboxRecord } from '../application/index.ts';
+import { SESSION_META } from '../protocol/index.ts';
+import type { ConnectionId, SnapshotStore, StoredConnection } from '../host/index.ts';
 import { keys, pairs } from './keys.ts';
 import type { RedisLink } from './redis.ts';
 

@@ -10,8 +10,7 @@
  * than that or `holdUntil`, whichever is later.
  */
 import { pingsOnNextTick, type KeepaliveEmitted } from '../../actors/keepalive.ts';
-import { SnapshotStepper } from '../stepper.ts';
-import type { StoredConnection } from '../store.ts';
+import { SnapshotStepper, type StoredConnection } from '../host/index.ts';
 
 export function takenOver(records: Iterable<StoredConnection>, at: number, holdUntil: number): StoredConnection[] {
   const out: StoredConnection[] = [];

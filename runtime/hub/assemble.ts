@@ -5,17 +5,10 @@
  * admitted request becomes a socket, the timer, the stores, and routes of their own.
  */
 import type { Hono } from 'hono';
-import { Application, type ApplicationOptions } from '../application/application.ts';
-import { DeferredDeleteStore } from '../application/deferred-delete-store.ts';
-import type { EventStore } from '../application/events.ts';
-import type { Hooks } from '../application/types.ts';
-import { Host, type HostEvent, type InspectObserver, type PingWindow, type Transport } from '../host.ts';
-import { DEFAULTS, defaultAdvertiseTimeout, type HubSettings } from '../settings.ts';
-import { eventLine, eventRecord, type LogFormat } from '../log.ts';
-import { SocketRegistry } from '../sockets.ts';
-import type { ConnectionId, SnapshotStore } from '../store.ts';
-import type { RemoteHub } from '../application/remote.ts';
-import { HubMetrics, type ClusterGauges } from '../metrics/hub-metrics.ts';
+import { Application, type ApplicationOptions, DeferredDeleteStore, type EventStore, type Hooks, type RemoteHub } from '../application/index.ts';
+import { type ConnectionId, Host, type HostEvent, type InspectObserver, type PingWindow, type SnapshotStore, SocketRegistry, type Transport } from '../host/index.ts';
+import { defaultAdvertiseTimeout, DEFAULTS, eventLine, eventRecord, type HubSettings, type LogFormat } from '../config/index.ts';
+import { HubMetrics, type ClusterGauges } from '../metrics/index.ts';
 import { ConnectGate, type RemoteSession } from './connect.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
 
@@ -33,7 +26,7 @@ export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
   onEvent?: (event: HostEvent) => void;
   /** One line per notable event (connections opened, closed, rejected, dead). Default: none. */
   log?: (line: string) => void;
-  /** `json`: each event line is one JSON object (runtime/log.ts). Default `text`. */
+  /** `json`: each event line is one JSON object (runtime/config/log.ts). Default `text`. */
   logFormat?: LogFormat;
   /** Serve `/metrics` and keep its counters (docs/operations.md). Default true. */
   metrics?: boolean;

@@ -10,13 +10,9 @@
  * the hook's own answer, 409 (session attached), 503 (full; a resume never counts).
  */
 import type { CodecSpec } from '../codec/index.ts';
-import { CapacityError, type Host } from '../host.ts';
-import { hashSessionSecret, isSessionSecret, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from '../sessions.ts';
-import type { PeerSocket, SocketRegistry } from '../sockets.ts';
-import type { ConnectionId } from '../store.ts';
-import { newConnectionId } from '../connection-id.ts';
-import type { Application } from '../application/application.ts';
-import { isResponse, PEER_META, refusal } from '../application/peer.ts';
+import { CapacityError, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../host/index.ts';
+import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from '../protocol/index.ts';
+import { type Application, isResponse, PEER_META, refusal } from '../application/index.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
 export const CODEC_PARAM = 'codec';

@@ -11,13 +11,11 @@
  * Private routes need the token when one is set; without one they are open only where
  * the platform says so (a server bound to loopback), else 403.
  */
-import { Hono } from 'hono';
-import type { Context, MiddlewareHandler } from 'hono';
-import type { Host } from '../host.ts';
-import type { Application } from '../application/application.ts';
+import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import type { Host } from '../host/index.ts';
+import { type Application, isResponse } from '../application/index.ts';
 import type { ConnectGate, ConnectTicket } from './connect.ts';
-import { isResponse } from '../application/peer.ts';
-import { CONTENT_TYPE } from '../metrics/exposition.ts';
+import { CONTENT_TYPE } from '../metrics/index.ts';
 
 /** Turns an admitted `/connect` request into the platform's socket and answers it (101). */
 export type AcceptSocket = (c: Context, ticket: ConnectTicket) => Response | Promise<Response>;

@@ -8,7 +8,7 @@
  * chart (and the transition it just took), and draws its timeline as a sequence
  * diagram between the peer and this host.
  */
-import type { ConnectionView, HostEvent } from '../host.ts';
+import type { ConnectionView, HostEvent } from '../host/index.ts';
 
 interface Config {
   /** URL of the event stream, with the token when one is needed (EventSource cannot send a header). */

@@ -12,7 +12,7 @@
  */
 import type { Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
-import type { Host, HostEvent } from '../host.ts';
+import type { Host, HostEvent } from '../host/index.ts';
 
 export interface EventStreamOptions {
   /** The host's clock, so the page can say "2.1 s ago" in the host's time. Default `Date.now`. */

@@ -11,8 +11,8 @@
  * path it was served at, so a stream always belongs to the page's own hub.
  */
 import { Hono } from 'hono';
-import { requireToken } from '../hub/routes.ts';
-import type { Host } from '../host.ts';
+import { requireToken } from '../hub/index.ts';
+import type { Host } from '../host/index.ts';
 import type { ChartDrawing } from './drawing.ts';
 import { hostEventStream, type EventStreamOptions } from './events.ts';
 import { contentSecurityPolicy, renderPage } from './page.ts';

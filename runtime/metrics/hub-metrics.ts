@@ -6,9 +6,8 @@
  * host, outbox and cluster keep anyway; a PONG costs one histogram observation.
  * docs/operations.md lists every metric.
  */
-import type { Application } from '../application/application.ts';
-import type { Host } from '../host.ts';
-import type { ConnectionId } from '../store.ts';
+import type { Application } from '../application/index.ts';
+import type { ConnectionId, Host } from '../host/index.ts';
 import { Counter, Histogram, Registry, Sampled } from './exposition.ts';
 
 /** What a clustered hub tells its metrics. */

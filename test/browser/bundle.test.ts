@@ -13,7 +13,7 @@ describe('the browser client bundle', () => {
     expect(bundle.code).not.toMatch(/\bnode:[a-z_/]+/);
     expect(bundle.code).not.toMatch(/\brequire\(/);
     // It is the client: the statechart and the host are in, the server's routes are not.
-    expect(bundle.inputs.map(({ path }) => path)).toEqual(expect.arrayContaining(['actors/keepalive.ts', 'runtime/host.ts', 'adapters/browser/client.ts']));
+    expect(bundle.inputs.map(({ path }) => path)).toEqual(expect.arrayContaining(['actors/keepalive.ts', 'runtime/host/host.ts', 'adapters/browser/client.ts']));
     expect(bundle.inputs.some(({ path }) => /runtime\/(app|server|inspector|application)/.test(path))).toBe(false);
   });
 });

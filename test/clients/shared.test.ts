@@ -13,7 +13,7 @@ import { connect as browserConnect } from '../../adapters/browser/index.ts';
 import { connect as nodeConnect } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { poll } from '../node/helpers.ts';
-import type { ConnectOptions } from '../../runtime/internal.ts';
+import type { ConnectOptions } from '../../runtime/client/options.ts';
 import { startProxy, type TcpProxy } from '../support/tcp-proxy.ts';
 
 /** The client's rule: a silent server is dead 300 * (2 + 1) = 900 ms after its last message. */

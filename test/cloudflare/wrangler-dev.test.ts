@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../adapters/node/client.ts';
-import type { ConnectionView } from '../../runtime/internal.ts';
+import type { ConnectionView } from '../../runtime/host/types.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';
 

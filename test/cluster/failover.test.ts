@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
 import { connect } from '../../adapters/node/client.ts';
-import type { KeepaliveClient } from '../../runtime/internal.ts';
+import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
 import { killAll, spawnCli, spawnServer, until } from '../node/helpers.ts';
 import { startBalancer, type Balancer } from '../support/balancer.ts';
 import { nextEvent } from '../support/client-events.ts';

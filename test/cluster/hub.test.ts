@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
-import type { KeepaliveClient } from '../../runtime/internal.ts';
+import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
 import { startRedis, type RedisProcess } from '../support/redis.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { until } from '../node/helpers.ts';

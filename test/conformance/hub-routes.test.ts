@@ -6,7 +6,8 @@
  */
 import WebSocket from 'ws';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { spawnDenoServer } from '../deno/helpers.ts';
 import { killAll, spawnServer, until } from '../node/helpers.ts';
 import { startWranglerDev } from '../support/wrangler-dev.ts';

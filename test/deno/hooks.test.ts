@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { killAll, poll, spawnProcess, withUrls } from '../node/helpers.ts';
 import { rawWs, upgradeStatus } from '../node/peers.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';

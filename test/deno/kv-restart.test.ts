@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { actors, killAll, poll, type ActorView } from '../node/helpers.ts';
 import { rawWs } from '../node/peers.ts';
 import { spawnDenoServer } from './helpers.ts';

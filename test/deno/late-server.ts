@@ -6,7 +6,7 @@
  *   deno run --allow-net --allow-read test/deno/late-server.ts MARKER_FILE [platform|sync]
  */
 import { startServer } from '../../adapters/deno/server.ts';
-import type { TimerApi } from '../../runtime/internal.ts';
+import type { TimerApi } from '../../runtime/host/wake-timer.ts';
 import { lateTimerScenario } from '../support/late-timer-scenario.ts';
 
 export const INTERVAL = 300;

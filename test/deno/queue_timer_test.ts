@@ -4,7 +4,10 @@
  * the real queue of a real Deno KV, including one message that really arrives twice.
  */
 import assert from 'node:assert/strict';
-import { Host, TEXT_FRAMES, type Frame, type Transport } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { Frame } from '../../runtime/codec/codec.ts';
+import type { Transport } from '../../runtime/host/types.ts';
 import { isWakeMessage, QueueTimer, type WakeMessage } from '../../adapters/deno/queue-timer.ts';
 
 class Wire implements Transport {

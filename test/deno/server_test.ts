@@ -4,7 +4,10 @@
  * are raw web WebSockets and raw TCP connections, so the test sees the wire.
  */
 import assert from 'node:assert/strict';
-import { createLibvirtCodec, TEXT_FRAMES, type ConnectionView, RESTART_REASON, type HostEvent } from "../../runtime/internal.ts";
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { ConnectionView, HostEvent } from '../../runtime/host/types.ts';
+import { RESTART_REASON } from '../../runtime/host/sockets.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });

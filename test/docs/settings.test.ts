@@ -1,7 +1,7 @@
 /** docs/settings.md lists every setting the one settings model reads, with its flag and variable. */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { SETTINGS } from '../../runtime/settings.ts';
+import { SETTINGS } from '../../runtime/config/settings.ts';
 
 const page = readFileSync(new URL('../../docs/settings.md', import.meta.url), 'utf8');
 

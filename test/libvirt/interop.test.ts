@@ -8,7 +8,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
-import type { HostEvent, KeepaliveSupport } from '../../runtime/internal.ts';
+import type { HostEvent } from '../../runtime/host/types.ts';
+import type { KeepaliveSupport } from '../../runtime/protocol/libvirt-negotiation.ts';
 import { killAll, poll, spawnCli } from '../node/helpers.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { startLibvirtd, type Libvirtd } from './daemon.ts';

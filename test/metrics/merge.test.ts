@@ -4,7 +4,8 @@
  */
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { describe, expect, it } from 'vitest';
-import { HubMetrics, mergeExpositions } from '../../runtime/internal.ts';
+import { HubMetrics } from '../../runtime/metrics/hub-metrics.ts';
+import { mergeExpositions } from '../../runtime/metrics/exposition.ts';
 import type { Family } from '../support/metrics.ts';
 
 function exposition(opened: number): string {

@@ -6,7 +6,7 @@
  */
 import WebSocket from 'ws';
 import { afterAll, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { spawnDeno } from '../deno/helpers.ts';
 import { killAll, until, withUrls } from '../node/helpers.ts';
 import { startWranglerDev, type WranglerDev } from '../support/wrangler-dev.ts';

@@ -9,7 +9,11 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { assembleHub, encodeMessage, Host, SocketRegistry, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { assembleHub } from '../../runtime/hub/assemble.ts';
+import { encodeMessage } from '../../runtime/codec/libvirt.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { SocketRegistry } from '../../runtime/host/sockets.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { NODE, poll, ROOT } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';

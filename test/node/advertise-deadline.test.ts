@@ -7,7 +7,9 @@
  * (2 s) for a loaded machine.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultAdvertiseTimeout, TEXT_FRAMES, type HostEvent } from '../../runtime/internal.ts';
+import { defaultAdvertiseTimeout } from '../../runtime/protocol/defaults.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { HostEvent } from '../../runtime/host/types.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';

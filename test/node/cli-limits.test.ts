@@ -5,7 +5,7 @@
  * so the test is quick, and nothing asserts how soon after it the close comes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { actors, killAll, poll, spawnCli, spawnServer, type Spawned } from './helpers.ts';
 import { rawWs, type RawWs } from './peers.ts';
 import { spawnDeno, spawnDenoServer } from '../deno/helpers.ts';

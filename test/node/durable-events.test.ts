@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { connect } from '../../adapters/node/client.ts';
 import { killAll, NODE, poll, spawnProcess, spawnServer, withUrls } from './helpers.ts';
 import { rawWs } from './peers.ts';

@@ -8,7 +8,8 @@
  */
 import { connect as tcpConnect } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 
 export interface FloodReport {
   /** Connections opened (each one flooded until the server closed it). */

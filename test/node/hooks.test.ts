@@ -5,7 +5,8 @@
  * 10,000 messages a second with no false death.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { TEXT_FRAMES, type AppData, type CloseInfo, type Connection, type DeadVerdict, type Hooks } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { AppData, CloseInfo, Connection, DeadVerdict, Hooks } from '../../runtime/application/types.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { poll } from './helpers.ts';

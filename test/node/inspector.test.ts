@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { inspectorByDefault } from '../../runtime/internal.ts';
+import { inspectorByDefault } from '../../runtime/hub/routes.ts';
 
 const servers: RunningServer[] = [];
 afterEach(async () => {

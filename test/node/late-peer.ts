@@ -8,7 +8,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { TEXT_FRAMES } from '../../runtime/internal.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 
 const [url = '', marker = ''] = process.argv.slice(2);
 const a = new WebSocket(url);

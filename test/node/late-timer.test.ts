@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer } from '../../adapters/node/server.ts';
-import type { TimerApi } from '../../runtime/internal.ts';
+import type { TimerApi } from '../../runtime/host/wake-timer.ts';
 import { lateTimerScenario, type LateTimerOutcome } from '../support/late-timer-scenario.ts';
 import { NODE, poll, ROOT } from './helpers.ts';
 

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { libvirtTarget } from '../../adapters/node/libvirt-client.ts';
-import { encodeMessage, encodeSupportsFeatureCall, type KeepaliveSupport } from '../../runtime/internal.ts';
+import { encodeMessage } from '../../runtime/codec/libvirt.ts';
+import { encodeSupportsFeatureCall } from '../../runtime/codec/libvirt-remote.ts';
+import type { KeepaliveSupport } from '../../runtime/protocol/libvirt-negotiation.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { killAll, poll, spawnCli } from './helpers.ts';
 

@@ -4,7 +4,9 @@
  */
 import { connect as tcpConnect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import { createLibvirtCodec, TEXT_FRAMES, type KeepaliveMessage } from '../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
 export const FRAME = {

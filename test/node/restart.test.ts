@@ -15,7 +15,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SqliteSnapshotStore } from '../../adapters/node/sqlite-store.ts';
-import { createSessionSecret, hashSessionSecret, TEXT_FRAMES, type KeepaliveContext, type StoredConnection } from '../../runtime/internal.ts';
+import { createSessionSecret, hashSessionSecret } from '../../runtime/protocol/sessions.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { KeepaliveContext } from '../../actors/keepalive.ts';
+import type { StoredConnection } from '../../runtime/host/store.ts';
 import { actors, killAll, poll, spawnCli, spawnServer, type ActorView } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, upgradeStatus, type RawTcp, type RawWs } from './peers.ts';
 

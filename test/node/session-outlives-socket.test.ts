@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
-import { createSessionSecret, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { createSessionSecret } from '../../runtime/protocol/sessions.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { poll } from './helpers.ts';
 import { rawWs, type RawWs } from './peers.ts';
 

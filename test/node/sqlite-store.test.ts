@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteSnapshotStore } from '../../adapters/node/sqlite-store.ts';
-import { Host, type StoredConnection } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import type { StoredConnection } from '../../runtime/host/store.ts';
 import { LinkTransport } from '../support/sim.ts';
 
 const dirs: string[] = [];

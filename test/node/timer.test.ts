@@ -5,7 +5,11 @@
  * wrapped only to count.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Host, PLATFORM_TIMERS, TEXT_FRAMES, WakeTimer, type Frame, type TimerApi, type Transport } from '../../runtime/internal.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { PLATFORM_TIMERS, WakeTimer, type TimerApi } from '../../runtime/host/wake-timer.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
+import type { Frame } from '../../runtime/codec/codec.ts';
+import type { Transport } from '../../runtime/host/types.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';

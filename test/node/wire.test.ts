@@ -4,7 +4,8 @@
  * sent it (with a reason and a log line), the HTTP routes, and a graceful close.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeMessage, KEEPALIVE_PROGRAM, TEXT_FRAMES } from '../../runtime/internal.ts';
+import { encodeMessage, KEEPALIVE_PROGRAM } from '../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, splitFrames, type RawTcp, type RawWs } from './peers.ts';

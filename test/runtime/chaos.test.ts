@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { HostEvent } from '../../runtime/host.ts';
+import type { HostEvent } from '../../runtime/host/host.ts';
 import type { KeepaliveOptions } from '../../actors/keepalive.ts';
 import { chaosLink, runChaos, seededRandom, type Faults } from '../support/chaos.ts';
 import { DAY, HOUR, meanTimeToFalseDeath, toleratedLoss, type ProbeConfig } from '../support/loss-model.ts';

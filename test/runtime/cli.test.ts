@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { serveOptions, type Env } from '../../runtime/cli.ts';
-import { DEFAULTS, defaultAdvertiseTimeout, hubSettings, envSource, UsageError } from '../../runtime/settings.ts';
+import { serveOptions, type Env } from '../../runtime/server/cli.ts';
+import { DEFAULTS, defaultAdvertiseTimeout, hubSettings, envSource, UsageError } from '../../runtime/config/settings.ts';
 
 const envOf =
   (vars: Record<string, string>): Env =>

@@ -6,9 +6,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Host, type HostEvent } from '../../runtime/host.ts';
+import { Host, type HostEvent } from '../../runtime/host/host.ts';
 import { TEXT_FRAMES, type Frame } from '../../runtime/codec/index.ts';
-import { WakeTimer, type TimerApi } from '../../runtime/wake-timer.ts';
+import { WakeTimer, type TimerApi } from '../../runtime/host/wake-timer.ts';
 import { seededRandom } from '../support/chaos.ts';
 import type { KeepaliveEmitted, KeepaliveEvent, Role } from '../../actors/keepalive.ts';
 import { Stepper } from '../support/machine.ts';

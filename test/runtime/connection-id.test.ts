@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { newConnectionId } from '../../runtime/connection-id.ts';
-import { Host } from '../../runtime/host.ts';
+import { newConnectionId } from '../../runtime/protocol/connection-id.ts';
+import { Host } from '../../runtime/host/host.ts';
 
 describe('connection ids', () => {
   it('are 21-character nanoids, unique, and what a host hands out by default', () => {

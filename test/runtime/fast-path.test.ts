@@ -5,8 +5,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Host } from '../../runtime/host.ts';
-import { MemorySnapshotStore } from '../../runtime/store.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { MemorySnapshotStore } from '../../runtime/host/store.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import type { Role } from '../../actors/keepalive.ts';
 

@@ -22,7 +22,7 @@ import {
   type Inbound,
   type MessageHeader,
 } from '../../runtime/codec/index.ts';
-import { Host, type HostEvent, type OpenOptions } from '../../runtime/host.ts';
+import { Host, type HostEvent, type OpenOptions } from '../../runtime/host/host.ts';
 import { quickOr, STRESS_TIMEOUT } from '../support/stress.ts';
 
 const HEADER = 28; // length word + six XDR words

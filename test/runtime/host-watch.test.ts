@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Host, type HostEvent } from '../../runtime/host.ts';
+import { Host, type HostEvent } from '../../runtime/host/host.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
 function fakeHost(eager = false) {

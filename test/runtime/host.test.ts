@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Host, type HostEvent } from '../../runtime/host.ts';
-import { MemorySnapshotStore, type StoredConnection } from '../../runtime/store.ts';
+import { Host, type HostEvent } from '../../runtime/host/host.ts';
+import { MemorySnapshotStore, type StoredConnection } from '../../runtime/host/store.ts';
 import { LinkTransport, Simulation, link } from '../support/sim.ts';
 
 const HOUR = 3_600_000;
@@ -414,7 +414,7 @@ describe('abuse limits', () => {
   });
 
   it('refuses connections past the cap with a CapacityError', async () => {
-    const { CapacityError } = await import('../../runtime/host.ts');
+    const { CapacityError } = await import('../../runtime/host/host.ts');
     const host = new Host({ transport: new LinkTransport(), maxConnections: 2 });
     host.open({ role: 'server' });
     host.open({ role: 'server' });

@@ -1,5 +1,5 @@
 /**
- * The lean transition (runtime/lean-transition.ts) steps the keepalive machine without
+ * The lean transition (runtime/host/lean-transition.ts) steps the keepalive machine without
  * XState's per-step snapshots. It must be XState, step for step: same states, context,
  * tags and emitted events for any trace; it must really take the hot path; and where a
  * step is outside what it does, it must leave the snapshot untouched for XState.
@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import { assign, emit, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
-import { ActorStepper, SnapshotStepper } from '../../runtime/stepper.ts';
-import { leanStep, type MutableSnapshot } from '../../runtime/lean-transition.ts';
+import { ActorStepper, SnapshotStepper } from '../../runtime/host/stepper.ts';
+import { leanStep, type MutableSnapshot } from '../../runtime/host/lean-transition.ts';
 import type { KeepaliveEmitted, KeepaliveEvent, KeepaliveInput, KeepaliveSnapshot } from '../../actors/keepalive.ts';
 
 const view = (s: KeepaliveSnapshot) => ({ value: s.value, status: s.status, context: { ...s.context }, tags: [...s.tags].sort() });

@@ -4,17 +4,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  decodeMessage,
-  encodeMessage,
-  Host,
-  KEEPALIVE_PROGRAM,
-  KeepaliveProc,
-  LibvirtNegotiation,
-  type Frame,
-  type HostEvent,
-  type KeepaliveSupport,
-} from '../../runtime/internal.ts';
+import { decodeMessage, encodeMessage, KEEPALIVE_PROGRAM, KeepaliveProc } from '../../runtime/codec/libvirt.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { LibvirtNegotiation, type KeepaliveSupport } from '../../runtime/protocol/libvirt-negotiation.ts';
+import type { Frame } from '../../runtime/codec/codec.ts';
+import type { HostEvent } from '../../runtime/host/types.ts';
 
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const REPLY_1 = bytes('00000020 20008086 00000001 0000003c 00000001 00000001 00000000 00000001');

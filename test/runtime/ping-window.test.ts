@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
-import { Host, type HostEvent, type PingWindow } from '../../runtime/host.ts';
+import { Host, type HostEvent, type PingWindow } from '../../runtime/host/host.ts';
 
 const INTERVAL = 1000;
 const COUNT = 3;

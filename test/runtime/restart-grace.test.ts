@@ -5,9 +5,9 @@
  * removes it without forgetting a peer that never comes back.
  */
 import { describe, expect, it } from 'vitest';
-import { Host } from '../../runtime/host.ts';
-import { withRestartGrace } from '../../runtime/restart-grace.ts';
-import { MemorySnapshotStore, type StoredConnection } from '../../runtime/store.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { withRestartGrace } from '../../runtime/host/restart-grace.ts';
+import { MemorySnapshotStore, type StoredConnection } from '../../runtime/host/store.ts';
 import { LinkTransport } from '../support/sim.ts';
 
 const INTERVAL = 1000;

@@ -3,8 +3,8 @@
  * (a Durable Object's sockets) gives them back before anything is stepped.
  */
 import { describe, expect, it } from 'vitest';
-import { Host } from '../../runtime/host.ts';
-import { MemorySnapshotStore } from '../../runtime/store.ts';
+import { Host } from '../../runtime/host/host.ts';
+import { MemorySnapshotStore } from '../../runtime/host/store.ts';
 import { LinkTransport } from '../support/sim.ts';
 
 function world() {

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Host } from '../../runtime/host.ts';
+import { Host } from '../../runtime/host/host.ts';
 import {
   createSessionSecret,
   hashSessionSecret,
   isSessionSecret,
   SESSION_META,
   SessionIndex,
-} from '../../runtime/sessions.ts';
-import { MemorySnapshotStore } from '../../runtime/store.ts';
+} from '../../runtime/protocol/sessions.ts';
+import { MemorySnapshotStore } from '../../runtime/host/store.ts';
 import { LinkTransport } from '../support/sim.ts';
 
 function host(store = new MemorySnapshotStore()) {

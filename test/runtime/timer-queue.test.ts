@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TimerQueue } from '../../runtime/timer-queue.ts';
+import { TimerQueue } from '../../runtime/host/timer-queue.ts';
 
 describe('TimerQueue', () => {
   it('pops exactly the due keys in deadline order, like a sorted list would, and reschedules popped keys', () => {

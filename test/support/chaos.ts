@@ -3,7 +3,7 @@
  * duplicates and reorders frames by its own dice, all drawn from one seeded generator,
  * so a run replays exactly from its seed. Nothing sleeps: time is the simulation's.
  */
-import type { Host, HostEvent } from '../../runtime/host.ts';
+import type { Host, HostEvent } from '../../runtime/host/host.ts';
 import { createLibvirtCodec, TEXT_FRAMES, type Frame } from '../../runtime/codec/index.ts';
 import type { KeepaliveOptions } from '../../actors/keepalive.ts';
 import { Simulation, type LinkTransport } from './sim.ts';

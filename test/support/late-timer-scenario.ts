@@ -7,7 +7,7 @@
  * timer read the waiting I/O before judging the deadline.
  */
 import { existsSync } from 'node:fs';
-import type { ConnectionView, HostEvent } from '../../runtime/internal.ts';
+import type { ConnectionView, HostEvent } from '../../runtime/host/types.ts';
 
 export interface Stall {
   a: string;

@@ -2,7 +2,7 @@
  * A deterministic world for host tests: one fake clock, frames in flight as scheduled
  * deliveries, and any number of hosts whose timers are their `nextWake()`. Nothing sleeps.
  */
-import { Host, type HostOptions } from '../../runtime/host.ts';
+import { Host, type HostOptions } from '../../runtime/host/host.ts';
 import type { Frame } from '../../runtime/codec/index.ts';
 
 interface Delivery {

@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature, type ApplicationEvent } from '../../runtime/internal.ts';
+import { verifySignature } from '../../runtime/application/webhook.ts';
+import type { ApplicationEvent } from '../../runtime/application/events.ts';
 
 export interface Received {
   event: ApplicationEvent;

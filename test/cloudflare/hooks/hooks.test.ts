@@ -6,7 +6,7 @@
 import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { env, exports } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ApplicationEvent, OutboxRecord } from '../../../runtime/internal.ts';
+import type { ApplicationEvent, OutboxRecord } from '../../../runtime/application/events.ts';
 import { COUNT, connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, TOKEN, type Stub } from '../workerd/helpers.ts';
 import type { HookCall } from './worker.ts';
 

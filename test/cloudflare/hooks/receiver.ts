@@ -10,7 +10,8 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { verifySignature, type ApplicationEvent } from '../../../runtime/internal.ts';
+import { verifySignature } from '../../../runtime/application/webhook.ts';
+import type { ApplicationEvent } from '../../../runtime/application/events.ts';
 
 export const RECEIVER_SECRET = 'workerd-hooks-secret';
 

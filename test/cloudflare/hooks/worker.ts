@@ -5,7 +5,7 @@
  * instance: a hook still running when the object is evicted.
  */
 import { KeepaliveHub, type CloseInfo, type Connection, type DeadVerdict } from '../../../adapters/cloudflare/index.ts';
-import type { AppData } from '../../../runtime/internal.ts';
+import type { AppData } from '../../../runtime/application/types.ts';
 
 export { default } from '../../../adapters/cloudflare/index.ts';
 

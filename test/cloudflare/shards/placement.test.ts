@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { connectionIdOn, shardName, shardOfId, shardOfSession, ShardTurns } from '../../../adapters/cloudflare/shards.ts';
 import { hubConfig } from '../../../adapters/cloudflare/config.ts';
 import { decodeMail, encodeMail, type ShardMail } from '../../../adapters/cloudflare/shard-mail.ts';
-import { createSessionSecret } from '../../../runtime/internal.ts';
+import { createSessionSecret } from '../../../runtime/protocol/sessions.ts';
 
 describe('placement', () => {
   it('a session always hashes to the same shard, spread evenly, and most stay put when a shard is added', async () => {

@@ -9,7 +9,8 @@ import { env, exports } from 'cloudflare:workers';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { HUB_HEADER } from '../../../adapters/cloudflare/hub.ts';
 import { shardName, shardOfId, shardOfSession, shardRequest } from '../../../adapters/cloudflare/shards.ts';
-import type { ApplicationEvent, PresenceEntry } from '../../../runtime/internal.ts';
+import type { ApplicationEvent } from '../../../runtime/application/events.ts';
+import type { PresenceEntry } from '../../../runtime/application/types.ts';
 import { COUNT, connect as open, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stored, TOKEN, view, type Peer } from '../workerd/helpers.ts';
 
 const SHARDS = Number(env.KEEPALIVE_SHARDS);

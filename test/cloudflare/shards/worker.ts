@@ -11,7 +11,7 @@
  * Deaths are written to storage so a test reads them through the object's fetch.
  */
 import { KeepaliveHub, type Connection, type DeadVerdict } from '../../../adapters/cloudflare/index.ts';
-import type { AppData } from '../../../runtime/internal.ts';
+import type { AppData } from '../../../runtime/application/types.ts';
 
 export { default } from '../../../adapters/cloudflare/index.ts';
 

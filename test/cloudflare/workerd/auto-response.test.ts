@@ -11,7 +11,8 @@ import { evictDurableObject, runDurableObjectAlarm, runInDurableObject } from 'c
 import { describe, expect, it } from 'vitest';
 import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import type { KeepaliveSnapshot, StoredConnection } from '../../../runtime/internal.ts';
+import type { KeepaliveSnapshot } from '../../../actors/keepalive.ts';
+import type { StoredConnection } from '../../../runtime/host/store.ts';
 import { COUNT, connect, eventually, hubStub, INTERVAL, stats, view, type Peer } from './helpers.ts';
 
 describe('setWebSocketAutoResponse', () => {

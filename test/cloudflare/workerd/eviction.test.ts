@@ -6,7 +6,9 @@ import { evictDurableObject, runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
-import { createLibvirtCodec, type KeepaliveSnapshot, type StoredConnection } from '../../../runtime/internal.ts';
+import { createLibvirtCodec } from '../../../runtime/codec/libvirt.ts';
+import type { KeepaliveSnapshot } from '../../../actors/keepalive.ts';
+import type { StoredConnection } from '../../../runtime/host/store.ts';
 import { COUNT, connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stats, stored, view } from './helpers.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });

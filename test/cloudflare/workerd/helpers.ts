@@ -14,7 +14,7 @@ import { hubInternals } from '../../../adapters/cloudflare/test-access.ts';
 import type { Env } from '../../../adapters/cloudflare/config.ts';
 import { CONNECTION_HEADER, type KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
 import worker from '../../../adapters/cloudflare/worker.ts';
-import type { ConnectionView, HostEvent } from '../../../runtime/internal.ts';
+import type { ConnectionView, HostEvent } from '../../../runtime/host/types.ts';
 
 export const INTERVAL = Number(env.KEEPALIVE_INTERVAL);
 export const COUNT = Number(env.KEEPALIVE_COUNT);

@@ -8,7 +8,7 @@ import { runInDurableObject } from 'cloudflare:test';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AnyStateMachine } from 'xstate';
 import { keepaliveMachine } from '../../../actors/keepalive.ts';
-import type { HostEvent } from '../../../runtime/internal.ts';
+import type { HostEvent } from '../../../runtime/host/types.ts';
 import { COUNT, connect, eventStream, eventually, fakeClock, get, hubStub, INTERVAL, runAlarm, stats, TOKEN, view, withEnv, type Stub } from './helpers.ts';
 
 afterEach(() => {

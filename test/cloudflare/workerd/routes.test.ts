@@ -4,7 +4,7 @@
 import { exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import { hubConfig } from '../../../adapters/cloudflare/config.ts';
-import type { ConnectionView } from '../../../runtime/internal.ts';
+import type { ConnectionView } from '../../../runtime/host/types.ts';
 import { connect, eventually, get, hubStub, stats, TOKEN, view, withEnv } from './helpers.ts';
 
 const bearer = { headers: { Authorization: `Bearer ${TOKEN}` } };

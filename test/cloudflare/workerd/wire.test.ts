@@ -3,7 +3,7 @@
  * `?codec=libvirt`, and bad input, which closes only the offending connection.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { encodeMessage, KEEPALIVE_PROGRAM, KeepaliveProc, MessageStatus, MessageType } from '../../../runtime/internal.ts';
+import { encodeMessage, KEEPALIVE_PROGRAM, KeepaliveProc, MessageStatus, MessageType } from '../../../runtime/codec/libvirt.ts';
 import { connect, eventually, fakeClock, hubStub, INTERVAL, runAlarm, stats, view } from './helpers.ts';
 
 const keepalive = (proc: number, overrides: Partial<Parameters<typeof encodeMessage>[0]> = {}) =>

@@ -15,7 +15,9 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { nanoid } from 'nanoid';
 import WebSocket from 'ws';
-import { abandonsPeer, closeCode, closeReason, Host, SocketRegistry, WakeTimer } from '../../../runtime/internal.ts';
+import { abandonsPeer, closeCode, closeReason, SocketRegistry } from '../../../runtime/host/sockets.ts';
+import { Host } from '../../../runtime/host/host.ts';
+import { WakeTimer } from '../../../runtime/host/wake-timer.ts';
 import { summary, type LoadCommand, type PeersReport } from './protocol.ts';
 
 const { values, positionals } = parseArgs({

@@ -12,7 +12,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { startServer } from '../../../adapters/node/server.ts';
-import type { TimerApi } from '../../../runtime/internal.ts';
+import type { TimerApi } from '../../../runtime/host/wake-timer.ts';
 import { burn, summary, type LoadCommand, type ServerReport } from './protocol.ts';
 
 const { values } = parseArgs({

@@ -4,7 +4,9 @@
  * try never got a turn and the process ran out of memory (found by test/metrics).
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryEventStore, Outbox, WebhookSender, type ApplicationEvent } from '../../../runtime/internal.ts';
+import { MemoryEventStore, type ApplicationEvent } from '../../../runtime/application/events.ts';
+import { Outbox } from '../../../runtime/application/outbox.ts';
+import { WebhookSender } from '../../../runtime/application/webhook.ts';
 
 describe('Outbox.drain', () => {
   it('lets a webhook try in flight finish, and returns', async () => {

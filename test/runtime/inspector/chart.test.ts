@@ -6,10 +6,9 @@
  */
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createMachine } from 'xstate';
-import type { AnyStateMachine } from 'xstate';
+import { type AnyStateMachine, createMachine } from 'xstate';
 import { keepaliveMachine } from '../../../actors/keepalive.ts';
-import { Host } from '../../../runtime/host.ts';
+import { Host } from '../../../runtime/host/host.ts';
 import { inspectorRoutes } from '../../../runtime/inspector/routes.ts';
 import { chartLayout } from '../../../runtime/inspector/layout.ts';
 import { compileClient, GENERATED } from '../../../runtime/inspector/build-client.ts';

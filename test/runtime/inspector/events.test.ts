@@ -5,7 +5,7 @@
  * (bounded memory) instead of slowing the host.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { Host, type HostEvent } from '../../../runtime/host.ts';
+import { Host, type HostEvent } from '../../../runtime/host/host.ts';
 import { TEXT_FRAMES } from '../../../runtime/codec/index.ts';
 import { inspectorRoutes } from '../../../runtime/inspector/routes.ts';
 import type { EventStreamOptions } from '../../../runtime/inspector/events.ts';

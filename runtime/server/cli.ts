@@ -1,15 +1,13 @@
 /**
  * What the Node and Deno command lines share: the server's options from flags and
- * environment (runtime/settings.ts), the help text of those flags, and the banner.
+ * environment (runtime/config/settings.ts), the help text of those flags, and the banner.
  * Platform-free: each adapter parses its own argv (`node:util` parseArgs) and reads its
  * own environment, then hands them here.
  */
-import type { KeepaliveClient } from './client/keepalive-client.ts';
-import type { Host } from './host.ts';
-import type { RunningServer, ServerOptions } from './hub/server.ts';
-import type { ConnectOptions } from './client/options.ts';
-import { messageRecord, type LogFormat } from './log.ts';
-import { argsSource, clusterSettings, DEFAULTS, hubSettings, logFormat, listenSettings, parseNumber, SETTING_FLAGS, settingsHelp, UsageError, type HubSettings } from './settings.ts';
+import type { ConnectOptions, KeepaliveClient } from '../client/index.ts';
+import type { Host } from '../host/index.ts';
+import type { RunningServer, ServerOptions } from './server.ts';
+import { argsSource, clusterSettings, DEFAULTS, hubSettings, type HubSettings, listenSettings, type LogFormat, logFormat, messageRecord, parseNumber, SETTING_FLAGS, settingsHelp, UsageError } from '../config/index.ts';
 
 /** Reads one environment variable (`process.env`, `Deno.env.get`). */
 export type Env = (name: string) => string | undefined;

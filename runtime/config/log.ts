@@ -8,7 +8,7 @@
  *   event    opened | closed | dead | rejected | message (any other line: `message` holds it)
  *   hub, connection, peer, reason, silentFor, unanswered, code   where they exist
  */
-import type { HostEvent } from './host.ts';
+import type { HostEvent } from '../host/index.ts';
 
 export type LogFormat = 'text' | 'json';
 

@@ -13,13 +13,12 @@ import {
   type KeepaliveEvent,
   type KeepaliveMessage,
   type KeepaliveOptions,
-} from '../actors/keepalive.ts';
-import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
-import { newConnectionId } from './connection-id.ts';
-import { flooding, INBOUND_EVENT, NO_META, NOTHING_PENDING, recordOf, stateName, validateKeepalive, viewOf, type Connection } from './host-connection.ts';
-import { HostListeners } from './host-listeners.ts';
-import type { HostEvent, HostOptions, HostStats, InspectObserver, Transport } from './host-types.ts';
-import { DEFAULTS } from './defaults.ts';
+} from '../../actors/keepalive.ts';
+import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
+import { DEFAULTS, newConnectionId } from '../protocol/index.ts';
+import { flooding, INBOUND_EVENT, NO_META, NOTHING_PENDING, recordOf, stateName, validateKeepalive, viewOf, type Connection } from './connection.ts';
+import { HostListeners } from './listeners.ts';
+import type { HostEvent, HostOptions, HostStats, InspectObserver, Transport } from './types.ts';
 import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
 import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
 import { TimerQueue } from './timer-queue.ts';

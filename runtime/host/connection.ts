@@ -4,9 +4,9 @@
  * state; what is here is the host's bookkeeping around it (the fast path's pending signs
  * of life, the socket's fate).
  */
-import type { KeepaliveEmitted, KeepaliveEvent, KeepaliveOptions } from '../actors/keepalive.ts';
-import type { Codec, CodecSpec, FrameReader, Inbound } from './codec/index.ts';
-import type { ConnectionView } from './host-types.ts';
+import type { KeepaliveEmitted, KeepaliveEvent, KeepaliveOptions } from '../../actors/keepalive.ts';
+import type { Codec, CodecSpec, FrameReader, Inbound } from '../codec/index.ts';
+import type { ConnectionView } from './types.ts';
 import type { Stepper } from './stepper.ts';
 import type { ConnectionId, StoredConnection } from './store.ts';
 

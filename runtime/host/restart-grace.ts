@@ -10,7 +10,7 @@
  * without `persistAll` loses the signs of life since each connection's last step, e.g.
  * the PONG to the last PING a nearly exhausted (or `count` 0 or 1) connection sent.
  */
-import type { KeepaliveContext } from '../actors/keepalive.ts';
+import type { KeepaliveContext } from '../../actors/keepalive.ts';
 import type { StoredConnection } from './store.ts';
 
 interface StoredSnapshot {

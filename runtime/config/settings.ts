@@ -4,17 +4,17 @@
  * command lines read flags then environment; a Worker reads its vars. A value a person
  * got wrong fails loudly, naming where it came from (`--count`, `KEEPALIVE_COUNT`).
  */
-import { retryDelays, type WebhookOptions } from './application/webhook.ts';
+import { retryDelays, type WebhookOptions } from '../application/index.ts';
 
 /** A flag or environment value a person got wrong: printed as is, exit status 1 (a Worker: 500 naming it). */
 export class UsageError extends RangeError {
   override readonly name = 'UsageError';
 }
 
-import { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
-import { NODE_NAME, NODE_NAME_RULE } from './cluster/keys.ts';
+import { DEFAULTS, defaultAdvertiseTimeout } from '../protocol/index.ts';
+import { NODE_NAME, NODE_NAME_RULE } from '../cluster/index.ts';
 
-export { DEFAULTS, defaultAdvertiseTimeout } from './defaults.ts';
+export { DEFAULTS, defaultAdvertiseTimeout } from '../protocol/index.ts';
 
 /**
  * The settings every hub takes, resolved. Where a platform's default differs, it says why:

@@ -3,7 +3,7 @@
  * made only while someone wants them, and `watch`ers (the inspector page) make the host
  * step every frame and report each step. Nobody listening, the fast path pays one check.
  */
-import type { HostEvent } from './host-types.ts';
+import type { HostEvent } from './types.ts';
 
 type Listener = (event: HostEvent) => void;
 

@@ -1,5 +1,5 @@
 import type { Snapshot } from 'xstate';
-import type { CodecSpec } from './codec/index.ts';
+import type { CodecSpec } from '../codec/index.ts';
 
 export type ConnectionId = string;
 

@@ -16,11 +16,9 @@
  * go on to the host whole. Once the reply is handled and no partial frame is held, raw
  * chunks go to the host's own frame reader again.
  */
-import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureCall, FrameError, FrameReader } from './codec/index.ts';
-import type { Host } from './host.ts';
+import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureCall, FrameError, FrameReader } from '../codec/index.ts';
+import type { ConnectionId, Host, TimerApi } from '../host/index.ts';
 import { DEFAULTS } from './defaults.ts';
-import type { ConnectionId } from './store.ts';
-import type { TimerApi } from './wake-timer.ts';
 
 export type KeepaliveSupport = { supported: true } | { supported: false; reason: string };
 

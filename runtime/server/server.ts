@@ -5,19 +5,12 @@
  * connections that outlive the process, its stores.
  */
 import type { Hono } from 'hono';
-import type { Application } from '../application/application.ts';
-import type { EventStore } from '../application/events.ts';
-import type { Host } from '../host.ts';
+import type { Application, EventStore } from '../application/index.ts';
+import { type ConnectionId, type Host, type PeerSocket, RESTART_REASON, type SnapshotStore, type SocketRegistry, type TimerApi } from '../host/index.ts';
 import { inspectorRoutes } from '../inspector/index.ts';
-import { DEFAULTS } from '../settings.ts';
-import { RESTART_REASON, type PeerSocket, type SocketRegistry } from '../sockets.ts';
-import type { ConnectionId, SnapshotStore } from '../store.ts';
-import type { TimerApi } from '../wake-timer.ts';
-import type { Cluster, ClusterOptions } from '../cluster/cluster.ts';
-import { UsageError } from '../settings.ts';
-import { assembleHub, type HubOptions, type HubPlatform } from './assemble.ts';
-import type { ConnectGate } from './connect.ts';
-import { inspectorByDefault, isLoopback } from './routes.ts';
+import { DEFAULTS, UsageError } from '../config/index.ts';
+import type { Cluster, ClusterOptions } from '../cluster/index.ts';
+import { assembleHub, type ConnectGate, type HubOptions, type HubPlatform, inspectorByDefault, isLoopback } from '../hub/index.ts';
 
 export interface ServerOptions extends HubOptions {
   /** Interface the listeners bind to. Default 127.0.0.1. */
@@ -145,7 +138,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     throw new UsageError('a clustered hub keeps its connections in Redis: give a Redis URL or a state store, not both');
   }
   // Loaded only when asked for: a hub of one process needs no Redis client.
-  const cluster = options.cluster ? await (await import('../cluster/cluster.ts')).Cluster.connect(options.cluster, options.hub ?? DEFAULTS.hub, log) : undefined;
+  const cluster = options.cluster ? await (await import('../cluster/index.ts')).Cluster.connect(options.cluster, options.hub ?? DEFAULTS.hub, log) : undefined;
   const durable: DurableParts | undefined = cluster
     ? { store: cluster.snapshots, events: cluster.events, where: cluster.where, close: () => cluster.stop() }
     : platform.durable;

@@ -1,5 +1,5 @@
 import { nanoid } from 'nanoid';
-import type { ConnectionId } from './store.ts';
+import type { ConnectionId } from '../host/index.ts';
 
 /**
  * A nanoid as one flat string. nanoid appends a character at a time, and V8 keeps such a

@@ -1,5 +1,5 @@
 /**
- * Every default of the one settings model (runtime/settings.ts), in a module of its own
+ * Every default of the one settings model (runtime/config/settings.ts), in a module of its own
  * with no imports: the host and the browser client need the defaults, not the parser.
  */
 

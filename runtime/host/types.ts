@@ -3,8 +3,8 @@
  * what it reports (`HostEvent`) and how it shows a connection (`ConnectionView`).
  */
 import type { InspectionEvent, Observer } from 'xstate';
-import type { KeepaliveContext, KeepaliveEvent, KeepaliveMessage, KeepaliveOptions, Role } from '../actors/keepalive.ts';
-import type { CodecSpec, Frame, FrameError, Inbound } from './codec/index.ts';
+import type { KeepaliveContext, KeepaliveEvent, KeepaliveMessage, KeepaliveOptions, Role } from '../../actors/keepalive.ts';
+import type { CodecSpec, Frame, FrameError, Inbound } from '../codec/index.ts';
 import type { ConnectionId, SnapshotStore } from './store.ts';
 
 /** Carries frames out of the host. Adapters map ids to their sockets. */

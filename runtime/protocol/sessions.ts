@@ -12,8 +12,7 @@
  * Web Crypto and nothing else, so every runtime (Node, Deno, Workers) shares this.
  */
 import { nanoid } from 'nanoid';
-import type { Host } from './host.ts';
-import type { ConnectionId } from './store.ts';
+import type { ConnectionId, Host } from '../host/index.ts';
 
 /** The query parameter that carries the secret on `/connect`. */
 export const SESSION_PARAM = 'session';

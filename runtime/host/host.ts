@@ -11,15 +11,15 @@
  * machine's rule makes that indistinguishable from stepping every frame. With an
  * inspector attached (or `eager`) every frame is stepped, so the inspector sees them all.
  */
-import { beforeInterval, pingsOnNextTick, type KeepaliveInput, type KeepaliveOptions } from '../actors/keepalive.ts';
-import { FrameError, type CodecSpec, type Frame, type Inbound } from './codec/index.ts';
-import { NO_META, NOTHING_PENDING, recordOf, TEXT_SPEC, validateKeepalive, viewOf, type Connection } from './host-connection.ts';
+import { beforeInterval, pingsOnNextTick, type KeepaliveInput, type KeepaliveOptions } from '../../actors/keepalive.ts';
+import { FrameError, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
+import { NO_META, NOTHING_PENDING, recordOf, TEXT_SPEC, validateKeepalive, viewOf, type Connection } from './connection.ts';
 import { HostCore } from './host-core.ts';
-import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions } from './host-types.ts';
+import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions } from './types.ts';
 import type { ConnectionId, SnapshotStore, StoredConnection } from './store.ts';
 import { withRestartGrace } from './restart-grace.ts';
 
-export * from './host-types.ts';
+export * from './types.ts';
 
 export class Host extends HostCore {
   constructor(options: HostOptions) {

@@ -15,8 +15,7 @@
  * Both run the same machine with the same actions; tests run hosts of both kinds side
  * by side and compare every frame and snapshot.
  */
-import { createActor } from 'xstate';
-import type { ActorOptions, ExecutableActionObject, InspectionEvent, Observer, Snapshot } from 'xstate';
+import { type ActorOptions, createActor, type ExecutableActionObject, type InspectionEvent, type Observer, type Snapshot } from 'xstate';
 import { leafOf, leanStep, type MutableSnapshot, type Shape } from './lean-transition.ts';
 import {
   keepaliveMachine,
@@ -24,7 +23,7 @@ import {
   type KeepaliveEvent,
   type KeepaliveInput,
   type KeepaliveSnapshot,
-} from '../actors/keepalive.ts';
+} from '../../actors/keepalive.ts';
 
 export interface Stepper {
   readonly snapshot: KeepaliveSnapshot;

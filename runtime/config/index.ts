@@ -1,0 +1,3 @@
+// What other rooms and the adapters import from runtime/config/ (docs/runtime-api.md).
+export * from './settings.ts';
+export * from './log.ts';

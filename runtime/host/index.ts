@@ -1,0 +1,6 @@
+// What other rooms and the adapters import from runtime/host/ (docs/runtime-api.md).
+export * from './host.ts';
+export * from './sockets.ts';
+export * from './store.ts';
+export * from './wake-timer.ts';
+export * from './stepper.ts';

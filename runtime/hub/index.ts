@@ -1,0 +1,4 @@
+// What other rooms and the adapters import from runtime/hub/ (docs/runtime-api.md).
+export * from './assemble.ts';
+export * from './connect.ts';
+export * from './routes.ts';

@@ -1,0 +1,3 @@
+// What other rooms and the adapters import from runtime/metrics/ (docs/runtime-api.md).
+export * from './hub-metrics.ts';
+export * from './exposition.ts';

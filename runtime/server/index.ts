@@ -1,0 +1,3 @@
+// What other rooms and the adapters import from runtime/server/ (docs/runtime-api.md).
+export * from './cli.ts';
+export * from './server.ts';
