@@ -208,6 +208,17 @@ describe('WakeTimer after a stall', () => {
     expect(t.wakes).toEqual([3_102]);
   });
 
+  it('counts a timer that fired late as a stall: the loop was held since its deadline, so it waits one more turn', () => {
+    const t = stalled();
+    t.wake.schedule(100);
+    t.clock(3_100); // a handler held the loop past the deadline; the timer fires after it
+    t.fire();
+    t.turn(2);
+    expect(t.wakes).toEqual([]);
+    t.turn(2);
+    expect(t.wakes).toEqual([3_104]);
+  });
+
   it('under sustained stalls, still ticks after a few extra turns', () => {
     const t = stalled();
     t.wake.schedule(100);
