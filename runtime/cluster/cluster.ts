@@ -19,7 +19,8 @@ import { type AppData, type Application, PEER_META, type PresenceEntry, type Rem
 import type { ConnectGate } from '../hub/index.ts';
 import { type ConnectionId, type Host, type HostEvent, RESTART_REASON, type SocketRegistry, type StoredConnection } from '../host/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
-import { HANDOVER, hubPrefix, keys, LOCATE, NODE_NAME, NODE_NAME_RULE, pairs, RENEW, TAKEOVER } from './keys.ts';
+import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
+import { HANDOVER, hubPrefix, keys, LOCATE, pairs, RENEW, TAKEOVER } from './keys.ts';
 import { RemotePresence, type WireRow } from './presence.ts';
 import { RedisLink, redactUrl } from './redis.ts';
 import { ClusterEvents, ClusterSnapshots, parseEvent, parseRecord } from './stores.ts';

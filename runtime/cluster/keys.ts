@@ -12,10 +12,6 @@
  * (one process: send, close, hand over). Scripts read Redis's own clock (`TIME`), so the
  * processes' clocks never decide whose lease ran out.
  */
-/** What a process may be called in a hub (`--node`): it becomes part of Redis keys and channels. */
-export const NODE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-export const NODE_NAME_RULE = '1 to 64 characters of A-Z a-z 0-9 _ . -';
-
 export function hubPrefix(hub: string): string {
   return `keepalive:{${hub}}:`;
 }

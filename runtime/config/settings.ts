@@ -12,7 +12,6 @@ export class UsageError extends RangeError {
 }
 
 import { DEFAULTS, defaultAdvertiseTimeout } from '../protocol/index.ts';
-import { NODE_NAME, NODE_NAME_RULE } from '../cluster/index.ts';
 
 export { DEFAULTS, defaultAdvertiseTimeout } from '../protocol/index.ts';
 
@@ -229,6 +228,14 @@ export function logFormat(source: SettingSource): 'text' | 'json' {
   if (value !== 'text' && value !== 'json') throw new UsageError(`${found.from} must be text or json, got "${value}"`);
   return value;
 }
+
+/**
+ * What a process may be called in a hub (`--node`): it becomes part of Redis keys and
+ * channels (runtime/cluster/keys.ts). Here rather than in the cluster's room so that
+ * reading settings (a Worker does) never reaches the Redis client.
+ */
+export const NODE_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+export const NODE_NAME_RULE = '1 to 64 characters of A-Z a-z 0-9 _ . -';
 
 /** A hub over many processes (Node, Deno), from flags and environment; undefined without a Redis URL. */
 export function clusterSettings(source: SettingSource): { redis: string; node?: string } | undefined {
