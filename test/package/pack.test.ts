@@ -2,7 +2,8 @@
  * The package as a user gets it: `npm pack` (its prepack builds dist/), the tarball installed
  * into a fresh project outside this repo, then each entry used the way its runtime's users
  * would: plain Node JavaScript, a user's tsc under both module resolutions, a Worker bundled
- * by wrangler, and Deno through `npm:`. Nothing here sees our tsconfig or our sources.
+ * by wrangler (a 2024 compatibility date, no `nodejs_compat`), and Deno through `npm:`.
+ * Nothing here sees our tsconfig or our sources.
  *
  * Runs in its own vitest project, in a group of its own (vitest.config.ts): the build and
  * the installs take both cores for a while, which timing-sensitive tests must not share.
@@ -12,7 +13,9 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeChains, forbiddenChains, type Inputs, notInAWorker } from '../support/import-graph.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -117,16 +120,30 @@ describe('the packed tarball', () => {
     }
   }, 120_000);
 
-  it('(c) builds into a Worker that re-exports keepalive-actors/cloudflare, and type-checks with workers-types', async () => {
+  it('(c) builds into a Worker that re-exports keepalive-actors/cloudflare, with a 2024 compatibility date and no nodejs_compat, from nothing a Worker must not reach; and type-checks with workers-types', async () => {
     const worker = join(app, 'worker');
-    const dryRun = await run(join(BIN, 'wrangler'), ['deploy', '--dry-run', '--outdir', 'out'], worker);
+    // worker/wrangler.toml's compatibility_date is 2024-09-23: a Node built-in anywhere in the graph fails the build.
+    const dryRun = await run(join(BIN, 'wrangler'), ['deploy', '--dry-run', '--outdir', 'out', '--metafile', 'out/meta.json'], worker);
     expect(dryRun.code, output(dryRun)).toBe(0);
     const bundle = readFileSync(join(worker, 'out', 'index.js'), 'utf8');
     expect(bundle).toMatch(/export \{\s*KeepaliveHub,\s*\w+ as default\s*\}/);
     // The chart ships drawn: elkjs (3.6 MiB) must stay out of a Worker.
     expect(bundle).not.toMatch(/elkjs|new ELK/);
     expect(bundle.length).toBeLessThan(1024 * 1024);
-    console.log(`worker bundle: ${(bundle.length / 1024).toFixed(1)} KiB`);
+
+    // What wrangler resolved (before shaking out unused code): the packed package's modules,
+    // none from the Redis client, the Node or Deno server, the cluster, or Node itself.
+    const { inputs } = JSON.parse(readFileSync(join(worker, 'out', 'meta.json'), 'utf8')) as { inputs: Inputs };
+    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['index.ts', '../node_modules/keepalive-actors/dist/adapters/cloudflare/hub.js', '../node_modules/keepalive-actors/dist/runtime/hub/assemble.js']));
+    expect(describeChains(forbiddenChains(inputs, 'index.ts', notInAWorker))).toBe('');
+    // And what went in, by wrangler's per-module comments and the modules' own words.
+    expect(bundle).toMatch(/^\/\/ \.\.\/node_modules\/keepalive-actors\/dist\/adapters\/cloudflare\/hub\.js$/m);
+    expect(bundle).not.toMatch(/^\/\/ .*node_modules\/(@redis|redis|ws|@hono\/node-server)\//m);
+    expect(bundle).not.toMatch(/^\/\/ .*keepalive-actors\/dist\/(runtime\/(server|cluster)|adapters\/(node|deno))\//m);
+    expect(bundle).not.toMatch(/\b(from|import|require)\s*\(?\s*["']node:/);
+    expect(bundle).not.toContain('a clustered hub keeps its connections in Redis'); // runtime/server/server.ts
+    const gzip = gzipSync(bundle, { level: 9 }).length;
+    console.log(`worker bundle (wrangler deploy --dry-run, unminified): ${(Buffer.byteLength(bundle) / 1024).toFixed(1)} KiB, ${(gzip / 1024).toFixed(1)} KiB gzipped (${Buffer.byteLength(bundle)} / ${gzip} bytes)`);
 
     const checked = await run(join(app, 'node_modules', '.bin', 'tsc'), ['-p', 'worker/tsconfig.json'], app);
     expect(tscErrors(checked), output(checked)).toEqual([]);
