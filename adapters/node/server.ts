@@ -12,7 +12,6 @@ import { DEFAULTS } from '../../runtime/protocol/index.ts';
 import { startHubServer, type DurableParts, type HttpListening, type RunningServer, type ServerOptions as HubServerOptions, type StreamAcceptor, type TcpListening } from '../../runtime/server/index.ts';
 import { type PeerSocket, WakeTimer } from '../../runtime/host/index.ts';
 import { NodeUpgrades } from './upgrade.ts';
-import './error-event.ts';
 
 export interface ServerOptions extends HubServerOptions {
   /**
