@@ -9,7 +9,7 @@
  *   depends on a timer inside a process that may be stopped. Startup resumes every stored
  *   connection; shutdown writes every snapshot and keeps them for the next process.
  */
-import { startHubServer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/server/index.ts';
+import { SHUTDOWN_GRACE_MS, startHubServer, type DurableParts, type RunningServer, type ServerOptions as HubServerOptions } from '../../runtime/server/index.ts';
 import { WakeTimer } from '../../runtime/host/index.ts';
 import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
@@ -31,9 +31,6 @@ export interface ServerOptions extends HubServerOptions {
 
 export type { CloseOptions, RunningServer } from '../../runtime/server/index.ts';
 export type { ClusterOptions } from '../../runtime/cluster/index.ts';
-
-/** How long shutdown waits for peers to finish the WebSocket close handshake. */
-const SHUTDOWN_GRACE_MS = 1000;
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer<WakeTimer | QueueTimer>> {
   const log = options.log ?? (() => {});

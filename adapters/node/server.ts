@@ -9,7 +9,7 @@ import type { Server as HttpServer } from 'node:http';
 import { serve } from '@hono/node-server';
 import type { Hono } from 'hono';
 import { DEFAULTS } from '../../runtime/protocol/index.ts';
-import { startHubServer, type DurableParts, type HttpListening, type RunningServer, type ServerOptions as HubServerOptions, type StreamAcceptor, type TcpListening } from '../../runtime/server/index.ts';
+import { SHUTDOWN_GRACE_MS, startHubServer, type DurableParts, type HttpListening, type RunningServer, type ServerOptions as HubServerOptions, type StreamAcceptor, type TcpListening } from '../../runtime/server/index.ts';
 import { type PeerSocket, WakeTimer } from '../../runtime/host/index.ts';
 import { NodeUpgrades } from './upgrade.ts';
 
@@ -24,9 +24,6 @@ export interface ServerOptions extends HubServerOptions {
 
 export type { CloseOptions, RunningServer } from '../../runtime/server/index.ts';
 export type { ClusterOptions } from '../../runtime/cluster/index.ts';
-
-/** How long a shutdown waits for peers to finish the WebSocket close handshake. */
-const SHUTDOWN_GRACE_MS = 1000;
 
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer<WakeTimer>> {
   const log = options.log ?? (() => {});

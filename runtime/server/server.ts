@@ -94,13 +94,19 @@ export interface DurableParts {
   close(): void | Promise<void>;
 }
 
+/**
+ * How long a shutdown waits for peers to finish the WebSocket close handshake after the
+ * goodbyes went out (`HttpListening.close`), on every platform; a frozen peer never answers.
+ */
+export const SHUTDOWN_GRACE_MS = 1000;
+
 export interface HttpListening {
   port: number;
   /** WebSockets still open. */
   openSockets(): number;
   /** Stops accepting; what is open stays. */
   stop(): void;
-  /** After the goodbyes went out: waits a moment for their close handshakes, then drops what is left. */
+  /** After the goodbyes went out: waits for their close handshakes (`SHUTDOWN_GRACE_MS` at most), then drops what is left. */
   close(): Promise<void>;
 }
 
