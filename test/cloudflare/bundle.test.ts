@@ -35,7 +35,7 @@ describe('the Worker bundle', () => {
     expect(bundle).toContain('data-state="alive.probing"');
     // ... and elkjs is not (its bundled build names itself throughout).
     expect(bundle).not.toMatch(/elkjs|org\.eclipse\.elk/);
-    // 335 KiB / 77 KiB gzip when measured; the budget leaves room to grow, not for elkjs.
+    // 432 KiB / 104 KiB gzip when measured (7 December; 335 / 77 on 25 November); the budget leaves room to grow, not for elkjs.
     expect(bundle.length).toBeLessThan(1024 * 1024);
     expect(gzipSync(bundle).length).toBeLessThan(200 * 1024);
 
