@@ -1,6 +1,6 @@
 /**
  * The Worker's routes: each request goes to the Durable Object of its hub. The object
- * serves the shared routes (runtime/app.ts) over its own host; the Worker only picks
+ * serves the shared routes (runtime/hub/routes.ts) over its own host; the Worker only picks
  * the object and guards what must not be public.
  *
  *   GET /connect[/<hub>][?codec=libvirt]   WebSocket (text dialect; libvirt binary frames with ?codec=libvirt)

@@ -1,6 +1,6 @@
 /**
  * Baselines for figure 5: the least a server can do for a round trip, an echo. A raw `ws`
- * WebSocketServer (the library under @hono/node-ws) and a raw `net` server, both on
+ * WebSocketServer (the library the Node server upgrades with) and a raw `net` server, both on
  * loopback with Nagle off like the adapter's TCP listener.
  */
 import { createServer, type AddressInfo, type Server } from 'node:net';

@@ -1,6 +1,6 @@
 /**
  * Figure 5, round trip: PING -> PONG over loopback through the Node adapter (WebSocket
- * via Hono + @hono/node-ws, and libvirt-framed TCP) beside raw echo servers on the same
+ * straight on `ws`, adapters/node/upgrade.ts, and libvirt-framed TCP) beside raw echo servers on the same
  * libraries. Client and server share this one process and core, as in the issue's own
  * baseline measurement, so scheduling between processes does not swamp microseconds.
  */
@@ -71,7 +71,7 @@ const figure: Figure = {
         parts,
         notes: [
           'Client and server in one process (one core), loopback; p50/p99 are per run, then the median over runs.',
-          'The adapter answers each PING on the host fast path (no statechart step); the rest is Hono/@hono/node-ws or the TCP frame reader.',
+          'The adapter answers each PING on the host fast path (no statechart step); the rest is the WebSocket upgrade and frames on `ws`, or the TCP frame reader.',
         ],
       };
     } finally {

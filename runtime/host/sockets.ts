@@ -1,6 +1,7 @@
 /**
- * A `Transport` over whatever sockets an adapter holds: a Hono `WSContext`, a Node
- * `net.Socket`, a Durable Object's hibernatable WebSocket. Each only needs send and close.
+ * A `Transport` over whatever sockets an adapter holds: a `ws` WebSocket on Node, Deno's
+ * WebSocket, a Node `net.Socket`, a Durable Object's hibernatable WebSocket. Each only
+ * needs send and close.
  */
 import type { Frame } from '../codec/index.ts';
 import type { Transport } from './host.ts';
