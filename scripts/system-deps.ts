@@ -8,7 +8,7 @@
  *              the package's own service is never used
  *
  * Runs as the `pretest` script, so `npm ci && npm test` works on a fresh machine, and from
- * .ci/run through `npm test` alike. When both are there it only looks (no apt call). When
+ * .ci/run through `npm test` alike. When all are there it only looks (no apt call). When
  * one is missing: as root it installs it with apt-get; otherwise it stops and prints the
  * command to run. `--check` only reports (exit 1 when something is missing).
  *
