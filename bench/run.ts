@@ -1,12 +1,13 @@
 /**
  * `npm run bench` runs every figure of issue 11, each in its own process, prints a table
- * and writes bench/results.json. Every figure is measured beside its baseline in the same
- * run; values are medians of at least 5 runs.
+ * and merges what it measured into bench/results.json (every other figure keeps its last
+ * result). Every figure is measured beside its baseline in the same run; values are
+ * medians of at least 5 runs.
  *
  *   npm run bench                      full sizes (about 15 minutes on 2 cores)
  *   npm run bench -- --quick           CI smoke: smaller sizes, 1-2 minutes
  *   npm run bench -- --only 3,5        some figures only
- *   npm run bench -- --out FILE        write the JSON elsewhere (tests do)
+ *   npm run bench -- --out FILE        merge into another JSON file (tests use a fresh one)
  *   npm run bench -- --markdown        also print the table as Markdown (for BENCHMARKS.md)
  *   npm run bench -- --cpu-prof        every process writes a .cpuprofile to bench/profiles/
  *                                      (summarise one with bench/tools/profile-top.ts)
@@ -17,7 +18,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FIGURES } from './figures/index.ts';
 import { benchFile } from './lib/paths.ts';
-import type { FigureResult, MachineInfo, Results } from './lib/result.ts';
+import { type FigureResult, type MachineInfo, mergeResults, type Results } from './lib/result.ts';
 import { fdLimit, spawnNode } from './lib/spawn.ts';
 import { markdownTable, notes, textTable } from './lib/table.ts';
 
@@ -45,6 +46,7 @@ async function version(pkg: string): Promise<string> {
 
 async function runFigure(entry: (typeof FIGURES)[number]): Promise<FigureResult> {
   const t0 = performance.now();
+  const ranAt = new Date().toISOString();
   loads.push(loadavg()[0]!);
   process.stderr.write(`figure ${entry.figure}: ${entry.name}${quick ? ' (quick)' : ''}\n`);
   const child = spawnNode(benchFile('lib/figure-child.ts'), [benchFile(`figures/${entry.file}`), ...(quick ? ['--quick'] : []), '--runs', values.runs], {
@@ -52,9 +54,9 @@ async function runFigure(entry: (typeof FIGURES)[number]): Promise<FigureResult>
   });
   const timeout = (quick ? entry.timeout.quick : entry.timeout.full) * 1000;
   try {
-    const { result } = await child.next<{ type: string; result: Omit<FigureResult, 'seconds' | 'figure'> }>('result', timeout);
+    const { result } = await child.next<{ type: string; result: Omit<FigureResult, 'seconds' | 'figure' | 'ranAt'> }>('result', timeout);
     await child.exited();
-    return { figure: entry.figure, ...result, seconds: (performance.now() - t0) / 1000 };
+    return { figure: entry.figure, ...result, ranAt, seconds: (performance.now() - t0) / 1000 };
   } catch (error) {
     child.kill();
     const message = error instanceof Error ? error.message : String(error);
@@ -73,6 +75,7 @@ async function runFigure(entry: (typeof FIGURES)[number]): Promise<FigureResult>
       parts: [],
       notes: [],
       error: message,
+      ranAt,
       seconds: (performance.now() - t0) / 1000,
     };
   }
@@ -94,15 +97,24 @@ const machine: MachineInfo = {
 };
 const results: Results = { mode: quick ? 'quick' : 'full', startedAt: started.toISOString(), finishedAt: new Date().toISOString(), machine, figures };
 
+const previous = await readFile(values.out, 'utf8').then(
+  (text) => JSON.parse(text) as Results,
+  (error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  },
+);
+const merged = mergeResults(previous, results);
 await mkdir(dirname(values.out), { recursive: true });
-await writeFile(`${values.out}.tmp`, `${JSON.stringify(results, null, 2)}\n`);
+await writeFile(`${values.out}.tmp`, `${JSON.stringify(merged, null, 2)}\n`);
 await rename(`${values.out}.tmp`, values.out);
 
-const total = figures.reduce((s, f) => s + f.seconds, 0);
+const total = figures.reduce((s, f) => s + (f.seconds ?? 0), 0);
+const kept = merged.figures.filter((f) => !figures.includes(f));
 console.log(`\n${quick ? 'QUICK MODE (smaller sizes, see "scale")' : 'Full run'}: ${machine.cpus} x ${machine.cpuModel}, Node ${machine.node}, xstate ${machine.xstate}, free memory ${Math.round(freemem() / 2 ** 30)} GiB`);
 console.log(`1-minute load average at each figure's start: ${loads.map((l) => l.toFixed(2)).join(', ')}\n`);
 console.log(textTable(results));
 console.log(`\nScale and notes:\n${notes(figures)}`);
 if (values.markdown) console.log(`\n${markdownTable(results)}`);
-console.log(`\n${figures.length} figure(s) in ${total.toFixed(0)} s; wrote ${values.out}`);
+console.log(`\n${figures.length} figure(s) in ${total.toFixed(0)} s; wrote ${values.out}${kept.length > 0 ? `, keeping the last result of figure(s) ${kept.map((f) => `${f.figure} (${f.ranAt})`).join(', ')}` : ''}`);
 process.exitCode = figures.some((f) => f.error) ? 1 : 0;

@@ -1,6 +1,8 @@
 /**
  * The shape of `bench/results.json`: one entry per figure, each a headline measurement
- * beside its same-run baseline, with the parts it was computed from.
+ * beside its same-run baseline, with the parts it was computed from. A run writes only the
+ * figures it ran (`--only`), so the file gathers every figure from the runs that last
+ * measured each (`mergeResults`), and each figure says when it ran.
  */
 
 /** One measured quantity. `ratio` is always value / baseline; `target` says which way is good. */
@@ -28,9 +30,16 @@ export interface FigureResult extends Measurement {
   notes: string[];
   /** Set when the figure crashed or timed out; its numbers are then null. */
   error?: string;
-  seconds: number;
+  /**
+   * When the figure's run started (ISO time). Figures recorded before runs were merged
+   * (7 December) have the day of the commit that recorded them (YYYY-MM-DD).
+   */
+  ranAt: string;
+  /** Wall-clock seconds the figure took; null where that was not recorded. */
+  seconds: number | null;
 }
 
+/** `mode`, `startedAt`, `finishedAt` and `machine` are the latest run's; each figure says when it ran (`ranAt`). */
 export interface Results {
   mode: 'full' | 'quick';
   startedAt: string;
@@ -63,5 +72,16 @@ export interface FigureContext {
 export interface Figure {
   figure: number;
   name: string;
-  run(context: FigureContext): Promise<Omit<FigureResult, 'seconds' | 'figure'>>;
+  run(context: FigureContext): Promise<Omit<FigureResult, 'seconds' | 'figure' | 'ranAt'>>;
+}
+
+/**
+ * `previous` (what results.json held) with `run`'s figures in place of the same-numbered
+ * ones, in figure order: a run of some figures keeps every other figure's last result. A
+ * figure that failed in `run` keeps its previous result (the run reports the failure).
+ */
+export function mergeResults(previous: Results | undefined, run: Results): Results {
+  const figures = new Map((previous?.figures ?? []).map((figure) => [figure.figure, figure]));
+  for (const figure of run.figures) if (!figure.error || !figures.has(figure.figure)) figures.set(figure.figure, figure);
+  return { ...run, figures: [...figures.values()].sort((a, b) => a.figure - b.figure) };
 }

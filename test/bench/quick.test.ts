@@ -6,7 +6,7 @@
  * broadcast frame lost across Durable Object shards (figure 12).
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,9 @@ describe('npm run bench -- --quick', () => {
   it('finishes in under three minutes and writes one well-formed entry per figure', async () => {
     dir = await mkdtemp(join(tmpdir(), 'bench-'));
     const out = join(dir, 'results.json');
+    // A figure from an earlier run, which no figure of this run replaces: the run merges into the file.
+    const earlier = { figure: 99, name: 'an earlier run', value: 1, unit: '', baseline: null, baselineName: null, ratio: null, target: null, met: null, scale: 'full', parts: [], notes: [], ranAt: '2026-12-01', seconds: 1 };
+    await writeFile(out, JSON.stringify({ figures: [earlier] }));
     const started = Date.now();
     const run = await runQuick(out);
     const seconds = (Date.now() - started) / 1000;
@@ -60,8 +63,11 @@ describe('npm run bench -- --quick', () => {
     const results = JSON.parse(await readFile(out, 'utf8')) as Results;
     expect(results.mode).toBe('quick');
     expect(results.machine.cpus).toBeGreaterThan(0);
-    expect(results.figures.map((f) => f.figure)).toEqual(FIGURES.map((f) => f.figure));
+    expect(results.figures.map((f) => f.figure)).toEqual([...FIGURES.map((f) => f.figure), 99]);
+    expect(results.figures.at(-1)).toEqual(earlier);
+    results.figures.pop();
     for (const figure of results.figures) {
+      expect(Date.parse(figure.ranAt), `figure ${figure.figure}`).toBeGreaterThanOrEqual(started - 1000);
       expect(figure.error, `figure ${figure.figure}`).toBeUndefined();
       expect(figure.scale, `figure ${figure.figure}`).toMatch(/quick mode/);
       expectMeasurement(figure, `figure ${figure.figure}`);
