@@ -2,7 +2,9 @@
  * bench/results.json gathers every figure: a run merges the figures it measured into it
  * (`npm run bench -- --only 11` must not drop figures 1-10 and 12, as a rewrite once did).
  */
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { FIGURES } from '../../bench/figures/index.ts';
 import { type FigureResult, mergeResults, type Results } from '../../bench/lib/result.ts';
 
 const figure = (n: number, value: number, ranAt: string, error?: string): FigureResult => ({
@@ -54,5 +56,15 @@ describe('bench results', () => {
       [11, undefined],
       [12, 'timed out'],
     ]);
+  });
+
+  it('bench/results.json holds every figure of bench/figures/index.ts at once, each with the time it ran', () => {
+    const results = JSON.parse(readFileSync(new URL('../../bench/results.json', import.meta.url), 'utf8')) as Results;
+    expect(results.figures.map((f) => f.figure)).toEqual(FIGURES.map((f) => f.figure));
+    for (const f of results.figures) {
+      expect(f.error, `figure ${f.figure}`).toBeUndefined();
+      expect(f.ranAt, `figure ${f.figure}`).toMatch(/^\d{4}-\d{2}-\d{2}/);
+      expect(f.parts.length, `figure ${f.figure}`).toBeGreaterThan(0);
+    }
   });
 });
