@@ -4,12 +4,13 @@
  * tags and emitted events for any trace; it must really take the hot path; and where a
  * step is outside what it does, it must leave the snapshot untouched for XState.
  */
+import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
-import { assign, emit, setup } from 'xstate';
+import { and, type AnyStateNode, assign, createActor, emit, not, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { ActorStepper, SnapshotStepper } from '../../runtime/host/stepper.ts';
 import { leanStep, type MutableSnapshot } from '../../runtime/host/lean-transition.ts';
-import type { KeepaliveEmitted, KeepaliveEvent, KeepaliveInput, KeepaliveSnapshot } from '../../actors/keepalive.ts';
+import { type KeepaliveEmitted, type KeepaliveEvent, type KeepaliveInput, keepaliveMachine, type KeepaliveSnapshot } from '../../actors/keepalive.ts';
 
 const view = (s: KeepaliveSnapshot) => ({ value: s.value, status: s.status, context: { ...s.context }, tags: [...s.tags].sort() });
 
@@ -154,5 +155,91 @@ describe('lean transition', () => {
       expect(leanStep(resting, { type: 'other' }, scope, out, known)).toBe(false);
       expect(resting.context).toEqual({ n: 5 });
     }
+  });
+});
+
+/**
+ * lean-transition.ts reads XState's internals, not its public API: a state node's
+ * `transitions` and what each holds, its `entry`/`exit`/`invoke`/`always`/`type`/`parent`,
+ * the objects `assign()` and `emit()` make, a built-in guard's `check`, and a snapshot's
+ * `_nodes`. xstate is pinned to an exact version for it (package.json); this says at once,
+ * naming the property, when a new version reshapes one, before a step goes wrong.
+ */
+describe("XState's internals that runtime/host/lean-transition.ts reads", () => {
+  const version = (JSON.parse(readFileSync(new URL('../../node_modules/xstate/package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  const MUST = 'runtime/host/lean-transition.ts must be updated';
+
+  /** Every failed expectation, each naming the internal and the file to change. */
+  function problems(check: (need: (ok: boolean, what: string) => void) => void): string {
+    const found: string[] = [];
+    check((ok, what) => {
+      if (!ok && !found.includes(what)) found.push(what);
+    });
+    return found.map((what) => `xstate ${version}: ${what}: ${MUST}`).join('\n');
+  }
+
+  const isNode = (value: unknown): value is AnyStateNode => typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string' && 'parent' in value;
+  const nodesOf = (node: AnyStateNode): AnyStateNode[] => [node, ...Object.values(node.states as Record<string, AnyStateNode>).flatMap(nodesOf)];
+
+  it("a state node's transitions, actions, targets and guards have the shape it reads, on the real keepalive machine", () => {
+    const machine = keepaliveMachine;
+    const nodes = nodesOf(machine.root);
+    expect(nodes.length).toBeGreaterThan(5);
+    const report = problems((need) => {
+      for (const node of nodes) {
+        need(node.transitions instanceof Map && [...node.transitions.values()].every(Array.isArray), "XState's StateNode.transitions is no longer a Map of arrays (event type -> transitions, in XState's order)");
+        need(Array.isArray(node.entry) && Array.isArray(node.exit) && Array.isArray(node.invoke), "XState's StateNode.entry, .exit and .invoke are no longer arrays");
+        need(node.always === undefined || Array.isArray(node.always), "XState's StateNode.always is no longer undefined or an array");
+        need(['atomic', 'compound', 'parallel', 'final', 'history'].includes(node.type), `XState's StateNode.type is no longer one of atomic, compound, parallel, final, history (got ${String(node.type)})`);
+        need(node === machine.root ? node.parent === undefined : isNode(node.parent) && Object.values(node.parent.states).includes(node), "XState's StateNode.parent no longer leads from a state to its parent (undefined at the root)");
+        need(node.machine === machine, "XState's StateNode.machine is no longer the machine");
+        for (const transitions of node.transitions instanceof Map ? node.transitions.values() : []) {
+          for (const t of Array.isArray(transitions) ? (transitions as unknown[]) : []) {
+            const { actions, target, guard } = t as { actions?: unknown; target?: unknown; guard?: unknown };
+            need(Array.isArray(actions), "a transition's .actions is no longer an array");
+            need(target === undefined || (Array.isArray(target) && target.every(isNode)), "a transition's .target is no longer undefined or an array of state nodes");
+            need(guard === undefined || ['string', 'function', 'object'].includes(typeof guard), "a transition's .guard is no longer undefined, a name, a function or an object");
+            for (const action of Array.isArray(actions) ? actions : []) {
+              need(typeof action !== 'string' || typeof machine.implementations.actions[action] === 'function', `machine.implementations.actions no longer holds the named action ${String(action)}`);
+            }
+            need(typeof guard !== 'string' || typeof machine.implementations.guards[guard] === 'function', `machine.implementations.guards no longer holds the named guard ${String(guard)}`);
+          }
+        }
+      }
+    });
+    if (report) throw new Error(report);
+  });
+
+  it('assign() and emit() still carry their argument as .assignment and .event, and a built-in guard still has .check', () => {
+    const update = { n: 1 };
+    const event = { type: 'said' };
+    const report = problems((need) => {
+      const assigned = assign(update) as unknown as { type?: unknown; assignment?: unknown };
+      need(assigned.type === 'xstate.assign' && assigned.assignment === update, "XState's assign() no longer makes { type: 'xstate.assign', assignment }");
+      const emitted = emit(event) as unknown as { type?: unknown; event?: unknown };
+      need(emitted.type === 'xstate.emit' && emitted.event === event, "XState's emit() no longer makes { type: 'xstate.emit', event }");
+      // A guard with .check is XState's own (and, or, not) and is left to XState; one without is called as (args, params).
+      need(typeof (not('x') as unknown as { check?: unknown }).check === 'function' && typeof (and(['x']) as unknown as { check?: unknown }).check === 'function', "XState's built-in guards (and, not) no longer have .check");
+      // The keepalive machine's hot path is made of these, so the lean step really takes it.
+      const actions = keepaliveMachine.implementations.actions as Record<string, { type?: unknown }>;
+      need(actions.signOfLife?.type === 'xstate.assign' && actions.sendPing?.type === 'xstate.emit', "the keepalive machine's named actions are no longer XState's assign and emit objects");
+      const guards = keepaliveMachine.implementations.guards as Record<string, unknown>;
+      need(Object.values(guards).every((g) => typeof g === 'function' && !('check' in g)), "the keepalive machine's named guards are no longer plain functions");
+    });
+    if (report) throw new Error(report);
+  });
+
+  it("a snapshot's _nodes, value, tags and status are what it reads and writes in place", () => {
+    const snapshot = createActor(keepaliveMachine, { input: { role: 'client', interval: 1000, count: 5, sendPings: true, at: 0 } }).getSnapshot() as unknown as Record<string, unknown>;
+    const report = problems((need) => {
+      const nodes = snapshot._nodes;
+      need(Array.isArray(nodes) && nodes.every(isNode) && nodes[0] === keepaliveMachine.root, "a snapshot's ._nodes is no longer the array of its active state nodes, root first");
+      need(Array.isArray(nodes) && isNode(nodes.at(-1)) && (nodes.at(-1) as AnyStateNode).type === 'atomic', "a snapshot's ._nodes no longer ends with its atomic state");
+      need(snapshot.tags instanceof Set, "a snapshot's .tags is no longer a Set");
+      need(snapshot.status === 'active', "a snapshot's .status is no longer 'active' while it runs");
+      need(snapshot.value !== undefined && typeof snapshot.context === 'object', "a snapshot no longer has .value and .context");
+      need(!Object.isFrozen(snapshot), 'a snapshot is frozen: the lean step writes its value, _nodes and tags in place');
+    });
+    if (report) throw new Error(report);
   });
 });
