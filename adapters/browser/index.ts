@@ -10,7 +10,16 @@
  * See docs/client.md.
  */
 export { connect, KeepaliveClient, type ReadyState } from './client.ts';
-export type { ConnectOptions, ReconnectOptions } from '../../runtime/client/index.ts';
-export { DEFAULT_MAX_BUFFERED } from '../../runtime/client/index.ts';
-export * from '../../runtime/client/index.ts';
+export { DEFAULT_MAX_BUFFERED, type ConnectOptions, type ReconnectOptions } from '../../runtime/client/index.ts';
+export {
+  ClientCloseEvent,
+  ClientErrorEvent,
+  ClientFrameEvent,
+  ClientMessageEvent,
+  ClientOpenEvent,
+  DeadEvent,
+  NegotiationEvent,
+  ReconnectingEvent,
+  type ClientEventMap,
+} from '../../runtime/client/index.ts';
 export type { ConnectionView } from '../../runtime/host/index.ts';
