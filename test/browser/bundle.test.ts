@@ -21,7 +21,7 @@ describe('the browser client bundle', () => {
     const entry = 'adapters/browser/index.ts';
     expect(CLIENT_ENTRY.endsWith(entry)).toBe(true);
     const inputs = await importGraph(entry, 'browser');
-    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['runtime/client/keepalive-client.ts', 'runtime/host/host.ts']));
+    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['runtime/client/index.ts', 'runtime/host/index.ts']));
     expect(describeChains(forbiddenChains(inputs, entry, notInABrowser))).toBe('');
     // What it guards against: the package root holds verifySignature, from the application's room.
     const root = 'runtime/index.ts';

@@ -51,7 +51,7 @@ describe('the Worker bundle', () => {
     // The Worker's entry, and the hub's room a Worker assembles its Durable Object from.
     for (const entry of ['adapters/cloudflare/index.ts', 'runtime/hub/index.ts']) {
       const inputs = await importGraph(entry, 'worker');
-      expect(Object.keys(inputs)).toEqual(expect.arrayContaining([entry, 'runtime/host/host.ts', 'runtime/config/settings.ts']));
+      expect(Object.keys(inputs)).toEqual(expect.arrayContaining([entry, 'runtime/host/index.ts', 'runtime/config/index.ts']));
       expect(describeChains(forbiddenChains(inputs, entry, notInAWorker)), entry).toBe('');
     }
     // The check sees what it guards against: from the server's lifecycle it follows the

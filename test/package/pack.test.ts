@@ -134,7 +134,7 @@ describe('the packed tarball', () => {
     // What wrangler resolved (before shaking out unused code): the packed package's modules,
     // none from the Redis client, the Node or Deno server, the cluster, or Node itself.
     const { inputs } = JSON.parse(readFileSync(join(worker, 'out', 'meta.json'), 'utf8')) as { inputs: Inputs };
-    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['index.ts', '../node_modules/keepalive-actors/dist/adapters/cloudflare/hub.js', '../node_modules/keepalive-actors/dist/runtime/hub/assemble.js']));
+    expect(Object.keys(inputs)).toEqual(expect.arrayContaining(['index.ts', '../node_modules/keepalive-actors/dist/adapters/cloudflare/hub.js', '../node_modules/keepalive-actors/dist/runtime/hub/index.js']));
     expect(describeChains(forbiddenChains(inputs, 'index.ts', notInAWorker))).toBe('');
     // And what went in, by wrangler's per-module comments and the modules' own words.
     expect(bundle).toMatch(/^\/\/ \.\.\/node_modules\/keepalive-actors\/dist\/adapters\/cloudflare\/hub\.js$/m);
