@@ -19,6 +19,7 @@
  * connection; it sends nothing keepalive, so "nothing before ADVERTISE" still holds.
  */
 import { assign, emit, enqueueActions, setup, type SnapshotFrom } from 'xstate';
+import type { EndCause } from '../runtime/protocol/end-cause.ts';
 
 export type Role = 'client' | 'server';
 export type KeepaliveMessage = 'ADVERTISE' | 'PING' | 'PONG';
@@ -72,13 +73,15 @@ export type KeepaliveEvent =
    */
   | { type: 'peer.message'; at: number; folded?: FoldedFrames; tick?: number }
   | { type: 'tick'; at: number }
-  | { type: 'close'; at: number; reason?: string }
-  | { type: 'peer.closed'; at: number; reason?: string };
+  /** This side closes; `cause` says why (default: closed locally). */
+  | { type: 'close'; at: number; cause?: EndCause }
+  /** The peer's socket is gone; `cause` says how (default: it closed the connection). */
+  | { type: 'peer.closed'; at: number; cause?: EndCause };
 
 export type KeepaliveEmitted =
   | { type: 'send'; message: KeepaliveMessage }
   | { type: 'dead'; at: number; silentFor: number; unanswered: number }
-  | { type: 'closed'; at: number; reason: string };
+  | { type: 'closed'; at: number; cause: EndCause };
 
 export interface KeepaliveContext extends KeepaliveOptions {
   role: Role;
@@ -234,7 +237,7 @@ const machineSetup = setup({
     announceNoAdvertise: emit(({ context, event }) => ({
       type: 'closed' as const,
       at: event.at,
-      reason: `no ADVERTISE within ${context.advertiseTimeout} ms`,
+      cause: { cause: 'no-advertise', timeout: context.advertiseTimeout ?? 0 } as const,
     })),
     announceDead: emit(({ context, event }) => ({
       type: 'dead' as const,
@@ -245,12 +248,7 @@ const machineSetup = setup({
     announceClosed: emit(({ event }) => ({
       type: 'closed' as const,
       at: event.at,
-      reason:
-        'reason' in event && event.reason
-          ? event.reason
-          : event.type === 'peer.closed'
-            ? 'peer closed the connection'
-            : 'closed locally',
+      cause: ('cause' in event && event.cause) || (event.type === 'peer.closed' ? ({ cause: 'peer-closed' } as const) : ({ cause: 'local' } as const)),
     })),
     stopTiming: assign({ wakeAt: null }),
   },

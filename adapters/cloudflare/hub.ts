@@ -30,9 +30,9 @@
 import { DurableObject } from 'cloudflare:workers';
 import { type AssembledHub, assembleHub, type ConnectGate, type ConnectTicket } from '../../runtime/hub/index.ts';
 import type { HubMetrics } from '../../runtime/metrics/index.ts';
-import { outlivesSocket } from '../../runtime/protocol/index.ts';
+import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
 import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
-import { type ConnectionId, type Host, RESTART_REASON, type SocketRegistry } from '../../runtime/host/index.ts';
+import type { ConnectionId, Host, SocketRegistry } from '../../runtime/host/index.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
 import { AlarmTimer } from './alarm.ts';
@@ -163,9 +163,9 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
             if (isPing(frame)) this.#awaitingAnswer.add(id);
             sockets.send(id, frame);
           },
-          close: (id, reason) => {
+          close: (id, cause) => {
             this.#awaitingAnswer.delete(id);
-            sockets.close(id, reason);
+            sockets.close(id, cause);
           },
         }),
         store: this.#store,
@@ -286,14 +286,14 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, reason ? `peer closed: ${reason}` : `peer closed (${code})`, code);
+    this.#peerGone(ws, { cause: 'peer-closed', code, ...(reason ? { said: reason } : {}) }, code);
     // The hibernation API leaves the closing handshake to us.
     closeQuietly(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, `socket error: ${error instanceof Error ? error.message : String(error)}`, 1006);
+    this.#peerGone(ws, { cause: 'socket-lost', error: error instanceof Error ? error.message : String(error) }, 1006);
   }
 
   override async alarm(): Promise<void> {
@@ -373,7 +373,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       // waits for its peer as after any socket lost without a goodbye; any other has ended,
       // and its application hears so (onClose, the webhook).
       if (outlivesSocket(this.#host, record.id, 1006)) continue;
-      this.#host.peerClosed(record.id, 'socket lost while the hub was away');
+      this.#host.peerClosed(record.id, { cause: 'socket-lost', away: true });
     }
     for (const [id, ws] of live) {
       // Its actor already ended (dead, closed) and the socket is still finishing its close.
@@ -399,7 +399,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
    * (1012), so clients reconnect and land on a shard that is.
    */
   #retire(shards: number): void {
-    for (const id of [...this.#host.ids()]) this.#host.close(id, `${RESTART_REASON}: shard ${this.#shard} retired (KEEPALIVE_SHARDS is ${shards})`);
+    const cause: EndCause = { cause: 'restart', detail: `shard ${this.#shard} retired (KEEPALIVE_SHARDS is ${shards})` };
+    for (const id of [...this.#host.ids()]) this.#host.close(id, cause);
   }
 
   /** Feeds the latest PING the platform answered for this socket, as a sign of life at that time. */
@@ -419,7 +420,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     }
   }
 
-  #peerGone(ws: WebSocket, reason: string, code: number): void {
+  #peerGone(ws: WebSocket, cause: EndCause, code: number): void {
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined) return;
     // A resumed session replaced this socket with an open one: nothing to end.
@@ -428,6 +429,6 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#awaitingAnswer.delete(id);
     // A session's connection outlives a socket that left without a goodbye: it waits for its
     // peer's secret (resume) or the keepalive rule, as on every runtime.
-    this.#gate.socketGone(id, code, reason);
+    this.#gate.socketGone(id, code, cause);
   }
 }

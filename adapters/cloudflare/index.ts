@@ -8,3 +8,4 @@ export { default } from './worker.ts';
 export type { Env } from './config.ts';
 // Types only (erased): what a subclass's hooks take.
 export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hub, PresenceEntry } from '../../runtime/application/index.ts';
+export type { EndCause } from '../../runtime/protocol/index.ts';

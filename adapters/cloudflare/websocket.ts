@@ -3,7 +3,8 @@
  * what it must carry across is tiny: its connection id as the socket's tag (set once at
  * accept) and, in its attachment, when it last delivered a frame.
  */
-import { closeCode, closeReason, type PeerSocket } from '../../runtime/host/index.ts';
+import type { PeerSocket } from '../../runtime/host/index.ts';
+import { closeFrame, closeReason } from '../../runtime/protocol/index.ts';
 import { createLibvirtCodec, type Frame, TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
@@ -17,7 +18,10 @@ export function peerSocket(ws: WebSocket): PeerSocket & { ws: WebSocket } {
   return {
     ws,
     send: (frame) => ws.send(frame),
-    close: (reason) => ws.close(closeCode(reason), closeReason(reason)),
+    close: (cause) => {
+      const { code, reason } = closeFrame(cause);
+      ws.close(code, reason);
+    },
   };
 }
 

@@ -86,7 +86,7 @@ async function serve(args: string[]): Promise<void> {
     stopping = true;
     const keep = server.durable !== null;
     say(server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : kv ? `${signal}: saving every connection to Deno KV` : `${signal}: closing every connection`);
-    server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
+    server.close(undefined, { signal }).then(
       () => {
         if (server.timer instanceof QueueTimer) {
           const { enqueued, delivered, stale } = server.timer.stats;

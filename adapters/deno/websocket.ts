@@ -10,7 +10,8 @@
  * declared dead while its process is frozen stays counted (`OpenSockets`) until that
  * process answers or its TCP connection fails; its actor is gone at once.
  */
-import { closeCode, closeReason, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/host/index.ts';
+import type { ConnectionId, Host, PeerSocket, SocketRegistry } from '../../runtime/host/index.ts';
+import { closeFrame, type EndCause } from '../../runtime/protocol/index.ts';
 import type { AcceptSocket, ConnectGate, ConnectTicket } from '../../runtime/hub/index.ts';
 import type { Frame } from '../../runtime/codec/index.ts';
 
@@ -66,8 +67,9 @@ class DenoPeer implements PeerSocket {
     this.ws.send(frame as string | Uint8Array<ArrayBuffer>);
   }
 
-  close(reason: string): void {
-    this.ws.close(closeCode(reason), closeReason(reason));
+  close(cause: EndCause): void {
+    const { code, reason } = closeFrame(cause);
+    this.ws.close(code, reason);
   }
 
   /** Still the socket of its connection: not closed by the host, replaced by a resume, or let go on a restart. */
@@ -127,5 +129,5 @@ function onClose(this: WebSocket, event: CloseEvent): void {
 
 function onError(this: WebSocket): void {
   const peer = peerOf(this);
-  if (peer.current) peer.parts.gate.socketGone(peer.id!, 1006, 'socket error');
+  if (peer.current) peer.parts.gate.socketGone(peer.id!, 1006, { cause: 'socket-lost' });
 }

@@ -68,7 +68,7 @@ async function serve(args: string[]): Promise<void> {
     const keep = server.durable !== null;
     const kept = server.cluster ? `${signal}: handing ${server.host.size} connection(s) to the hub's other processes` : `${signal}: keeping ${server.host.size} connection(s) in ${server.durable} for the next start`;
     say(keep ? kept : `${signal}: closing every connection`);
-    server.close(keep ? `server restarting (${signal})` : `server shutting down (${signal})`).then(
+    server.close(undefined, { signal }).then(
       () => process.exit(0),
       (error: unknown) => {
         console.error(`shutdown failed: ${String(error)}`);

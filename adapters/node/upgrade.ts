@@ -13,7 +13,8 @@ import { type IncomingMessage, type Server as HttpServer, STATUS_CODES } from 'n
 import type { Duplex } from 'node:stream';
 import type { Hono } from 'hono';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { abandonsPeer, closeCode, closeReason, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../../runtime/host/index.ts';
+import type { ConnectionId, Host, PeerSocket, SocketRegistry } from '../../runtime/host/index.ts';
+import { abandonsPeer, closeFrame, type EndCause } from '../../runtime/protocol/index.ts';
 import type { AcceptSocket, ConnectGate, ConnectTicket } from '../../runtime/hub/index.ts';
 import type { Frame } from '../../runtime/codec/index.ts';
 
@@ -111,13 +112,14 @@ class WsPeer implements PeerSocket {
     outgoing.push(this.ws, frame);
   }
 
-  close(reason: string): void {
+  close(cause: EndCause): void {
     flushOutgoing();
-    this.ws.close(closeCode(reason), closeReason(reason));
+    const { code, reason } = closeFrame(cause);
+    this.ws.close(code, reason);
     // A dead peer (or one that never advertised) may never finish the close handshake:
     // the close frame goes out with its reason, then the socket is let go now, not after
     // ws's 30 s close timeout.
-    if (abandonsPeer(reason)) this.ws.terminate();
+    if (abandonsPeer(cause)) this.ws.terminate();
   }
 
   /** Still the socket of its connection: not closed by the host, replaced by a resume, or let go on a restart. */

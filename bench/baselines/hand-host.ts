@@ -66,7 +66,7 @@ export class HandHost {
         this.#queue.set(id, due);
       } else if (peer.unanswered >= this.#count) {
         this.#peers.delete(id);
-        this.#transport.close(id, 'peer dead');
+        this.#transport.close(id, { cause: 'dead', silentFor: at - peer.intervalStart + this.#interval * this.#count, unanswered: peer.unanswered });
       } else {
         peer.unanswered++;
         peer.intervalStart = at;

@@ -242,8 +242,8 @@ export class Application implements Hub {
         socket.send(data);
         return true;
       },
-      close: (reason = 'closed by the application') => {
-        if (live) this.host.close(id, reason);
+      close: (reason) => {
+        if (live) this.host.close(id, { cause: 'application', ...(reason === undefined ? {} : { reason }) });
       },
     };
   }
@@ -258,12 +258,12 @@ export class Application implements Hub {
         this.#handles.delete(event.id);
         this.#ended(event.id, [
           this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered }),
-          this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: true }),
+          this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: true }),
         ]);
         return;
       case 'closed':
         this.#handles.delete(event.id);
-        this.#ended(event.id, [this.#event(event.id, event.at, event.meta, { type: 'closed', reason: event.reason, dead: false })]);
+        this.#ended(event.id, [this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: false })]);
         return;
     }
   }
@@ -301,7 +301,7 @@ export class Application implements Hub {
     try {
       if (event.type === 'open') await hooks.onOpen?.(conn, this);
       else if (event.type === 'dead') await hooks.onDead?.(conn, { at: event.at, silentFor: event.silentFor, unanswered: event.unanswered }, this);
-      else await hooks.onClose?.(conn, { at: event.at, reason: event.reason, dead: event.dead }, this);
+      else await hooks.onClose?.(conn, { at: event.at, cause: event.cause, reason: event.reason, dead: event.dead }, this);
       if (hooks[name]) this.#onHook?.(name, false, performance.now() - started);
     } catch (error) {
       this.#onHook?.(name, true, performance.now() - started);

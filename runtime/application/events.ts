@@ -5,6 +5,7 @@
  * snapshot and the event) keeps its id, and a receiver that de-duplicates by id sees it once.
  */
 import type { ConnectionId } from '../host/index.ts';
+import type { EndCause } from '../protocol/index.ts';
 
 interface EventBase {
   /** Stable across retries and restarts: `<connection>:<type>`. */
@@ -21,7 +22,8 @@ interface EventBase {
 export type ApplicationEvent =
   | (EventBase & { type: 'open' })
   | (EventBase & { type: 'dead'; silentFor: number; unanswered: number })
-  | (EventBase & { type: 'closed'; reason: string; dead: boolean });
+  /** `cause` is why, as a value (runtime/protocol/end-cause.ts); `reason` is its sentence, for people. */
+  | (EventBase & { type: 'closed'; cause: EndCause; reason: string; dead: boolean });
 
 export type ApplicationEventType = ApplicationEvent['type'];
 

@@ -4,6 +4,7 @@
  * that throws or rejects is logged and never touches keepalive.
  */
 import type { ConnectionId } from '../host/index.ts';
+import type { EndCause } from '../protocol/index.ts';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -40,7 +41,13 @@ export interface DeadVerdict {
 /** `onClose`'s second argument. */
 export interface CloseInfo {
   at: number;
-  /** A sentence a person can read: "peer dead: ...", "peer closed: ...", "protocol error ...". */
+  /**
+   * Why it ended, as a value to decide by: `{ cause: 'dead', silentFor, unanswered }`,
+   * `{ cause: 'peer-closed', code, said }`, `{ cause: 'protocol', code, message }`,
+   * `{ cause: 'restart' }`, `{ cause: 'application', reason }`... (docs/hooks.md lists them).
+   */
+  cause: EndCause;
+  /** The same as a sentence a person can read: "peer dead: ...", "peer closed: ...", "protocol error ...". Never decide by it. */
   reason: string;
   /** True when the connection ended because the peer was declared dead (`onDead` ran first). */
   dead: boolean;

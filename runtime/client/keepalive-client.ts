@@ -18,8 +18,8 @@
  * (after `dead`, the socket is closed and `reconnecting` is queued).
  */
 import type { Frame } from '../codec/index.ts';
-import { closeCode, closeReason, type ConnectionView, type PeerSocket } from '../host/index.ts';
-import { createSessionSecret, SESSION_PARAM } from '../protocol/index.ts';
+import type { ConnectionView, PeerSocket } from '../host/index.ts';
+import { closeCode, closeReason, createSessionSecret, endText, SESSION_PARAM, type EndCause } from '../protocol/index.ts';
 import {
   ClientCloseEvent,
   ClientErrorEvent,
@@ -267,7 +267,7 @@ export class KeepaliveClient extends EventTarget {
         this.#dead = true;
         this.#fire(new DeadEvent(reason, at, silentFor, unanswered));
       },
-      closed: (reason) => this.#sessionClosed(reason),
+      closed: (cause, reason) => this.#sessionClosed(cause, reason),
       error: (error) => this.#fire(new ClientErrorEvent(error)),
     };
     const session: ClientSession = new ClientSession(this.url, options, (name, ...args) => {
@@ -335,7 +335,7 @@ export class KeepaliveClient extends EventTarget {
     this.#open = true;
     const socket: PeerSocket = {
       send: (frame) => line.send(frame),
-      close: (reason) => this.#release(line, reason),
+      close: (cause) => this.#release(line, closeCode(cause), endText(cause)),
     };
     let session = this.#session;
     const resumed = session.resumable();
@@ -352,7 +352,8 @@ export class KeepaliveClient extends EventTarget {
   /** `line` (ours) closed, failed or timed out. */
   #lost(line: ClientLine, code: number, why: string, opened: boolean, status?: number): void {
     if (this.#line !== line) return;
-    this.#release(line, why);
+    // Closed already, or abandoned while connecting: an orderly close, if any frame goes at all.
+    this.#release(line, 1000, why);
     this.#clearTimer();
     if (this.#ending) return;
     const next = opened ? 1 : this.#attempt + 1;
@@ -362,10 +363,11 @@ export class KeepaliveClient extends EventTarget {
       const reason = !final && this.#reconnect !== null && next > 1 ? `gave up after ${next - 1} failed attempt(s): ${why}` : why;
       return this.#end(code, reason, false);
     }
-    this.#retry(why, next);
+    this.#retry(why, next, { cause: 'peer-closed', code });
   }
 
-  #retry(why: string, attempt: number): void {
+  /** Reconnects after `why`; a socket that went (`gone`) is reported to the actor. */
+  #retry(why: string, attempt: number, gone?: EndCause): void {
     this.#attempt = attempt;
     const delay = reconnectDelay(attempt, this.#reconnect!.minDelay, this.#reconnect!.maxDelay);
     this.#timer = setTimeout(() => this.#connect(), delay);
@@ -374,19 +376,20 @@ export class KeepaliveClient extends EventTarget {
     // be resumed: it ends with its socket (the timer just set says a reconnect is under way),
     // and the next socket starts a new one.
     if (session?.resumable()) session.lost();
-    else session?.socketClosed(why);
+    else if (gone) session?.socketClosed(gone);
     this.#fire(new ReconnectingEvent(attempt, delay, why));
   }
 
   /** The actor ended: our dead verdict, a protocol error, or `#end`. */
-  #sessionClosed(reason: string): void {
+  #sessionClosed(cause: EndCause, reason: string): void {
     const line = this.#line;
+    const code = closeCode(cause);
     // Only an open socket belongs to the ended actor; one still connecting is the next life's.
-    if (line !== null && this.#open) this.#release(line, reason);
+    if (line !== null && this.#open) this.#release(line, code, reason);
     if (this.#ending) return this.#finalize();
-    if (this.#reconnect === null) return this.#end(closeCode(reason), reason, false);
+    if (this.#reconnect === null) return this.#end(code, reason, false);
     if (this.#line !== null || this.#timer !== null) return; // already reconnecting
-    if (this.#reconnect.maxRetries < 1) return this.#end(closeCode(reason), reason, false);
+    if (this.#reconnect.maxRetries < 1) return this.#end(code, reason, false);
     this.#retry(reason, 1);
   }
 
@@ -397,7 +400,7 @@ export class KeepaliveClient extends EventTarget {
     this.#clearTimer();
     // The actor's own close sends our close frame through `#release`, with `code`.
     this.#live()?.close(reason);
-    if (this.#line !== null) this.#release(this.#line, reason);
+    if (this.#line !== null) this.#release(this.#line, code, reason);
     this.#finalize();
   }
 
@@ -411,11 +414,11 @@ export class KeepaliveClient extends EventTarget {
   }
 
   /** Lets go of `line`, closing it if it is not closed yet. */
-  #release(line: ClientLine, reason: string): void {
+  #release(line: ClientLine, ownCode: number, reason: string): void {
     if (this.#line !== line) return;
     this.#line = null;
     this.#open = false;
-    const code = this.#ending?.code ?? closeCode(reason);
+    const code = this.#ending?.code ?? ownCode;
     // Browsers accept only 1000 and 3000-4999 from a client.
     line.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, closeReason(reason));
   }

@@ -10,7 +10,7 @@ import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from '../codec/index.ts';
 import { type ConnectionView, Host, type HostEvent, type PeerSocket, SocketRegistry, type TimerApi, WakeTimer } from '../host/index.ts';
-import { DEFAULT_NEGOTIATION_TIMEOUT, startLibvirtHandshake, type KeepaliveSupport, type LibvirtHandshake } from '../protocol/index.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, endText, startLibvirtHandshake, type EndCause, type KeepaliveSupport, type LibvirtHandshake } from '../protocol/index.ts';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */
@@ -54,7 +54,7 @@ export interface ClientEvents {
   /** We declared the server dead and closed the socket: silent for `silentFor` ms, `unanswered` PINGs. */
   dead: [reason: string, at: number, silentFor: number, unanswered: number];
   /** The actor is over, for whatever reason (after `dead` too). */
-  closed: [reason: string];
+  closed: [cause: EndCause, reason: string];
   error: [error: Error];
 }
 
@@ -179,6 +179,7 @@ export class ClientSession {
     this.#emit('sent', 'ADVERTISE', at);
   }
 
+  /** Ends the actor: the application closes (`reason`: what it said). */
   close(reason = 'client closing'): void {
     if (this.#closedReason !== null) return;
     if (this.#id === null) {
@@ -187,7 +188,7 @@ export class ClientSession {
       return;
     }
     this.view();
-    this.host.close(this.#id, reason);
+    this.host.close(this.#id, { cause: 'application', reason });
   }
 
   /** The socket is up: the actor starts and sends its ADVERTISE. */
@@ -229,14 +230,14 @@ export class ClientSession {
   }
 
   /** The socket is gone, whoever closed it. */
-  socketClosed(reason: string): void {
+  socketClosed(cause: EndCause): void {
     if (this.#id !== null) {
       this.view();
       this.#sockets.detach(this.#id);
-      this.host.peerClosed(this.#id, reason);
+      this.host.peerClosed(this.#id, cause);
     }
     // Not opened yet, or already ended by the host (dead, closed): nothing left to step.
-    this.#finish(reason);
+    this.#finish(cause, endText(cause));
   }
 
   #onHostEvent(event: HostEvent): void {
@@ -250,19 +251,19 @@ export class ClientSession {
       case 'dead':
         this.view();
         this.#emit('dead', event.reason, event.at, event.silentFor, event.unanswered);
-        this.#finish(event.reason);
+        this.#finish(event.cause, event.reason);
         return;
       case 'closed':
-        this.#finish(event.reason);
+        this.#finish(event.cause, event.reason);
         return;
     }
   }
 
-  #finish(reason: string): void {
+  #finish(cause: EndCause, reason: string): void {
     if (this.#closedReason !== null) return;
     this.#closedReason = reason;
     this.timer.stop();
     this.#handshake?.stop();
-    this.#emit('closed', reason);
+    this.#emit('closed', cause, reason);
   }
 }

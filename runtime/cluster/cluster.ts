@@ -17,7 +17,8 @@
 import { nanoid } from 'nanoid';
 import { type AppData, type Application, PEER_META, type PresenceEntry, type RemoteHub } from '../application/index.ts';
 import type { ConnectGate } from '../hub/index.ts';
-import { type ConnectionId, type Host, type HostEvent, RESTART_REASON, type SocketRegistry, type StoredConnection } from '../host/index.ts';
+import type { ConnectionId, Host, HostEvent, SocketRegistry, StoredConnection } from '../host/index.ts';
+import type { EndCause } from '../protocol/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
 import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
 import { HANDOVER, hubPrefix, keys, LOCATE, pairs, RENEW, TAKEOVER } from './keys.ts';
@@ -25,6 +26,9 @@ import { RemotePresence, type WireRow } from './presence.ts';
 import { RedisLink, redactUrl } from './redis.ts';
 import { ClusterEvents, ClusterSnapshots, parseEvent, parseRecord } from './stores.ts';
 import { takenOver } from './takeover.ts';
+
+/** A connection another process took over: its peer reconnects (1012) and resumes there. */
+const HELD_ELSEWHERE: EndCause = { cause: 'restart', detail: 'another process holds this connection now' };
 
 export interface ClusterOptions {
   /** `redis://host:port` (Redis 7 or later, or Valkey). Every process given the same URL and hub name serves one hub. */
@@ -389,7 +393,7 @@ export class Cluster implements RemoteHub {
       parts.host.release(id);
       parts.application.forget(id);
       this.snapshots.forget(id);
-      socket?.close(`${RESTART_REASON}: another process holds this connection now`);
+      socket?.close(HELD_ELSEWHERE);
       released++;
     }
     if (released > 0) this.#log(`another process took over ${released} connection(s) of this one while it could not renew its lease: their peers reattach there`);
@@ -493,7 +497,7 @@ export class Cluster implements RemoteHub {
         if (parts.host.has(nodeMessage.id)) parts.application.connection(nodeMessage.id)?.send(decode(nodeMessage));
         return;
       case 'close':
-        parts.host.close(nodeMessage.id, nodeMessage.r);
+        parts.host.close(nodeMessage.id, { cause: 'application', reason: nodeMessage.r });
         return;
       case 'release':
         void this.#release(nodeMessage.id, nodeMessage.from).then((r) => this.#publish({ t: 'reply', q: nodeMessage.q, r }, nodeMessage.from));

@@ -7,6 +7,7 @@
  *   level    info | warn
  *   event    opened | closed | dead | rejected | message (any other line: `message` holds it)
  *   hub, connection, peer, reason, silentFor, unanswered, code   where they exist
+ *   cause    why a connection ended, as a value (dead, peer-closed, protocol, ...: runtime/protocol/end-cause.ts)
  */
 import type { HostEvent } from '../host/index.ts';
 
@@ -19,6 +20,7 @@ export interface LogRecord {
   hub?: string;
   connection?: string;
   peer?: string | null;
+  cause?: string;
   reason?: string;
   silentFor?: number;
   unanswered?: number;
@@ -33,9 +35,9 @@ export function eventRecord(event: HostEvent, hub: string): LogRecord | undefine
     case 'opened':
       return { ...base, level: 'info', event: 'opened', peer: event.meta.peer ?? null };
     case 'closed':
-      return { ...base, level: 'info', event: 'closed', peer: event.meta.peer ?? null, reason: event.reason };
+      return { ...base, level: 'info', event: 'closed', peer: event.meta.peer ?? null, cause: event.cause.cause, reason: event.reason };
     case 'dead':
-      return { ...base, level: 'warn', event: 'dead', peer: event.meta.peer ?? null, reason: event.reason, silentFor: event.silentFor, unanswered: event.unanswered };
+      return { ...base, level: 'warn', event: 'dead', peer: event.meta.peer ?? null, cause: event.cause.cause, reason: event.reason, silentFor: event.silentFor, unanswered: event.unanswered };
     case 'rejected':
       return { ...base, level: 'warn', event: 'rejected', reason: event.reason, code: event.code };
     default:

@@ -15,7 +15,7 @@ import {
   type KeepaliveOptions,
 } from '../../actors/keepalive.ts';
 import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
-import { DEFAULTS, newConnectionId } from '../protocol/index.ts';
+import { DEFAULTS, endText, newConnectionId, type EndCause } from '../protocol/index.ts';
 import { flooding, INBOUND_EVENT, NO_META, NOTHING_PENDING, recordOf, stateName, validateKeepalive, viewOf, type Connection } from './connection.ts';
 import { HostListeners } from './listeners.ts';
 import type { HostEvent, HostOptions, HostStats, InspectObserver, Transport } from './types.ts';
@@ -27,7 +27,7 @@ const DEFAULT_KEEPALIVE: KeepaliveOptions = { interval: DEFAULTS.interval, count
 
 export abstract class HostCore {
   /** Closes a connection from this side (`Host.close`): a rejected frame ends its connection so. */
-  abstract close(id: ConnectionId, reason?: string, at?: number): boolean;
+  abstract close(id: ConnectionId, cause?: EndCause | string, at?: number): boolean;
 
   readonly stats: HostStats = { steps: 0, foldedFrames: 0, pongsOnFastPath: 0, rejected: 0 };
   protected readonly transport: Transport;
@@ -252,14 +252,14 @@ export abstract class HostCore {
         this.sendMessage(conn, effect.message, stepAt);
         return;
       case 'dead': {
-        const reason = `peer dead: silent for ${effect.silentFor} ms, ${effect.unanswered} keepalive PING(s) unanswered`;
-        this.emit({ type: 'dead', id: conn.id, at: effect.at, silentFor: effect.silentFor, unanswered: effect.unanswered, reason, meta: conn.meta });
-        this.closeTransport(conn, reason);
+        const cause: EndCause = { cause: 'dead', silentFor: effect.silentFor, unanswered: effect.unanswered };
+        this.emit({ type: 'dead', id: conn.id, at: effect.at, silentFor: effect.silentFor, unanswered: effect.unanswered, cause, reason: endText(cause), meta: conn.meta });
+        this.closeTransport(conn, cause);
         return;
       }
       case 'closed':
-        this.emit({ type: 'closed', id: conn.id, at: effect.at, reason: effect.reason, meta: conn.meta });
-        if (!conn.peerGone) this.closeTransport(conn, effect.reason);
+        this.emit({ type: 'closed', id: conn.id, at: effect.at, cause: effect.cause, reason: endText(effect.cause), meta: conn.meta });
+        if (!conn.peerGone) this.closeTransport(conn, effect.cause);
         return;
     }
   }
@@ -268,7 +268,7 @@ export abstract class HostCore {
     try {
       this.transport.send(conn.id, conn.codec.encode(message));
     } catch (error) {
-      this.closeTransport(conn, `send failed: ${String(error)}`);
+      this.closeTransport(conn, { cause: 'send-failed', error: String(error) });
       return;
     }
     if (this.listeners.wantFrames) this.emitFrame({ type: 'sent', id: conn.id, at, message });
@@ -276,17 +276,17 @@ export abstract class HostCore {
 
   protected reject(conn: Connection, error: FrameError, at: number): false {
     this.stats.rejected++;
-    const reason = `protocol error (${error.code}): ${error.message}`;
-    this.emit({ type: 'rejected', id: conn.id, at, code: error.code, reason });
+    const cause: EndCause = { cause: 'protocol', code: error.code, message: error.message };
+    this.emit({ type: 'rejected', id: conn.id, at, code: error.code, reason: endText(cause) });
     conn.pendingAt = NOTHING_PENDING;
-    this.close(conn.id, reason, at);
+    this.close(conn.id, cause, at);
     return false;
   }
 
-  protected closeTransport(conn: Connection, reason: string): void {
+  protected closeTransport(conn: Connection, cause: EndCause): void {
     conn.peerGone = true;
     try {
-      this.transport.close(conn.id, reason);
+      this.transport.close(conn.id, cause);
     } catch {
       // The socket is already gone; the connection is forgotten either way.
     }

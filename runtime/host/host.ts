@@ -18,6 +18,11 @@ import { HostCore } from './host-core.ts';
 import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions } from './types.ts';
 import type { ConnectionId, SnapshotStore, StoredConnection } from './store.ts';
 import { withRestartGrace } from './restart-grace.ts';
+import type { EndCause } from '../protocol/index.ts';
+
+const LOCAL: EndCause = Object.freeze({ cause: 'local' });
+const PEER_CLOSED: EndCause = Object.freeze({ cause: 'peer-closed' });
+const SHUTDOWN: EndCause = Object.freeze({ cause: 'shutdown' });
 
 export * from './types.ts';
 
@@ -306,30 +311,34 @@ export class Host extends HostCore {
     }
   }
 
-  /** Closes a connection from this side, with a reason sent to the transport. */
-  close(id: ConnectionId, reason = 'closed locally', at = this.clock()): boolean {
+  /**
+   * Closes a connection from this side; `cause` says why (runtime/protocol/end-cause.ts),
+   * and the transport derives its close frame from it. A string is kept as what the owner
+   * of this host said (`{ cause: 'local', reason }`). Default: closed locally.
+   */
+  close(id: ConnectionId, cause: EndCause | string = LOCAL, at = this.clock()): boolean {
     const conn = this.connections.get(id);
     if (!conn) return false;
     this.foldPending(conn);
-    if (this.connections.has(id)) this.step(conn, { type: 'close', at, reason });
+    if (this.connections.has(id)) this.step(conn, { type: 'close', at, cause: typeof cause === 'string' ? { cause: 'local', reason: cause } : cause });
     this.reportWake();
     return true;
   }
 
-  /** The peer's socket closed; the actor ends and its snapshot is dropped. */
-  peerClosed(id: ConnectionId, reason?: string, at = this.clock()): boolean {
+  /** The peer's socket closed (`cause`: how, default `{ cause: 'peer-closed' }`); the actor ends and its snapshot is dropped. */
+  peerClosed(id: ConnectionId, cause: EndCause = PEER_CLOSED, at = this.clock()): boolean {
     const conn = this.connections.get(id);
     if (!conn) return false;
     conn.peerGone = true;
     this.foldPending(conn);
-    if (this.connections.has(id)) this.step(conn, reason ? { type: 'peer.closed', at, reason } : { type: 'peer.closed', at });
+    if (this.connections.has(id)) this.step(conn, { type: 'peer.closed', at, cause });
     this.reportWake();
     return true;
   }
 
   /** Closes every connection (graceful shutdown) and waits for the store. */
-  async closeAll(reason = 'server shutting down', at = this.clock()): Promise<void> {
-    for (const id of [...this.connections.keys()]) this.close(id, reason, at);
+  async closeAll(cause: EndCause = SHUTDOWN, at = this.clock()): Promise<void> {
+    for (const id of [...this.connections.keys()]) this.close(id, cause, at);
     await this.flush();
   }
 

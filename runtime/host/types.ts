@@ -6,20 +6,22 @@ import type { InspectionEvent, Observer } from 'xstate';
 import type { KeepaliveContext, KeepaliveEvent, KeepaliveMessage, KeepaliveOptions, Role } from '../../actors/keepalive.ts';
 import type { CodecSpec, Frame, FrameError, Inbound } from '../codec/index.ts';
 import type { ConnectionId, SnapshotStore } from './store.ts';
+import type { EndCause } from '../protocol/index.ts';
 
 /** Carries frames out of the host. Adapters map ids to their sockets. */
 export interface Transport {
   send(id: ConnectionId, frame: Frame): void;
-  /** Close the socket with a reason a person can read; the host has already let go of `id`. */
-  close(id: ConnectionId, reason: string): void;
+  /** Close the socket for `cause` (its close frame: `closeFrame(cause)`); the host has already let go of `id`. */
+  close(id: ConnectionId, cause: EndCause): void;
 }
 
 export type HostEvent =
   | { type: 'opened'; id: ConnectionId; at: number; role: Role; meta: Readonly<Record<string, string>> }
   | { type: 'received'; id: ConnectionId; at: number; message: Inbound }
   | { type: 'sent'; id: ConnectionId; at: number; message: KeepaliveMessage }
-  | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; reason: string; meta: Readonly<Record<string, string>> }
-  | { type: 'closed'; id: ConnectionId; at: number; reason: string; meta: Readonly<Record<string, string>> }
+  /** `reason` is `endText(cause)`: for people; decide by `cause`. */
+  | { type: 'dead'; id: ConnectionId; at: number; silentFor: number; unanswered: number; cause: EndCause; reason: string; meta: Readonly<Record<string, string>> }
+  | { type: 'closed'; id: ConnectionId; at: number; cause: EndCause; reason: string; meta: Readonly<Record<string, string>> }
   | { type: 'rejected'; id: ConnectionId; at: number; code: FrameError['code']; reason: string }
   /**
    * After every statechart step, only while a `watch` listener is attached: the event the

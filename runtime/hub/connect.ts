@@ -11,7 +11,7 @@
  */
 import type { CodecSpec } from '../codec/index.ts';
 import { CapacityError, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../host/index.ts';
-import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex } from '../protocol/index.ts';
+import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex, type EndCause } from '../protocol/index.ts';
 import { type Application, isResponse, PEER_META, refusal } from '../application/index.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
@@ -163,15 +163,15 @@ export class ConnectGate {
    * waits, detached, for the peer's secret or the keepalive rule. Call it only for the
    * socket the connection still has (not one a resume replaced, nor one the host closed).
    */
-  socketGone(id: ConnectionId, code: number, reason?: string): void {
+  socketGone(id: ConnectionId, code: number, cause: EndCause = { cause: 'peer-closed', code }): void {
     this.#sockets.detach(id);
     if (outlivesSocket(this.#host, id, code)) return;
-    this.#host.peerClosed(id, reason);
+    this.#host.peerClosed(id, cause);
   }
 
   /** `socketGone` for a close the peer sent, with what it said (empty: nothing to add). */
   closedByPeer(id: ConnectionId, code: number, said: string): void {
-    this.socketGone(id, code, said ? `peer closed: ${said}` : undefined);
+    this.socketGone(id, code, { cause: 'peer-closed', code, ...(said ? { said } : {}) });
   }
 
   /**
@@ -195,7 +195,7 @@ export class ConnectGate {
   streamGone(id: ConnectionId, socket: PeerSocket): void {
     if (this.#sockets.get(id) !== socket) return;
     this.#sockets.detach(id);
-    this.#host.peerClosed(id, 'peer closed the TCP connection');
+    this.#host.peerClosed(id, { cause: 'peer-closed', stream: true });
   }
 
   readonly #attached = (id: ConnectionId): boolean => this.#sockets.get(id) !== undefined;

@@ -8,23 +8,13 @@
  */
 import type { Application } from '../application/index.ts';
 import type { ConnectionId, Host } from '../host/index.ts';
+import { endLabel } from '../protocol/index.ts';
 import { Counter, Histogram, Registry, Sampled } from './exposition.ts';
 
 /** What a clustered hub tells its metrics. */
 export interface ClusterGauges {
   status(): { redis: 'up' | 'down'; nodes: number };
   readonly stats: { takeovers: number; taken: number; handovers: number; reregistered: number; commands: number; renewRoundTripMs: number };
-}
-
-/** Why a connection ended, as a label: a few values, never the free text. */
-export function endReason(reason: string): string {
-  if (reason.startsWith('peer dead')) return 'dead';
-  if (reason.startsWith('peer closed')) return 'peer_closed';
-  if (reason.startsWith('no ADVERTISE')) return 'no_advertise';
-  if (reason.startsWith('protocol error')) return 'protocol_error';
-  if (reason.startsWith('server')) return 'shutdown';
-  if (reason.startsWith('closed by the application')) return 'application';
-  return 'other';
 }
 
 export class HubMetrics {
@@ -98,7 +88,7 @@ export class HubMetrics {
           this.#dead.inc();
           this.#unanswered.observe(event.unanswered);
         } else if (event.type === 'closed') {
-          this.#closed.inc({ reason: endReason(event.reason) });
+          this.#closed.inc({ reason: endLabel(event.cause) });
         }
       },
       { frames: false },

@@ -3,3 +3,4 @@ export * from './sessions.ts';
 export * from './connection-id.ts';
 export * from './defaults.ts';
 export * from './libvirt-negotiation.ts';
+export * from './end-cause.ts';

@@ -90,7 +90,7 @@ export class LibvirtNegotiation {
 
   #refuse(error: FrameError, at: number): false {
     this.#reader = null;
-    this.#host.close(this.#id, `protocol error (${error.code}): ${error.message}`, at);
+    this.#host.close(this.#id, { cause: 'protocol', code: error.code, message: error.message }, at);
     return false;
   }
 }
@@ -129,14 +129,14 @@ export function startLibvirtHandshake(options: LibvirtHandshakeOptions): Libvirt
       timers.clearTimeout(timer);
       options.onOutcome(support, at);
       if (!support.supported && options.requireKeepalive) {
-        host.close(id, `libvirt peer does not support keepalive: ${support.reason}`, at);
+        host.close(id, { cause: 'negotiation', detail: support.reason }, at);
       }
     },
   });
   // The awaiting actor has no deadline of its own, so a daemon that never answers would
   // otherwise hold the client forever.
   const timer = timers.setTimeout(() => {
-    if (negotiation.outcome === null) host.close(id, `no reply to CONNECT_SUPPORTS_FEATURE within ${options.timeout} ms`);
+    if (negotiation.outcome === null) host.close(id, { cause: 'negotiation', timeout: options.timeout });
   }, options.timeout) as ReturnType<typeof setTimeout>;
   options.write(negotiation.call);
   options.onCall(negotiation.serial, Date.now());

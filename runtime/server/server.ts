@@ -6,7 +6,8 @@
  */
 import type { Hono } from 'hono';
 import type { Application, EventStore } from '../application/index.ts';
-import { type ConnectionId, type Host, type PeerSocket, RESTART_REASON, type SnapshotStore, type SocketRegistry, type TimerApi } from '../host/index.ts';
+import type { ConnectionId, Host, PeerSocket, SnapshotStore, SocketRegistry, TimerApi } from '../host/index.ts';
+import type { EndCause } from '../protocol/index.ts';
 import { inspectorRoutes } from '../inspector/index.ts';
 import { DEFAULTS, UsageError } from '../config/index.ts';
 import type { Cluster, ClusterOptions } from '../cluster/index.ts';
@@ -43,6 +44,8 @@ export interface CloseOptions {
    * without one there is nothing to keep, and each connection is closed for good.
    */
   keepConnections?: boolean;
+  /** The signal that stops the process (`SIGTERM`): said in the close frame, "server restarting (SIGTERM)". */
+  signal?: string;
 }
 
 /** The one process timer (or a platform's stand-in for it). */
@@ -78,8 +81,9 @@ export interface RunningServer<T extends ServerTimer = ServerTimer> {
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
   openSockets(): { ws: number; tcp: number };
   /**
-   * Stops the listeners and either closes every connection with `reason` (its hooks and
-   * webhooks run) or, keeping them, writes every snapshot and lets go of the sockets.
+   * Stops the listeners and either closes every connection (its hooks and webhooks run; the
+   * cause is a shutdown, saying `reason` if given) or, keeping them, writes every snapshot
+   * and lets go of the sockets (a restart: "server restarting: `reason`", 1012).
    */
   close(reason?: string, options?: CloseOptions): Promise<void>;
 }
@@ -251,6 +255,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     openSockets: () => ({ ws: http.openSockets(), tcp: tcp?.openSockets() ?? 0 }),
     close(reason, closeOptions = {}) {
       const keep = (closeOptions.keepConnections ?? durable !== undefined) && durable !== undefined;
+      const said = { ...(closeOptions.signal ? { signal: closeOptions.signal } : {}), ...(reason ? { detail: reason } : {}) };
       closing ??= (async () => {
         ready = false;
         // Stop taking peers first, so none opens (or reattaches) after the goodbye round.
@@ -267,11 +272,11 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
           await timer.flush?.();
           await durable!.close();
           keeping = true;
-          // Always 1012, whatever the reason says: resuming peers come back after exactly that.
-          const goodbye = reason === undefined || reason.startsWith(RESTART_REASON) ? (reason ?? RESTART_REASON) : `${RESTART_REASON}: ${reason}`;
+          // A restart (1012), whatever the reason says: resuming peers come back after exactly that.
+          const goodbye: EndCause = { cause: 'restart', ...said };
           for (const id of [...host.ids()]) sockets.detach(id)?.close(goodbye);
         } else {
-          await host.closeAll(reason ?? 'server shutting down');
+          await host.closeAll({ cause: 'shutdown', ...said });
           // The onClose hooks (and webhooks) of the connections just closed.
           await application.stop();
           timer.stop();

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { ActorLogic } from 'xstate';
 import { keepaliveMachine, type KeepaliveEvent, type KeepaliveInput, type KeepaliveSnapshot } from '../../actors/keepalive.ts';
 import { Stepper } from '../support/machine.ts';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 
 const inputs: KeepaliveInput[] = [
   ...(['client', 'server'] as const).flatMap((role) => [true, false].map((sendPings) => ({ role, sendPings, interval: 100, count: 2, at: 0 }))),
@@ -111,7 +112,7 @@ describe('model-based coverage', () => {
         expect(input.advertiseTimeout).toBeGreaterThan(0);
         expect(before.value).toBe('awaitingAdvertise');
         expect(step.event.at).toBeGreaterThanOrEqual(before.context.intervalStart + input.advertiseTimeout!);
-        expect(out).toEqual([{ type: 'closed', at: step.event.at, reason: `no ADVERTISE within ${input.advertiseTimeout} ms` }]);
+        expect(out).toEqual([{ type: 'closed', at: step.event.at, cause: { cause: 'no-advertise', timeout: input.advertiseTimeout } }]);
       }
     }
     expect(closedByDeadline).toBeGreaterThan(0);
@@ -176,7 +177,7 @@ function machineTrace(input: KeepaliveInput, events: KeepaliveEvent[]) {
     for (const effect of m.send(e)) {
       if (effect.type === 'send') out.push(`${effect.message}@${at}`);
       else if (effect.type === 'dead') out.push(`dead@${effect.at}`);
-      else out.push(effect.reason.startsWith('no ADVERTISE') ? `${effect.reason}@${effect.at}` : 'closed');
+      else out.push(effect.cause.cause === 'no-advertise' ? `${endText(effect.cause)}@${effect.at}` : 'closed');
     }
   }
   return out;

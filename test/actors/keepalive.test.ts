@@ -73,7 +73,7 @@ describe('the ADVERTISE deadline (advertiseTimeout)', () => {
     expect(m.state).toBe('"awaitingAdvertise"');
     expect(m.snapshot.context.wakeAt).toBe(5100);
     expect(m.send({ type: 'tick', at: 5099 })).toEqual([]);
-    expect(m.send({ type: 'tick', at: 5100 })).toEqual([{ type: 'closed', at: 5100, reason: 'no ADVERTISE within 5000 ms' }]);
+    expect(m.send({ type: 'tick', at: 5100 })).toEqual([{ type: 'closed', at: 5100, cause: { cause: 'no-advertise', timeout: 5000 } }]);
     expect(m.snapshot.value).toBe('closed');
     expect(m.snapshot.context.wakeAt).toBeNull();
     expect(m.sends()).toEqual([]);
@@ -85,7 +85,7 @@ describe('the ADVERTISE deadline (advertiseTimeout)', () => {
     m.send({ type: 'peer.message', at: 5050, folded: { pings: 2, messages: 1 } });
     expect(m.snapshot.context).toMatchObject({ wakeAt: 5100, lastSignOfLife: 5050, pingsReceived: 7, pongsSent: 0 });
     m.send({ type: 'tick', at: 5100 });
-    expect(m.emitted).toEqual([{ type: 'closed', at: 5100, reason: 'no ADVERTISE within 5000 ms' }]);
+    expect(m.emitted).toEqual([{ type: 'closed', at: 5100, cause: { cause: 'no-advertise', timeout: 5000 } }]);
   });
 
   it('an ADVERTISE before the deadline (or before a late tick runs) starts keepalive and drops the deadline', () => {
@@ -105,7 +105,7 @@ describe('the ADVERTISE deadline (advertiseTimeout)', () => {
     expect(m.snapshot.context.wakeAt).toBeNull();
     const late = withDeadline({ sendPings: false });
     late.send({ type: 'tick', at: 9000 });
-    expect(late.emitted).toEqual([{ type: 'closed', at: 9000, reason: 'no ADVERTISE within 5000 ms' }]);
+    expect(late.emitted).toEqual([{ type: 'closed', at: 9000, cause: { cause: 'no-advertise', timeout: 5000 } }]);
   });
 
   it('a backward clock step starts the whole wait again from the new time; a jump forward closes on the next tick', () => {
@@ -128,7 +128,7 @@ describe('the ADVERTISE deadline (advertiseTimeout)', () => {
     expect(new Stepper(input('client', { advertise: false, awaitAdvertise: true })).snapshot.context.wakeAt).toBeNull();
     const m = new Stepper(input('client', { advertise: false, awaitAdvertise: true, advertiseTimeout: 300 }));
     m.send({ type: 'tick', at: 300 });
-    expect(m.emitted).toEqual([{ type: 'closed', at: 300, reason: 'no ADVERTISE within 300 ms' }]);
+    expect(m.emitted).toEqual([{ type: 'closed', at: 300, cause: { cause: 'no-advertise', timeout: 300 } }]);
   });
 
   it('a client that advertises itself never waits, whatever its advertiseTimeout', () => {
@@ -208,12 +208,12 @@ describe.each(['client', 'server'] as const)('%s: the keepalive rule', (role) =>
 
   it('close and peer.closed end the actor with a reason, from any live state', () => {
     const local = started(role);
-    local.send({ type: 'close', at: 5, reason: 'bye' });
-    expect(local.emitted.at(-1)).toEqual({ type: 'closed', at: 5, reason: 'bye' });
+    local.send({ type: 'close', at: 5, cause: { cause: 'local', reason: 'bye' } });
+    expect(local.emitted.at(-1)).toEqual({ type: 'closed', at: 5, cause: { cause: 'local', reason: 'bye' } });
     const remote = started(role);
     remote.runUntil(1500);
     remote.send({ type: 'peer.closed', at: 1600 });
-    expect(remote.emitted.at(-1)).toEqual({ type: 'closed', at: 1600, reason: 'peer closed the connection' });
+    expect(remote.emitted.at(-1)).toEqual({ type: 'closed', at: 1600, cause: { cause: 'peer-closed' } });
     expect(remote.snapshot.value).toBe('closed');
     expect(remote.snapshot.context.wakeAt).toBeNull();
   });

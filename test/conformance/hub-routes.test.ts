@@ -172,4 +172,58 @@ describe.each(Object.keys(targets))('the hub on %s', (runtime) => {
     // It PINGed once before the verdict, and nothing else.
     expect(peer.frames).toEqual([TEXT_FRAMES.PING]);
   });
+
+  it('ends a connection whose peer closes without a reason as peer-closed, with the same sentence', async () => {
+    const stream = await hostEvents(`${target.http}${target.path('/inspect', hub)}/events`, TOKEN);
+    try {
+      const peer = await open();
+      peer.ws.send(TEXT_FRAMES.ADVERTISE);
+      const id = (await stream.next((event) => event.type === 'opened')).id;
+      peer.ws.close(1000);
+      const closed = await stream.next((event) => event.type === 'closed' && event.id === id);
+      expect(closed).toMatchObject({ cause: { cause: 'peer-closed', code: 1000 }, reason: 'peer closed the connection' });
+    } finally {
+      stream.stop();
+    }
+  });
 });
+
+interface StreamedEvent {
+  type: string;
+  id: string;
+  cause?: unknown;
+  reason?: string;
+}
+
+/** The inspector's live stream (Server-Sent Events) of a hub's host events. */
+async function hostEvents(url: string, token: string) {
+  const abort = new AbortController();
+  const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+  expect(response.status).toBe(200);
+  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+  const seen: StreamedEvent[] = [];
+  let buffer = '';
+  const pump = async (): Promise<void> => {
+    const { value, done } = await reader.read();
+    if (done) throw new Error('the event stream ended');
+    buffer += value;
+    let end: number;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const message = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      if (!/^event: events$/m.test(message)) continue;
+      const data = message.split('\n').find((line) => line.startsWith('data: '))!.slice('data: '.length);
+      seen.push(...(JSON.parse(data) as { events: StreamedEvent[] }).events);
+    }
+  };
+  return {
+    async next(match: (event: StreamedEvent) => boolean): Promise<StreamedEvent> {
+      for (;;) {
+        const index = seen.findIndex(match);
+        if (index >= 0) return seen.splice(0, index + 1).at(-1)!;
+        await pump();
+      }
+    },
+    stop: () => abort.abort(),
+  };
+}

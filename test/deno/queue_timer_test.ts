@@ -8,6 +8,7 @@ import { Host } from '../../runtime/host/host.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import type { Frame } from '../../runtime/codec/codec.ts';
 import type { Transport } from '../../runtime/host/types.ts';
+import { endText, type EndCause } from '../../runtime/protocol/end-cause.ts';
 import { isWakeMessage, QueueTimer, type WakeMessage } from '../../adapters/deno/queue-timer.ts';
 
 class Wire implements Transport {
@@ -16,8 +17,8 @@ class Wire implements Transport {
   send(id: string, frame: Frame): void {
     this.sent.push({ id, frame });
   }
-  close(id: string, reason: string): void {
-    this.closed.push({ id, reason });
+  close(id: string, cause: EndCause): void {
+    this.closed.push({ id, reason: endText(cause) });
   }
 }
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import type { ConnectionView, HostEvent } from '../../runtime/host/types.ts';
-import { RESTART_REASON } from '../../runtime/host/sockets.ts';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
@@ -207,7 +207,7 @@ Deno.test('kv mode: shutdown keeps every snapshot; the next server resumes them 
     await first.close();
     const goodbye = await quiet.closed;
     assert.equal(goodbye.code, 1012);
-    assert.equal(goodbye.reason, RESTART_REASON);
+    assert.equal(goodbye.reason, endText({ cause: 'restart' }));
     kv1.close();
 
     const kv2 = await Deno.openKv(path);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { afterEach, describe, expect, it } from 'vitest';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 import { SqliteSnapshotStore } from '../../adapters/node/sqlite-store.ts';
 import { Host } from '../../runtime/host/host.ts';
 import type { StoredConnection } from '../../runtime/host/store.ts';
@@ -140,7 +141,7 @@ describe('SqliteSnapshotStore', () => {
     now = 1500;
     const reopened = open(path);
     const closed: string[] = [];
-    const next = new Host({ transport: { send: () => {}, close: (_, reason) => closed.push(`${now}:${reason}`) }, store: reopened, now: () => now });
+    const next = new Host({ transport: { send: () => {}, close: (_, cause) => closed.push(`${now}:${endText(cause)}`) }, store: reopened, now: () => now });
     expect(next.restore(reopened.load(), now)).toEqual(['p']);
     expect(next.view('p')).toMatchObject({ state: 'alive.probing', unanswered: 1, pingsSent: 1, wakeAt: 2000, lastSignOfLife: 0 });
     for (now = 1500; now <= 3000; now += 100) next.tick(now);

@@ -10,6 +10,7 @@ import { PLATFORM_TIMERS, WakeTimer, type TimerApi } from '../../runtime/host/wa
 import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
 import type { Frame } from '../../runtime/codec/codec.ts';
 import type { Transport } from '../../runtime/host/types.ts';
+import { endText, type EndCause } from '../../runtime/protocol/end-cause.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { poll } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
@@ -48,8 +49,8 @@ class Wire implements Transport {
   send(id: string, frame: Frame): void {
     this.sent.push({ id, frame });
   }
-  close(id: string, reason: string): void {
-    this.closed.push({ id, reason });
+  close(id: string, cause: EndCause): void {
+    this.closed.push({ id, reason: endText(cause) });
   }
 }
 

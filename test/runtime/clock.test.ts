@@ -8,6 +8,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { Host, type HostEvent } from '../../runtime/host/host.ts';
 import { TEXT_FRAMES, type Frame } from '../../runtime/codec/index.ts';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 import { WakeTimer, type TimerApi } from '../../runtime/host/wake-timer.ts';
 import { seededRandom } from '../support/chaos.ts';
 import type { KeepaliveEmitted, KeepaliveEvent, Role } from '../../actors/keepalive.ts';
@@ -59,7 +60,7 @@ describe('the host under arbitrary wakes', () => {
           maxPingsPerInterval: 0,
           transport: {
             send: (id, frame: Frame) => hostOut[ids.indexOf(id)]!.push(`${now} ${String(frame)}`),
-            close: (id, reason) => hostOut[ids.indexOf(id)]!.push(`${now} close ${reason.split(':')[0]}`),
+            close: (id, cause) => hostOut[ids.indexOf(id)]!.push(`${now} close ${endText(cause).split(':')[0]}`),
           },
         });
         const machines = configs.map((config, i) => {
@@ -358,5 +359,5 @@ describe('documented outcomes', () => {
 function describeEmitted(effect: KeepaliveEmitted, at: number): string[] {
   if (effect.type === 'send') return [`${at} ${TEXT_FRAMES[effect.message]}`];
   if (effect.type === 'dead') return [`${at} close peer dead`];
-  return [`${at} close ${effect.reason}`];
+  return [`${at} close ${endText(effect.cause)}`];
 }

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 import { Host } from '../../runtime/host/host.ts';
 import { MemorySnapshotStore } from '../../runtime/host/store.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
@@ -25,7 +26,7 @@ function drive(eager: boolean, role: Role, options: { interval: number; count: n
     now: () => now,
     maxPingsPerInterval: 0, // 1 kHz PINGs below are load, not abuse
     ...(watched ? { inspect: () => {} } : {}),
-    transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, reason) => out.push(`${now} close ${reason}`) },
+    transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, cause) => out.push(`${now} close ${endText(cause)}`) },
   });
   host.open({ id: 'x', role, ...options });
   const until = (t: number) => {

@@ -24,6 +24,7 @@ import {
 } from '../../runtime/codec/index.ts';
 import { Host, type HostEvent, type OpenOptions } from '../../runtime/host/host.ts';
 import { quickOr, STRESS_TIMEOUT } from '../support/stress.ts';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 
 const HEADER = 28; // length word + six XDR words
 
@@ -232,7 +233,7 @@ function recordingHost(maxFrameBytes: number) {
     onEvent: (e) => events.push(e),
     transport: {
       send: (id, frame) => note(id, `${now} > ${typeof frame === 'string' ? frame : Buffer.from(frame).toString('hex')}`),
-      close: (id, reason) => note(id, `${now} close ${reason}`),
+      close: (id, cause) => note(id, `${now} close ${endText(cause)}`),
     },
   });
   return {

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 import { Host, type HostEvent } from '../../runtime/host/host.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
@@ -15,7 +16,7 @@ function fakeHost(eager = false) {
     eager,
     now: () => now,
     maxPingsPerInterval: 0,
-    transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, reason) => out.push(`${now} close ${reason}`) },
+    transport: { send: (_, frame) => out.push(`${now} ${String(frame)}`), close: (_, cause) => out.push(`${now} close ${endText(cause)}`) },
   });
   const until = (t: number) => {
     for (let wake = host.nextWake(); wake !== null && wake <= t; wake = host.nextWake()) host.tick((now = wake));

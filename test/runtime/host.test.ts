@@ -112,7 +112,7 @@ describe('the ADVERTISE deadline', () => {
     expect(host.has(idle)).toBe(false);
     expect(transport.sent.filter((s) => s.id === idle)).toEqual([]);
     expect(transport.closed).toEqual([{ id: idle, reason: 'no ADVERTISE within 1000 ms' }]);
-    expect(events.filter((e) => e.type === 'closed')).toEqual([{ type: 'closed', id: idle, at: 1000, reason: 'no ADVERTISE within 1000 ms', meta: {} }]);
+    expect(events.filter((e) => e.type === 'closed')).toEqual([{ type: 'closed', id: idle, at: 1000, cause: { cause: 'no-advertise', timeout: 1000 }, reason: 'no ADVERTISE within 1000 ms', meta: {} }]);
     expect(host.atCapacity).toBe(false);
     expect(host.view(good)).toMatchObject({ state: 'alive.watching', advertised: true });
   });

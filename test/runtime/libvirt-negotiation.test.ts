@@ -9,6 +9,7 @@ import { Host } from '../../runtime/host/host.ts';
 import { LibvirtNegotiation, type KeepaliveSupport } from '../../runtime/protocol/libvirt-negotiation.ts';
 import type { Frame } from '../../runtime/codec/codec.ts';
 import type { HostEvent } from '../../runtime/host/types.ts';
+import { endText } from '../../runtime/protocol/end-cause.ts';
 
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const REPLY_1 = bytes('00000020 20008086 00000001 0000003c 00000001 00000001 00000000 00000001');
@@ -32,7 +33,7 @@ function setup(onOutcome?: (support: KeepaliveSupport, at: number) => void) {
   const events: HostEvent[] = [];
   const host = new Host({
     now: () => now,
-    transport: { send: (_, frame) => void sent.push(frame), close: (_, reason) => void closed.push(reason) },
+    transport: { send: (_, frame) => void sent.push(frame), close: (_, cause) => void closed.push(endText(cause)) },
     onEvent: (event) => events.push(event),
   });
   const id = host.open({

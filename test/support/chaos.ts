@@ -6,7 +6,8 @@
 import type { Host, HostEvent } from '../../runtime/host/host.ts';
 import { createLibvirtCodec, TEXT_FRAMES, type Frame } from '../../runtime/codec/index.ts';
 import type { KeepaliveOptions } from '../../actors/keepalive.ts';
-import { Simulation, type LinkTransport } from './sim.ts';
+import { peerSaw, Simulation, type LinkTransport } from './sim.ts';
+import type { EndCause } from '../../runtime/protocol/end-cause.ts';
 
 /** mulberry32: a tiny seeded generator, uniform in [0, 1). Same seed, same run. */
 export function seededRandom(seed: number): () => number {
@@ -111,8 +112,8 @@ export function chaosLink(sim: Simulation, a: Side, aId: string, b: Side, bId: s
         }
       },
       // A close is not a frame the dice touch: TCP delivers its FIN unless the cable is out.
-      close(reason: string) {
-        if (!link.cut[dir]) sim.schedule(sim.now + link.faults[dir].latency, () => to.host.peerClosed(toId, reason));
+      close(cause: EndCause) {
+        if (!link.cut[dir]) sim.schedule(sim.now + link.faults[dir].latency, () => to.host.peerClosed(toId, peerSaw(cause)));
       },
     };
   }

@@ -4,6 +4,7 @@
  */
 import { Host, type HostOptions } from '../../runtime/host/host.ts';
 import type { Frame } from '../../runtime/codec/index.ts';
+import { closeFrame, endText, type EndCause } from '../../runtime/protocol/end-cause.ts';
 
 interface Delivery {
   at: number;
@@ -53,17 +54,23 @@ export class Simulation {
 }
 
 /** Routes a host's frames per connection id; a route may be cut to drop everything. */
+/** What the far end of a link learns when this end closes for `cause`: a close frame, as a WebSocket peer would. */
+export function peerSaw(cause: EndCause): EndCause {
+  const { code, reason } = closeFrame(cause);
+  return { cause: 'peer-closed', code, said: reason };
+}
+
 export class LinkTransport {
-  readonly routes = new Map<string, { deliver: (frame: Frame) => void; close: (reason: string) => void }>();
+  readonly routes = new Map<string, { deliver: (frame: Frame) => void; close: (cause: EndCause) => void }>();
   readonly sent: { id: string; frame: Frame }[] = [];
   readonly closed: { id: string; reason: string }[] = [];
   send(id: string, frame: Frame): void {
     this.sent.push({ id, frame });
     this.routes.get(id)?.deliver(frame);
   }
-  close(id: string, reason: string): void {
-    this.closed.push({ id, reason });
-    this.routes.get(id)?.close(reason);
+  close(id: string, cause: EndCause): void {
+    this.closed.push({ id, reason: endText(cause) });
+    this.routes.get(id)?.close(cause);
   }
 }
 
@@ -86,11 +93,11 @@ export function link(
   const cut = { aToB: false, bToA: false, ...options.cut };
   a.transport.routes.set(aId, {
     deliver: (frame) => !cut.aToB && sim.schedule(sim.now + latency, () => b.host.receive(bId, frame)),
-    close: (reason) => sim.schedule(sim.now + latency, () => b.host.peerClosed(bId, reason)),
+    close: (cause) => sim.schedule(sim.now + latency, () => b.host.peerClosed(bId, peerSaw(cause))),
   });
   b.transport.routes.set(bId, {
     deliver: (frame) => !cut.bToA && sim.schedule(sim.now + latency, () => a.host.receive(aId, frame)),
-    close: (reason) => sim.schedule(sim.now + latency, () => a.host.peerClosed(aId, reason)),
+    close: (cause) => sim.schedule(sim.now + latency, () => a.host.peerClosed(aId, peerSaw(cause))),
   });
   return cut;
 }

@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { nanoid } from 'nanoid';
 import WebSocket from 'ws';
-import { abandonsPeer, closeCode, closeReason, SocketRegistry } from '../../../runtime/host/sockets.ts';
+import { SocketRegistry } from '../../../runtime/host/sockets.ts';
+import { abandonsPeer, closeFrame, type EndCause } from '../../../runtime/protocol/end-cause.ts';
 import { Host } from '../../../runtime/host/host.ts';
 import { WakeTimer } from '../../../runtime/host/wake-timer.ts';
 import { summary, type LoadCommand, type PeersReport } from './protocol.ts';
@@ -89,10 +90,11 @@ function open(): void {
     settle();
     sockets.attach(id, {
       send: (frame) => (latency > 0 ? setTimeout(() => ws.send(frame), latency) : ws.send(frame)),
-      close: (reason) => {
-        ws.close(closeCode(reason), closeReason(reason));
+      close: (cause: EndCause) => {
+        const { code, reason } = closeFrame(cause);
+        ws.close(code, reason);
         // A server declared dead may never finish the close handshake.
-        if (abandonsPeer(reason)) ws.terminate();
+        if (abandonsPeer(cause)) ws.terminate();
       },
     });
     host.open({ id, role: 'client' });
@@ -105,7 +107,7 @@ function open(): void {
   ws.on('message', (data) => host.receive(id, data.toString()));
   ws.on('close', (code, reason) => {
     sockets.detach(id);
-    host.peerClosed(id, `peer closed: ${code} ${reason.toString()}`.trim());
+    host.peerClosed(id, { cause: 'peer-closed', code, said: reason.toString() });
   });
   ws.on('error', () => {
     if (settled) return;
