@@ -1,0 +1,4 @@
+// What other rooms and the adapters import from runtime/delivery/ (docs/runtime-api.md).
+export * from './link.ts';
+export * from './window.ts';
+export * from './wire.ts';
