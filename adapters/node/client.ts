@@ -19,14 +19,14 @@ export function connect(url: string | URL, options: ConnectOptions = {}): Keepal
 }
 
 export function nodeLine(target: LineTarget, events: LineEvents): ClientLine {
-  return target.kind === 'ws' ? wsLine(target.url, events) : streamLine(target, events);
+  return target.kind === 'ws' ? wsLine(target.url, target.protocols ?? [], events) : streamLine(target, events);
 }
 
-function wsLine(url: string, events: LineEvents): ClientLine {
-  const ws = new WebSocket(url);
+function wsLine(url: string, protocols: string[], events: LineEvents): ClientLine {
+  const ws = new WebSocket(url, protocols);
   let status: number | undefined;
   let error: string | undefined;
-  ws.on('open', () => events.open('ws'));
+  ws.on('open', () => events.open('ws', ws.protocol));
   ws.on('message', (data, isBinary) => {
     if (!isBinary) events.frame(data.toString());
     else events.frame(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));

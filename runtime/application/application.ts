@@ -7,11 +7,10 @@
  * Keepalive never waits for it: events are taken from the Host's event stream as they
  * happen, hooks run after, and whatever a hook does (throw, reject, hang) stays in it.
  */
-import { assertApplicationFrame } from '../client/index.ts';
-import type { Frame } from '../codec/index.ts';
+import { assertApplicationFrame, dataFromWire, dataOnWire, type DataOnWire, type Frame } from '../codec/index.ts';
 import type { ConnectionId, Host, HostEvent, SocketRegistry } from '../host/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
-import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore } from './events.ts';
+import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore, type UndeliveredRecord } from './events.ts';
 import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';
 import { admit, describe, PEER_META, type Admitted } from './peer.ts';
@@ -44,7 +43,19 @@ export interface ApplicationOptions {
   remote?: RemoteHub | undefined;
   /** Each hook call: which, whether it failed, and (lifecycle hooks) how long it took in ms. */
   onHook?: ((hook: string, failed: boolean, ms?: number) => void) | undefined;
+  /** Delivery mode's links (runtime/hub/delivery.ts): sends to a connection that speaks it go into its window. */
+  delivery?: ApplicationDelivery | undefined;
 }
+
+/** What the application layer asks of delivery mode. */
+export interface ApplicationDelivery {
+  /** Undefined: `id` does not speak delivery mode; false: its window is full. */
+  send(id: ConnectionId, data: AppData): boolean | undefined;
+  unacknowledged(id: ConnectionId): readonly { seq: number; data: AppData; bytes: number }[];
+}
+
+/** What a dead or ended connection's events keep of its unacknowledged messages: all, up to these. */
+const UNDELIVERED_KEPT = { messages: 100, bytes: 64 * 1024 };
 
 /** Meta keys of our own: shown as `conn.peer` (or not at all), not in `conn.meta`. */
 const HIDDEN_META = new Set([SESSION_META, PEER_META]);
@@ -60,6 +71,7 @@ export class Application implements Hub {
   readonly #ending: DeferredDeleteStore | undefined;
   readonly #remote: RemoteHub | undefined;
   readonly #onHook: ((hook: string, failed: boolean, ms?: number) => void) | undefined;
+  readonly #delivery: ApplicationDelivery | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: ApplicationOptions) {
@@ -71,6 +83,7 @@ export class Application implements Hub {
     this.#ending = options.deferredDeletes;
     this.#remote = options.remote;
     this.#onHook = options.onHook;
+    this.#delivery = options.delivery;
     this.#report = options.report ?? ((line) => console.error(`keepalive: ${line}`));
     const webhook = options.webhook ? new WebhookSender(options.webhook) : undefined;
     if (webhook && !webhook.signed) this.#report(`webhook ${webhook.url} has no secret: its requests are not signed`);
@@ -133,13 +146,13 @@ export class Application implements Hub {
    * The Host's `onMessage`: an application frame arrived. `tag` is the connection's handle
    * as `connection()` left it with the host: no lookup by id per frame.
    */
-  readonly message = (id: ConnectionId, data: Frame, _at: number, tag?: unknown): void => {
+  readonly message = (id: ConnectionId, data: Frame, at: number, tag?: unknown, seq?: number): void => {
     const onMessage = this.#hooks.onMessage;
     if (!onMessage) return;
     const conn = (tag as Connection | undefined) ?? this.connection(id);
     if (!conn) return;
     try {
-      const result = onMessage.call(this.#hooks, conn, data, this);
+      const result = onMessage.call(this.#hooks, conn, data, this, { at, seq });
       if (result instanceof Promise) result.then(() => this.#onHook?.('onMessage', false), (error: unknown) => this.#failed('onMessage', id, error));
       else this.#onHook?.('onMessage', false);
     } catch (error) {
@@ -199,6 +212,11 @@ export class Application implements Hub {
     let sent = 0;
     for (const id of this.host.ids()) {
       if (except.has(id) || this.host.codec(id) !== 'text') continue;
+      const taken = this.#delivery?.send(id, data);
+      if (taken !== undefined) {
+        if (taken) sent++;
+        continue;
+      }
       const socket = this.#sockets.get(id);
       if (!socket) continue;
       socket.send(data);
@@ -237,7 +255,10 @@ export class Application implements Hub {
       meta,
       send: (data) => {
         assertApplicationFrame(data);
-        const socket = live && this.host.has(id) ? this.#sockets.get(id) : undefined;
+        if (!live || !this.host.has(id)) return false;
+        const taken = this.#delivery?.send(id, data);
+        if (taken !== undefined) return taken;
+        const socket = this.#sockets.get(id);
         if (!socket) return false;
         socket.send(data);
         return true;
@@ -254,18 +275,34 @@ export class Application implements Hub {
         // A client host's own connection is no peer of ours.
         if (event.role === 'server') this.outbox.record(this.#event(event.id, event.at, event.meta, { type: 'open' }));
         return;
-      case 'dead':
+      case 'dead': {
         this.#handles.delete(event.id);
+        const undelivered = this.#undelivered(event.id);
         this.#ended(event.id, [
-          this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered }),
-          this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: true }),
+          this.#event(event.id, event.at, event.meta, { type: 'dead', silentFor: event.silentFor, unanswered: event.unanswered, ...undelivered }),
+          this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: true, ...undelivered }),
         ]);
         return;
+      }
       case 'closed':
         this.#handles.delete(event.id);
-        this.#ended(event.id, [this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: false })]);
+        this.#ended(event.id, [this.#event(event.id, event.at, event.meta, { type: 'closed', cause: event.cause, reason: event.reason, dead: false, ...this.#undelivered(event.id) })]);
         return;
     }
+  }
+
+  /** Delivery mode: what connection `id` sent and its peer never acknowledged, as its last events keep it. */
+  #undelivered(id: ConnectionId): { undelivered: UndeliveredRecord } | Record<string, never> {
+    const entries = this.#delivery?.unacknowledged(id) ?? [];
+    if (entries.length === 0) return {};
+    const messages: DataOnWire[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      if (messages.length >= UNDELIVERED_KEPT.messages || bytes + entry.bytes > UNDELIVERED_KEPT.bytes) break;
+      messages.push(dataOnWire(entry.data));
+      bytes += entry.bytes;
+    }
+    return { undelivered: { count: entries.length, first: entries[0]!.seq, last: entries.at(-1)!.seq, messages } };
   }
 
   /** Records a connection's last events, then (with a `DeferredDeleteStore`) lets its snapshot go, as one write where the store can. */
@@ -300,8 +337,11 @@ export class Application implements Hub {
     const started = performance.now();
     try {
       if (event.type === 'open') await hooks.onOpen?.(conn, this);
-      else if (event.type === 'dead') await hooks.onDead?.(conn, { at: event.at, silentFor: event.silentFor, unanswered: event.unanswered }, this);
-      else await hooks.onClose?.(conn, { at: event.at, cause: event.cause, reason: event.reason, dead: event.dead }, this);
+      else {
+        const undelivered = event.undelivered ? { undelivered: { ...event.undelivered, messages: event.undelivered.messages.map(dataFromWire) } } : {};
+        if (event.type === 'dead') await hooks.onDead?.(conn, { at: event.at, silentFor: event.silentFor, unanswered: event.unanswered, ...undelivered }, this);
+        else await hooks.onClose?.(conn, { at: event.at, cause: event.cause, reason: event.reason, dead: event.dead, ...undelivered }, this);
+      }
       if (hooks[name]) this.#onHook?.(name, false, performance.now() - started);
     } catch (error) {
       this.#onHook?.(name, true, performance.now() - started);

@@ -6,6 +6,7 @@
  */
 import type { ConnectionId } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
+import type { DataOnWire } from '../codec/index.ts';
 
 interface EventBase {
   /** Stable across retries and restarts: `<connection>:<type>`. */
@@ -19,11 +20,19 @@ interface EventBase {
   meta: Record<string, string>;
 }
 
+/** Delivery mode's unacknowledged messages as an event keeps them (JSON: bytes as base64). */
+export interface UndeliveredRecord {
+  count: number;
+  first: number;
+  last: number;
+  messages: DataOnWire[];
+}
+
 export type ApplicationEvent =
   | (EventBase & { type: 'open' })
-  | (EventBase & { type: 'dead'; silentFor: number; unanswered: number })
+  | (EventBase & { type: 'dead'; silentFor: number; unanswered: number; undelivered?: UndeliveredRecord })
   /** `cause` is why, as a value (runtime/protocol/end-cause.ts); `reason` is its sentence, for people. */
-  | (EventBase & { type: 'closed'; cause: EndCause; reason: string; dead: boolean });
+  | (EventBase & { type: 'closed'; cause: EndCause; reason: string; dead: boolean; undelivered?: UndeliveredRecord });
 
 export type ApplicationEventType = ApplicationEvent['type'];
 

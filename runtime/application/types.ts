@@ -19,13 +19,41 @@ export interface Connection {
   /** What `authorize` returned as `meta`, plus the transport's own (`transport`, `codec`). Survives restarts and hibernation. */
   readonly meta: Readonly<Record<string, string>>;
   /**
-   * Sends an application frame. Returns false when no socket carries the connection right
-   * now (it ended, or a restored connection waits for its peer to come back).
-   * A text frame may not start with `keepalive:` (TypeError): that prefix is the protocol's.
+   * Sends an application frame. In delivery mode it is taken into the connection's window
+   * and arrives once, in order, even across a drop: false only when the window is full (or
+   * the connection ended). Otherwise false when no socket carries the connection right now
+   * (a restored connection waits for its peer to come back). A text frame may not start with
+   * `keepalive:` (TypeError): that prefix is the protocol's.
    */
   send(data: AppData): boolean;
   /** Closes the connection from the server side; `onClose` follows. */
   close(reason?: string): void;
+}
+
+/**
+ * Delivery mode: the messages a connection sent and its peer never acknowledged, when it died
+ * or its connection ended. The peer may have had the last few (its acknowledgement was lost
+ * with the socket); it never got the others.
+ */
+export interface Undelivered {
+  count: number;
+  /** Sequence numbers of the first and the last of them. */
+  first: number;
+  last: number;
+  /** The messages, oldest first: all of them, unless there are more than 100 or 64 KiB (then the first that fit; `count` says how many in all). */
+  messages: AppData[];
+}
+
+/** `onMessage`'s fourth argument. */
+export interface MessageInfo {
+  /** ms since the epoch. */
+  at: number;
+  /**
+   * Delivery mode: the message's sequence number on its connection. Each arrives once, in
+   * order; only after a server's process was killed may a message it had not yet recorded
+   * come again, under the same number (docs/delivery.md). Undefined otherwise.
+   */
+  seq: number | undefined;
 }
 
 /** `onDead`'s second argument: when the statechart declared the peer dead, and why. */
@@ -36,6 +64,8 @@ export interface DeadVerdict {
   silentFor: number;
   /** Our PINGs the peer left unanswered. */
   unanswered: number;
+  /** Delivery mode: what the peer never acknowledged. */
+  undelivered?: Undelivered;
 }
 
 /** `onClose`'s second argument. */
@@ -51,6 +81,8 @@ export interface CloseInfo {
   reason: string;
   /** True when the connection ended because the peer was declared dead (`onDead` ran first). */
   dead: boolean;
+  /** Delivery mode: what the peer never acknowledged. */
+  undelivered?: Undelivered;
 }
 
 /** What `authorize` returns to accept a peer. */
@@ -85,8 +117,9 @@ export interface Hub {
   /** `default` on Node and Deno unless set; the Durable Object's name on Cloudflare. */
   readonly name: string;
   /**
-   * Sends to every connection of the WebSocket text dialect that has a socket; returns how
-   * many of this process's got it (in a clustered hub the other processes send theirs; in a
+   * Sends to every connection of the WebSocket text dialect that has a socket, and to every
+   * delivery-mode one whether it has a socket now or not (into its window); returns how many
+   * of this process's took it (in a clustered hub the other processes send theirs; in a
    * sharded Durable Object hub, the other shards).
    */
   broadcast(data: AppData, options?: BroadcastOptions): number;
@@ -112,8 +145,8 @@ export interface Hooks {
   authorize?(request: Request, hub: Hub): Awaitable<Admission | Response | undefined | void>;
   /** Once, when the connection is accepted. */
   onOpen?(conn: Connection, hub: Hub): unknown;
-  /** Every application frame; keepalive frames never come here. */
-  onMessage?(conn: Connection, data: AppData, hub: Hub): unknown;
+  /** Every application frame; keepalive frames never come here. In delivery mode once each, in order, with its `seq`. */
+  onMessage?(conn: Connection, data: AppData, hub: Hub, message: MessageInfo): unknown;
   /** The statechart declared the peer dead. With a durable store, runs after a crash too. */
   onDead?(conn: Connection, verdict: DeadVerdict, hub: Hub): unknown;
   /** Once for every connection that was opened, whatever ended it (after `onDead` when it died). */

@@ -73,7 +73,7 @@ export class WebhookSender {
 
   /** One try. Any 2xx is delivered; anything else (or no answer in time) is retried. */
   async send(event: ApplicationEvent): Promise<WebhookResult> {
-    const body = JSON.stringify(event);
+    const body = JSON.stringify(webhookBody(event));
     const headers: Record<string, string> = { 'content-type': 'application/json', [EVENT_ID_HEADER]: event.id };
     if (this.#secret !== undefined) headers[SIGNATURE_HEADER] = await signBody(body, this.#secret);
     // A timer cleared as soon as the try ends, not AbortSignal.timeout: a timer left pending
@@ -97,4 +97,14 @@ export class WebhookSender {
     const ceiling = Math.min(this.#max, this.#min * 2 ** Math.min(attempts - 1, 30));
     return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
+}
+
+/**
+ * What a receiver is sent of an event: all of it, but for delivery mode's unacknowledged
+ * messages only their count and sequence range (the hooks get the messages themselves).
+ */
+export function webhookBody(event: ApplicationEvent): ApplicationEvent | (Omit<ApplicationEvent, 'undelivered'> & { undelivered: { count: number; first: number; last: number } }) {
+  if (event.type === 'open' || event.undelivered === undefined) return event;
+  const { count, first, last } = event.undelivered;
+  return { ...event, undelivered: { count, first, last } };
 }

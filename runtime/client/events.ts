@@ -53,10 +53,13 @@ export class ClientMessageEvent extends Event {
   readonly data: string | Uint8Array;
   /** When it arrived, ms since the epoch. */
   readonly at: number;
-  constructor(data: string | Uint8Array, at: number) {
+  /** Its sequence number in delivery mode (each arrives once, in order); undefined otherwise. */
+  readonly seq: number | undefined;
+  constructor(data: string | Uint8Array, at: number, seq?: number) {
     super('message');
     this.data = data;
     this.at = at;
+    this.seq = seq;
   }
 }
 
@@ -102,11 +105,18 @@ export class ClientCloseEvent extends Event {
   readonly reason: string;
   /** True only when `close()` ended it. */
   readonly wasClean: boolean;
-  constructor(code: number, reason: string, wasClean: boolean) {
+  /**
+   * Delivery mode: what was sent and never acknowledged by the server, oldest first. The
+   * server may have had some of them (its acknowledgement was lost with the socket); it never
+   * got the rest. Empty otherwise.
+   */
+  readonly undelivered: readonly (string | Uint8Array)[];
+  constructor(code: number, reason: string, wasClean: boolean, undelivered: readonly (string | Uint8Array)[] = []) {
     super('close');
     this.code = code;
     this.reason = reason;
     this.wasClean = wasClean;
+    this.undelivered = undelivered;
   }
 }
 

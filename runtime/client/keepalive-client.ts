@@ -17,7 +17,8 @@
  * inside one: a listener may call `send` or `close` and find the client already settled
  * (after `dead`, the socket is closed and `reconnecting` is queued).
  */
-import type { Frame } from '../codec/index.ts';
+import { assertApplicationFrame, TEXT_FRAMES, type Frame } from '../codec/index.ts';
+import { DELIVERY_PROTOCOL, DeliveryLink, type DeliveryError } from '../delivery/index.ts';
 import type { ConnectionView, PeerSocket } from '../host/index.ts';
 import { closeCode, closeReason, createSessionSecret, endText, SESSION_PARAM, type EndCause } from '../protocol/index.ts';
 import {
@@ -32,20 +33,22 @@ import {
   type ClientEventMap,
 } from './events.ts';
 import { reconnectOptions, serverUrl, type ConnectOptions, type Reconnect } from './options.ts';
-import { SendBuffer } from './send-buffer.ts';
-import { assertApplicationFrame, ClientSession, reconnectDelay, RETRY_STATUS, type ClientEvents, type ClientOptions, type ClientTransport, type Dialect } from './session.ts';
+import { DEFAULT_MAX_BUFFERED, SendBuffer } from './send-buffer.ts';
+import { ClientSession, reconnectDelay, RETRY_STATUS, type ClientEvents, type ClientOptions, type ClientTransport, type Dialect } from './session.ts';
 
 /** Where a line goes: a WebSocket URL (with our query), or a byte stream (tcp://, a libvirt socket). */
 export interface LineTarget {
   kind: 'ws' | 'stream';
   url: string;
   dialect: Dialect;
+  /** WebSocket subprotocols to offer (delivery mode's, when it is asked for). */
+  protocols?: string[];
 }
 
 /** What a platform's socket reports. */
 export interface LineEvents {
-  /** Open; `transport` is the kind of socket it is (`tcp` or `unix` for streams). */
-  open(transport: ClientTransport): void;
+  /** Open; `transport` is the kind of socket it is (`tcp` or `unix` for streams); `protocol`: the subprotocol the server selected. */
+  open(transport: ClientTransport, protocol?: string): void;
   frame(data: Frame): void;
   /**
    * Closed, or never opened. `status`: the HTTP answer that refused an upgrade, where the
@@ -91,6 +94,10 @@ export class KeepaliveClient extends EventTarget {
   readonly #reconnect: Reconnect | null;
   readonly #secret: string | null;
   readonly #buffer: SendBuffer;
+  /** Delivery mode's side of the connection, kept across sockets and actors; null: plain frames. */
+  #link: DeliveryLink | null = null;
+  /** A socket opened in delivery mode at least once (a later one without it is a server that changed). */
+  #delivered = false;
   /** The actor of the current (or last) socket's life; created before its socket opens. */
   #session: ClientSession;
   /** The line in use or being opened; reports of any other are stale. */
@@ -118,6 +125,17 @@ export class KeepaliveClient extends EventTarget {
     this.#buffer = new SendBuffer(options.maxBuffered);
     // Only a WebSocket can present a session: a stream's reconnect starts a new connection.
     this.#secret = this.#reconnect && this.#target.kind === 'ws' ? createSessionSecret() : null;
+    // Delivery mode needs a connection that outlives its socket: a session.
+    if (this.#secret !== null && options.delivery === true) {
+      this.#target.protocols = [DELIVERY_PROTOCOL];
+      this.#link = new DeliveryLink({
+        role: 'client',
+        limits: { messages: options.maxUnacked ?? 10_000, bytes: options.maxBuffered ?? DEFAULT_MAX_BUFFERED },
+        interval: options.interval ?? 5000,
+        deliver: (data, seq) => this.#fire(new ClientMessageEvent(data, Date.now(), seq)),
+        fail: (error) => this.#deliveryFailed(error),
+      });
+    }
     // Built now so bad keepalive settings throw here, not in a socket callback.
     this.#session = this.#newSession();
     this.#connect();
@@ -131,7 +149,8 @@ export class KeepaliveClient extends EventTarget {
 
   /** Bytes sent but not yet on the wire: held while reconnecting, plus the socket's own. */
   get bufferedAmount(): number {
-    return this.#buffer.bytes + (this.#open ? (this.#line?.bufferedAmount ?? 0) : 0);
+    const held = this.#link ? this.#link.window.bytes : this.#buffer.bytes;
+    return held + (this.#open ? (this.#line?.bufferedAmount ?? 0) : 0);
   }
 
   /** The current actor's connection id in the client's own host, once its socket opened. */
@@ -159,6 +178,12 @@ export class KeepaliveClient extends EventTarget {
     if (this.#ending) throw new Error(`the client is closed: ${this.#ending.reason}`);
     const frame = toFrame(data);
     assertApplicationFrame(frame);
+    if (this.#link) {
+      // A copy: the caller may reuse its buffer before the window lets go of it (WebSocket copies too).
+      if (this.#link.send(typeof frame === 'string' ? frame : frame.slice())) return;
+      const { size, bytes, limits } = this.#link.window;
+      throw new RangeError(`delivery window full: ${size} message(s), ${bytes} bytes sent and not yet acknowledged (at most ${limits.messages}, ${limits.bytes} bytes)`);
+    }
     if (this.#open && this.#live()?.send(frame)) return;
     // A copy: the caller may reuse its buffer before we get to send it (WebSocket copies too).
     this.#buffer.push(typeof frame === 'string' ? frame : frame.slice());
@@ -292,11 +317,14 @@ export class KeepaliveClient extends EventTarget {
     let line: ClientLine | null = null;
     const ours = () => line !== null && this.#line === line;
     const events: LineEvents = {
-      open: (transport) => {
-        if (ours()) this.#opened(line!, transport);
+      open: (transport, protocol) => {
+        if (ours()) this.#opened(line!, transport, protocol);
       },
       frame: (data) => {
-        if (ours()) this.#session.receive(data);
+        if (!ours()) return;
+        if (!this.#link) return this.#session.receive(data);
+        const heard = this.#link.receive(data);
+        if (heard) this.#session.heard(heard);
       },
       close: ({ code, reason, status, error }) => {
         if (!ours()) return;
@@ -330,11 +358,16 @@ export class KeepaliveClient extends EventTarget {
     this.#timer = setTimeout(() => this.#lost(opening, 1006, `no answer to the upgrade within ${limit} ms`, false), limit);
   }
 
-  #opened(line: ClientLine, transport: ClientTransport): void {
+  #opened(line: ClientLine, transport: ClientTransport, protocol?: string): void {
+    if (this.#link && protocol !== DELIVERY_PROTOCOL) {
+      if (this.#delivered) return this.#end(1002, 'the server stopped speaking delivery mode', false);
+      this.#plainFrames();
+    }
     this.#clearTimer();
     this.#open = true;
+    const link = this.#link;
     const socket: PeerSocket = {
-      send: (frame) => line.send(frame),
+      send: link ? (frame) => line.send(frame === TEXT_FRAMES.PING ? link.keepalive('PING') : frame === TEXT_FRAMES.PONG ? link.keepalive('PONG') : frame) : (frame) => line.send(frame),
       close: (cause) => this.#release(line, closeCode(cause), endText(cause)),
     };
     let session = this.#session;
@@ -344,6 +377,11 @@ export class KeepaliveClient extends EventTarget {
     } else {
       if (session.id !== null) session = this.#session = this.#newSession();
       session.opened(socket, transport);
+    }
+    if (link) {
+      // After our ADVERTISE: the handshake, then what the server has not got.
+      this.#delivered = true;
+      link.attach((frame) => line.send(frame));
     }
     for (const frame of this.#buffer.drain()) session.send(frame);
     this.#fire(new ClientOpenEvent(this.#attempt, resumed));
@@ -408,9 +446,10 @@ export class KeepaliveClient extends EventTarget {
     if (this.#closed) return;
     this.#closed = true;
     this.#clearTimer();
-    this.#buffer.drain();
+    // Nothing the client accepted goes without a word: what never reached the server is named.
+    const undelivered = this.#link ? this.#link.unacknowledged().map((entry) => entry.data) : this.#buffer.drain();
     const { code, reason, wasClean } = this.#ending!;
-    this.#fire(new ClientCloseEvent(code, reason, wasClean));
+    this.#fire(new ClientCloseEvent(code, reason, wasClean, undelivered));
   }
 
   /** Lets go of `line`, closing it if it is not closed yet. */
@@ -418,9 +457,23 @@ export class KeepaliveClient extends EventTarget {
     if (this.#line !== line) return;
     this.#line = null;
     this.#open = false;
+    this.#link?.detach();
     const code = this.#ending?.code ?? ownCode;
     // Browsers accept only 1000 and 3000-4999 from a client.
     line.close(code === 1000 || (code >= 3000 && code <= 4999) ? code : 1000, closeReason(reason));
+  }
+
+  /** The server does not speak delivery mode: plain frames, and what the window held goes out as sent. */
+  #plainFrames(): void {
+    const held = this.#link!.unacknowledged();
+    this.#link = null;
+    delete this.#target.protocols;
+    for (const entry of held) this.#buffer.push(entry.data);
+  }
+
+  /** The server broke delivery mode's rules: nothing it says can be trusted to be in order any more. */
+  #deliveryFailed(error: DeliveryError): void {
+    this.#end(closeCode({ cause: 'delivery', code: error.code, message: error.message }), endText({ cause: 'delivery', code: error.code, message: error.message }), false);
   }
 
   #clearTimer(): void {

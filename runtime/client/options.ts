@@ -30,8 +30,20 @@ export interface ConnectOptions {
   peer?: string;
   /** Reconnect (and resume our connection on the server) after a drop or a dead verdict. Default on; false: off. */
   reconnect?: boolean | ReconnectOptions;
-  /** Bytes `send` may hold while no socket is open (before the first, while reconnecting). Default 1 MiB. */
+  /**
+   * Bytes `send` may hold while no socket is open (before the first, while reconnecting); in
+   * delivery mode, bytes sent and not yet acknowledged. Default 1 MiB.
+   */
   maxBuffered?: number;
+  /**
+   * Delivery mode (docs/delivery.md): every message is numbered, acknowledged on the
+   * keepalive frames, and sent again after a drop, so each arrives once, in order, both
+   * ways. Default: on wherever the client can resume (a WebSocket with reconnect on), if the
+   * server speaks it (it selects the subprotocol); false: off.
+   */
+  delivery?: boolean;
+  /** Delivery mode: messages sent and not yet acknowledged that `send` may hold; past it `send` throws. Default 10000. */
+  maxUnacked?: number;
   /**
    * Node and Deno: `libvirt` talks to a libvirt daemon (tcp://host[:16509], a UNIX socket
    * path) and negotiates keepalive with CONNECT_SUPPORTS_FEATURE instead of ADVERTISE.

@@ -8,7 +8,7 @@
  */
 import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
-import { TEXT_FRAMES, TEXT_PREFIX, type Frame } from '../codec/index.ts';
+import { assertApplicationFrame, TEXT_FRAMES, type Frame, type Inbound } from '../codec/index.ts';
 import { type ConnectionView, Host, type HostEvent, type PeerSocket, SocketRegistry, type TimerApi, WakeTimer } from '../host/index.ts';
 import { DEFAULT_NEGOTIATION_TIMEOUT, endText, startLibvirtHandshake, type EndCause, type KeepaliveSupport, type LibvirtHandshake } from '../protocol/index.ts';
 
@@ -65,17 +65,6 @@ export type ClientEmit = <K extends keyof ClientEvents>(name: K, ...args: Client
 
 /** ws:// and wss:// speak the text dialect; tcp:// and UNIX sockets libvirt frames. */
 export type ClientTransport = 'ws' | 'tcp' | 'unix';
-
-/**
- * Text frames starting with `keepalive:` are the protocol's own; an application frame that
- * looked like one would be taken for a PING or refused by the peer.
- */
-export function assertApplicationFrame(data: Frame): void {
-  if (typeof data === 'string' && data.startsWith(TEXT_PREFIX)) {
-    throw new TypeError(`application frames may not start with "${TEXT_PREFIX}": that prefix is the keepalive protocol's own`);
-  }
-  if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError('an application frame is a string or a Uint8Array');
-}
 
 /**
  * The wait before reconnect attempt `attempt` (1, 2, ...): doubling from `min` up to `max`,
@@ -227,6 +216,11 @@ export class ClientSession {
     if (this.#id === null) return;
     if (this.#handshake && typeof data !== 'string') this.#handshake.receive(data);
     else this.host.receive(this.#id, data);
+  }
+
+  /** Delivery mode: what the link made of a frame, for the keepalive actor (a PING to answer, a sign of life). */
+  heard(message: Inbound): void {
+    if (this.#id !== null) this.host.deliver(this.#id, message);
   }
 
   /** The socket is gone, whoever closed it. */

@@ -7,10 +7,10 @@ import type { ClientLine, LineEvents, LineTarget } from './keepalive-client.ts';
 
 export function webSocketLine(target: LineTarget, events: LineEvents): ClientLine {
   if (target.kind !== 'ws') throw new TypeError(`a WebSocket cannot open ${target.url}: use ws:// or wss://`);
-  const ws = new WebSocket(target.url);
+  const ws = new WebSocket(target.url, target.protocols ?? []);
   ws.binaryType = 'arraybuffer';
   let error: string | undefined;
-  ws.addEventListener('open', () => events.open('ws'));
+  ws.addEventListener('open', () => events.open('ws', ws.protocol));
   ws.addEventListener('message', (event: MessageEvent) => {
     const data = event.data as string | ArrayBuffer;
     events.frame(typeof data === 'string' ? data : new Uint8Array(data));

@@ -7,7 +7,7 @@ export { FrameError, type FrameErrorCode } from './frame-error.ts';
 export { FrameReader } from './frame-reader.ts';
 export * from './libvirt.ts';
 export * from './libvirt-remote.ts';
-export { createTextCodec, TEXT_FRAMES, TEXT_PREFIX } from './text.ts';
+export { assertApplicationFrame, createTextCodec, TEXT_FRAMES, TEXT_PREFIX } from './text.ts';
 
 /** A codec by name, as a snapshot records it. */
 export type CodecSpec = { name: 'text' } | { name: 'libvirt'; advertise: boolean };
@@ -15,3 +15,4 @@ export type CodecSpec = { name: 'text' } | { name: 'libvirt'; advertise: boolean
 export function createCodec(spec: CodecSpec, maxTextBytes = DEFAULT_MAX_TEXT_BYTES): Codec {
   return spec.name === 'text' ? createTextCodec(maxTextBytes) : createLibvirtCodec({ advertise: spec.advertise });
 }
+export { dataFromWire, dataOnWire, fromBase64, toBase64, type DataOnWire } from './app-data.ts';

@@ -39,3 +39,14 @@ export function createTextCodec(maxBytes = DEFAULT_MAX_TEXT_BYTES): Codec {
     },
   };
 }
+
+/**
+ * Text frames starting with `keepalive:` are the protocol's own; an application frame that
+ * looked like one would be taken for a PING or refused by the peer.
+ */
+export function assertApplicationFrame(data: Frame): void {
+  if (typeof data === 'string' && data.startsWith(TEXT_PREFIX)) {
+    throw new TypeError(`application frames may not start with "${TEXT_PREFIX}": that prefix is the keepalive protocol's own`);
+  }
+  if (typeof data !== 'string' && !(data instanceof Uint8Array)) throw new TypeError('an application frame is a string or a Uint8Array');
+}

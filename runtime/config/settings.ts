@@ -31,6 +31,9 @@ export interface HubSettings {
   maxFrameBytes: number;
   /** ms a PING may leave early or late; undefined: the platform's default. */
   pingWindow: number | undefined;
+  /** Delivery mode: messages, and bytes, one connection may hold sent and not yet acknowledged. */
+  deliveryWindow: number;
+  deliveryWindowBytes: number;
   token: string | undefined;
   webhook: WebhookOptions | undefined;
 }
@@ -95,6 +98,18 @@ export const SETTINGS = {
     env: 'KEEPALIVE_PING_WINDOW',
     kind: { number: { min: 0, whole: false } },
     help: 'ms a PING may leave early or late, stamped at its due time (default 0; a Worker: interval/4)',
+  },
+  deliveryWindow: {
+    flag: 'delivery-window',
+    env: 'KEEPALIVE_DELIVERY_WINDOW',
+    kind: { number: { min: 1, whole: true } },
+    help: `delivery mode: messages a connection may hold sent and not yet acknowledged; past it send() is refused (default ${DEFAULTS.deliveryWindow})`,
+  },
+  deliveryWindowBytes: {
+    flag: 'delivery-window-bytes',
+    env: 'KEEPALIVE_DELIVERY_WINDOW_BYTES',
+    kind: { number: { min: 1, whole: true } },
+    help: `delivery mode: the same in bytes (default ${DEFAULTS.deliveryWindowBytes})`,
   },
   token: { flag: 'token', env: 'KEEPALIVE_TOKEN', kind: 'text', help: 'require "Authorization: Bearer TOKEN" (or ?token=) on private routes; without one they answer 403 off loopback' },
   webhook: { flag: 'webhook', env: 'KEEPALIVE_WEBHOOK', kind: 'url', help: 'POST each open, dead and closed event here as JSON, at least once' },
@@ -198,6 +213,8 @@ export function hubSettings(source: SettingSource): HubSettings {
     maxPingsPerInterval: numberOf(source, 'maxPingsPerInterval') ?? DEFAULTS.maxPingsPerInterval,
     maxFrameBytes: numberOf(source, 'maxFrameBytes') ?? DEFAULTS.maxFrameBytes,
     pingWindow: numberOf(source, 'pingWindow'),
+    deliveryWindow: numberOf(source, 'deliveryWindow') ?? DEFAULTS.deliveryWindow,
+    deliveryWindowBytes: numberOf(source, 'deliveryWindowBytes') ?? DEFAULTS.deliveryWindowBytes,
     token: textOf(source, 'token'),
     webhook: webhookOf(source),
   };

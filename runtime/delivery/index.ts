@@ -2,3 +2,4 @@
 export * from './link.ts';
 export * from './window.ts';
 export * from './wire.ts';
+export * from './store.ts';

@@ -17,7 +17,7 @@
  */
 import type { AppData } from '../application/index.ts';
 import { decodeFrame, DeliveryError, encodeAck, encodeData, encodeKeepalive, encodeResume, type DeliveryFrame } from './wire.ts';
-import { Window, type WindowEntry, type WindowLimits } from './window.ts';
+import { byteLength, Window, type WindowEntry, type WindowLimits } from './window.ts';
 
 export type LinkRole = 'client' | 'server';
 
@@ -58,6 +58,8 @@ export interface DeliveryLinkOptions {
   fail: (error: DeliveryError) => void;
   /** Runs `callback` after the current turn (default `queueMicrotask`). */
   later?: (callback: () => void) => void;
+  /** Largest frame taken, in bytes (text as UTF-8); a larger one is a delivery error. Default: no limit. */
+  maxFrameBytes?: number;
 }
 
 /** What `receive` tells the caller to feed the keepalive host: a plain keepalive frame, or a sign of life. */
@@ -74,6 +76,7 @@ export class DeliveryLink {
   readonly #deliver: (data: AppData, seq: number) => void;
   readonly #fail: (error: DeliveryError) => void;
   readonly #later: (callback: () => void) => void;
+  readonly #maxFrameBytes: number;
   #epoch: string | null;
   #received: number;
   #transmit: ((frame: AppData) => void) | null = null;
@@ -94,6 +97,7 @@ export class DeliveryLink {
     this.#deliver = options.deliver;
     this.#fail = options.fail;
     this.#later = options.later ?? queueMicrotask;
+    this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
     const restored = options.restored;
     this.#epoch = restored?.counters.epoch ?? null;
     this.#received = restored?.counters.received ?? 0;
@@ -162,6 +166,9 @@ export class DeliveryLink {
   /** A frame from the peer. Returns what the keepalive host should hear of it. */
   receive(frame: AppData): KeepaliveInput {
     if (this.#failed) return null;
+    // UTF-16 length bounds UTF-8 bytes from below and 3x from above: count only in between.
+    const size = typeof frame === 'string' ? (frame.length * 3 <= this.#maxFrameBytes ? 0 : byteLength(frame)) : frame.byteLength;
+    if (size > this.#maxFrameBytes) return this.#refuse(new DeliveryError('oversized', `a frame of ${size} bytes, more than ${this.#maxFrameBytes}`));
     const decoded = decodeFrame(frame);
     if (decoded instanceof DeliveryError) return this.#refuse(decoded);
     return this.#apply(decoded);

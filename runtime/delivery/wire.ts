@@ -18,6 +18,7 @@
  * Parsing never throws: a frame that is not one of these comes back as a `DeliveryError`.
  */
 import type { AppData } from '../application/index.ts';
+import type { DeliveryErrorCode } from '../protocol/index.ts';
 
 export const DATA = 'keepalive:DATA ';
 export const ACK = 'keepalive:ACK ';
@@ -43,9 +44,9 @@ export type DeliveryFrame =
 
 /** Why a delivery frame was refused; `code` is what the close cause carries. */
 export class DeliveryError {
-  readonly code: 'malformed' | 'sequence' | 'ack' | 'resume' | 'window';
+  readonly code: DeliveryErrorCode;
   readonly message: string;
-  constructor(code: DeliveryError['code'], message: string) {
+  constructor(code: DeliveryErrorCode, message: string) {
     this.code = code;
     this.message = message;
   }

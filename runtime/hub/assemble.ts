@@ -10,6 +10,8 @@ import { type ConnectionId, Host, type HostEvent, type InspectObserver, type Pin
 import { defaultAdvertiseTimeout, DEFAULTS, eventLine, eventRecord, type HubSettings, type LogFormat } from '../config/index.ts';
 import { HubMetrics, type ClusterGauges } from '../metrics/index.ts';
 import { ConnectGate, type RemoteSession } from './connect.ts';
+import { HubDelivery } from './delivery.ts';
+import type { DeliveryStore } from '../delivery/index.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
 
 /** What a user configures a hub with in code: the settings (all optional) and the application. */
@@ -42,6 +44,13 @@ export interface HubPlatform {
   store?: SnapshotStore | undefined;
   /** Where undelivered events wait; none: memory. */
   events?: EventStore | undefined;
+  /** Where delivery-mode windows outlive the process; none: memory. */
+  deliveries?: DeliveryStore | undefined;
+  /**
+   * The platform speaks delivery mode: it selects the subprotocol when a ticket says
+   * `delivery`, and feeds its sockets' frames to `delivery.receive`.
+   */
+  delivery?: boolean | undefined;
   /** Wraps the sockets as the host's transport (a platform that watches what goes out). */
   transport?: ((sockets: SocketRegistry) => Transport) | undefined;
   now?: (() => number) | undefined;
@@ -67,6 +76,8 @@ export interface HubPlatform {
 export interface AssembledHub {
   host: Host;
   application: Application;
+  /** Delivery mode's links: frames of a socket go in through `delivery.receive`. */
+  delivery: HubDelivery;
   sockets: SocketRegistry;
   gate: ConnectGate;
   app: Hono;
@@ -81,6 +92,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const sockets = new SocketRegistry();
   const name = options.hub ?? DEFAULTS.hub;
   let application: Application | undefined;
+  let delivery: HubDelivery | undefined;
   // A durable store deletes a connection's snapshot together with the events that report its
   // end. Without one (memory), nothing outlives the process anyway: the host keeps its own.
   const store = platform.store ? new DeferredDeleteStore(platform.store) : undefined;
@@ -89,7 +101,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const metered = options.metrics ?? true;
   const host = new Host({
     ...(metered ? { onPong: metrics.pong } : {}),
-    transport: platform.transport?.(sockets) ?? sockets,
+    transport: deliveryTransport(() => delivery, platform.transport?.(sockets) ?? sockets),
     ...(store ? { store } : {}),
     ...(platform.now ? { now: platform.now } : {}),
     onNextWake: platform.onNextWake,
@@ -116,7 +128,16 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
         }
       : {}),
   });
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULTS.maxFrameBytes;
+  delivery = new HubDelivery({
+    host,
+    limits: { messages: options.deliveryWindow ?? DEFAULTS.deliveryWindow, bytes: options.deliveryWindowBytes ?? DEFAULTS.deliveryWindowBytes },
+    store: platform.deliveries,
+    maxFrameBytes,
+    deliver: (id, data, seq) => application?.message(id, data, Date.now(), undefined, seq),
+  });
   application = new Application({
+    delivery,
     host,
     sockets,
     deferredDeletes: store,
@@ -131,8 +152,10 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     ...(metered ? { onHook: metrics.hook } : {}),
   });
   if (metered) metrics.attach(host, application, platform.cluster);
+  // After the application's own listener, which reads what a dead peer never acknowledged.
+  host.subscribe((event) => (event.type === 'dead' || event.type === 'closed') && delivery.forget(event.id, true), { frames: false });
   const cluster = platform.cluster;
-  const gate = new ConnectGate({ host, sockets, application, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
+  const gate = new ConnectGate({ host, sockets, application, delivery: platform.delivery ? delivery : undefined, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
     host,
     application,
@@ -145,7 +168,20 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     metrics: metered ? () => metrics.render() : undefined,
     extend: (app) => platform.extend?.(app, host),
   });
-  return { host, application, sockets, gate, app, metrics };
+  return { host, application, delivery, sockets, gate, app, metrics };
+}
+
+/** The host's transport: through delivery mode's links once they exist (the host is made first). */
+function deliveryTransport(delivery: () => HubDelivery | undefined, inner: Transport): Transport {
+  let wrapped: Transport | undefined;
+  const through = (): Transport => {
+    const hub = delivery();
+    return wrapped ?? (hub ? (wrapped = hub.transport(inner)) : inner);
+  };
+  return {
+    send: (id, frame) => through().send(id, frame),
+    close: (id, cause) => inner.close(id, cause),
+  };
 }
 
 /** One log line per event an operator cares about (not per frame), as text or JSON. */

@@ -13,6 +13,7 @@ import type { CodecSpec } from '../codec/index.ts';
 import { CapacityError, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../host/index.ts';
 import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex, type EndCause } from '../protocol/index.ts';
 import { type Application, isResponse, PEER_META, refusal } from '../application/index.ts';
+import { DELIVERY_META, offersDelivery, type HubDelivery } from './delivery.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
 export const CODEC_PARAM = 'codec';
@@ -40,6 +41,8 @@ export interface ConnectTicket {
   readonly meta: Readonly<Record<string, string>>;
   /** SHA-256 of the presented session secret, if any. */
   readonly session: string | undefined;
+  /** Delivery mode: the platform selects its subprotocol in the upgrade's answer. */
+  readonly delivery: boolean;
 }
 
 /** Why a socket could not be bound after all (the state changed during the upgrade). */
@@ -56,6 +59,8 @@ export const ERRORS = {
   attached: 'this session is attached to a live connection',
   full: 'connection limit reached',
   elsewhere: 'this session is held by another process that is not answering; try again shortly',
+  delivery: 'this session was opened in delivery mode: offer its subprotocol on every connect',
+  plain: 'this session was opened without delivery mode: it cannot change on a resume',
 } as const;
 
 /** Where a presented session's connection is in a clustered hub (see `Cluster.claim`). */
@@ -69,6 +74,8 @@ export interface ConnectGateOptions {
   onResume?: ((id: ConnectionId) => void) | undefined;
   /** A clustered hub: brings a session another process holds here before it is claimed. */
   remoteSession?: RemoteSession | undefined;
+  /** Delivery mode's links: told when a socket comes and goes. */
+  delivery?: HubDelivery | undefined;
 }
 
 export class ConnectGate {
@@ -77,6 +84,7 @@ export class ConnectGate {
   readonly #application: Application;
   readonly #onResume: ((id: ConnectionId) => void) | undefined;
   readonly #remoteSession: RemoteSession | undefined;
+  readonly #delivery: HubDelivery | undefined;
   /** Built on first use: a rebuilt hub indexes the connections it restored by then. */
   #sessions: SessionIndex | undefined;
 
@@ -86,6 +94,7 @@ export class ConnectGate {
     this.#application = options.application;
     this.#onResume = options.onResume;
     this.#remoteSession = options.remoteSession;
+    this.#delivery = options.delivery;
   }
 
   /** Session hashes of the host's connections; `refresh()` it after restoring more. */
@@ -114,6 +123,13 @@ export class ConnectGate {
     // Never two sockets on one actor, and never someone else's live connection.
     if (claim === 'attached') return refusal(409, ERRORS.attached);
     if (claim === 'new' && this.#host.atCapacity) return refusal(503, ERRORS.full);
+    // Delivery mode needs a connection that outlives its socket (a session), on the text dialect.
+    const delivery = this.#delivery !== undefined && session !== undefined && codec.name === 'text' && offersDelivery(request);
+    if (claim === 'resume') {
+      const resumed = this.sessions.lookup(session!);
+      const speaks = resumed !== undefined && this.#delivery?.speaks(resumed) === true;
+      if (speaks !== delivery) return refusal(400, speaks ? ERRORS.delivery : ERRORS.plain);
+    }
     const plain = admitted.peer === null && session === undefined && Object.keys(admitted.meta).length === 0;
     const meta: Readonly<Record<string, string>> = plain
       ? PLAIN_META[codec.name]
@@ -123,8 +139,9 @@ export class ConnectGate {
           codec: codec.name,
           ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}),
           ...(session === undefined ? {} : { [SESSION_META]: session }),
+          ...(delivery ? { [DELIVERY_META]: '1' } : {}),
         };
-    return { codec, meta, session };
+    return { codec, meta, session, delivery };
   }
 
   /**
@@ -138,6 +155,7 @@ export class ConnectGate {
     if (claim.kind === 'attached') return { status: 409, code: 4409, error: ERRORS.attached };
     if (claim.kind === 'resume') {
       this.#sockets.attach(claim.id, socket);
+      this.#delivery?.attach(claim.id, socket);
       this.#host.noteSignOfLife(claim.id, Date.now());
       this.#onResume?.(claim.id);
       return claim.id;
@@ -153,6 +171,7 @@ export class ConnectGate {
       throw error;
     }
     if (id === undefined) this.#sockets.attach(opened, socket);
+    this.#delivery?.attach(opened, socket);
     if (ticket.session !== undefined) this.sessions.add(ticket.session, opened);
     return opened;
   }
@@ -165,6 +184,7 @@ export class ConnectGate {
    */
   socketGone(id: ConnectionId, code: number, cause: EndCause = { cause: 'peer-closed', code }): void {
     this.#sockets.detach(id);
+    this.#delivery?.detach(id);
     if (outlivesSocket(this.#host, id, code)) return;
     this.#host.peerClosed(id, cause);
   }

@@ -15,6 +15,10 @@ export const DEFAULTS = {
   maxFrameBytes: 1024 * 1024,
   hub: 'default',
   webhookRetryMs: 1000,
+  /** Delivery mode: messages sent and not yet acknowledged that one connection may hold (each side). */
+  deliveryWindow: 10_000,
+  /** ... and their bytes (the client's send buffer's too). */
+  deliveryWindowBytes: 1024 * 1024,
 } as const;
 
 /** What a peer gets to ADVERTISE unless told otherwise: as long as a silent advertised peer may live. */

@@ -7,6 +7,9 @@
  */
 import type { FrameErrorCode } from '../codec/index.ts';
 
+/** Why a delivery-mode frame was refused (runtime/delivery/wire.ts's `DeliveryError`). */
+export type DeliveryErrorCode = 'malformed' | 'oversized' | 'sequence' | 'ack' | 'resume';
+
 export type EndCause =
   /** The statechart's verdict: `count` PINGs unanswered and one more silent interval. */
   | { readonly cause: 'dead'; readonly silentFor: number; readonly unanswered: number }
@@ -21,6 +24,8 @@ export type EndCause =
   | { readonly cause: 'socket-lost'; readonly error?: string; readonly away?: boolean }
   /** The peer sent something the protocol does not allow; the connection is closed for it. */
   | { readonly cause: 'protocol'; readonly code: FrameErrorCode; readonly message: string }
+  /** The peer broke delivery mode's rules (a sequence that skips, an ack beyond what was sent, ...: docs/protocol.md). */
+  | { readonly cause: 'delivery'; readonly code: DeliveryErrorCode; readonly message: string }
   /**
    * libvirt's supports-feature handshake (a client of a libvirt daemon): the daemon does not
    * do keepalive (`detail` says how we know), or did not answer within `timeout` ms.
@@ -58,6 +63,8 @@ export function endText(end: EndCause): string {
       return end.error === undefined ? 'socket error' : `socket error: ${end.error}`;
     case 'protocol':
       return `protocol error (${end.code}): ${end.message}`;
+    case 'delivery':
+      return `delivery error (${end.code}): ${end.message}`;
     case 'negotiation':
       return 'timeout' in end ? `no reply to CONNECT_SUPPORTS_FEATURE within ${end.timeout} ms` : `libvirt peer does not support keepalive: ${end.detail}`;
     case 'send-failed':
@@ -76,12 +83,15 @@ export function endText(end: EndCause): string {
 /**
  * The WebSocket close code: 1012 (Service Restart, IANA registry) when the connection
  * survives for whoever serves it next, 4000 (application range) for a dead peer, a protocol
- * error or a missed ADVERTISE, 1000 for any other orderly close.
+ * error or a missed ADVERTISE, 4002 for a broken delivery rule, 1000 for any other orderly
+ * close.
  */
 export function closeCode(end: EndCause): number {
   switch (end.cause) {
     case 'restart':
       return 1012;
+    case 'delivery':
+      return 4002;
     case 'dead':
     case 'protocol':
     case 'no-advertise':
@@ -121,6 +131,7 @@ export function endLabel(end: EndCause): 'dead' | 'peer_closed' | 'no_advertise'
     case 'no-advertise':
       return 'no_advertise';
     case 'protocol':
+    case 'delivery':
       return 'protocol_error';
     case 'restart':
     case 'shutdown':
@@ -138,6 +149,7 @@ const CAUSES: ReadonlySet<string> = new Set<EndCauseName>([
   'peer-closed',
   'socket-lost',
   'protocol',
+  'delivery',
   'negotiation',
   'send-failed',
   'restart',

@@ -21,6 +21,8 @@ describe('one settings model', () => {
       maxPingsPerInterval: DEFAULTS.maxPingsPerInterval,
       maxFrameBytes: DEFAULTS.maxFrameBytes,
       pingWindow: undefined,
+      deliveryWindow: DEFAULTS.deliveryWindow,
+      deliveryWindowBytes: DEFAULTS.deliveryWindowBytes,
       token: undefined,
       webhook: undefined,
       logFormat: 'text',
