@@ -61,7 +61,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 async function sqliteState(path: string): Promise<DurableParts> {
   const store = new (await import('./sqlite-store.ts')).SqliteSnapshotStore(path);
   const events = new (await import('./sqlite-events.ts')).SqliteEventStore(store);
-  return { store, events, where: store.path, close: () => store.close() };
+  const deliveries = new (await import('./sqlite-deliveries.ts')).SqliteDeliveryStore(store);
+  return { store, events, deliveries, where: store.path, close: () => store.close() };
 }
 
 function listenHttp(app: Hono, hostname: string, port: number): Promise<HttpServer> {

@@ -8,6 +8,7 @@ import type { Hono } from 'hono';
 import type { Application, EventStore } from '../application/index.ts';
 import type { ConnectionId, Host, PeerSocket, SnapshotStore, SocketRegistry, TimerApi } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
+import type { DeliveryStore } from '../delivery/index.ts';
 import { inspectorRoutes } from '../inspector/index.ts';
 import { DEFAULTS, UsageError } from '../config/index.ts';
 import type { Cluster, ClusterOptions } from '../cluster/index.ts';
@@ -92,6 +93,8 @@ export interface RunningServer<T extends ServerTimer = ServerTimer> {
 export interface DurableParts {
   store: SnapshotStore;
   events: EventStore;
+  /** Delivery mode's windows; none: memory (they die with the process). */
+  deliveries?: DeliveryStore;
   /** Said in log lines and on `RunningServer.durable`: a path, "Deno KV ...". */
   where: string;
   /** Called once every snapshot is written; nothing is written after it. */
@@ -166,6 +169,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     onNextWake: timer.schedule,
     store: durable?.store,
     events: durable?.events,
+    deliveries: durable?.deliveries,
     openWithoutToken: isLoopback(bind),
     ready: () => ready,
     // Peers let go of by a shutdown that keeps their connections are not news.
@@ -200,6 +204,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       const started = performance.now();
       // Events first: a connection whose end was recorded is not restored.
       const owed = await application.load();
+      await durable.deliveries?.preload?.();
       timer.listen?.().catch((error: unknown) => log(`timer listener error: ${String(error)}`));
       // Deadlines that passed while no process ran are handled now, as late ticks, with the
       // restart grace (a crash may have lost the PONG to the last PING).
@@ -267,6 +272,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
           // Exact snapshots first; then the store is closed, so letting go of the sockets
           // (and anything they still deliver) can no longer change what the next process finds.
           await host.persistAll();
+          await durable!.deliveries?.flush?.();
           timer.stop();
           // The armed wake-up stays queued for the next process, which finds it stale.
           await timer.flush?.();
