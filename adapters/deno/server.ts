@@ -13,6 +13,7 @@ import { SHUTDOWN_GRACE_MS, startHubServer, type DurableParts, type RunningServe
 import { WakeTimer } from '../../runtime/host/index.ts';
 import { KvEventStore } from './kv-events.ts';
 import { KvSnapshotStore } from './kv-store.ts';
+import { KvDeliveryStore } from './kv-deliveries.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { listenTcp } from './tcp.ts';
 import { denoAcceptor, OpenSockets } from './websocket.ts';
@@ -65,7 +66,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 function kvState(kv: Deno.Kv, options: ServerOptions, onError: (what: string) => (error: unknown) => void): DurableParts {
   const store = new KvSnapshotStore(kv, { ...(options.kvPrefix ? { prefix: options.kvPrefix } : {}), onError: onError('kv store') });
   const events = new KvEventStore(kv, { prefix: options.kvEventsPrefix ?? [options.kvPrefix?.[0] ?? 'keepalive', 'events'], onError: onError('kv events') });
-  return { store, events, where: 'Deno KV', close: () => store.seal() };
+  const deliveries = new KvDeliveryStore(kv, { prefix: [options.kvPrefix?.[0] ?? 'keepalive', 'deliveries'], onError: onError('kv deliveries') });
+  return { store, events, deliveries, where: 'Deno KV', close: () => store.seal() };
 }
 
 /** Waits for `promise`, or `ms` at most. */
