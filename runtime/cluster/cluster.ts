@@ -23,7 +23,8 @@ import { SESSION_META } from '../protocol/index.ts';
 import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
 import { HANDOVER, hubPrefix, keys, LOCATE, pairs, RENEW, TAKEOVER } from './keys.ts';
 import { RemotePresence, type WireRow } from './presence.ts';
-import { RedisLink, redactUrl } from './redis.ts';
+import { redactUrl, type RedisLink } from './link.ts';
+import { NodeRedisLink } from './redis.ts';
 import { ClusterEvents, ClusterSnapshots, parseEvent, parseRecord } from './stores.ts';
 import { takenOver } from './takeover.ts';
 
@@ -128,6 +129,7 @@ export class Cluster implements RemoteHub {
     this.snapshots = new ClusterSnapshots(place);
     this.snapshots.onNew = () => this.#reportSoon();
     this.events = new ClusterEvents(place);
+    link.watch({ down: (error) => this.#wentDown(error), back: () => this.#cameBack() });
   }
 
   /** Connects to Redis; throws, naming the URL, when it cannot be reached. */
@@ -135,15 +137,7 @@ export class Cluster implements RemoteHub {
     if (options.node !== undefined && !NODE_NAME.test(options.node)) {
       throw new RangeError(`a node name is ${NODE_NAME_RULE}, got "${options.node}"`);
     }
-    let cluster: Cluster | undefined;
-    const link = await RedisLink.connect({
-      url: options.redis,
-      onDown: (error) => cluster && cluster.#wentDown(error),
-      onReconnect: () => cluster && cluster.#cameBack(),
-      onMessage: (channel, message) => cluster && cluster.#message(channel, message),
-    });
-    cluster = new Cluster(link, options, hub, log);
-    return cluster;
+    return new Cluster(await NodeRedisLink.connect({ url: options.redis }), options, hub, log);
   }
 
   /** Said in the banner and on `RunningServer.durable`. */
@@ -159,8 +153,10 @@ export class Cluster implements RemoteHub {
 
   /** Takes the lease, says hello (every process answers with its rows), then renews every `renewMs`. */
   async start(): Promise<void> {
-    await this.#link.subscribe(keys.hubChannel(this.#prefix));
-    await this.#link.subscribe(keys.nodeChannel(this.#prefix, this.node));
+    const hubChannel = keys.hubChannel(this.#prefix);
+    const ownChannel = keys.nodeChannel(this.#prefix, this.node);
+    await this.#link.subscribe(hubChannel, (message) => this.#message(hubChannel, message));
+    await this.#link.subscribe(ownChannel, (message) => this.#message(ownChannel, message));
     await this.#renew();
     this.#registered = true;
     // Whatever this node's records say it holds, written whole (a restart under the same name).
@@ -567,7 +563,8 @@ export class Cluster implements RemoteHub {
   async #publish(message: HubMessage | NodeMessage, node?: string): Promise<void> {
     const channel = node === undefined ? keys.hubChannel(this.#prefix) : keys.nodeChannel(this.#prefix, node);
     this.stats.published++;
-    await this.#command(['PUBLISH', channel, JSON.stringify(message)]).catch(() => {});
+    this.stats.commands++;
+    await this.#link.publish(channel, JSON.stringify(message)).catch(() => {});
   }
 
   #command<T>(args: readonly (string | number)[]): Promise<T> {

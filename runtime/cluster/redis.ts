@@ -1,40 +1,34 @@
 /**
- * The cluster's one way to Redis: node-redis (`redis`), chosen over ioredis because it
- * runs unchanged on Node and on Deno through node_modules, reconnects by itself and
- * resubscribes its channels after a reconnect. Two connections, as Redis requires: one for
- * commands, one subscribed. Commands fail fast while Redis is away (no offline queue):
- * what a process holds is re-registered whole when Redis is back, so nothing queued
- * stale is replayed over it.
+ * The cluster's way to one Redis primary (link.ts): node-redis (`redis`), chosen over
+ * ioredis because it runs unchanged on Node and on Deno through node_modules, reconnects by
+ * itself and resubscribes its channels after a reconnect. Two connections, as Redis
+ * requires: one for commands, one subscribed. Commands fail fast while Redis is away (no
+ * offline queue): what a process holds is re-registered whole when Redis is back, so
+ * nothing queued stale is replayed over it.
  */
 import { createClient } from 'redis';
+import { redactUrl, type RedisHealth, type RedisLink } from './link.ts';
 
-export interface RedisLinkOptions {
+export interface NodeRedisOptions {
   url: string;
-  /** Redis answered again after a cut (not at the first connect): re-register. */
-  onReconnect: () => void;
-  /** Redis went away, or a command failed: once per cut. */
-  onDown: (error: string) => void;
-  /** A message on a subscribed channel. */
-  onMessage: (channel: string, message: string) => void;
   /** How long a command may take before it counts as failed (a stopped Redis never answers). */
   commandTimeout?: number;
 }
 
 type Client = ReturnType<typeof createClient>;
 
-export class RedisLink {
+export class NodeRedisLink implements RedisLink {
   readonly url: string;
   readonly #commands: Client;
   readonly #subscriber: Client;
-  readonly #options: RedisLinkOptions;
   readonly #timeout: number;
+  readonly #health: RedisHealth[] = [];
   #connected = false;
   #closed = false;
   #down = false;
 
-  private constructor(options: RedisLinkOptions) {
+  private constructor(options: NodeRedisOptions) {
     this.url = options.url;
-    this.#options = options;
     this.#timeout = options.commandTimeout ?? 1000;
     const make = (): Client =>
       createClient({
@@ -57,8 +51,8 @@ export class RedisLink {
   }
 
   /** Connects both connections; throws, naming the URL, when Redis cannot be reached. */
-  static async connect(options: RedisLinkOptions): Promise<RedisLink> {
-    const link = new RedisLink(options);
+  static async connect(options: NodeRedisOptions): Promise<NodeRedisLink> {
+    const link = new NodeRedisLink(options);
     try {
       await Promise.all([link.#commands.connect(), link.#subscriber.connect()]);
       await link.#commands.ping();
@@ -93,12 +87,16 @@ export class RedisLink {
     }
   }
 
-  async subscribe(channel: string): Promise<void> {
-    await this.#subscriber.subscribe(channel, (message, from) => this.#options.onMessage(from, message));
+  async publish(channel: string, message: string): Promise<void> {
+    await this.command(['PUBLISH', channel, message]);
   }
 
-  async unsubscribe(channel: string): Promise<void> {
-    await this.#subscriber.unsubscribe(channel);
+  async subscribe(channel: string, listener: (message: string) => void): Promise<void> {
+    await this.#subscriber.subscribe(channel, (message) => listener(message));
+  }
+
+  watch(health: RedisHealth): void {
+    this.#health.push(health);
   }
 
   async close(): Promise<void> {
@@ -111,7 +109,7 @@ export class RedisLink {
   #wentDown(error: string): void {
     if (this.#closed || !this.#connected || this.#down) return;
     this.#down = true;
-    this.#options.onDown(error);
+    for (const health of this.#health) health.down(error);
   }
 
   #ready(): void {
@@ -119,22 +117,11 @@ export class RedisLink {
     if (!this.#commands.isReady || !this.#subscriber.isReady) return;
     // A command that timed out (a stopped Redis) also marked us down without a reconnect.
     this.#down = false;
-    this.#options.onReconnect();
+    for (const health of this.#health) health.back();
   }
 
   /** A command answered again after a timeout, without a reconnect (Redis was stopped, not cut). */
   answered(): void {
     if (this.#down && this.#commands.isReady && this.#subscriber.isReady) this.#ready();
-  }
-}
-
-/** The URL as logs may show it: no password. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(an invalid URL)';
   }
 }

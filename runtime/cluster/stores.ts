@@ -15,7 +15,7 @@ import { isOutboxRecord, type EventStore, type OutboxRecord } from '../applicati
 import { SESSION_META } from '../protocol/index.ts';
 import type { ConnectionId, SnapshotStore, StoredConnection } from '../host/index.ts';
 import { keys, pairs } from './keys.ts';
-import type { RedisLink } from './redis.ts';
+import type { RedisLink } from './link.ts';
 
 interface Place {
   link: RedisLink;
