@@ -16,13 +16,13 @@
  */
 import { nanoid } from 'nanoid';
 import { type AppData, type Application, PEER_META, type PresenceEntry, type RemoteHub } from '../application/index.ts';
-import type { ConnectGate } from '../hub/index.ts';
+import { type ConnectGate, decodeLetter, encodeLetter, type HandoverAnswer, type Mail, type PresenceRow } from '../hub/index.ts';
 import type { ConnectionId, Host, HostEvent, SocketRegistry, StoredConnection } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
 import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
 import { HANDOVER, hubPrefix, keys, LOCATE, pairs, RENEW, TAKEOVER } from './keys.ts';
-import { RemotePresence, type WireRow } from './presence.ts';
+import { RemotePresence } from './presence.ts';
 import { redactUrl, type RedisLink } from './link.ts';
 import { NodeRedisLink } from './redis.ts';
 import { ClusterEvents, ClusterSnapshots, parseEvent, parseRecord } from './stores.ts';
@@ -64,18 +64,8 @@ interface Parts {
   sockets: SocketRegistry;
 }
 
-type HubMessage =
-  | { t: 'rows'; n: string; up: WireRow[]; down: ConnectionId[]; full: boolean }
-  | { t: 'hello'; n: string }
-  | { t: 'bye'; n: string }
-  | { t: 'took'; n: string; from: string }
-  | { t: 'bc'; n: string; d: string; b?: 1; x: ConnectionId[] };
-
-type NodeMessage =
-  | { t: 'send'; id: ConnectionId; d: string; b?: 1 }
-  | { t: 'close'; id: ConnectionId; r: string }
-  | { t: 'release'; id: ConnectionId; from: string; q: string }
-  | { t: 'reply'; q: string; r: 'moved' | 'attached' | 'gone' };
+/** Mail every process hears, on the hub's channel; the rest goes to one process's own. */
+const HUB_MAIL: ReadonlySet<Mail['type']> = new Set(['hello', 'bye', 'rows', 'took-over', 'broadcast']);
 
 /** A verdict already due at a takeover waits this long past the dead lease's expiry, for a live peer to reattach. */
 const TAKEOVER_HOLD_MS = 800;
@@ -97,7 +87,7 @@ export class Cluster implements RemoteHub {
   readonly #prefix: string;
   readonly #log: (line: string) => void;
   readonly #presence = new RemotePresence();
-  readonly #replies = new Map<string, (answer: 'moved' | 'attached' | 'gone') => void>();
+  readonly #replies = new Map<string, (answer: HandoverAnswer) => void>();
   readonly #reaping = new Set<string>();
   readonly #reapTimers = new Map<string, ReturnType<typeof setTimeout>>();
   /** Nodes with a lease at the last renewal, and when each was last seen with one. */
@@ -161,7 +151,7 @@ export class Cluster implements RemoteHub {
     this.#registered = true;
     // Whatever this node's records say it holds, written whole (a restart under the same name).
     await this.#reRegister();
-    await this.#publish({ t: 'hello', n: this.node });
+    await this.#publish({ type: 'hello' });
     this.#loop = setInterval(() => void this.#round(), this.renewMs);
     (this.#loop as { unref?: () => void }).unref?.();
   }
@@ -191,20 +181,20 @@ export class Cluster implements RemoteHub {
   }
 
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
-    void this.#publish({ t: 'bc', n: this.node, ...encode(data), x: [...except] });
+    void this.#publish({ type: 'broadcast', data, except: [...except] });
   }
 
   send(id: ConnectionId, data: AppData): boolean {
     const held = this.holder(id);
     if (!held) return false;
-    void this.#publish({ t: 'send', id, ...encode(data) }, held.node);
+    void this.#publish({ type: 'send', connection: id, data }, held.node);
     return true;
   }
 
   close(id: ConnectionId, reason: string): boolean {
     const held = this.holder(id);
     if (!held) return false;
-    void this.#publish({ t: 'close', id, r: reason }, held.node);
+    void this.#publish({ type: 'close', connection: id, reason }, held.node);
     return true;
   }
 
@@ -259,7 +249,7 @@ export class Cluster implements RemoteHub {
         await this.#command(['ZADD', keys.nodes(this.#prefix), 0, this.node]);
       } else {
         await this.#command(['ZREM', keys.nodes(this.#prefix), this.node]);
-        await this.#publish({ t: 'bye', n: this.node });
+        await this.#publish({ type: 'bye' });
       }
     } catch {
       // Redis is away: the lease runs out by itself.
@@ -371,7 +361,7 @@ export class Cluster implements RemoteHub {
       this.#log(`took over ${ids.length} connection(s) and ${owed.length} undelivered event(s) of node ${dead}: its lease ran out ${Number(now) - Number(lease)} ms ago`);
       await parts.application.outbox.load();
       parts.application.wake();
-      await this.#publish({ t: 'took', n: this.node, from: dead });
+      await this.#publish({ type: 'took-over', dead });
       await this.#report(false);
     } finally {
       this.#reaping.delete(dead);
@@ -445,67 +435,71 @@ export class Cluster implements RemoteHub {
     const down = this.#down;
     this.#down = [];
     if (!full && ids.length === 0 && down.length === 0) return;
-    const up: WireRow[] = [];
+    const up: PresenceRow[] = [];
     for (const id of ids) {
       const view = parts.host.view(id);
-      if (view) up.push([id, view.meta[PEER_META] ?? null, view.state, view.lastSignOfLife, view.codec]);
+      if (view) up.push({ id, peer: view.meta[PEER_META] ?? null, state: view.state, lastSignOfLife: view.lastSignOfLife, codec: view.codec });
     }
-    await this.#publish({ t: 'rows', n: this.node, up, down, full });
+    await this.#publish({ type: 'rows', full, up, down });
   }
 
   // ---- messages ----
 
+  /** A letter on the hub's channel or this process's own: one that does not read, or holds mail for the other channel, is reported and dropped. */
   #message(channel: string, text: string): void {
-    let message: HubMessage | NodeMessage;
-    try {
-      message = JSON.parse(text) as HubMessage | NodeMessage;
-    } catch {
-      return;
-    }
     const parts = this.#parts;
     if (!parts) return;
-    if (channel === keys.hubChannel(this.#prefix)) {
-      const hubMessage = message as HubMessage;
-      if (hubMessage.n === this.node) return;
-      if (hubMessage.t !== 'bye') this.#seen.set(hubMessage.n, Date.now());
-      else this.#seen.delete(hubMessage.n);
-      switch (hubMessage.t) {
+    const onHub = channel === keys.hubChannel(this.#prefix);
+    let from: string;
+    let mail: readonly Mail[];
+    try {
+      ({ from, mail } = decodeLetter(text));
+      const stray = mail.find((m) => HUB_MAIL.has(m.type) !== onHub);
+      if (stray) throw new Error(`"${stray.type}" from node ${from}: not mail for ${onHub ? 'every process' : 'one process'}`);
+    } catch (error) {
+      this.#log(`dropped a letter on the ${onHub ? "hub's" : "process's own"} channel: ${error instanceof Error ? error.message : String(error)}`);
+      return;
+    }
+    if (onHub && from === this.node) return;
+    for (const m of mail) {
+      if (onHub) {
+        if (m.type !== 'bye') this.#seen.set(from, Date.now());
+        else this.#seen.delete(from);
+      }
+      switch (m.type) {
         case 'rows':
-          this.#presence.apply(hubMessage.n, hubMessage.up, hubMessage.down, hubMessage.full);
-          return;
+          this.#presence.apply(from, m.up, m.down, m.full);
+          break;
         case 'hello':
           void this.#report(true);
-          return;
+          break;
         case 'bye':
-          this.#presence.move(hubMessage.n, null);
-          return;
-        case 'took':
-          this.#presence.move(hubMessage.from, hubMessage.from === this.node ? null : hubMessage.n);
-          return;
-        case 'bc':
-          parts.application.broadcastHere(decode(hubMessage), new Set(hubMessage.x));
-          return;
+          this.#presence.move(from, null);
+          break;
+        case 'took-over':
+          this.#presence.move(m.dead, m.dead === this.node ? null : from);
+          break;
+        case 'broadcast':
+          parts.application.broadcastHere(m.data, new Set(m.except));
+          break;
+        case 'send':
+          if (parts.host.has(m.connection)) parts.application.connection(m.connection)?.send(m.data);
+          break;
+        case 'close':
+          parts.host.close(m.connection, { cause: 'application', reason: m.reason });
+          break;
+        case 'handover':
+          void this.#release(m.connection, from).then((answer) => this.#publish({ type: 'handover-answer', ask: m.ask, answer }, from));
+          break;
+        case 'handover-answer':
+          this.#replies.get(m.ask)?.(m.answer);
+          break;
       }
-    }
-    const nodeMessage = message as NodeMessage;
-    switch (nodeMessage.t) {
-      case 'send':
-        if (parts.host.has(nodeMessage.id)) parts.application.connection(nodeMessage.id)?.send(decode(nodeMessage));
-        return;
-      case 'close':
-        parts.host.close(nodeMessage.id, { cause: 'application', reason: nodeMessage.r });
-        return;
-      case 'release':
-        void this.#release(nodeMessage.id, nodeMessage.from).then((r) => this.#publish({ t: 'reply', q: nodeMessage.q, r }, nodeMessage.from));
-        return;
-      case 'reply':
-        this.#replies.get(nodeMessage.q)?.(nodeMessage.r);
-        return;
     }
   }
 
   /** Asks the process holding `id` to hand it over; undefined when it does not answer in time. */
-  #ask(node: string, id: ConnectionId): Promise<'moved' | 'attached' | 'gone' | undefined> {
+  #ask(node: string, id: ConnectionId): Promise<HandoverAnswer | undefined> {
     const q = nanoid(12);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -517,12 +511,12 @@ export class Cluster implements RemoteHub {
         this.#replies.delete(q);
         resolve(answer);
       });
-      this.#publish({ t: 'release', id, from: this.node, q }, node).catch(() => {});
+      this.#publish({ type: 'handover', connection: id, ask: q }, node).catch(() => {});
     });
   }
 
   /** Hands a detached connection to the process its peer reattached to. */
-  async #release(id: ConnectionId, to: string): Promise<'moved' | 'attached' | 'gone'> {
+  async #release(id: ConnectionId, to: string): Promise<HandoverAnswer> {
     const parts = this.#parts!;
     if (!parts.host.has(id)) return 'gone';
     if (parts.sockets.get(id) !== undefined) return 'attached';
@@ -530,7 +524,7 @@ export class Cluster implements RemoteHub {
     const record = parts.host.release(id);
     if (!record || !view) return 'gone';
     // Listed as the new holder's from now on: presence here never misses it in between.
-    this.#presence.set(id, to, view.meta[PEER_META] ?? null, view.state, view.lastSignOfLife, view.codec);
+    this.#presence.set(to, { id, peer: view.meta[PEER_META] ?? null, state: view.state, lastSignOfLife: view.lastSignOfLife, codec: view.codec });
     try {
       await this.#command(['EVAL', HANDOVER, 0, this.#prefix, this.node, to, id, JSON.stringify(record)]);
     } catch {
@@ -560,11 +554,12 @@ export class Cluster implements RemoteHub {
     return parts.host.has(id);
   }
 
-  async #publish(message: HubMessage | NodeMessage, node?: string): Promise<void> {
+  /** One message, to every process or to `node`: a letter from this one (runtime/hub/mail.ts). */
+  async #publish(mail: Mail, node?: string): Promise<void> {
     const channel = node === undefined ? keys.hubChannel(this.#prefix) : keys.nodeChannel(this.#prefix, node);
     this.stats.published++;
     this.stats.commands++;
-    await this.#link.publish(channel, JSON.stringify(message)).catch(() => {});
+    await this.#link.publish(channel, encodeLetter({ from: this.node, mail: [mail] })).catch(() => {});
   }
 
   #command<T>(args: readonly (string | number)[]): Promise<T> {
@@ -592,20 +587,8 @@ export class Cluster implements RemoteHub {
     this.#lost = true;
     if (since !== undefined) this.#log(`redis back after ${Date.now() - since} ms: writing again the ${this.#parts?.host.size ?? 0} connection(s) this process holds`);
     // Everyone else re-registers too: ask for their rows (Redis may have restarted empty).
-    void this.#renew().then(() => this.#publish({ t: 'hello', n: this.node }));
+    void this.#renew().then(() => this.#publish({ type: 'hello' }));
   }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function encode(data: AppData): { d: string; b?: 1 } {
-  if (typeof data === 'string') return { d: data };
-  let binary = '';
-  for (let i = 0; i < data.length; i += 0x8000) binary += String.fromCharCode(...data.subarray(i, i + 0x8000));
-  return { d: btoa(binary), b: 1 };
-}
-
-function decode(message: { d: string; b?: 1 }): AppData {
-  if (message.b !== 1) return message.d;
-  return Uint8Array.from(atob(message.d), (c) => c.charCodeAt(0));
-}

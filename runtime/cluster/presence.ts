@@ -6,9 +6,7 @@
  */
 import type { PresenceEntry } from '../application/index.ts';
 import type { ConnectionId } from '../host/index.ts';
-
-/** A presence row on the wire: [id, peer, state, lastSignOfLife, codec]. */
-export type WireRow = [ConnectionId, string | null, string, number, string];
+import type { PresenceRow } from '../hub/index.ts';
 
 interface Row {
   node: string;
@@ -26,18 +24,18 @@ export class RemotePresence {
   }
 
   /** A node's rows: changed ones, ended ones, or (`full`) all it holds. */
-  apply(node: string, up: readonly WireRow[], down: readonly ConnectionId[], full: boolean): void {
+  apply(node: string, up: readonly PresenceRow[], down: readonly ConnectionId[], full: boolean): void {
     if (full) {
-      const listed = new Set(up.map((row) => row[0]));
+      const listed = new Set(up.map((row) => row.id));
       for (const [id, row] of this.#rows) if (row.node === node && !listed.has(id)) this.#rows.delete(id);
     }
-    for (const [id, peer, state, lastSignOfLife, codec] of up) this.#rows.set(id, { node, peer, state, lastSignOfLife, codec });
+    for (const row of up) this.set(node, row);
     // Only the holder's word ends a row: a node that handed a connection on does not.
     for (const id of down) if (this.#rows.get(id)?.node === node) this.#rows.delete(id);
   }
 
-  /** One connection now held by `node` (a handover this process just made). */
-  set(id: ConnectionId, node: string, peer: string | null, state: string, lastSignOfLife: number, codec: string): void {
+  /** One connection held by `node` (as it reported, or a handover this process just made). */
+  set(node: string, { id, peer, state, lastSignOfLife, codec }: PresenceRow): void {
     this.#rows.set(id, { node, peer, state, lastSignOfLife, codec });
   }
 

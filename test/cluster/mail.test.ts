@@ -1,11 +1,21 @@
 /**
  * Hub mail (runtime/hub/mail.ts), the one encoding between the parts of a hub: every
  * message survives a round trip, and reading is strict, refusing a whole letter for
- * anything out of place.
+ * anything out of place. Then, on a real redis-server, letters that do not read, or that
+ * hold mail for the wrong channel, are reported and dropped by a clustered process, which
+ * goes on serving its hub.
  */
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClient } from 'redis';
+import { startServer, type RunningServer } from '../../adapters/node/server.ts';
+import { connect } from '../../adapters/node/client.ts';
+import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
+import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
 import { fromBase64, toBase64 } from '../../runtime/codec/index.ts';
 import { decodeLetter, encodeLetter, MailError, type Mail } from '../../runtime/hub/mail.ts';
+import { startRedis, type RedisProcess } from '../support/redis.ts';
+import { nextEvent } from '../support/client-events.ts';
+import { until } from '../node/helpers.ts';
 
 describe('hub mail', () => {
   const every: Mail[] = [
@@ -66,5 +76,59 @@ describe('hub mail', () => {
     expect(fromBase64(toBase64(bytes))).toEqual(bytes);
     expect(toBase64(new Uint8Array())).toBe('');
     for (const bad of ['YQ', 'Y Q==', 'YQ=\n', '@@@@']) expect(() => fromBase64(bad), bad).toThrow(/base64/);
+  });
+});
+
+describe('a clustered process and mail it cannot read', () => {
+  let redis: RedisProcess;
+  const servers: RunningServer[] = [];
+  let client: KeepaliveClient;
+  const logs: string[] = [];
+  const received: string[] = [];
+  const prefix = hubPrefix('default');
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    for (const node of ['a', 'b']) {
+      servers.push(await startServer({ port: 0, tcpPort: null, interval: 500, count: 2, cluster: { redis: redis.url, node }, log: (line) => logs.push(`${node} ${line}`) }));
+    }
+    client = connect(servers[1]!.wsUrl, { peer: 'on-b', interval: 500, count: 2, reconnect: false });
+    client.addEventListener('message', (event) => received.push(String((event as unknown as { data: unknown }).data)));
+    await nextEvent(client, 'open');
+    await until(() => servers[0]!.hub.presence().length === 1, 'a sees the peer on b', 3000);
+  }, 30_000);
+
+  afterAll(async () => {
+    client?.close();
+    for (const server of servers) await server.close();
+    await redis?.stop();
+  });
+
+  it('reports and drops it, and goes on serving', async () => {
+    const publisher = createClient({ url: redis.url });
+    await publisher.connect();
+    const id = servers[1]!.host.ids().next().value!;
+    try {
+      await publisher.publish(keys.hubChannel(prefix), 'not json');
+      await publisher.publish(keys.hubChannel(prefix), JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, text: 'stray' }] }));
+      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ from: 'x', mail: [{ type: 'hello' }] }));
+      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, base64: '%%%%' }] }));
+      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ t: 'send', id, d: 'old keys' }));
+    } finally {
+      await publisher.close();
+    }
+    const dropped = () => logs.filter((line) => line.startsWith('b dropped a letter'));
+    await until(() => dropped().length === 5, 'five letters dropped by b', 2000);
+    expect(dropped().join('\n')).toMatch(/hub's channel: a letter is JSON/);
+    expect(dropped().join('\n')).toMatch(/"send" from node x: not mail for every process/);
+    expect(dropped().join('\n')).toMatch(/"hello" from node x: not mail for one process/);
+    expect(dropped().join('\n')).toMatch(/base64 is not base64/);
+    // Each process hears the hub's channel: a's report of the first two.
+    await until(() => logs.filter((line) => line.startsWith('a dropped a letter')).length === 2, 'two letters dropped by a', 2000);
+    expect(received).toEqual([]);
+    // Still one hub: a send from a reaches the peer on b.
+    expect(servers[0]!.hub.connection(id)?.send('after')).toBe(true);
+    await until(() => received.includes('after'), 'the send from a', 2000);
+    expect(servers[1]!.host.size).toBe(1);
   });
 });
