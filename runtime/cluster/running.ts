@@ -1,0 +1,187 @@
+/**
+ * A cluster process at work on its hub, built once the hub exists (`Cluster.attach`): its
+ * loop (renew the lease, flush the records, report presence, every `renewMs`), what a
+ * renewal calls for, writing everything again when Redis lost it, and what it hears from
+ * the others. Each concern is a part with the hub in hand: the reaper (takeovers), the
+ * handover (sessions), the presence report; the lease, the presence heard from others and
+ * the pub/sub dispatch came with the connection to Redis.
+ */
+import type { StoredConnection } from '../host/index.ts';
+import type { AttachedHub } from './attached-hub.ts';
+import type { Dispatch, HubMail, OwnMail } from './dispatch.ts';
+import { Handover, type SessionPlace } from './handover.ts';
+import type { Lease } from './lease.ts';
+import type { RedisLink } from './link.ts';
+import { PresenceReport } from './presence-report.ts';
+import type { RemotePresence } from './presence.ts';
+import { Reaper } from './reaper.ts';
+import type { ClusterStats } from './stats.ts';
+import type { ClusterEvents, ClusterSnapshots } from './stores.ts';
+
+export interface RunningClusterOptions {
+  hub: AttachedHub;
+  /** The link as this process's own parts use it (commands counted). */
+  link: RedisLink;
+  prefix: string;
+  node: string;
+  leaseMs: number;
+  renewMs: number;
+  lease: Lease;
+  presence: RemotePresence;
+  dispatch: Dispatch;
+  snapshots: ClusterSnapshots;
+  events: ClusterEvents;
+  stats: ClusterStats;
+  log: (line: string) => void;
+}
+
+export class RunningCluster {
+  readonly #options: RunningClusterOptions;
+  readonly #report: PresenceReport;
+  readonly #reaper: Reaper;
+  readonly #handover: Handover;
+  #loop: ReturnType<typeof setInterval> | undefined;
+  #renewing: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: RunningClusterOptions) {
+    this.#options = options;
+    const { hub, snapshots, dispatch } = options;
+    const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
+    this.#reaper = new Reaper({ ...options, report });
+    this.#handover = new Handover({ ...options, report, reaper: this.#reaper });
+    snapshots.onNew = () => report.soon();
+    hub.host.subscribe((event) => report.hostEvent(event), { frames: false });
+  }
+
+  /** Takes the lease, says hello (every process answers with its rows), then renews every `renewMs`. */
+  async start(): Promise<void> {
+    const { lease, dispatch, renewMs } = this.#options;
+    await dispatch.listen({ hub: (from, mail) => this.#hubMail(from, mail), own: (from, mail) => this.#ownMail(from, mail) });
+    await this.#renew();
+    lease.register();
+    // Whatever this node's records say it holds, written whole (a restart under the same name).
+    await this.#reRegister();
+    await dispatch.toHub({ type: 'hello' });
+    this.#loop = setInterval(() => void this.#round(), renewMs);
+    (this.#loop as { unref?: () => void }).unref?.();
+  }
+
+  claim(hash: string): Promise<SessionPlace> {
+    return this.#handover.claim(hash);
+  }
+
+  /** Stops renewing. A process that keeps its connections lets its lease lapse now, so a survivor takes them at once. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const { hub, lease, snapshots, dispatch, link } = this.#options;
+    clearInterval(this.#loop);
+    this.#report.stop();
+    this.#reaper.stop();
+    lease.stop();
+    const keeping = hub.host.size > 0;
+    try {
+      await snapshots.flush();
+      await lease.leave(keeping);
+      if (!keeping) await dispatch.toHub({ type: 'bye' });
+    } catch {
+      // Redis is away: the lease runs out by itself.
+    }
+    await link.close();
+  }
+
+  /** Redis answers again after a cut: write everything again, and ask the others for their rows (Redis may have restarted empty). */
+  redisBack(): void {
+    if (this.#stopped) return;
+    const { hub, lease, dispatch, log } = this.#options;
+    const since = lease.cameBack();
+    if (since !== undefined) log(`redis back after ${Date.now() - since} ms: writing again the ${hub.host.size} connection(s) this process holds`);
+    void this.#renew().then(() => dispatch.toHub({ type: 'hello' }));
+  }
+
+  async #round(): Promise<void> {
+    if (this.#stopped) return;
+    await this.#renew();
+    await this.#report.send(false);
+  }
+
+  #renew(): Promise<void> {
+    this.#renewing ??= this.#renewOnce().finally(() => (this.#renewing = undefined));
+    return this.#renewing;
+  }
+
+  async #renewOnce(): Promise<void> {
+    const { lease, presence } = this.#options;
+    const renewal = await lease.renew();
+    if (!renewal) return;
+    if (renewal.reaped.length > 0) this.#reaper.letGo(renewal.reaped);
+    if (renewal.forgotten) lease.markLost();
+    if (lease.lost) await this.#reRegister();
+    lease.saw(renewal.others, renewal.at);
+    for (const [node, expiresAt] of renewal.others) this.#reaper.arm(node, expiresAt);
+    // Rows of a node that has had no lease for a lease's time, while this process could see: it is gone.
+    if (lease.judging(renewal.at)) {
+      for (const node of presence.nodes()) if (!lease.knows(node)) presence.move(node, null);
+    }
+  }
+
+  /** Writes again everything this process holds: after Redis lost it, and at start. */
+  async #reRegister(): Promise<void> {
+    const { hub, lease, snapshots, events, stats } = this.#options;
+    lease.clearLost();
+    try {
+      const records: StoredConnection[] = [];
+      for (const id of [...hub.host.ids()]) {
+        const record = hub.host.snapshot(id);
+        if (record) records.push(record);
+      }
+      await snapshots.writeAll(records);
+      await events.writeAll(hub.application.outbox.owed());
+      if (lease.registered) stats.reregistered++;
+      await this.#report.send(true);
+    } catch {
+      lease.markLost();
+    }
+  }
+
+  #hubMail(from: string, mail: HubMail): void {
+    const { hub, node, lease, presence } = this.#options;
+    lease.heard(from, mail.type === 'bye');
+    switch (mail.type) {
+      case 'rows':
+        presence.apply(from, mail.up, mail.down, mail.full);
+        return;
+      case 'hello':
+        void this.#report.send(true);
+        return;
+      case 'bye':
+        presence.move(from, null);
+        return;
+      case 'took-over':
+        presence.move(mail.dead, mail.dead === node ? null : from);
+        return;
+      case 'broadcast':
+        hub.application.broadcastHere(mail.data, new Set(mail.except));
+        return;
+    }
+  }
+
+  #ownMail(from: string, mail: OwnMail): void {
+    const { hub, dispatch } = this.#options;
+    switch (mail.type) {
+      case 'send':
+        if (hub.host.has(mail.connection)) hub.application.connection(mail.connection)?.send(mail.data);
+        return;
+      case 'close':
+        hub.host.close(mail.connection, { cause: 'application', reason: mail.reason });
+        return;
+      case 'handover':
+        void this.#handover.release(mail.connection, from).then((answer) => dispatch.toNode(from, { type: 'handover-answer', ask: mail.ask, answer }));
+        return;
+      case 'handover-answer':
+        this.#handover.answered(mail.ask, mail.answer);
+        return;
+    }
+  }
+}
