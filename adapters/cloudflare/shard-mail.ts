@@ -1,51 +1,26 @@
 /**
  * What one shard passes another (shards.ts): broadcasts, sends and closes, in the order they
- * were made, several to a request. JSON, with binary data in base64 (Workers have no Buffer).
+ * were made, several to a request. Hub mail (runtime/hub/mail.ts; the wire format is in
+ * docs/cluster.md, "Messages between the parts of a hub"), as a clustered hub's processes
+ * send it over Redis: a letter from the sending shard. A shard takes no other mail.
  */
-import type { AppData } from '../../runtime/application/index.ts';
-import type { ConnectionId } from '../../runtime/host/index.ts';
+import { decodeLetter, encodeLetter, MailError, type Mail } from '../../runtime/hub/index.ts';
 
-export type ShardMail =
-  | { readonly kind: 'broadcast'; readonly data: AppData; readonly except: readonly ConnectionId[] }
-  | { readonly kind: 'send'; readonly id: ConnectionId; readonly data: AppData }
-  | { readonly kind: 'close'; readonly id: ConnectionId; readonly reason: string };
+export type ShardMail = Extract<Mail, { type: 'broadcast' | 'send' | 'close' }>;
 
-type Wire =
-  | { k: 'b'; d: string; bin?: 1; x?: ConnectionId[] }
-  | { k: 's'; d: string; bin?: 1; id: ConnectionId }
-  | { k: 'c'; r: string; id: ConnectionId };
-
-export function encodeMail(mail: readonly ShardMail[]): string {
-  const wire = mail.map((m): Wire => {
-    if (m.kind === 'close') return { k: 'c', r: m.reason, id: m.id };
-    const data = typeof m.data === 'string' ? { d: m.data } : { d: toBase64(m.data), bin: 1 as const };
-    return m.kind === 'send' ? { k: 's', ...data, id: m.id } : { k: 'b', ...data, ...(m.except.length ? { x: [...m.except] } : {}) };
-  });
-  return JSON.stringify(wire);
+export function encodeMail(from: number, mail: readonly ShardMail[]): string {
+  return encodeLetter({ from: String(from), mail });
 }
 
-/** Throws on anything that is not mail (only sibling shards call the route). */
-export function decodeMail(text: string): ShardMail[] {
-  const wire = JSON.parse(text) as Wire[];
-  if (!Array.isArray(wire)) throw new TypeError('shard mail is a JSON array');
-  return wire.map((w): ShardMail => {
-    if (w.k === 'c') return { kind: 'close', id: String(w.id), reason: String(w.r) };
-    const data = w.bin ? fromBase64(String(w.d)) : String(w.d);
-    if (w.k === 's') return { kind: 'send', id: String(w.id), data };
-    if (w.k === 'b') return { kind: 'broadcast', data, except: Array.isArray(w.x) ? w.x.map(String) : [] };
-    throw new TypeError(`unknown shard mail "${String((w as { k: unknown }).k)}"`);
-  });
+/** The sending shard and its mail; throws a `MailError` on anything else (only sibling shards call the route). */
+export function decodeMail(text: string): { from: number; mail: ShardMail[] } {
+  const letter = decodeLetter(text);
+  if (!/^(0|[1-9]\d?)$/.test(letter.from)) throw new MailError(`shard mail is from a shard's number, not "${letter.from}"`);
+  const stray = letter.mail.find((m) => !isShardMail(m));
+  if (stray) throw new MailError(`"${stray.type}" is not mail for a shard`);
+  return { from: Number(letter.from), mail: letter.mail.filter(isShardMail) };
 }
 
-function toBase64(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}
-
-function fromBase64(text: string): Uint8Array {
-  const raw = atob(text);
-  const bytes = new Uint8Array(raw.length);
-  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
-  return bytes;
+function isShardMail(mail: Mail): mail is ShardMail {
+  return mail.type === 'broadcast' || mail.type === 'send' || mail.type === 'close';
 }

@@ -13,7 +13,7 @@ export function shardRoutes(application: () => Application): Hono {
   app.post(SHARD_ROUTES.mail, async (c) => {
     let mail;
     try {
-      mail = decodeMail(await c.req.text());
+      ({ mail } = decodeMail(await c.req.text()));
     } catch (error) {
       return c.json({ error: `not shard mail: ${error instanceof Error ? error.message : String(error)}` }, 400);
     }
@@ -21,14 +21,14 @@ export function shardRoutes(application: () => Application): Hono {
     let sent = 0;
     let missing = 0;
     for (const m of mail) {
-      if (m.kind === 'broadcast') {
+      if (m.type === 'broadcast') {
         sent += hub.broadcastHere(m.data, new Set(m.except));
         continue;
       }
       // Only this shard's own: a handle here never forwards again.
-      const conn = hub.connection(m.id);
+      const conn = hub.connection(m.connection);
       if (!conn) missing++;
-      else if (m.kind === 'send') sent += conn.send(m.data) ? 1 : 0;
+      else if (m.type === 'send') sent += conn.send(m.data) ? 1 : 0;
       else conn.close(m.reason);
     }
     return c.json({ sent, missing });

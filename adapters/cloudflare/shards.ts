@@ -151,19 +151,19 @@ export class ShardLinks implements RemoteHub {
 
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
     for (let shard = 0; shard < this.#options.shards; shard++) {
-      if (shard !== this.#options.shard()) this.#post(shard, { kind: 'broadcast', data, except });
+      if (shard !== this.#options.shard()) this.#post(shard, { type: 'broadcast', data, except });
     }
   }
 
   send(id: ConnectionId, data: AppData): boolean {
     if (!this.holder(id)) return false;
-    this.#post(shardOfId(id), { kind: 'send', id, data });
+    this.#post(shardOfId(id), { type: 'send', connection: id, data });
     return true;
   }
 
   close(id: ConnectionId, reason: string): boolean {
     if (!this.holder(id)) return false;
-    this.#post(shardOfId(id), { kind: 'close', id, reason });
+    this.#post(shardOfId(id), { type: 'close', connection: id, reason });
     return true;
   }
 
@@ -192,7 +192,7 @@ export class ShardLinks implements RemoteHub {
     while (queue.mail.length > 0) {
       const batch = queue.mail.splice(0);
       try {
-        const response = await this.#call(shard, SHARD_ROUTES.mail, { method: 'POST', body: encodeMail(batch), headers: { 'content-type': 'application/json' } });
+        const response = await this.#call(shard, SHARD_ROUTES.mail, { method: 'POST', body: encodeMail(this.#options.shard(), batch), headers: { 'content-type': 'application/json' } });
         if (!response.ok) this.#options.report(`shard ${shard} refused ${batch.length} message(s): ${response.status} ${await response.text()}`);
       } catch (error) {
         this.#options.report(`shard ${shard} unreachable, ${batch.length} message(s) lost: ${error instanceof Error ? error.message : String(error)}`);

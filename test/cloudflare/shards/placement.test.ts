@@ -37,14 +37,17 @@ describe('placement', () => {
   it('shard mail keeps each message, text or bytes, in order', () => {
     const bytes = new Uint8Array(100_000).map((_, i) => i % 251);
     const mail: ShardMail[] = [
-      { kind: 'broadcast', data: 'hello', except: ['a', 'b.2'] },
-      { kind: 'send', id: 'c.1', data: bytes },
-      { kind: 'close', id: 'd', reason: 'closed by the application' },
-      { kind: 'broadcast', data: new Uint8Array([0, 255]), except: [] },
+      { type: 'broadcast', data: 'hello', except: ['a', 'b.2'] },
+      { type: 'send', connection: 'c.1', data: bytes },
+      { type: 'close', connection: 'd', reason: 'closed by the application' },
+      { type: 'broadcast', data: new Uint8Array([0, 255]), except: [] },
     ];
-    expect(decodeMail(encodeMail(mail))).toEqual(mail);
-    expect(() => decodeMail('{"k":"b"}')).toThrow(/array/);
-    expect(() => decodeMail('[{"k":"z"}]')).toThrow(/unknown/);
+    expect(decodeMail(encodeMail(3, mail))).toEqual({ from: 3, mail });
+    // Hub mail (runtime/hub/mail.ts), read strictly: a letter or nothing, known types only, and only a shard's.
+    expect(() => decodeMail('{"k":"b"}')).toThrow(/letter/);
+    expect(() => decodeMail('{"from":"1","mail":[{"type":"z"}]}')).toThrow(/unknown/);
+    expect(() => decodeMail('{"from":"1","mail":[{"type":"hello"}]}')).toThrow(/not mail for a shard/);
+    expect(() => decodeMail('{"from":"a","mail":[]}')).toThrow(/shard's number/);
   });
 
   it('KEEPALIVE_SHARDS is a whole number from 1 to 32, named when wrong', () => {
