@@ -12,7 +12,7 @@ import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
 import { killAll, spawnCli, spawnServer, until } from '../node/helpers.ts';
 import { startBalancer, type Balancer } from '../support/balancer.ts';
 import { nextEvent } from '../support/client-events.ts';
-import { startRedis, type RedisProcess } from '../support/redis.ts';
+import { hubKeys, startRedis, type RedisProcess } from '../support/redis.ts';
 import { WebhookReceiver } from '../support/webhook-receiver.ts';
 
 const INTERVAL = 1000;
@@ -200,7 +200,7 @@ describe('SIGKILL of a process with peers on it', () => {
     // before the end was recorded, and the survivor then judges the connection itself.
     const check = createClient({ url: redis.url });
     await check.connect();
-    await until(async () => (await check.hExists('keepalive:{default}:events:e', `${id}:closed`)) === 1, 'the closed event in Redis');
+    await until(async () => (await check.hExists(hubKeys().events('e'), `${id}:closed`)) === 1, 'the closed event in Redis');
     await check.close();
     e.proc.kill('SIGKILL');
     routeTo = ['a', 'c'];

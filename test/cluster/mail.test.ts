@@ -10,10 +10,9 @@ import { createClient } from 'redis';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
-import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
 import { fromBase64, toBase64 } from '../../runtime/codec/index.ts';
 import { decodeLetter, encodeLetter, MailError, type Mail } from '../../runtime/hub/mail.ts';
-import { startRedis, type RedisProcess } from '../support/redis.ts';
+import { hubKeys, startRedis, type RedisProcess } from '../support/redis.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { until } from '../node/helpers.ts';
 
@@ -85,7 +84,6 @@ describe('a clustered process and mail it cannot read', () => {
   let client: KeepaliveClient;
   const logs: string[] = [];
   const received: string[] = [];
-  const prefix = hubPrefix('default');
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -109,11 +107,11 @@ describe('a clustered process and mail it cannot read', () => {
     await publisher.connect();
     const id = servers[1]!.host.ids().next().value!;
     try {
-      await publisher.publish(keys.hubChannel(prefix), 'not json');
-      await publisher.publish(keys.hubChannel(prefix), JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, text: 'stray' }] }));
-      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ from: 'x', mail: [{ type: 'hello' }] }));
-      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, base64: '%%%%' }] }));
-      await publisher.publish(keys.nodeChannel(prefix, 'b'), JSON.stringify({ t: 'send', id, d: 'old keys' }));
+      await publisher.publish(hubKeys().hubChannel, 'not json');
+      await publisher.publish(hubKeys().hubChannel, JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, text: 'stray' }] }));
+      await publisher.publish(hubKeys().nodeChannel('b'), JSON.stringify({ from: 'x', mail: [{ type: 'hello' }] }));
+      await publisher.publish(hubKeys().nodeChannel('b'), JSON.stringify({ from: 'x', mail: [{ type: 'send', connection: id, base64: '%%%%' }] }));
+      await publisher.publish(hubKeys().nodeChannel('b'), JSON.stringify({ t: 'send', id, d: 'old keys' }));
     } finally {
       await publisher.close();
     }

@@ -10,7 +10,7 @@ import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import { connect } from '../../adapters/node/client.ts';
 import type { HostEvent } from '../../runtime/host/types.ts';
 import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
-import { startRedis, type RedisProcess } from '../support/redis.ts';
+import { hubKeys, startRedis, type RedisProcess } from '../support/redis.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { until } from '../node/helpers.ts';
 
@@ -29,7 +29,7 @@ async function stored(): Promise<number> {
   const client = createClient({ url: redis.url });
   await client.connect();
   try {
-    return (await client.hLen('keepalive:{default}:conns:a')) + (await client.hLen('keepalive:{default}:conns:b'));
+    return (await client.hLen(hubKeys().conns('a'))) + (await client.hLen(hubKeys().conns('b')));
   } finally {
     await client.close();
   }

@@ -7,6 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
+import { DEFAULTS } from '../../runtime/protocol/defaults.ts';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server');
 
@@ -21,6 +23,19 @@ export interface RedisProcess {
   freeze(): void;
   thaw(): void;
   stop(): Promise<void>;
+}
+
+/** A clustered hub's keys and channels (the default hub's unless named), as runtime/cluster/keys.ts names them. */
+export function hubKeys(hub: string = DEFAULTS.hub) {
+  const prefix = hubPrefix(hub);
+  return {
+    nodes: keys.nodes(prefix),
+    conns: (node: string) => keys.conns(prefix, node),
+    events: (node: string) => keys.events(prefix, node),
+    sessions: keys.sessions(prefix),
+    hubChannel: keys.hubChannel(prefix),
+    nodeChannel: (node: string) => keys.nodeChannel(prefix, node),
+  };
 }
 
 export async function freePort(): Promise<number> {
