@@ -25,7 +25,7 @@ import { nanoid } from 'nanoid';
 import type { AppData, PresenceEntry, RemoteHub } from '../application/index.ts';
 import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
 import type { ConnectionId } from '../host/index.ts';
-import type { AttachedHub } from './attached-hub.ts';
+import type { AttachedHub } from './context.ts';
 import { Dispatch } from './dispatch.ts';
 import type { SessionPlace } from './handover.ts';
 import { hubPrefix } from './keys.ts';

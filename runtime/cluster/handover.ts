@@ -9,15 +9,11 @@ import { PEER_META } from '../application/index.ts';
 import type { ConnectionId } from '../host/index.ts';
 import type { HandoverAnswer } from '../hub/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
-import type { AttachedHub } from './attached-hub.ts';
-import type { Dispatch } from './dispatch.ts';
+import type { ClusterContext } from './context.ts';
 import { HANDOVER, keys, LOCATE } from './keys.ts';
-import type { RedisLink } from './link.ts';
 import type { PresenceReport } from './presence-report.ts';
-import type { RemotePresence } from './presence.ts';
 import type { Reaper } from './reaper.ts';
-import type { ClusterStats } from './stats.ts';
-import { parseRecord, type ClusterSnapshots } from './stores.ts';
+import { parseRecord } from './stores.ts';
 
 /** Where a session's connection is, as `/connect` needs to know. */
 export type SessionPlace = 'here' | 'none' | 'attached' | 'unavailable';
@@ -25,19 +21,9 @@ export type SessionPlace = 'here' | 'none' | 'attached' | 'unavailable';
 /** How long a process that holds a session may take to hand it over. */
 const HANDOVER_TIMEOUT_MS = 300;
 
-export interface HandoverOptions {
-  hub: AttachedHub;
-  link: RedisLink;
-  prefix: string;
-  node: string;
-  leaseMs: number;
-  renewMs: number;
-  presence: RemotePresence;
-  snapshots: ClusterSnapshots;
-  dispatch: Dispatch;
-  report: PresenceReport;
-  reaper: Reaper;
-  stats: ClusterStats;
+export interface HandoverOptions extends ClusterContext {
+  readonly report: PresenceReport;
+  readonly reaper: Reaper;
 }
 
 export class Handover {

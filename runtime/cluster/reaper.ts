@@ -7,15 +7,10 @@
  */
 import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
-import type { AttachedHub } from './attached-hub.ts';
-import type { Dispatch } from './dispatch.ts';
+import type { ClusterContext } from './context.ts';
 import { keys, pairs, TAKEOVER } from './keys.ts';
-import type { Lease } from './lease.ts';
-import type { RedisLink } from './link.ts';
 import type { PresenceReport } from './presence-report.ts';
-import type { RemotePresence } from './presence.ts';
-import type { ClusterStats } from './stats.ts';
-import { parseEvent, parseRecord, type ClusterSnapshots } from './stores.ts';
+import { parseEvent, parseRecord } from './stores.ts';
 import { takenOver } from './takeover.ts';
 
 /** A connection another process took over: its peer reconnects (1012) and resumes there. */
@@ -24,20 +19,8 @@ const HELD_ELSEWHERE: EndCause = { cause: 'restart', detail: 'another process ho
 /** A verdict already due at a takeover waits this long past the dead lease's expiry, for a live peer to reattach. */
 const TAKEOVER_HOLD_MS = 800;
 
-export interface ReaperOptions {
-  hub: AttachedHub;
-  link: RedisLink;
-  prefix: string;
-  node: string;
-  leaseMs: number;
-  renewMs: number;
-  lease: Lease;
-  presence: RemotePresence;
-  snapshots: ClusterSnapshots;
-  dispatch: Dispatch;
-  report: PresenceReport;
-  stats: ClusterStats;
-  log: (line: string) => void;
+export interface ReaperOptions extends ClusterContext {
+  readonly report: PresenceReport;
 }
 
 export class Reaper {

@@ -7,36 +7,14 @@
  * the pub/sub dispatch came with the connection to Redis.
  */
 import type { StoredConnection } from '../host/index.ts';
-import type { AttachedHub } from './attached-hub.ts';
-import type { Dispatch, HubMail, OwnMail } from './dispatch.ts';
+import type { ClusterContext } from './context.ts';
+import type { HubMail, OwnMail } from './dispatch.ts';
 import { Handover, type SessionPlace } from './handover.ts';
-import type { Lease } from './lease.ts';
-import type { RedisLink } from './link.ts';
 import { PresenceReport } from './presence-report.ts';
-import type { RemotePresence } from './presence.ts';
 import { Reaper } from './reaper.ts';
-import type { ClusterStats } from './stats.ts';
-import type { ClusterEvents, ClusterSnapshots } from './stores.ts';
-
-export interface RunningClusterOptions {
-  hub: AttachedHub;
-  /** The link as this process's own parts use it (commands counted). */
-  link: RedisLink;
-  prefix: string;
-  node: string;
-  leaseMs: number;
-  renewMs: number;
-  lease: Lease;
-  presence: RemotePresence;
-  dispatch: Dispatch;
-  snapshots: ClusterSnapshots;
-  events: ClusterEvents;
-  stats: ClusterStats;
-  log: (line: string) => void;
-}
 
 export class RunningCluster {
-  readonly #options: RunningClusterOptions;
+  readonly #options: ClusterContext;
   readonly #report: PresenceReport;
   readonly #reaper: Reaper;
   readonly #handover: Handover;
@@ -44,7 +22,7 @@ export class RunningCluster {
   #renewing: Promise<void> | undefined;
   #stopped = false;
 
-  constructor(options: RunningClusterOptions) {
+  constructor(options: ClusterContext) {
     this.#options = options;
     const { hub, snapshots, dispatch } = options;
     const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
