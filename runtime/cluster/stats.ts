@@ -1,8 +1,8 @@
 /**
- * What a clustered process counts, for `/metrics`, logs, tests and the bench (figure 11),
- * and the link its own parts use, which counts their commands. The stores' writes go
- * through the bare link and are not counted: figure 11's "commands per connection per
- * interval" was measured that way.
+ * What a clustered process counts, for `/metrics`, logs, tests and the bench, and the link
+ * its own parts use, which counts their commands. The stores' writes go through the bare
+ * link and are not counted (as before the cluster was split; figure 11 counts every
+ * command from Redis's INFO instead).
  */
 import type { RedisLink } from './link.ts';
 
