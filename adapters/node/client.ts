@@ -9,13 +9,14 @@ import { connect as netConnect, type NetConnectOpts } from 'node:net';
 import WebSocket from 'ws';
 import { type ClientLine, type ConnectOptions, KeepaliveClient, type LineEvents, type LineTarget } from '../../runtime/client/index.ts';
 import { libvirtTarget } from './libvirt-client.ts';
+import { startLibvirtHandshake } from '../../runtime/protocol/index.ts';
 
 export { KeepaliveClient, type ReadyState } from '../../runtime/client/index.ts';
 export type { ConnectOptions } from '../../runtime/client/index.ts';
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`, or (`dialect: 'libvirt'`) to a libvirt daemon. */
 export function connect(url: string | URL, options: ConnectOptions = {}): KeepaliveClient {
-  return new KeepaliveClient(url, options, nodeLine);
+  return new KeepaliveClient(url, options, nodeLine, startLibvirtHandshake);
 }
 
 export function nodeLine(target: LineTarget, events: LineEvents): ClientLine {

@@ -90,6 +90,7 @@ export class KeepaliveClient extends EventTarget {
   readonly dialect: Dialect;
   readonly #target: LineTarget;
   readonly #openLine: OpenLine;
+  readonly #handshake: ClientOptions['handshake'];
   readonly #options: ConnectOptions;
   readonly #reconnect: Reconnect | null;
   readonly #secret: string | null;
@@ -114,11 +115,14 @@ export class KeepaliveClient extends EventTarget {
   #queue: Event[] = [];
   readonly #handlers: Handlers = {};
 
-  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine) {
+  /** `handshake`: libvirt's supports-feature handshake, from a platform that can reach a libvirt daemon. */
+  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine, handshake?: ClientOptions['handshake']) {
     super();
     this.#options = options;
     this.#openLine = openLine;
+    this.#handshake = handshake;
     this.dialect = options.dialect ?? 'keepalive';
+    if (this.dialect === 'libvirt' && !handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
     this.#target = lineTarget(url, options);
     this.url = this.#target.url;
     this.#reconnect = reconnectOptions(options);
@@ -280,6 +284,7 @@ export class KeepaliveClient extends EventTarget {
       ...(o.negotiationTimeout !== undefined ? { negotiationTimeout: o.negotiationTimeout } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       ...(o.timers ? { timers: o.timers } : {}),
+      ...(this.#handshake ? { handshake: this.#handshake } : {}),
       resumable: this.#secret !== null,
     };
     const on: SessionHandlers = {

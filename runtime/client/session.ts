@@ -10,7 +10,7 @@ import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import { assertApplicationFrame, TEXT_FRAMES, type Frame, type Inbound } from '../codec/index.ts';
 import { type ConnectionView, Host, type HostEvent, type PeerSocket, SocketRegistry, type TimerApi, WakeTimer } from '../host/index.ts';
-import { DEFAULT_NEGOTIATION_TIMEOUT, endText, startLibvirtHandshake, type EndCause, type KeepaliveSupport, type LibvirtHandshake } from '../protocol/index.ts';
+import { DEFAULT_NEGOTIATION_TIMEOUT, endText, type EndCause, type KeepaliveSupport, type LibvirtHandshake, type LibvirtHandshakeOptions } from '../protocol/index.ts';
 
 export interface ClientOptions {
   /** Our keepalive interval, ms. Default 5000. */
@@ -27,6 +27,11 @@ export interface ClientOptions {
   requireKeepalive?: boolean;
   /** libvirt: ms to wait for the CONNECT_SUPPORTS_FEATURE reply. Default 10000. */
   negotiationTimeout?: number;
+  /**
+   * libvirt: runs the supports-feature handshake (`startLibvirtHandshake`). Given by the
+   * clients that can reach a libvirt daemon (Node), so a browser's bundle carries none of it.
+   */
+  handshake?: (options: LibvirtHandshakeOptions) => LibvirtHandshake;
   /**
    * The client presents a session secret (ws:// only): when the socket drops, the actor
    * keeps running (PINGs meanwhile go nowhere and count as unanswered) while the client
@@ -197,7 +202,9 @@ export class ClientSession {
     });
     this.view();
     if (libvirt && this.#pendingClose === null) {
-      this.#handshake = startLibvirtHandshake({
+      const handshake = this.#options.handshake;
+      if (!handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
+      this.#handshake = handshake({
         host: this.host,
         id,
         write: (frame) => socket.send(frame),
