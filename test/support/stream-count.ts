@@ -46,6 +46,11 @@ export class StreamTally {
     return this.#sent;
   }
 
+  /** The stream's other end sent `n` in all (it numbered them itself). */
+  sentElsewhere(n: number): void {
+    this.#sent = n;
+  }
+
   get count(): StreamCount {
     return { sent: this.#sent, delivered: this.#seen.size, lost: this.#sent - this.#seen.size, duplicated: this.#duplicated, outOfOrder: this.#outOfOrder };
   }
