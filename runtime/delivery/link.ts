@@ -35,7 +35,12 @@ export interface LinkCounters {
 
 /** Where a link's window and counters outlive the process (runtime/delivery/store.ts). */
 export interface LinkPersistence {
-  append(entry: WindowEntry, counters: LinkCounters): void;
+  /**
+   * A message taken into the window. A promise: the store writes it later (Deno KV, Redis),
+   * and the message is not written to the socket before it settles, so a sequence number the
+   * peer saw is never given again by a process that starts from the store.
+   */
+  append(entry: WindowEntry, counters: LinkCounters): void | Promise<void>;
   release(upTo: number, counters: LinkCounters): void;
   /** `received` moved (written lazily: a lost one only means a repeat, never a loss). */
   received(counters: LinkCounters): void;
@@ -83,6 +88,8 @@ export class DeliveryLink {
   #phase: Phase = 'detached';
   /** Highest of our sequence numbers written on the current socket. */
   #sentUpTo = 0;
+  /** Highest of our sequence numbers the store holds (all of them, with a synchronous store). */
+  #durableUpTo: number;
   /** The last acknowledgement we sent, and when one last went alone. */
   #ackSent = 0;
   #ackAloneAt = -Infinity;
@@ -103,6 +110,7 @@ export class DeliveryLink {
     this.#received = restored?.counters.received ?? 0;
     this.#ackSent = this.#received;
     this.#window = new Window(options.limits, restored?.counters.floor ?? 0, restored?.counters.next ?? 1, restored?.entries ?? []);
+    this.#durableUpTo = this.#window.next - 1;
   }
 
   get epoch(): string | null {
@@ -153,7 +161,13 @@ export class DeliveryLink {
   send(data: AppData): boolean {
     const entry = this.#window.push(data);
     if (!entry) return false;
-    this.#persistence?.append(entry, this.counters);
+    const written = this.#persistence?.append(entry, this.counters);
+    if (written) {
+      // Later writes settle later: once this one has, everything up to it is in the store.
+      written.then(() => this.#durable(entry.seq), () => this.#durable(entry.seq));
+      return true;
+    }
+    this.#durableUpTo = entry.seq;
     if (this.#phase === 'open') this.#write(entry);
     return true;
   }
@@ -240,6 +254,7 @@ export class DeliveryLink {
     this.#received = 0;
     this.#ackSent = 0;
     this.#window.renumber();
+    this.#durableUpTo = this.#window.next - 1;
     this.#persistence?.renumbered(this.#window.entries, this.counters);
   }
 
@@ -259,8 +274,16 @@ export class DeliveryLink {
     this.#persistence?.release(upTo, this.counters);
   }
 
+  /** The store holds everything up to `seq`: what waited for it goes out, in order. */
+  #durable(seq: number): void {
+    if (seq <= this.#durableUpTo) return;
+    this.#durableUpTo = seq;
+    if (this.#phase !== 'open') return;
+    for (const entry of this.#window.entries) if (entry.seq <= seq) this.#write(entry);
+  }
+
   #write(entry: WindowEntry): void {
-    if (entry.seq <= this.#sentUpTo) return;
+    if (entry.seq <= this.#sentUpTo || entry.seq > this.#durableUpTo) return;
     this.#sentUpTo = entry.seq;
     this.#transmit!(encodeData(entry.seq, this.#takeAck() ?? this.#received, entry.data));
   }
