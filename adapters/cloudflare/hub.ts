@@ -28,7 +28,7 @@
  *   went from about 1.8 alarms per interval to 1.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { type AssembledHub, assembleHub, type ConnectGate, type ConnectTicket } from '../../runtime/hub/index.ts';
+import { type AssembledHub, assembleHub, type ConnectTicket, frameOf, type PeerHub, WebSocketPeer } from '../../runtime/hub/index.ts';
 import type { HubMetrics } from '../../runtime/metrics/index.ts';
 import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
 import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
@@ -42,7 +42,7 @@ import { DurableObjectSnapshotStore } from './store.ts';
 import { connectionIdOn, SHARD_HEADER, ShardLinks } from './shards.ts';
 import { shardRoutes } from './shard-routes.ts';
 import { WakeCounter, type WakeCounts } from './wakes.ts';
-import { closeQuietly, connectionIdOf, frameOf, isPing, peerSocket, seenOf, type SocketAttachment } from './websocket.ts';
+import { closeQuietly, connectionIdOf, DO_PORT, isPing, seenOf, type SocketAttachment } from './websocket.ts';
 
 /** Set on the 101 answer to /connect. */
 export const CONNECTION_HEADER = 'x-keepalive-connection';
@@ -102,7 +102,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   readonly #timer: AlarmTimer;
   readonly #wakes: WakeCounter;
   readonly #inspector: HubInspector;
-  readonly #gate: ConnectGate;
+  /** What every socket's peer record is bound to. */
+  readonly #peers: PeerHub<WebSocket>;
   readonly #fetch: (request: Request) => Response | Promise<Response>;
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
@@ -201,7 +202,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#metrics = hub.metrics;
     this.#application = hub.application;
     this.#sockets = hub.sockets;
-    this.#gate = hub.gate;
+    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate };
     this.#inspector = inspector!;
     this.#fetch = hub.app.fetch;
     INTERNALS.set(this, { ...hub, config, store: this.#store, timer: this.#timer, wakes: this.#wakes, inspector: this.#inspector });
@@ -271,13 +272,13 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const at = Date.now();
-    const frame = frameOf(message);
+    const frame = frameOf(message)!;
     if (isPing(frame)) this.#wakes.count('messages', 'pings');
     else this.#wakes.count('messages');
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined || !this.#host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
     this.#handOver(id, ws);
-    if (!this.#host.receive(id, frame, at)) return;
+    if (!this.#peerOn(ws, id)?.message(frame, at)) return;
     ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
     // The answer to our PING: its deadline moves a whole interval later, so move the alarm now
     // (awake anyway) rather than let the armed one fire early.
@@ -286,14 +287,16 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, { cause: 'peer-closed', code, ...(reason ? { said: reason } : {}) }, code);
+    const peer = this.#peerOn(ws);
+    if (peer?.closed(code, reason)) this.#awaitingAnswer.delete(peer.id!);
     // The hibernation API leaves the closing handshake to us.
     closeQuietly(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, { cause: 'socket-lost', error: error instanceof Error ? error.message : String(error) }, 1006);
+    const peer = this.#peerOn(ws);
+    if (peer?.failed(error instanceof Error ? error.message : String(error))) this.#awaitingAnswer.delete(peer.id!);
   }
 
   override async alarm(): Promise<void> {
@@ -348,7 +351,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
    */
   #accept(ticket: ConnectTicket): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    const bound = this.#gate.attach(ticket, peerSocket(server), connectionIdOn(this.#shard));
+    const bound = new WebSocketPeer(server, this.#peers).attach(ticket, connectionIdOn(this.#shard));
     if (typeof bound !== 'string') return refusal(bound.status, bound.error);
     this.ctx.acceptWebSocket(server, [bound]);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
@@ -363,7 +366,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       const id = connectionIdOf(this.ctx, ws);
       if (id === undefined) continue;
       live.set(id, ws);
-      this.#sockets.attach(id, peerSocket(ws));
+      new WebSocketPeer(ws, this.#peers).adopt(id);
     }
     const records = this.#store.load();
     this.#host.resume(records, now);
@@ -420,15 +423,13 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     }
   }
 
-  #peerGone(ws: WebSocket, cause: EndCause, code: number): void {
-    const id = connectionIdOf(this.ctx, ws);
-    if (id === undefined) return;
-    // A resumed session replaced this socket with an open one: nothing to end.
-    const current = (this.#sockets.get(id) as { ws?: WebSocket } | undefined)?.ws;
-    if (current !== undefined && current !== ws && current.readyState === WebSocket.OPEN) return;
-    this.#awaitingAnswer.delete(id);
-    // A session's connection outlives a socket that left without a goodbye: it waits for its
-    // peer's secret (resume) or the keepalive rule, as on every runtime.
-    this.#gate.socketGone(id, code, cause);
+  /**
+   * The peer record of the connection `ws` is tagged with, if `ws` is still that
+   * connection's socket (the shared peer decides what its events mean). Found by tag: a
+   * record does not survive hibernation, the socket and its tag do.
+   */
+  #peerOn(ws: WebSocket, id = connectionIdOf(this.ctx, ws)): WebSocketPeer<WebSocket> | undefined {
+    const peer = id === undefined ? undefined : this.#sockets.get(id);
+    return peer instanceof WebSocketPeer && peer.socket === ws ? (peer as WebSocketPeer<WebSocket>) : undefined;
   }
 }

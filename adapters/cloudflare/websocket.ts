@@ -1,10 +1,11 @@
 /**
- * Hibernatable WebSockets as the host's sockets. A socket survives the object's eviction;
- * what it must carry across is tiny: its connection id as the socket's tag (set once at
- * accept) and, in its attachment, when it last delivered a frame.
+ * Hibernatable WebSockets as the hub's peers (runtime/hub/websocket-peer.ts). A socket
+ * survives the object's eviction; what it must carry across is tiny: its connection id as
+ * the socket's tag (set once at accept) and, in its attachment, when it last delivered a
+ * frame. Its peer record does not survive: a rebuilt object makes a new one (`adopt`).
  */
-import type { PeerSocket } from '../../runtime/host/index.ts';
-import { closeFrame, closeReason } from '../../runtime/protocol/index.ts';
+import type { WebSocketPort } from '../../runtime/hub/index.ts';
+import { closeReason } from '../../runtime/protocol/index.ts';
 import { createLibvirtCodec, type Frame, TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
@@ -13,17 +14,11 @@ export interface SocketAttachment {
   seen?: number;
 }
 
-/** The host's socket over a hibernatable WebSocket; `ws` tells which one it is (a resumed session replaces it). */
-export function peerSocket(ws: WebSocket): PeerSocket & { ws: WebSocket } {
-  return {
-    ws,
-    send: (frame) => ws.send(frame),
-    close: (cause) => {
-      const { code, reason } = closeFrame(cause);
-      ws.close(code, reason);
-    },
-  };
-}
+/** No `terminate`: the platform finishes a close without us. */
+export const DO_PORT: WebSocketPort<WebSocket> = {
+  send: (ws, frame) => ws.send(frame),
+  close: (ws, code, reason) => ws.close(code, reason),
+};
 
 export function connectionIdOf(ctx: DurableObjectState, ws: WebSocket): string | undefined {
   return ctx.getTags(ws)[0];
@@ -32,10 +27,6 @@ export function connectionIdOf(ctx: DurableObjectState, ws: WebSocket): string |
 export function seenOf(ws: WebSocket): number | undefined {
   const attachment = ws.deserializeAttachment() as SocketAttachment | null;
   return attachment?.seen;
-}
-
-export function frameOf(message: string | ArrayBuffer): Frame {
-  return typeof message === 'string' ? message : new Uint8Array(message);
 }
 
 const libvirt = createLibvirtCodec({ advertise: true });

@@ -3,3 +3,4 @@ export * from './assemble.ts';
 export * from './connect.ts';
 export * from './mail.ts';
 export * from './routes.ts';
+export * from './websocket-peer.ts';
