@@ -153,7 +153,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
   // Loaded only when asked for: a hub of one process needs no Redis client.
   const cluster = options.cluster ? await (await import('../cluster/index.ts')).Cluster.connect(options.cluster, options.hub ?? DEFAULTS.hub, log) : undefined;
   const durable: DurableParts | undefined = cluster
-    ? { store: cluster.snapshots, events: cluster.events, where: cluster.where, close: () => cluster.stop() }
+    ? { store: cluster.snapshots, events: cluster.events, deliveries: cluster.deliveries, where: cluster.where, close: () => cluster.stop() }
     : platform.durable;
   let ready = false;
   let keeping = false;
@@ -183,8 +183,8 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       options.extend?.(app);
     },
   });
-  const { host, application, sockets, gate, app } = hub;
-  cluster?.attach({ host, application, gate, sockets });
+  const { host, application, sockets, gate, app, delivery } = hub;
+  cluster?.attach({ host, application, gate, sockets, delivery });
 
   /** A start that failed lets go of what it took, in the order it took it. */
   const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
