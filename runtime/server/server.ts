@@ -210,6 +210,8 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       // restart grace (a crash may have lost the PONG to the last PING).
       restored = await host.restoreFromStore();
       gate.sessions.refresh();
+      // Windows of connections that were not restored (ended meanwhile) go.
+      await durable.deliveries?.prune?.(new Set(host.ids()));
       if (restored.length > 0) log(`restored ${restored.length} connection(s) from ${durable.where} in ${(performance.now() - started).toFixed(1)} ms`);
       if (owed > 0) log(`delivering ${owed} event(s) left undelivered in ${durable.where}`);
     } catch (error) {
