@@ -10,6 +10,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+import { createSessionSecret } from '../../runtime/protocol/sessions.ts';
 import { connect } from '../../adapters/node/client.ts';
 import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
 import { killAll, NODE, spawnProcess, until, withUrls } from '../node/helpers.ts';
@@ -99,5 +101,26 @@ describe('delivery mode on a clustered hub', () => {
     console.log(`cluster delivery: ${sent} sent and ${broadcast} broadcast from b, ${mine} from the client; ${repeats} of the client's handed over twice across the SIGKILL`);
     expect(repeats).toBeLessThan(200);
     expect(got(b)).toEqual([]);
+  });
+
+  it('names, from the survivor, what a dead peer never acknowledged of what another process sent it', { timeout: 60_000 }, async () => {
+    routeTo = ['b'];
+    const [b, c] = ['b', 'c'].map((node) => servers.get(node)!) as [Server, Server];
+    // A peer in delivery mode that never acknowledges, then goes silent for good.
+    const raw = new WebSocket(`${balancer.url}?session=${createSessionSecret()}`, ['keepalive-delivery.1']);
+    const frames: string[] = [];
+    raw.on('message', (data) => frames.push(String(data)));
+    await new Promise((resolve, reject) => raw.once('open', resolve).once('error', reject));
+    raw.send('keepalive:ADVERTISE');
+    raw.send('keepalive:RESUME - 0 0');
+    const id = await until(async () => (await presence(b)).find((row) => row.node === 'b')?.connection, 'b holds the connection');
+    await until(async () => (await presence(c)).some((row) => row.connection === id), 'c knows where it is');
+    for (let i = 0; i < 5; i++) await fetch(`${c.http}/send?to=${id}&text=m${i}`, { method: 'POST' });
+    await until(() => frames.filter((frame) => frame.startsWith('keepalive:DATA')).length === 5, 'the five messages reached the peer');
+    raw.terminate();
+    b.proc.kill('SIGKILL');
+    // c takes b over and judges the silent peer: onDead names the five, in order.
+    const dead = await until(() => c.stdout.find((line) => line.startsWith(`DEAD ${id} `)), "c's verdict", 20_000);
+    expect(dead).toBe(`DEAD ${id} 5 1 5 m0,m1,m2,m3,m4`);
   });
 });
