@@ -4,7 +4,7 @@
  * the browser client on Node's global WebSocket (the web socket Deno's client uses too)
  * and the Node client on `ws`, against the real Node server in this process. A TCP relay
  * between them freezes or cuts the link. The Deno client runs the reconnect and resume
- * case under the deno binary (test/deno/client_test.ts) and, through the CLI, against the
+ * case under the deno binary (test/deno/native/client_test.ts) and, through the CLI, against the
  * Node server (test/deno/processes.test.ts). Intervals are short; every bound is stated,
  * and every check waits for its condition.
  */
