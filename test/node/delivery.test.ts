@@ -5,7 +5,9 @@
  * messages it never acknowledged.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { connect as browserConnect } from '../../adapters/browser/index.ts';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import type { CloseInfo, Connection, DeadVerdict } from '../../runtime/application/index.ts';
@@ -160,5 +162,56 @@ describe('delivery mode on Node', () => {
     ws.terminate();
     await receiver.stop();
   });
-});
 
+  it('gives a plain WebSocket client that does not offer it the frames of before, unchanged', async () => {
+    const said: { data: string; seq: number | undefined }[] = [];
+    const server = await startServer({ port: 0, tcpPort: null, interval: 1000, count: 2, hooks: { onMessage: (_c, data, _hub, { seq }) => void said.push({ data: String(data), seq }) } });
+    servers.push(server);
+    const plain = new WebSocket(`${server.wsUrl}?session=${createSessionSecret()}`);
+    const frames: string[] = [];
+    plain.on('message', (data) => frames.push(String(data)));
+    await new Promise((resolve, reject) => plain.once('open', resolve).once('error', reject));
+    expect(plain.protocol).toBe('');
+    plain.send(TEXT_FRAMES.ADVERTISE);
+    plain.send('hello');
+    await until(() => said.length === 1, 'the message');
+    expect(said).toEqual([{ data: 'hello', seq: undefined }]);
+    expect(server.hub.broadcast('from the hub')).toBe(1);
+    await until(() => frames.includes('from the hub'), 'the broadcast, as a plain frame');
+    expect(frames.filter((frame) => frame.startsWith('keepalive:') && frame !== TEXT_FRAMES.PING && frame !== TEXT_FRAMES.PONG)).toEqual([]);
+    plain.close();
+  });
+
+  // A page's WebSocket (and Node's global one) fails a handshake whose answer selects none of
+  // the subprotocols offered (WHATWG's rule): there, `delivery: false` talks to such a server.
+  // The Node client sees the answer first and opens again without offering.
+  it.each([
+    ['Node client (ws), by itself', connect, {}],
+    ['browser client (global WebSocket), told delivery: false', browserConnect, { delivery: false }],
+  ] as const)('the %s speaks plain frames to a server that does not select delivery mode', async (_name, connect, options) => {
+    // Not our server: it answers the upgrade without a subprotocol and echoes what is not keepalive.
+    const other = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => false });
+    const got: string[] = [];
+    other.on('connection', (socket) =>
+      socket.on('message', (data) => {
+        const text = String(data);
+        if (text === TEXT_FRAMES.PING) socket.send(TEXT_FRAMES.PONG);
+        else if (!text.startsWith('keepalive:')) {
+          got.push(text);
+          socket.send(`echo ${text}`);
+        }
+      }),
+    );
+    await new Promise((resolve) => other.once('listening', resolve));
+    const client = connect(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/connect`, { interval: 1000, count: 2, ...options });
+    clients.push(client);
+    const heard: { data: string; seq: number | undefined }[] = [];
+    client.addEventListener('message', (event) => heard.push({ data: String(event.data), seq: event.seq }));
+    client.send('hi');
+    await until(() => heard.length === 1, 'the echo');
+    expect(got).toEqual(['hi']);
+    expect(heard).toEqual([{ data: 'echo hi', seq: undefined }]);
+    client.close();
+    await new Promise((resolve) => other.close(resolve));
+  });
+});
