@@ -3,6 +3,7 @@
  * (test/support/stream-app.ts) on the Deno adapter, with the settings from the environment:
  *
  *   INTERVAL, COUNT   the keepalive (default 1000, 2)
+ *   PORT              default 0 (any)
  *   KV                a Deno KV file: serverless mode, as `main.ts serve --kv FILE` (needs --unstable-kv)
  *   PREFIX            the stream's messages (default `s`)
  *   HEARD=1           print `heard <data> <seq>` for every application message, as it is handed over
@@ -30,7 +31,7 @@ const stream = new StreamApp({
   ...(Deno.env.get('HEARD') ? { heard: (data: string, seq: number | undefined) => console.log(`heard ${data} ${seq}`) } : {}),
 });
 const server = await startServer({
-  port: 0,
+  port: Number(Deno.env.get('PORT') ?? '0'),
   tcpPort: null,
   interval: Number(Deno.env.get('INTERVAL') ?? '1000'),
   count: Number(Deno.env.get('COUNT') ?? '2'),

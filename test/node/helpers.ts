@@ -178,3 +178,12 @@ export async function poll<T>(
     await new Promise((resolve) => setTimeout(resolve, every));
   }
 }
+
+export const STREAM_SERVER = fileURLToPath(new URL('./stream-server.ts', import.meta.url));
+
+/** test/node/stream-server.ts (the stream app on the Node server), once it listens; `base` is its http://host:port. */
+export async function spawnStreamServer(env: Record<string, string> = {}) {
+  const server = spawnProcess(NODE, [STREAM_SERVER], env);
+  const base = (await server.line(/^listening http:\/\//, 30_000)).match(/http:\/\/\S+/)![0];
+  return { ...server, base, port: Number(new URL(base).port) };
+}

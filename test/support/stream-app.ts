@@ -9,6 +9,7 @@
  *
  *   POST /stream/start?rate=N   start sending
  *   POST /stream/stop           stop; answers how many were sent (every one accepted)
+ *   GET  /stream/sent           how many were sent so far
  *   GET  /stream/received       what arrived, in order: { data: string[], seqs: number[] }
  */
 import type { Hono } from 'hono';
@@ -57,6 +58,7 @@ export class StreamApp {
       return c.json({ ok: true });
     });
     app.post('/stream/stop', (c) => c.json({ sent: this.stop(), refused: this.refused }));
+    app.get('/stream/sent', (c) => c.json({ sent: this.sent, refused: this.refused }));
     app.get('/stream/received', (c) => c.json({ data: this.received, seqs: this.seqs }));
   }
 }
