@@ -7,6 +7,7 @@
  *   POST /stream/<hub>/send?count=N   sends `s<k>` to the hub's first connection, N times (k counts on)
  *   GET  /stream/<hub>/sent           how many were sent (accepted by `send`) and refused
  *   GET  /stream/<hub>/heard          every application message `onMessage` got, in order: { data, seq }[]
+ *   GET  /stream/<hub>/count          how many that is, and the last of them
  *
  * `onMessage` writes each message to storage in its own turn, so a message is in `heard`
  * exactly when the object had it; the hub's own delivery rows commit with the same turn.
@@ -44,6 +45,10 @@ export class StreamHub extends KeepaliveHub {
       return Response.json({ sent, refused, connection: conn?.id ?? null });
     }
     if (url.pathname === '/stream/sent') return Response.json({ sent: kv.get<number>('stream:sent') ?? 0, refused: kv.get<number>('stream:refused') ?? 0 });
+    if (url.pathname === '/stream/count') {
+      const count = kv.get<number>('stream:heard') ?? 0;
+      return Response.json({ count, last: count === 0 ? null : kv.get<Heard>(`stream:heard:${String(count - 1).padStart(8, '0')}`) });
+    }
     if (url.pathname === '/stream/heard') return Response.json([...kv.list<Heard>({ prefix: 'stream:heard:' })].map(([, heard]) => heard));
     return super.fetch(request);
   }
