@@ -35,4 +35,5 @@ it('carries every message once, in order, both ways, through 60 cuts at random m
   const { seqs } = (await (await fetch(`${server.base}/stream/received`)).json()) as { seqs: number[] };
   expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   expect(seqs.length).toBe(run.up.sent);
+  console.log(`deno cuts: ${run.cuts} cuts, ${run.opens} opens, ${run.down.sent} down, ${run.up.sent} up`);
 }, 60_000);

@@ -36,6 +36,8 @@ export interface RestartRun {
   down: string[];
   /** How many of them had arrived when the first process was killed. */
   downBeforeKill: number;
+  /** How many the first process had accepted (`send` returned true) as the relay held them, just before the kill. */
+  sentBeforeKill: number;
   /** How many the second process sent. */
   sentAfter: number;
   /** How many the client sent (`c0` ... `c<up - 1>`). */
@@ -85,6 +87,7 @@ export async function streamAcrossRestart(options: RestartOptions): Promise<Rest
     const heldFrom = await sent();
     await until(async () => (await sent()) >= heldFrom + options.held, `${options.held} messages sent into the held relay`);
     const downBeforeKill = down.length;
+    const sentBeforeKill = await sent();
     first.proc.kill('SIGKILL');
     await first.exited();
     // What the relay held dies with its connections, as on a dropped network.
@@ -105,6 +108,7 @@ export async function streamAcrossRestart(options: RestartOptions): Promise<Rest
     return {
       down,
       downBeforeKill,
+      sentBeforeKill,
       sentAfter,
       up,
       heardBefore,
