@@ -147,3 +147,12 @@ export async function actors(http: string): Promise<ActorView[]> {
 
 /** Waiting for a condition: test/support/wait.ts, the one helper. */
 export { poll, until } from '../support/wait.ts';
+
+export const STREAM_SERVER = fileURLToPath(new URL('./stream-server.ts', import.meta.url));
+
+/** test/node/stream-server.ts (the stream app on the Node server), once it listens; `base` is its http://host:port. */
+export async function spawnStreamServer(env: Record<string, string> = {}) {
+  const server = spawnProcess(NODE, [STREAM_SERVER], env);
+  const base = (await server.line(/^listening http:\/\//, 30_000)).match(/http:\/\/\S+/)![0];
+  return { ...server, base, port: Number(new URL(base).port) };
+}
