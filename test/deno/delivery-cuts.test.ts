@@ -11,22 +11,22 @@ import { spawnDenoStreamServer } from './helpers.ts';
 
 afterEach(() => killAll());
 
-it('carries every message once, in order, both ways, through 60 cuts at random moments', async () => {
+it('carries every message once, in order, both ways, through 200 cuts at random moments', async () => {
   const server = await spawnDenoStreamServer({ INTERVAL: '1000', COUNT: '2' });
   const stream = remoteStream(server.base);
   const run = await streamUnderCuts({
     target: { host: '127.0.0.1', port: server.port },
     server: stream,
     rate: 500,
-    cuts: 60,
+    cuts: 200,
     cutMin: 50,
     cutMax: 400,
     interval: 1000,
     count: 2,
   });
   run.client.close();
-  expect(run.cuts).toBeGreaterThanOrEqual(60);
-  expect(run.opens).toBeGreaterThan(30);
+  expect(run.cuts).toBeGreaterThanOrEqual(200);
+  expect(run.opens).toBeGreaterThan(run.cuts);
   expect(run.down.count).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
   expect(run.up.count).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
   expect(run.down.sent).toBeGreaterThan(1000);
@@ -36,4 +36,4 @@ it('carries every message once, in order, both ways, through 60 cuts at random m
   expect(seqs).toEqual(seqs.map((_, i) => i + 1));
   expect(seqs.length).toBe(run.up.sent);
   console.log(`deno cuts: ${run.cuts} cuts, ${run.opens} opens, ${run.down.sent} down, ${run.up.sent} up`);
-}, 60_000);
+}, 150_000);

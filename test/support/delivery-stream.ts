@@ -64,7 +64,8 @@ export async function streamUnderCuts(options: CutsOptions): Promise<CutsRun> {
   await options.server.start(options.rate);
   const every = 1000 / options.rate;
   const sender = setInterval(() => client.send(up.next()), every);
-  const cuts = cutEvery(options.cutMin, options.cutMax, () => proxy.cut());
+  // A cut counts when it cuts an open connection: one still opening is no session to carry over.
+  const cuts = cutEvery(options.cutMin, options.cutMax, () => client.readyState === 1 && (proxy.cut(), true));
   while (cuts.cuts < options.cuts) await new Promise((resolve) => setTimeout(resolve, 50));
   cuts.stop();
   clearInterval(sender);

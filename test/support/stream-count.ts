@@ -63,13 +63,13 @@ export class StreamTally {
 }
 
 /** Calls `cut` at random moments `min` to `max` ms apart until stopped. */
-export function cutEvery(min: number, max: number, cut: () => void, random: () => number = Math.random): { stop(): void; readonly cuts: number } {
+export function cutEvery(min: number, max: number, cut: () => boolean | void, random: () => number = Math.random): { stop(): void; readonly cuts: number } {
   let cuts = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
     timer = setTimeout(() => {
-      cuts++;
-      cut();
+      // false: nothing worth cutting yet (no open connection); counted only when it cut one.
+      if (cut() !== false) cuts++;
       arm();
     }, min + random() * (max - min));
   };
