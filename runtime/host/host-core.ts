@@ -5,7 +5,6 @@
  * queue wakes a connection depends on it. `Host` (host.ts) is the public face over this.
  */
 import {
-  ANSWERS_PING,
   beforeInterval,
   pingsAfterSignOfLife,
   pingsOnNextTick,
@@ -16,10 +15,12 @@ import {
 } from '../../actors/keepalive.ts';
 import { createCodec, FrameError, FrameReader, type Codec, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
 import { DEFAULTS, endText, newConnectionId, type EndCause } from '../protocol/index.ts';
-import { flooding, INBOUND_EVENT, NO_META, NOTHING_PENDING, recordOf, stateName, validateKeepalive, viewOf, type Connection } from './connection.ts';
+import { Connection, INBOUND_EVENT, NO_META } from './connection.ts';
+import { validateKeepalive } from './options.ts';
+import { recordOf, stateName, viewOf } from './views.ts';
 import { HostListeners } from './listeners.ts';
 import type { HostEvent, HostOptions, HostStats, InspectObserver, Transport } from './types.ts';
-import { ActorStepper, SnapshotStepper, type Stepper, type StepperStart } from './stepper.ts';
+import { ActorStepper, SnapshotStepper, type StepperStart } from './stepper.ts';
 import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
 import { TimerQueue } from './timer-queue.ts';
 
@@ -95,7 +96,7 @@ export abstract class HostCore {
 
   /** When the queue should wake a connection: a PING may wait out the window, a death or ADVERTISE deadline may not. */
   protected queueAt(conn: Connection): number | null {
-    if (conn.pendingAt !== NOTHING_PENDING && !this.savesEachStep && this.foldsIntoPing(conn)) return conn.pendingAt + conn.interval + this.windowOf(conn, this.late);
+    if (conn.hasPending && !this.savesEachStep && this.foldsIntoPing(conn)) return conn.pendingAt + conn.interval + this.windowOf(conn, this.late);
     const snapshot = conn.stepper.snapshot;
     const wakeAt = snapshot.context.wakeAt;
     if (wakeAt === null || this.late === 0 || !pingsOnNextTick(snapshot)) return wakeAt;
@@ -111,7 +112,7 @@ export abstract class HostCore {
    */
   protected pingAt(conn: Connection, stamp: number, at: number): void {
     const latest = this.latest;
-    if (conn.pendingAt !== NOTHING_PENDING) this.foldPending(conn, stamp);
+    if (conn.hasPending) this.foldPending(conn, stamp);
     else this.step(conn, { type: 'tick', at: stamp });
     this.latest = Math.max(latest, at);
   }
@@ -126,33 +127,12 @@ export abstract class HostCore {
     meta: Readonly<Record<string, string>> | undefined,
     at: number,
   ): void {
-    const effects: KeepaliveEmitted[] = [];
-    const stepEager = eager ?? this.eager;
-    const conn: Connection = {
-      id,
-      spec,
-      codec: this.codecFor(spec),
-      reader: stream ? new FrameReader(this.maxFrameBytes) : null,
-      // Live actors only where someone watches: they cost ~5x the memory of a snapshot.
-      stepper: null as unknown as Stepper,
-      eager: stepEager,
-      meta: meta ?? NO_META,
-      effects,
-      interval: 0,
-      answersPing: false,
-      floodWindowStart: -Infinity,
-      floodPings: 0,
-      peerGone: false,
-      tag: undefined,
-      pendingAt: NOTHING_PENDING,
-      pendingPings: 0,
-      pendingPongs: 0,
-      pendingMessages: 0,
-    };
+    const reader = stream ? new FrameReader(this.maxFrameBytes) : null;
+    const conn = new Connection(id, spec, this.codecFor(spec), reader, eager ?? this.eager, meta ?? NO_META);
     this.connections.set(id, conn);
     this.settle(conn, at, () => {
-      conn.stepper = this.inspect ? new ActorStepper(id, start, effects, this.inspect) : new SnapshotStepper(start, effects);
-      conn.interval = conn.stepper.snapshot.context.interval;
+      // Live actors only where someone inspects: they cost ~5x the memory of a snapshot.
+      conn.begin(this.inspect ? new ActorStepper(id, start, conn.effects, this.inspect) : new SnapshotStepper(start, conn.effects));
     });
   }
 
@@ -175,11 +155,11 @@ export abstract class HostCore {
   protected inbound(conn: Connection, message: Inbound, at: number): boolean {
     if (this.listeners.wantFrames) this.emitFrame({ type: 'received', id: conn.id, at, message });
     // Our last PING left when its interval began; a PONG before any is folded answers it.
-    if (message === 'PONG' && this.onPong && conn.pendingPongs === 0) {
+    if (message === 'PONG' && this.onPong && !conn.pongPending) {
       const context = conn.stepper.snapshot.context;
       if (context.unanswered > 0 && at >= context.intervalStart) this.onPong(conn.id, at - context.intervalStart);
     }
-    if (message === 'PING' && this.maxPings > 0 && flooding(conn, at, this.maxPings)) {
+    if (message === 'PING' && this.maxPings > 0 && conn.floods(at, this.maxPings)) {
       const error = new FrameError('flood', `more than ${this.maxPings} PINGs within ${conn.interval} ms`);
       return this.reject(conn, error, at);
     }
@@ -190,16 +170,14 @@ export abstract class HostCore {
       if (this.connections.has(conn.id)) this.step(conn, { type: INBOUND_EVENT[message], at });
       return this.connections.has(conn.id);
     }
-    conn.pendingAt = at;
     if (at > this.latest) this.latest = at;
     if (message === 'PING') {
-      conn.pendingPings++;
+      conn.note('pings', at);
       if (conn.answersPing) {
         this.stats.pongsOnFastPath++;
         this.sendMessage(conn, 'PONG', at);
       }
-    } else if (message === 'PONG') conn.pendingPongs++;
-    else conn.pendingMessages++;
+    } else conn.note(message === 'PONG' ? 'pongs' : 'messages', at);
     return true;
   }
 
@@ -208,13 +186,9 @@ export abstract class HostCore {
    * time rides in the same step (a PING due by then goes out stamped `tick`).
    */
   protected foldPending(conn: Connection, tick?: number): void {
-    if (conn.pendingAt === NOTHING_PENDING) return;
-    const folded = { pings: conn.pendingPings, pongs: conn.pendingPongs, messages: conn.pendingMessages };
-    const event: KeepaliveEvent =
-      tick === undefined ? { type: 'peer.message', at: conn.pendingAt, folded } : { type: 'peer.message', at: conn.pendingAt, folded, tick };
-    this.stats.foldedFrames += conn.pendingPings + conn.pendingPongs + conn.pendingMessages;
-    conn.pendingAt = NOTHING_PENDING;
-    conn.pendingPings = conn.pendingPongs = conn.pendingMessages = 0;
+    const event = conn.takePending(tick);
+    if (event === null) return;
+    this.stats.foldedFrames += event.folded.pings + event.folded.pongs + event.folded.messages;
     this.step(conn, event);
   }
 
@@ -228,7 +202,7 @@ export abstract class HostCore {
     this.stats.steps++;
     run();
     const snapshot = conn.stepper.snapshot;
-    conn.answersPing = snapshot.hasTag(ANSWERS_PING);
+    conn.stepped();
     if (snapshot.context.intervalStart > this.latest) this.latest = snapshot.context.intervalStart;
     if (snapshot.status === 'active') {
       this.queue.set(conn.id, this.late === 0 ? snapshot.context.wakeAt : this.queueAt(conn));
@@ -278,13 +252,13 @@ export abstract class HostCore {
     this.stats.rejected++;
     const cause: EndCause = { cause: 'protocol', code: error.code, message: error.message };
     this.emit({ type: 'rejected', id: conn.id, at, code: error.code, reason: endText(cause) });
-    conn.pendingAt = NOTHING_PENDING;
+    conn.dropPending();
     this.close(conn.id, cause, at);
     return false;
   }
 
   protected closeTransport(conn: Connection, cause: EndCause): void {
-    conn.peerGone = true;
+    conn.markPeerGone();
     try {
       this.transport.close(conn.id, cause);
     } catch {

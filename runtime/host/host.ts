@@ -13,7 +13,9 @@
  */
 import { beforeInterval, pingsOnNextTick, type KeepaliveInput, type KeepaliveOptions } from '../../actors/keepalive.ts';
 import { FrameError, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
-import { NO_META, NOTHING_PENDING, recordOf, TEXT_SPEC, validateKeepalive, viewOf, type Connection } from './connection.ts';
+import { NO_META, TEXT_SPEC, type Connection } from './connection.ts';
+import { validateKeepalive } from './options.ts';
+import { recordOf, viewOf } from './views.ts';
 import { HostCore } from './host-core.ts';
 import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions } from './types.ts';
 import type { ConnectionId, SnapshotStore, StoredConnection } from './store.ts';
@@ -234,9 +236,7 @@ export class Host extends HostCore {
       this.reportWake();
       return true;
     }
-    conn.pendingAt = at;
-    if (kind === 'pings') conn.pendingPings++;
-    else conn.pendingMessages++;
+    conn.note(kind, at);
     return true;
   }
 
@@ -261,7 +261,7 @@ export class Host extends HostCore {
           this.queue.delete(id); // its parked entry too
           continue;
         }
-        if (conn.pendingAt !== NOTHING_PENDING && this.foldsIntoPing(conn)) {
+        if (conn.hasPending && this.foldsIntoPing(conn)) {
           // Where the fold leaves the next PING is known (an interval after the latest sign
           // of life): fold and PING in one step when that is due, else wait for it unstepped,
           // unless snapshots are written per step: a stored one stays within an interval.
@@ -329,7 +329,7 @@ export class Host extends HostCore {
   peerClosed(id: ConnectionId, cause: EndCause = PEER_CLOSED, at = this.clock()): boolean {
     const conn = this.connections.get(id);
     if (!conn) return false;
-    conn.peerGone = true;
+    conn.markPeerGone();
     this.foldPending(conn);
     if (this.connections.has(id)) this.step(conn, { type: 'peer.closed', at, cause });
     this.reportWake();
