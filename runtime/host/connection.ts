@@ -11,7 +11,7 @@ import type { Stepper } from './stepper.ts';
 import type { ConnectionId } from './store.ts';
 
 /** `pendingAt` when nothing is pending (any finite time is a valid clock reading). */
-export const NOTHING_PENDING = -Infinity;
+const NOTHING_PENDING = -Infinity;
 
 // Shared by every connection that has no codec or meta of its own: an idle connection is ~1.5 KiB, each empty object ~50 bytes of it.
 export const TEXT_SPEC: CodecSpec = Object.freeze({ name: 'text' });
