@@ -64,11 +64,11 @@ export class InboundFrames {
   /** A whole frame, or for stream connections any chunk of the byte stream. Bad input closes this connection only and returns false. */
   receive(conn: Connection, data: Frame, at: number): boolean {
     try {
-      if (!conn.reader) return this.#frame(conn, data, at);
+      if (!conn.reader) return this.frame(conn, data, at);
       if (typeof data === 'string') {
         return this.#reject(conn, new FrameError('wrong-frame-kind', 'text frame on a binary stream'), at);
       }
-      const error = conn.reader.read(data, (frame) => this.#frame(conn, frame, at));
+      const error = conn.reader.read(data, (frame) => this.frame(conn, frame, at));
       if (error) return this.#reject(conn, error, at);
       return this.#steps.isOpen(conn);
     } catch (error) {
@@ -126,7 +126,9 @@ export class InboundFrames {
     return true;
   }
 
-  #frame(conn: Connection, frame: Frame, at: number): boolean {
+  // TypeScript's `private`, not a `#` method: V8 did not inline this one as `#frame`, and the
+  // fast path alone (figure 3) went about 9% slower (old and new alternated in one process).
+  private frame(conn: Connection, frame: Frame, at: number): boolean {
     const inbound = conn.codec.decode(frame);
     if (inbound instanceof FrameError) return this.#reject(conn, inbound, at);
     if (!this.deliver(conn, inbound, at)) return false;

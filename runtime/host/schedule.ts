@@ -56,12 +56,12 @@ export class Schedule {
    * have anyway.
    */
   pingStamp(conn: Connection, due: number, at: number): number | null {
-    return due <= at + this.#windowOf(conn, this.early) ? Math.max(due, at - this.#windowOf(conn, this.late)) : null;
+    return due <= at + this.windowOf(conn, this.early) ? Math.max(due, at - this.windowOf(conn, this.late)) : null;
   }
 
   /** The queue wakes a connection here: a PING may wait out the window, a death or ADVERTISE deadline may not. */
   place(conn: Connection): void {
-    this.#queue.set(conn.id, this.#wakeFor(conn));
+    this.#queue.set(conn.id, this.wakeFor(conn));
   }
 
   /** Wakes `id` at `at` (null: never), as a tick decided. */
@@ -92,16 +92,17 @@ export class Schedule {
     this.#onNextWake(next);
   }
 
+  // TypeScript's `private`, not `#` methods, on the hot path: see InboundFrames.frame.
   /** One side of the window as a connection gets it: at most a quarter of its interval, so a PING sent early or late is never due again in the same tick. */
-  #windowOf(conn: Connection, side: number): number {
+  private windowOf(conn: Connection, side: number): number {
     return Math.min(side, conn.interval / 4);
   }
 
-  #wakeFor(conn: Connection): number | null {
-    if (conn.hasPending && !this.#savesEachStep && this.foldsIntoPing(conn)) return this.pingAfterFold(conn) + this.#windowOf(conn, this.late);
+  private wakeFor(conn: Connection): number | null {
+    if (conn.hasPending && !this.#savesEachStep && this.foldsIntoPing(conn)) return this.pingAfterFold(conn) + this.windowOf(conn, this.late);
     const snapshot = conn.stepper.snapshot;
     const wakeAt = snapshot.context.wakeAt;
     if (wakeAt === null || this.late === 0 || !pingsOnNextTick(snapshot)) return wakeAt;
-    return wakeAt + this.#windowOf(conn, this.late);
+    return wakeAt + this.windowOf(conn, this.late);
   }
 }

@@ -58,7 +58,7 @@ export class Ticker {
         const due = schedule.pingAfterFold(conn);
         const stamp = schedule.pingStamp(conn, due, at);
         if (stamp !== null) {
-          this.#pingAt(conn, stamp, at);
+          this.pingAt(conn, stamp, at);
           continue;
         }
         if (!this.#savesEachStep) {
@@ -80,7 +80,7 @@ export class Ticker {
         continue;
       }
       const stamp = schedule.pingStamp(conn, wakeAt, at);
-      if (stamp !== null && pingsOnNextTick(conn.stepper.snapshot)) this.#pingAt(conn, stamp, at);
+      if (stamp !== null && pingsOnNextTick(conn.stepper.snapshot)) this.pingAt(conn, stamp, at);
       else if (wakeAt <= at) this.#steps.step(conn, { type: 'tick', at });
       else (later ??= []).push(conn);
     }
@@ -92,9 +92,10 @@ export class Ticker {
    * machine anchors the next interval where it would have anyway. A stamp in the future
    * must not count as a time the host has seen (a later tick would look like a clock step
    * back); a peer's answer that comes before the stamp is stepped at once (`deliver`).
-   * Signs of life still pending ride in the same step.
+   * Signs of life still pending ride in the same step. (TypeScript's `private`, not a `#`
+   * method, on the hot path: see InboundFrames.frame.)
    */
-  #pingAt(conn: Connection, stamp: number, at: number): void {
+  private pingAt(conn: Connection, stamp: number, at: number): void {
     const latest = this.#clock.latest;
     if (conn.hasPending) this.#steps.fold(conn, stamp);
     else this.#steps.step(conn, { type: 'tick', at: stamp });
