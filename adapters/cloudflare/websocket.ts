@@ -12,6 +12,8 @@ import { createLibvirtCodec, type Frame, TEXT_FRAMES } from '../../runtime/codec
 export interface SocketAttachment {
   /** When this socket last delivered a frame (ms). It may be newer than the stored snapshot. */
   seen?: number;
+  /** Delivery mode's handshake was done on this socket: a rebuilt object writes DATA to it at once. */
+  open?: boolean;
 }
 
 /** No `terminate`: the platform finishes a close without us. */
@@ -24,16 +26,16 @@ export function connectionIdOf(ctx: DurableObjectState, ws: WebSocket): string |
   return ctx.getTags(ws)[0];
 }
 
-export function seenOf(ws: WebSocket): number | undefined {
-  const attachment = ws.deserializeAttachment() as SocketAttachment | null;
-  return attachment?.seen;
+export function attachmentOf(ws: WebSocket): SocketAttachment {
+  return (ws.deserializeAttachment() as SocketAttachment | null) ?? {};
 }
 
 const libvirt = createLibvirtCodec({ advertise: true });
 
 /** A keepalive PING, whichever dialect: the wake-ups the auto-response exists to avoid. */
 export function isPing(frame: Frame): boolean {
-  return typeof frame === 'string' ? frame === TEXT_FRAMES.PING : libvirt.decode(frame) === 'PING';
+  // Delivery mode's PING may carry an acknowledgement: `keepalive:PING <ack>`.
+  return typeof frame === 'string' ? frame === TEXT_FRAMES.PING || frame.startsWith(`${TEXT_FRAMES.PING} `) : libvirt.decode(frame) === 'PING';
 }
 
 /** Closes without throwing: the socket may already be closing or closed. */

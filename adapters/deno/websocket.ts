@@ -26,8 +26,8 @@ const tickets = new WeakMap<WebSocket, ConnectTicket>();
 export function denoAcceptor(parts: Omit<DenoHub, 'port' | 'open'>, open: OpenSockets): AcceptSocket {
   const hub: DenoHub = { ...parts, port: PORT, open };
   return (c, ticket) => {
-    // As `ws` on Node and Hono's helper did: the client's first subprotocol, if it offers any.
-    const protocol = c.req.header('sec-websocket-protocol')?.split(',')[0]?.trim();
+    // The hub's choice, made at admission (delivery mode's, or the client's first).
+    const protocol = ticket.protocol;
     // idleTimeout 0: Deno's own idle check re-arms a system timer with a fresh closure on every
     // inbound message; the keepalive statechart already decides when this peer is dead.
     const { socket, response } = Deno.upgradeWebSocket(c.req.raw, protocol ? { idleTimeout: 0, protocol } : { idleTimeout: 0 });

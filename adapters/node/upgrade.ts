@@ -12,6 +12,9 @@ import { WebSocketServer } from 'ws';
 import type { AcceptSocket, ConnectTicket } from '../../runtime/hub/index.ts';
 import { type NodeHub, WS_PORT, wsPeer } from './websocket.ts';
 
+/** Admitted requests while `ws` upgrades them, for its subprotocol choice (gone with the request). */
+const upgrading = new WeakMap<IncomingMessage, ConnectTicket>();
+
 /** What the HTTP layer hands the app with a request (@hono/node-server's `env`), and the ticket `/connect` gave it. */
 type Bindings = { incoming?: IncomingMessage; ticket?: ConnectTicket } | undefined;
 
@@ -21,7 +24,8 @@ export class NodeUpgrades {
   #hub: NodeHub | undefined;
 
   constructor(maxPayload: number, log: (line: string) => void) {
-    this.wss = new WebSocketServer({ noServer: true, maxPayload });
+    // The subprotocol is the hub's choice, made at admission (delivery mode's, or the client's first).
+    this.wss = new WebSocketServer({ noServer: true, maxPayload, handleProtocols: (_offered, request) => upgrading.get(request)?.protocol ?? false });
     this.#log = log;
   }
 
@@ -55,7 +59,10 @@ export class NodeUpgrades {
     const response = await app.fetch(new Request(new URL(incoming.url ?? '/', 'http://localhost'), { headers }), bindings);
     const { ticket } = bindings;
     const hub = this.#hub;
-    if (ticket && hub) return this.wss.handleUpgrade(incoming, socket, head, (ws) => wsPeer(ws, ticket, hub));
+    if (ticket && hub) {
+      upgrading.set(incoming, ticket);
+      return this.wss.handleUpgrade(incoming, socket, head, (ws) => wsPeer(ws, ticket, hub));
+    }
     const body = Buffer.from(await response.arrayBuffer());
     const lines = [`HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? ''}`, 'Connection: close', `Content-Length: ${body.length}`];
     response.headers.forEach((value, key) => void (key === 'content-length' || key === 'connection' || lines.push(`${key}: ${value}`)));

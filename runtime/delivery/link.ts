@@ -65,6 +65,8 @@ export interface DeliveryLinkOptions {
   later?: (callback: () => void) => void;
   /** Largest frame taken, in bytes (text as UTF-8); a larger one is a delivery error. Default: no limit. */
   maxFrameBytes?: number;
+  /** The handshake on a socket is done: DATA flows on it. */
+  opened?: () => void;
 }
 
 /** What `receive` tells the caller to feed the keepalive host: a plain keepalive frame, or a sign of life. */
@@ -82,6 +84,7 @@ export class DeliveryLink {
   readonly #fail: (error: DeliveryError) => void;
   readonly #later: (callback: () => void) => void;
   readonly #maxFrameBytes: number;
+  readonly #opened: (() => void) | undefined;
   #epoch: string | null;
   #received: number;
   #transmit: ((frame: AppData) => void) | null = null;
@@ -105,6 +108,7 @@ export class DeliveryLink {
     this.#fail = options.fail;
     this.#later = options.later ?? queueMicrotask;
     this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
+    this.#opened = options.opened;
     const restored = options.restored;
     this.#epoch = restored?.counters.epoch ?? null;
     this.#received = restored?.counters.received ?? 0;
@@ -144,6 +148,17 @@ export class DeliveryLink {
     if (this.role === 'client') transmit(encodeResume(this.#epoch, this.#received, this.#window.floor));
   }
 
+  /**
+   * The socket the handshake was done on carries the connection again, with everything in the
+   * window written to it already (a Durable Object's hibernated socket, taken back by a new
+   * instance: a synchronous store wrote each message before it went out).
+   */
+  readopt(transmit: (frame: AppData) => void): void {
+    this.#transmit = transmit;
+    this.#phase = 'open';
+    this.#sentUpTo = this.#window.next - 1;
+  }
+
   /** The socket is gone; what is sent meanwhile waits in the window. */
   detach(): void {
     this.#transmit = null;
@@ -152,6 +167,11 @@ export class DeliveryLink {
 
   get attached(): boolean {
     return this.#transmit !== null;
+  }
+
+  /** The handshake on the current socket is done: DATA flows. */
+  get open(): boolean {
+    return this.#phase === 'open';
   }
 
   /**
@@ -245,6 +265,7 @@ export class DeliveryLink {
     this.#phase = 'open';
     // Replay, in order, what the peer does not have.
     for (const entry of this.#window.entries) this.#write(entry);
+    this.#opened?.();
     return true;
   }
 

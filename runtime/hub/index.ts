@@ -4,3 +4,4 @@ export * from './connect.ts';
 export * from './mail.ts';
 export * from './routes.ts';
 export * from './websocket-peer.ts';
+export * from './delivery.ts';

@@ -16,6 +16,7 @@ import type { Frame } from '../codec/index.ts';
 import type { ConnectionId, Host, PeerSocket, SocketRegistry } from '../host/index.ts';
 import { abandonsPeer, closeFrame, type EndCause } from '../protocol/index.ts';
 import type { ConnectGate, ConnectRefusal, ConnectTicket } from './connect.ts';
+import type { HubDelivery } from './delivery.ts';
 
 /** What a platform's WebSocket does, given the socket: one object per platform (or server), shared by all its sockets. */
 export interface WebSocketPort<S> {
@@ -35,6 +36,8 @@ export interface PeerHub<S> {
   readonly host: Host;
   readonly sockets: SocketRegistry;
   readonly gate: ConnectGate;
+  /** Frames in go through here: a delivery-mode connection's link, else the host. */
+  readonly delivery: HubDelivery;
 }
 
 /** A socket failed without a close frame: nothing more is known. */
@@ -103,7 +106,7 @@ export class WebSocketPeer<S, H extends PeerHub<S> = PeerHub<S>> implements Peer
   message(data: unknown, at?: number): boolean {
     if (!this.current) return false;
     const frame = frameOf(data);
-    if (frame !== undefined) return this.hub.host.receive(this.id!, frame, at);
+    if (frame !== undefined) return this.hub.delivery.receive(this.id!, frame, at);
     this.hub.port.close(this.socket, 1003, 'unsupported frame');
     return false;
   }

@@ -92,7 +92,7 @@ describe('delivery mode on Node', () => {
       ['a sequence that skips', (ws) => ws.send(encodeData(2, 0, 'x')), /^delivery error \(sequence\): DATA 2 where 1 was next/],
       ['an ack beyond what was sent', (ws) => ws.send('keepalive:ACK 5'), /^delivery error \(ack\): acknowledges 5, but only 0 were sent/],
       ['an unframed message', (ws) => ws.send('hello'), /^delivery error \(malformed\)/],
-      ['a resume that claims more than was sent', (ws) => ws.send('keepalive:RESUME - 3 0'), /^delivery error \(resume\)/],
+      ['a second RESUME on one socket', (ws) => ws.send('keepalive:RESUME - 0 0'), /^delivery error \(resume\): RESUME twice on one socket/],
     ];
     for (const [name, attack, reason] of cases) {
       const ws = new WebSocket(`${server.wsUrl}?session=${createSessionSecret()}`, [DELIVERY_PROTOCOL]);
@@ -100,13 +100,29 @@ describe('delivery mode on Node', () => {
       await new Promise((resolve) => ws.once('open', resolve));
       expect(ws.protocol, name).toBe(DELIVERY_PROTOCOL);
       ws.send(TEXT_FRAMES.ADVERTISE);
-      // The handshake first (except where the attack is a second RESUME's claim).
-      if (!name.startsWith('a resume')) ws.send('keepalive:RESUME - 0 0');
+      ws.send('keepalive:RESUME - 0 0');
       attack(ws);
       const { code, reason: said } = await closed;
       expect(code, name).toBe(4002);
       expect(said, name).toMatch(reason);
     }
+    // A resume that claims more than the server ever sent, on the session's next socket.
+    const session = createSessionSecret();
+    const first = new WebSocket(`${server.wsUrl}?session=${session}`, [DELIVERY_PROTOCOL]);
+    const epoch = new Promise<string>((resolve) => first.on('message', (data) => String(data).startsWith('keepalive:RESUME ') && resolve(String(data).split(' ')[1]!)));
+    await new Promise((resolve) => first.once('open', resolve));
+    first.send(TEXT_FRAMES.ADVERTISE);
+    first.send('keepalive:RESUME - 0 0');
+    const known = await epoch;
+    first.terminate();
+    const again = await until(async () => {
+      const ws = new WebSocket(`${server.wsUrl}?session=${session}`, [DELIVERY_PROTOCOL]);
+      const opened = await new Promise<boolean>((resolve) => (ws.once('open', () => resolve(true)), ws.once('unexpected-response', () => resolve(false)), ws.once('error', () => resolve(false))));
+      return opened && ws;
+    }, 'the session free again');
+    const closedAgain = new Promise<{ code: number; reason: string }>((resolve) => again.on('close', (code, why) => resolve({ code, reason: why.toString() })));
+    again.send(`keepalive:RESUME ${known} 3 0`);
+    expect(await closedAgain).toMatchObject({ code: 4002, reason: expect.stringMatching(/^delivery error \(resume\): RESUME claims 3 received, but only 0 were sent/) });
     // The bystander was never disturbed: still open, and still carried.
     expect(bystander.readyState).toBe(1);
     const echoed = new Promise<string>((resolve) => bystander.addEventListener('message', (e) => resolve(String(e.data)), { once: true }));

@@ -29,7 +29,7 @@ async function setup(options: { maxConnections?: number; terminates?: boolean } 
     { accept: () => () => new Response(null, { status: 500 }), onNextWake: () => {}, openWithoutToken: true },
   );
   const { port, calls } = fakePort(options.terminates ?? true);
-  const hub: PeerHub<FakeSocket> = { port, host: assembled.host, sockets: assembled.sockets, gate: assembled.gate };
+  const hub: PeerHub<FakeSocket> = { port, host: assembled.host, sockets: assembled.sockets, gate: assembled.gate, delivery: assembled.delivery };
   const events: HostEvent[] = [];
   assembled.host.subscribe((event) => events.push(event));
   const ticket = async (): Promise<ConnectTicket> => {
