@@ -13,10 +13,12 @@
  * PINGs are unanswered and one more interval passes, the peer is dead. A peer silent
  * since `t` is therefore declared dead at exactly `t + interval * (count + 1)`.
  *
- * One addition to libvirt: a server may give a peer `advertiseTimeout` ms to ADVERTISE.
+ * Two additions to libvirt. A server may give a peer `advertiseTimeout` ms to ADVERTISE:
  * libvirt needs none (a client there speaks first, with a call), but a socket that never
  * advertises would otherwise hold its place forever. Missing that deadline closes the
- * connection; it sends nothing keepalive, so "nothing before ADVERTISE" still holds.
+ * connection; it sends nothing keepalive, so "nothing before ADVERTISE" still holds. And a
+ * host that resumes connections it was not watching (a restart, a takeover) sends `hold`,
+ * so a verdict waits until a live peer could have been heard again.
  */
 import { assign, emit, enqueueActions, setup, type SnapshotFrom } from 'xstate';
 import type { EndCause } from '../runtime/protocol/end-cause.ts';
@@ -73,6 +75,17 @@ export type KeepaliveEvent =
    */
   | { type: 'peer.message'; at: number; folded?: FoldedFrames; tick?: number }
   | { type: 'tick'; at: number }
+  /**
+   * Holds back a verdict until `until`, sent by a host that was not watching the peer: one
+   * restarted, or one taking over a dead process's connections. It may have lost signs of
+   * life since the last stored step (the PONG to our last PING), and a live peer whose
+   * socket died with the process needs a moment to reattach. Where the next due tick would
+   * declare the peer dead and is due before `until`, it moves to `until`; a PING keeps its
+   * time (a late PING already gives the peer a full interval), an ADVERTISE deadline too
+   * (admission, not a verdict), and nothing else changes. virkeepalive.c has no such event:
+   * there the keepalive lives and dies with its process.
+   */
+  | { type: 'hold'; at: number; until: number }
   /** This side closes; `cause` says why (default: closed locally). */
   | { type: 'close'; at: number; cause?: EndCause }
   /** The peer's socket is gone; `cause` says how (default: it closed the connection). */
@@ -195,6 +208,9 @@ const machineSetup = setup({
     /** A backward clock step (NTP) put `at` before the current interval began (while timing anything). */
     clockWentBack: ({ context, event }) => context.wakeAt !== null && beforeInterval(context, event.at),
     peerExhausted: ({ context }) => peerExhausted(context),
+    /** `hold`: the next due tick is a verdict (`count` PINGs out, or count 0) and comes before `until`. */
+    verdictBeforeUntil: ({ context, event }) =>
+      event.type === 'hold' && peerExhausted(context) && context.wakeAt !== null && context.wakeAt < event.until,
     /** A folded sign of life with the host's tick behind it, by which our next PING is due. */
     pingDueAfterLife: ({ context, event }) =>
       event.type === 'peer.message' && event.tick !== undefined && pingsToSend(context) && event.tick >= event.at + context.interval,
@@ -251,6 +267,7 @@ const machineSetup = setup({
       cause: ('cause' in event && event.cause) || (event.type === 'peer.closed' ? ({ cause: 'peer-closed' } as const) : ({ cause: 'local' } as const)),
     })),
     stopTiming: assign({ wakeAt: null }),
+    holdVerdict: assign(({ context, event }) => ({ wakeAt: event.type === 'hold' ? event.until : context.wakeAt })),
   },
 });
 
@@ -263,6 +280,9 @@ const ending = {
 
 /** A folded sign of life with the tick by which our next PING is due: one step, one assignment. */
 const pingAfterLife = { guard: 'pingDueAfterLife', actions: ['sendPing', 'signOfLifeThenPing'] } as const;
+
+/** `hold` in a state that times the peer: a verdict due before `until` waits for it. */
+const holdVerdict = { guard: 'verdictBeforeUntil', actions: 'holdVerdict' } as const;
 
 export const keepaliveMachine = machineSetup.createMachine({
   id: 'keepalive',
@@ -355,6 +375,7 @@ export const keepaliveMachine = machineSetup.createMachine({
               { guard: 'peerExhausted', target: '#keepalive.dead', actions: ['announceDead', 'stopTiming'] },
               { target: 'probing', actions: ['sendPing', 'countPing'] },
             ],
+            hold: holdVerdict,
           },
         },
         /** PINGs sent and unanswered; any message from the peer ends the probe. */
@@ -370,6 +391,7 @@ export const keepaliveMachine = machineSetup.createMachine({
               { guard: 'peerExhausted', target: '#keepalive.dead', actions: ['announceDead', 'stopTiming'] },
               { actions: ['sendPing', 'countPing'] },
             ],
+            hold: holdVerdict,
           },
         },
         /** This side's PINGs are disabled: it answers PINGs and never declares death. */

@@ -4,10 +4,10 @@
  * the statechart itself, through the ticks a timely host would have made by now had the
  * peer stayed silent (PINGs into the void: the socket died with the process), stopping
  * before a verdict. A verdict already due is held until `holdUntil` (the dead lease's
- * expiry plus a little under a second): the peer's socket died with the process, and a
- * live peer needs that moment to reattach on a survivor. So a connection is declared dead
- * never before its last recorded sign of life plus `interval × (count + 1)`, and no later
- * than that or `holdUntil`, whichever is later.
+ * expiry plus a little under a second) by the statechart's `hold` event: the peer's socket
+ * died with the process, and a live peer needs that moment to reattach on a survivor. So a
+ * connection is declared dead never before its last recorded sign of life plus
+ * `interval × (count + 1)`, and no later than that or `holdUntil`, whichever is later.
  */
 import { pingsOnNextTick, type KeepaliveEmitted } from '../../actors/keepalive.ts';
 import { SnapshotStepper, type StoredConnection } from '../host/index.ts';
@@ -22,13 +22,9 @@ export function takenOver(records: Iterable<StoredConnection>, at: number, holdU
       stepper.step({ type: 'tick', at: snapshot.context.wakeAt }, void_);
       snapshot = stepper.snapshot;
     }
+    stepper.step({ type: 'hold', at, until: holdUntil }, void_);
     void_.length = 0;
-    const persisted = stepper.persisted() as { context?: { wakeAt: number | null } };
-    const wakeAt = persisted.context?.wakeAt ?? null;
-    if (snapshot.status === 'active' && wakeAt !== null && wakeAt < holdUntil && !pingsOnNextTick(snapshot) && snapshot.context.sendPings) {
-      persisted.context!.wakeAt = holdUntil;
-    }
-    out.push({ ...record, snapshot: persisted as StoredConnection['snapshot'] });
+    out.push({ ...record, snapshot: stepper.persisted() });
   }
   return out;
 }

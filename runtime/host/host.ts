@@ -4,21 +4,31 @@
  * `SnapshotStore`. Adapters own sockets and the one platform timer; the host owns
  * everything else.
  *
- * The fast path: a frame that only proves the peer alive is recorded in O(1) without a
- * statechart step, and a PING is answered on the spot while the actor is in a state
- * tagged `answersPing`. Before the actor's next step, and before anyone reads it, the
- * recorded frames are folded in as one `peer.message` at the latest frame's time; the
- * machine's rule makes that indistinguishable from stepping every frame. With an
- * inspector attached (or `eager`) every frame is stepped, so the inspector sees them all.
+ * `Host` is the public face over parts that each do one thing and see only what they need:
+ * the connections (connection.ts, each with its pending signs of life), what arrives
+ * (inbound.ts, the fast path), one step from start to finish (steps.ts), what a step
+ * emitted carried out (effects.ts), when each connection wakes (schedule.ts), what a tick
+ * decides (ticker.ts), the store's writes (writes.ts) and who listens (listeners.ts).
  */
-import { beforeInterval, pingsOnNextTick, type KeepaliveInput, type KeepaliveOptions } from '../../actors/keepalive.ts';
-import { FrameError, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
-import { NO_META, NOTHING_PENDING, recordOf, TEXT_SPEC, validateKeepalive, viewOf, type Connection } from './connection.ts';
-import { HostCore } from './host-core.ts';
-import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type OpenOptions } from './types.ts';
-import type { ConnectionId, SnapshotStore, StoredConnection } from './store.ts';
+import type { KeepaliveInput, KeepaliveOptions } from '../../actors/keepalive.ts';
+import { FrameReader, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
+import { newConnectionId, type EndCause } from '../protocol/index.ts';
+import { ClockWatch } from './clock-watch.ts';
+import { Codecs } from './codecs.ts';
+import { Connection, NO_META, TEXT_SPEC } from './connection.ts';
+import { Effects } from './effects.ts';
+import { InboundFrames } from './inbound.ts';
+import { HostListeners } from './listeners.ts';
+import { settingsOf, validateKeepalive, type HostSettings } from './options.ts';
 import { withRestartGrace } from './restart-grace.ts';
-import type { EndCause } from '../protocol/index.ts';
+import { Schedule } from './schedule.ts';
+import type { StepperStart } from './stepper.ts';
+import { Steps } from './steps.ts';
+import { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './store.ts';
+import { Ticker } from './ticker.ts';
+import { CapacityError, type ConnectionView, type HostEvent, type HostOptions, type HostStats, type OpenOptions } from './types.ts';
+import { recordOf, viewOf } from './views.ts';
+import { SnapshotWrites } from './writes.ts';
 
 const LOCAL: EndCause = Object.freeze({ cause: 'local' });
 const PEER_CLOSED: EndCause = Object.freeze({ cause: 'peer-closed' });
@@ -26,41 +36,82 @@ const SHUTDOWN: EndCause = Object.freeze({ cause: 'shutdown' });
 
 export * from './types.ts';
 
-export class Host extends HostCore {
+export class Host {
+  readonly stats: HostStats = { steps: 0, foldedFrames: 0, pongsOnFastPath: 0, rejected: 0 };
+  readonly #settings: HostSettings;
+  readonly #now: () => number;
+  readonly #generateId: () => ConnectionId;
+  readonly #connections = new Map<ConnectionId, Connection>();
+  readonly #listeners = new HostListeners();
+  readonly #codecs: Codecs;
+  readonly #writes: SnapshotWrites;
+  readonly #clock = new ClockWatch();
+  readonly #schedule: Schedule;
+  readonly #steps: Steps;
+  readonly #inbound: InboundFrames;
+  readonly #ticker: Ticker;
+
   constructor(options: HostOptions) {
-    super(options);
+    this.#settings = settingsOf(options);
+    this.#now = options.now ?? Date.now;
+    this.#generateId = options.generateId ?? newConnectionId;
+    this.#codecs = new Codecs(this.#settings.maxFrameBytes);
+    // Given no store, the host's own in-memory store reads its live connections when loaded:
+    // no persisted snapshot is built and saved on every step (figure 9: a record per step).
+    this.#writes = new SnapshotWrites(options.store ?? MemorySnapshotStore.following(() => this.#liveRecords()));
+    if (options.onEvent) this.#listeners.subscribe(options.onEvent, { frames: options.onEventFrames ?? true });
+    const clock = this.#clock;
+    const listeners = this.#listeners;
+    const stats = this.stats;
+    const schedule = (this.#schedule = new Schedule(this.#settings.pingWindow, this.#writes.perStep, listeners, options.onNextWake));
+    const effects = new Effects(options.transport, listeners);
+    const connections = this.#connections;
+    const steps = (this.#steps = new Steps({ connections, schedule, clock, writes: this.#writes, effects, listeners, stats, inspect: options.inspect }));
+    this.#inbound = new InboundFrames({
+      steps,
+      effects,
+      clock,
+      schedule,
+      listeners,
+      stats,
+      maxPings: this.#settings.maxPings,
+      onMessage: options.onMessage,
+      onPong: options.onPong,
+      close: (id, cause, at) => this.close(id, cause, at),
+    });
+    this.#ticker = new Ticker({ connections, schedule, clock, steps, savesEachStep: this.#writes.perStep });
   }
 
   get size(): number {
-    return this.connections.size;
+    return this.#connections.size;
   }
 
   /** Where this host writes snapshots: hand it to a new host to resume its connections. */
   get store(): SnapshotStore {
-    return this.snapshots;
+    return this.#writes.store;
   }
 
   /** The keepalive settings a connection gets unless `open` says otherwise. */
   get defaults(): Readonly<KeepaliveOptions> {
-    return this.keepaliveDefaults;
+    return this.#settings.keepalive;
   }
 
   /** True when `open` would refuse: adapters answer new peers 503 before upgrading. */
   get atCapacity(): boolean {
-    return this.connections.size >= this.maxConnections;
+    return this.#connections.size >= this.#settings.maxConnections;
   }
 
   has(id: ConnectionId): boolean {
-    return this.connections.has(id);
+    return this.#connections.has(id);
   }
 
   ids(): IterableIterator<ConnectionId> {
-    return this.connections.keys();
+    return this.#connections.keys();
   }
 
   /** A connection's dialect (`text` or `libvirt`), without folding anything. */
   codec(id: ConnectionId): CodecSpec['name'] | undefined {
-    return this.connections.get(id)?.spec.name;
+    return this.#connections.get(id)?.spec.name;
   }
 
   /**
@@ -68,7 +119,7 @@ export class Host extends HostCore {
    * frames (`onMessage`'s `tag`). Gone with the connection. Returns false if there is none.
    */
   tag(id: ConnectionId, value: unknown): boolean {
-    const conn = this.connections.get(id);
+    const conn = this.#connections.get(id);
     if (!conn) return false;
     conn.tag = value;
     return true;
@@ -76,7 +127,7 @@ export class Host extends HostCore {
 
   /** The `meta` a connection was opened with (stored with its snapshot), without folding anything. */
   meta(id: ConnectionId): Readonly<Record<string, string>> | undefined {
-    return this.connections.get(id)?.meta;
+    return this.#connections.get(id)?.meta;
   }
 
   /**
@@ -86,7 +137,7 @@ export class Host extends HostCore {
    * rejected). Returns the unsubscribe function.
    */
   subscribe(listener: (event: HostEvent) => void, options: { frames?: boolean } = {}): () => void {
-    return this.listeners.subscribe(listener, options);
+    return this.#listeners.subscribe(listener, options);
   }
 
   /**
@@ -96,37 +147,37 @@ export class Host extends HostCore {
    * fast path pays one check. Returns the function that stops watching.
    */
   watch(listener: (event: HostEvent) => void): () => void {
-    return this.listeners.watch(listener);
+    return this.#listeners.watch(listener);
   }
 
   /** Earliest time any connection needs a tick, or null: arm the one platform timer here. */
   nextWake(): number | null {
-    return this.queue.peek();
+    return this.#schedule.next();
   }
 
   /** Opens a connection actor; a client sends its ADVERTISE before this returns. */
   open(options: OpenOptions): ConnectionId {
     const keepalive: KeepaliveOptions = {
-      interval: options.interval ?? this.keepaliveDefaults.interval,
-      count: options.count ?? this.keepaliveDefaults.count,
-      sendPings: options.sendPings ?? this.keepaliveDefaults.sendPings,
+      interval: options.interval ?? this.#settings.keepalive.interval,
+      count: options.count ?? this.#settings.keepalive.count,
+      sendPings: options.sendPings ?? this.#settings.keepalive.sendPings,
       // An explicit null turns a default deadline off for this connection.
-      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : (this.keepaliveDefaults.advertiseTimeout ?? null),
+      advertiseTimeout: options.advertiseTimeout !== undefined ? options.advertiseTimeout : (this.#settings.keepalive.advertiseTimeout ?? null),
     };
     validateKeepalive(keepalive);
-    if (this.atCapacity) throw new CapacityError(`connection limit of ${this.maxConnections} reached`);
-    const id = options.id ?? this.generateId();
-    if (this.connections.has(id)) throw new Error(`connection ${id} is already open`);
+    if (this.atCapacity) throw new CapacityError(`connection limit of ${this.#settings.maxConnections} reached`);
+    const id = options.id ?? this.#generateId();
+    if (this.#connections.has(id)) throw new Error(`connection ${id} is already open`);
     const input: KeepaliveInput = {
       role: options.role,
-      at: options.at ?? this.clock(),
+      at: options.at ?? this.#now(),
       ...keepalive,
       ...(options.advertise === undefined ? {} : { advertise: options.advertise }),
       ...(options.awaitAdvertise === undefined ? {} : { awaitAdvertise: options.awaitAdvertise }),
     };
-    this.emit({ type: 'opened', id, at: input.at, role: options.role, meta: options.meta ?? NO_META });
-    this.register(id, { input }, options.codec ?? TEXT_SPEC, options.stream ?? false, options.eager, options.meta, input.at);
-    this.reportWake();
+    this.#listeners.emit({ type: 'opened', id, at: input.at, role: options.role, meta: options.meta ?? NO_META });
+    this.#start(id, { input }, options.codec ?? TEXT_SPEC, options.stream ?? false, options.eager, options.meta, input.at);
+    this.#schedule.report();
     return id;
   }
 
@@ -134,7 +185,7 @@ export class Host extends HostCore {
    * Resumes connections from stored snapshots (after a restart or an eviction) and runs
    * any deadline that passed meanwhile. Returns the ids resumed.
    */
-  restore(records: Iterable<StoredConnection>, at = this.clock()): ConnectionId[] {
+  restore(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
     const resumed = this.resume(records, at);
     this.tick(at);
     return resumed;
@@ -145,12 +196,12 @@ export class Host extends HostCore {
    * an adapter can first hand over signs of life the platform kept while the host was
    * gone (`noteAnsweredPing`, `noteSignOfLife`), then `tick`, which reports the next wake.
    */
-  resume(records: Iterable<StoredConnection>, at = this.clock()): ConnectionId[] {
+  resume(records: Iterable<StoredConnection>, at = this.#now()): ConnectionId[] {
     const resumed: ConnectionId[] = [];
     for (const record of records) {
-      if (this.connections.has(record.id)) continue;
-      this.register(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
-      if (this.connections.has(record.id)) resumed.push(record.id);
+      if (this.#connections.has(record.id)) continue;
+      this.#start(record.id, { snapshot: record.snapshot }, record.codec, record.stream, undefined, record.meta, at);
+      if (this.#connections.has(record.id)) resumed.push(record.id);
     }
     return resumed;
   }
@@ -160,45 +211,30 @@ export class Host extends HostCore {
    * verdict within one interval, `withRestartGrace`), because the process that stopped may
    * have lost the PONG to its last PING.
    */
-  async restoreFromStore(at = this.clock()): Promise<ConnectionId[]> {
-    return this.restore(withRestartGrace(await this.snapshots.load(), at), at);
+  async restoreFromStore(at = this.#now()): Promise<ConnectionId[]> {
+    return this.restore(withRestartGrace(await this.#writes.store.load(), at), at);
   }
 
   /**
    * Feeds what arrived on a connection: a whole frame, or for stream connections any
    * chunk of the byte stream. Bad input closes this connection only and returns false.
    */
-  receive(id: ConnectionId, data: Frame, at = this.clock()): boolean {
-    const conn = this.connections.get(id);
+  receive(id: ConnectionId, data: Frame, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
     if (!conn) return false;
     try {
-      return this.#receive(conn, data, at);
+      return this.#inbound.receive(conn, data, at);
     } finally {
-      this.reportWake();
-    }
-  }
-
-  #receive(conn: Connection, data: Frame, at: number): boolean {
-    const id = conn.id;
-    try {
-      if (!conn.reader) return this.frame(conn, data, at);
-      if (typeof data === 'string') {
-        return this.reject(conn, new FrameError('wrong-frame-kind', 'text frame on a binary stream'), at);
-      }
-      const error = conn.reader.read(data, (frame) => this.frame(conn, frame, at));
-      if (error) return this.reject(conn, error, at);
-      return this.connections.has(id);
-    } catch (error) {
-      return this.reject(conn, new FrameError('malformed', `internal error on input: ${String(error)}`), at);
+      this.#schedule.report();
     }
   }
 
   /** An already-decoded message (e.g. from a platform that parsed the frame itself). */
-  deliver(id: ConnectionId, message: Inbound, at = this.clock()): boolean {
-    const conn = this.connections.get(id);
+  deliver(id: ConnectionId, message: Inbound, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
     if (!conn) return false;
-    this.inbound(conn, message, at);
-    this.reportWake();
+    this.#inbound.deliver(conn, message, at);
+    this.#schedule.report();
     return true;
   }
 
@@ -221,23 +257,8 @@ export class Host extends HostCore {
   }
 
   #noteOutside(id: ConnectionId, at: number, kind: 'pings' | 'messages'): boolean {
-    const conn = this.connections.get(id);
-    if (!conn || at <= conn.pendingAt) return false;
-    const context = conn.stepper.snapshot.context;
-    if (at <= context.lastSignOfLife) return false;
-    if (at > this.latest) this.latest = at;
-    if (beforeInterval(context, at)) {
-      // Older than our last PING: folded later it would move the deadline earlier behind
-      // the queue's back (as in inbound), so it is stepped now.
-      this.foldPending(conn);
-      if (this.connections.has(id)) this.step(conn, { type: 'peer.message', at, folded: { [kind]: 1 } });
-      this.reportWake();
-      return true;
-    }
-    conn.pendingAt = at;
-    if (kind === 'pings') conn.pendingPings++;
-    else conn.pendingMessages++;
-    return true;
+    const conn = this.#connections.get(id);
+    return conn !== undefined && this.#inbound.noteOutside(conn, at, kind);
   }
 
   /**
@@ -246,68 +267,12 @@ export class Host extends HostCore {
    * for a backward clock step (NTP), and every connection whose interval began after it is
    * re-anchored at `at` (the statechart's rule), so no deadline is left a whole step ahead.
    */
-  tick(at = this.clock()): void {
+  tick(at = this.#now()): void {
     try {
-      if (at < this.latest) this.#clockStepBack(at);
-      let id: ConnectionId | undefined;
-      const windowed = this.early > 0 || this.late > 0;
-      // A PING due within `early` ahead is queued at most `early + late` ahead (its deadline plus `late`).
-      const horizon = at + this.early + this.late;
-      // Popped to look, but nothing to do yet: back in the queue after the loop, not popped twice.
-      let later: Connection[] | undefined;
-      while ((id = this.queue.popDue(horizon)) !== undefined) {
-        const conn = this.connections.get(id);
-        if (!conn) {
-          this.queue.delete(id); // its parked entry too
-          continue;
-        }
-        if (conn.pendingAt !== NOTHING_PENDING && this.foldsIntoPing(conn)) {
-          // Where the fold leaves the next PING is known (an interval after the latest sign
-          // of life): fold and PING in one step when that is due, else wait for it unstepped,
-          // unless snapshots are written per step: a stored one stays within an interval.
-          const due = conn.pendingAt + conn.interval;
-          if (due <= at + this.windowOf(conn, this.early)) {
-            this.pingAt(conn, Math.max(due, at - this.windowOf(conn, this.late)), at);
-            continue;
-          }
-          if (!this.savesEachStep) {
-            if (!windowed) this.queue.set(id, due);
-            else (later ??= []).push(conn);
-            continue;
-          }
-        }
-        this.foldPending(conn);
-        if (!this.connections.has(id)) continue;
-        const wakeAt = conn.stepper.snapshot.context.wakeAt;
-        if (!windowed) {
-          if (wakeAt !== null && wakeAt <= at) this.step(conn, { type: 'tick', at });
-          else this.queue.set(id, wakeAt);
-          continue;
-        }
-        if (wakeAt === null) this.queue.set(id, null);
-        else if (wakeAt <= at + this.windowOf(conn, this.early) && pingsOnNextTick(conn.stepper.snapshot)) {
-          this.pingAt(conn, Math.max(wakeAt, at - this.windowOf(conn, this.late)), at);
-        } else if (wakeAt <= at) this.step(conn, { type: 'tick', at });
-        else (later ??= []).push(conn);
-      }
-      if (later) for (const conn of later) this.queue.set(conn.id, this.queueAt(conn));
+      this.#ticker.tick(at);
     } finally {
       // Always, even if a callback threw: the platform timer that called us has fired.
-      this.reportWake(true);
-    }
-  }
-
-  /**
-   * Deadlines set on the old clock lie up to the step too far ahead; the queue would sleep
-   * through them. O(connections), but only when the clock goes back.
-   */
-  #clockStepBack(at: number): void {
-    this.latest = at;
-    for (const conn of [...this.connections.values()]) {
-      this.foldPending(conn);
-      if (!this.connections.has(conn.id)) continue;
-      const context = conn.stepper.snapshot.context;
-      if (context.wakeAt !== null && beforeInterval(context, at)) this.step(conn, { type: 'tick', at });
+      this.#schedule.report(true);
     }
   }
 
@@ -316,44 +281,42 @@ export class Host extends HostCore {
    * and the transport derives its close frame from it. A string is kept as what the owner
    * of this host said (`{ cause: 'local', reason }`). Default: closed locally.
    */
-  close(id: ConnectionId, cause: EndCause | string = LOCAL, at = this.clock()): boolean {
-    const conn = this.connections.get(id);
+  close(id: ConnectionId, cause: EndCause | string = LOCAL, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
     if (!conn) return false;
-    this.foldPending(conn);
-    if (this.connections.has(id)) this.step(conn, { type: 'close', at, cause: typeof cause === 'string' ? { cause: 'local', reason: cause } : cause });
-    this.reportWake();
+    this.#steps.foldThenStep(conn, { type: 'close', at, cause: typeof cause === 'string' ? { cause: 'local', reason: cause } : cause });
+    this.#schedule.report();
     return true;
   }
 
   /** The peer's socket closed (`cause`: how, default `{ cause: 'peer-closed' }`); the actor ends and its snapshot is dropped. */
-  peerClosed(id: ConnectionId, cause: EndCause = PEER_CLOSED, at = this.clock()): boolean {
-    const conn = this.connections.get(id);
+  peerClosed(id: ConnectionId, cause: EndCause = PEER_CLOSED, at = this.#now()): boolean {
+    const conn = this.#connections.get(id);
     if (!conn) return false;
-    conn.peerGone = true;
-    this.foldPending(conn);
-    if (this.connections.has(id)) this.step(conn, { type: 'peer.closed', at, cause });
-    this.reportWake();
+    conn.markPeerGone();
+    this.#steps.foldThenStep(conn, { type: 'peer.closed', at, cause });
+    this.#schedule.report();
     return true;
   }
 
   /** Closes every connection (graceful shutdown) and waits for the store. */
-  async closeAll(cause: EndCause = SHUTDOWN, at = this.clock()): Promise<void> {
-    for (const id of [...this.connections.keys()]) this.close(id, cause, at);
+  async closeAll(cause: EndCause = SHUTDOWN, at = this.#now()): Promise<void> {
+    for (const id of [...this.#connections.keys()]) this.close(id, cause, at);
     await this.flush();
   }
 
   /** Folds pending signs of life and writes every live snapshot, then waits for the store. */
   async persistAll(): Promise<void> {
-    for (const conn of this.connections.values()) {
-      this.foldPending(conn);
-      if (this.connections.has(conn.id)) this.save(conn);
+    for (const conn of this.#connections.values()) {
+      this.#steps.fold(conn);
+      if (this.#steps.isOpen(conn)) this.#writes.save(conn);
     }
     await this.flush();
   }
 
   /** Waits for every snapshot write still in flight. */
   async flush(): Promise<void> {
-    while (this.writes.size > 0) await Promise.all([...this.writes]);
+    await this.#writes.flush();
   }
 
   /**
@@ -363,23 +326,23 @@ export class Host extends HostCore {
    * its timer later instead of paying that early wake. Returns false if the connection ended.
    */
   fold(id: ConnectionId): boolean {
-    const conn = this.connections.get(id);
+    const conn = this.#connections.get(id);
     if (!conn) return false;
-    this.foldPending(conn);
-    this.reportWake();
-    return this.connections.has(id);
+    this.#steps.fold(conn);
+    this.#schedule.report();
+    return this.#connections.has(id);
   }
 
   view(id: ConnectionId): ConnectionView | undefined {
-    const conn = this.connections.get(id);
+    const conn = this.#connections.get(id);
     if (!conn) return undefined;
-    this.foldPending(conn);
-    return this.connections.has(id) ? viewOf(conn) : undefined;
+    this.#steps.fold(conn);
+    return this.#connections.has(id) ? viewOf(conn) : undefined;
   }
 
   list(): ConnectionView[] {
     const views: ConnectionView[] = [];
-    for (const id of [...this.connections.keys()]) {
+    for (const id of [...this.#connections.keys()]) {
       const view = this.view(id);
       if (view) views.push(view);
     }
@@ -394,19 +357,40 @@ export class Host extends HostCore {
   release(id: ConnectionId): StoredConnection | undefined {
     const record = this.snapshot(id);
     if (!record) return undefined;
-    this.connections.delete(id);
-    this.queue.delete(id);
-    this.reportWake();
+    this.#connections.delete(id);
+    this.#schedule.forget(id);
+    this.#schedule.report();
     return record;
   }
 
   /** The stored form of one connection, pending signs of life folded in. */
   snapshot(id: ConnectionId): StoredConnection | undefined {
-    const conn = this.connections.get(id);
+    const conn = this.#connections.get(id);
     if (!conn) return undefined;
-    this.foldPending(conn);
-    return this.connections.has(id) ? recordOf(conn) : undefined;
+    this.#steps.fold(conn);
+    return this.#connections.has(id) ? recordOf(conn) : undefined;
   }
 
-}
+  /** A new connection record, and its statechart's first step (a client's ADVERTISE goes out here). */
+  #start(
+    id: ConnectionId,
+    start: StepperStart,
+    spec: CodecSpec,
+    stream: boolean,
+    eager: boolean | undefined,
+    meta: Readonly<Record<string, string>> | undefined,
+    at: number,
+  ): void {
+    const reader = stream ? new FrameReader(this.#settings.maxFrameBytes) : null;
+    const conn = new Connection(id, spec, this.#codecs.for(spec), reader, eager ?? this.#settings.eager, meta ?? NO_META);
+    this.#steps.start(conn, start, at);
+  }
 
+  /** Every live connection as its stored record, pending signs of life folded in (the own store's `load`). */
+  *#liveRecords(): Generator<StoredConnection> {
+    for (const conn of [...this.#connections.values()]) {
+      this.#steps.fold(conn);
+      if (this.#steps.isOpen(conn)) yield recordOf(conn);
+    }
+  }
+}

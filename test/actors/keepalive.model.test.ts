@@ -16,6 +16,8 @@ const inputs: KeepaliveInput[] = [
   // A server with an ADVERTISE deadline, and a libvirt-dialect client (awaits, never advertises).
   ...[true, false].map((sendPings) => ({ role: 'server' as const, sendPings, interval: 100, count: 2, at: 0, advertiseTimeout: 250 })),
   { role: 'client', sendPings: true, interval: 100, count: 2, at: 0, advertise: false, awaitAdvertise: true },
+  // count 0: the first due tick while watching is a verdict (one a `hold` can move).
+  { role: 'server', sendPings: true, interval: 100, count: 0, at: 0 },
 ];
 
 const advertisesFirst = (input: KeepaliveInput) => input.advertise ?? input.role === 'client';
@@ -27,7 +29,7 @@ const asLogic = keepaliveMachine as unknown as ActorLogic<KeepaliveSnapshot, Kee
 const serializeState = (s: KeepaliveSnapshot) =>
   JSON.stringify([s.value, s.context.unanswered, s.context.advertised, s.status, s.context.pingsReceived > 0]);
 
-/** Events worth trying from a snapshot: due and early ticks, every inbound kind, both closes. */
+/** Events worth trying from a snapshot: due and early ticks, every inbound kind, a hold, both closes. */
 function candidateEvents(snapshot: KeepaliveSnapshot): KeepaliveEvent[] {
   const c = snapshot.context;
   const now = Math.max(c.lastSignOfLife, c.intervalStart) + 10;
@@ -40,6 +42,7 @@ function candidateEvents(snapshot: KeepaliveSnapshot): KeepaliveEvent[] {
     { type: 'peer.ping', at: now },
     { type: 'peer.pong', at: now },
     { type: 'peer.message', at: now },
+    { type: 'hold', at: now, until: due + 50 },
     { type: 'close', at: now },
     { type: 'peer.closed', at: now },
   ];
@@ -127,6 +130,8 @@ function reference(input: KeepaliveInput, events: KeepaliveEvent[]) {
   let start = input.at;
   const deadline = input.advertiseTimeout || null;
   let unanswered = 0;
+  // A verdict held back by `hold` (while `count` PINGs are out), or null.
+  let heldUntil: number | null = null;
   let over = false;
   for (const e of events) {
     if (over) break;
@@ -145,8 +150,10 @@ function reference(input: KeepaliveInput, events: KeepaliveEvent[]) {
           }
         }
         if (!advertised || !input.sendPings) break;
-        if (e.at < start) start = e.at;
-        else if (e.at >= start + input.interval) {
+        if (e.at < start) {
+          start = e.at;
+          heldUntil = null;
+        } else if (e.at >= (heldUntil ?? start + input.interval)) {
           if (unanswered >= input.count) {
             out.push(`dead@${e.at}`);
             over = true;
@@ -157,12 +164,16 @@ function reference(input: KeepaliveInput, events: KeepaliveEvent[]) {
           }
         }
         break;
+      case 'hold':
+        if (advertised && input.sendPings && unanswered >= input.count) heldUntil = Math.max(heldUntil ?? start + input.interval, e.until);
+        break;
       default:
         if (e.type === 'peer.advertise') advertised = true;
         if (!advertised) break;
         if (e.type === 'peer.ping') out.push(`PONG@${e.at}`);
         start = e.at;
         unanswered = 0;
+        heldUntil = null;
     }
   }
   return out;
@@ -184,9 +195,11 @@ function machineTrace(input: KeepaliveInput, events: KeepaliveEvent[]) {
 }
 
 const eventArb = fc.record({
-  kind: fc.constantFrom('tick', 'tick', 'tick', 'peer.ping', 'peer.pong', 'peer.message', 'peer.advertise', 'close', 'peer.closed'),
+  kind: fc.constantFrom('tick', 'tick', 'tick', 'peer.ping', 'peer.pong', 'peer.message', 'peer.advertise', 'hold', 'close', 'peer.closed'),
   // Now and then time goes back (an NTP step): both must re-anchor the same way.
   gap: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 0, max: 250 }) }, { weight: 1, arbitrary: fc.integer({ min: -400, max: -1 }) }),
+  // A hold's `until`, ahead of its own time.
+  hold: fc.integer({ min: 0, max: 400 }),
 });
 
 describe('against a reference model', () => {
@@ -200,7 +213,10 @@ describe('against a reference model', () => {
         (base, count, advertiseTimeout, steps) => {
           const input = { ...base, count, ...(advertiseTimeout === undefined ? {} : { advertiseTimeout }) };
           let at = 0;
-          const events = steps.map((s) => ({ type: s.kind, at: (at += s.gap) }) as KeepaliveEvent);
+          const events = steps.map((s) => {
+            at += s.gap;
+            return (s.kind === 'hold' ? { type: 'hold', at, until: at + s.hold } : { type: s.kind, at }) as KeepaliveEvent;
+          });
           const expected = reference(input, events).map((s) => (s.startsWith('ADVERTISE') ? 'ADVERTISE' : s));
           const actual = machineTrace(input, events).map((s) => (s.startsWith('ADVERTISE') ? 'ADVERTISE' : s));
           expect(actual).toEqual(expected);

@@ -229,6 +229,57 @@ describe.each(['client', 'server'] as const)('%s: the keepalive rule', (role) =>
   });
 });
 
+describe('hold (a host resuming connections it was not watching)', () => {
+  it('moves a verdict due before `until` to `until`, and the peer dies there, silent since its last sign of life', () => {
+    const m = started('server');
+    m.runUntil(3500); // three PINGs out: the verdict is due at 4000
+    expect(m.snapshot.context).toMatchObject({ unanswered: 3, wakeAt: 4000 });
+    const before = m.snapshot.context;
+    expect(m.send({ type: 'hold', at: 3500, until: 4800 })).toEqual([]);
+    expect(m.snapshot.context).toEqual({ ...before, wakeAt: 4800 });
+    expect(m.send({ type: 'tick', at: 4000 })).toEqual([]);
+    m.runUntil(100_000);
+    expect(m.emitted.at(-1)).toEqual({ type: 'dead', at: 4800, silentFor: 4800, unanswered: 3 });
+  });
+
+  it('never moves a verdict earlier, and a sign of life after it starts the rule again', () => {
+    const m = started('server');
+    m.runUntil(3500);
+    m.send({ type: 'hold', at: 3500, until: 3900 });
+    expect(m.snapshot.context.wakeAt).toBe(4000);
+    m.send({ type: 'hold', at: 3500, until: 4000 });
+    expect(m.snapshot.context.wakeAt).toBe(4000);
+    m.send({ type: 'hold', at: 3500, until: 9000 });
+    m.send({ type: 'peer.pong', at: 3600 });
+    expect(m.snapshot.context).toMatchObject({ unanswered: 0, wakeAt: 4600 });
+  });
+
+  it('holds the first due tick with count 0 (a verdict), not a PING: a late PING already gives a full interval', () => {
+    const zero = started('server', { count: 0 });
+    zero.send({ type: 'hold', at: 500, until: 1700 });
+    expect(zero.snapshot.context.wakeAt).toBe(1700);
+    const m = started('server');
+    m.runUntil(1500); // one PING out of three: a PING is next, at 2000
+    const before = m.snapshot.context;
+    m.send({ type: 'hold', at: 1500, until: 2500 });
+    expect(m.snapshot.context).toEqual(before);
+  });
+
+  it('changes nothing before ADVERTISE (its deadline is admission), with PINGs off, or once ended', () => {
+    const awaiting = new Stepper(input('server', { count: 0, advertiseTimeout: 500 }));
+    awaiting.send({ type: 'hold', at: 100, until: 5000 });
+    expect(awaiting.snapshot.context.wakeAt).toBe(500);
+    const passive = started('server', { sendPings: false });
+    const before = passive.snapshot.context;
+    passive.send({ type: 'hold', at: 100, until: 5000 });
+    expect(passive.snapshot.context).toEqual(before);
+    const dead = started('server', { count: 0 });
+    dead.runUntil(2000);
+    expect(dead.send({ type: 'hold', at: 2000, until: 5000 })).toEqual([]);
+    expect(dead.snapshot.context.wakeAt).toBeNull();
+  });
+});
+
 describe('folded frames', () => {
   it('a peer.message carrying folded PINGs counts them as answered where the state answers PINGs', () => {
     const m = started('client');

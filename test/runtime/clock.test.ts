@@ -41,7 +41,7 @@ const stepArb = fc.record({
   dt: dtArb,
 });
 
-const EVENT: Record<Inbound, KeepaliveEvent['type']> = {
+const EVENT: Record<Inbound, Extract<KeepaliveEvent, { type: `peer.${string}` }>['type']> = {
   PING: 'peer.ping',
   PONG: 'peer.pong',
   MESSAGE: 'peer.message',

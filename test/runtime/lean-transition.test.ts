@@ -14,7 +14,7 @@ import { type KeepaliveEmitted, type KeepaliveEvent, type KeepaliveInput, keepal
 
 const view = (s: KeepaliveSnapshot) => ({ value: s.value, status: s.status, context: { ...s.context }, tags: [...s.tags].sort() });
 
-type Gen = { gap: number; kind: 'peer.advertise' | 'peer.ping' | 'peer.pong' | 'peer.message' | 'folded' | 'tick' | 'back' | 'close' | 'peer.closed'; n: number };
+type Gen = { gap: number; kind: 'peer.advertise' | 'peer.ping' | 'peer.pong' | 'peer.message' | 'folded' | 'tick' | 'back' | 'hold' | 'close' | 'peer.closed'; n: number };
 
 function events(trace: Gen[], interval: number): KeepaliveEvent[] {
   let at = 0;
@@ -25,6 +25,8 @@ function events(trace: Gen[], interval: number): KeepaliveEvent[] {
         return { type: 'peer.message', at, folded: { pings: n % 3, pongs: n % 2, messages: n % 5 }, tick: at + (n % 3) * interval };
       case 'back':
         return { type: 'tick', at: at - n };
+      case 'hold':
+        return { type: 'hold', at, until: at + n * 10 };
       case 'close':
       case 'peer.closed':
         return { type: kind, at, ...(n % 2 ? { reason: `r${n}` } : {}) };
@@ -36,7 +38,7 @@ function events(trace: Gen[], interval: number): KeepaliveEvent[] {
 
 const genArb = fc.record({
   gap: fc.integer({ min: 0, max: 250 }),
-  kind: fc.constantFrom<Gen['kind']>('peer.advertise', 'peer.ping', 'peer.pong', 'peer.message', 'folded', 'folded', 'tick', 'tick', 'tick', 'back', 'close', 'peer.closed'),
+  kind: fc.constantFrom<Gen['kind']>('peer.advertise', 'peer.ping', 'peer.pong', 'peer.message', 'folded', 'folded', 'tick', 'tick', 'tick', 'back', 'hold', 'close', 'peer.closed'),
   n: fc.integer({ min: 0, max: 60 }),
 });
 

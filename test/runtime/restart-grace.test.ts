@@ -90,9 +90,12 @@ describe('restart grace', () => {
     host.open({ id: 'passive', role: 'server', interval: INTERVAL, count: 0, sendPings: false });
     host.receive('passive', 'keepalive:ADVERTISE');
     host.open({ id: 'waiting', role: 'server', interval: INTERVAL, count: 0 });
+    // Its next tick closes it, but for want of ADVERTISE: a deadline of the protocol, not a verdict on a silent peer.
+    host.open({ id: 'deadline', role: 'server', interval: INTERVAL, count: 0, advertiseTimeout: 4500 });
     host.tick((now = 1000));
     const stored = [...store.load()];
-    // A PING is next (unanswered < count), no PINGs at all, or no ADVERTISE yet (nothing timed).
+    expect(stored.map(context).map((c) => c.wakeAt)).toEqual([2000, null, null, 4500]);
+    // A PING is next (unanswered < count), no PINGs at all, no ADVERTISE yet (nothing timed), or only its ADVERTISE deadline.
     expect(withRestartGrace(stored, 5000)).toEqual(stored);
     for (const [i, record] of withRestartGrace(stored, 5000).entries()) expect(record).toBe(stored[i]);
   });
