@@ -80,6 +80,8 @@ export class Cluster implements RemoteHub {
   readonly #presence = new RemotePresence();
   readonly #dispatch: Dispatch;
   #phase: Phase;
+  /** The hub served, once attached. */
+  #hub: AttachedHub | undefined;
 
   private constructor(link: RedisLink, options: ClusterOptions, hub: string, log: (line: string) => void) {
     this.#link = link;
@@ -123,6 +125,7 @@ export class Cluster implements RemoteHub {
   /** Wires the assembled hub in (connections restored from this node's records come after); once. */
   attach(hub: AttachedHub): RunningCluster {
     if (this.#phase instanceof RunningCluster) throw new Error('a cluster serves one hub: it is attached already');
+    this.#hub = hub;
     const running = new RunningCluster({
       hub,
       link: this.#counted,
@@ -182,8 +185,11 @@ export class Cluster implements RemoteHub {
    * in their inboxes in Redis, and their holders are told to take it.
    */
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
+    // The application sent it to the delivery-mode connections held here already.
+    const hub = this.#hub;
+    const here = hub ? [...hub.host.ids()].filter((id) => hub.delivery.speaks(id)) : [];
     void this.deliveries
-      .broadcast(data, except)
+      .broadcast(data, [...except, ...here])
       .then((byNode) => {
         for (const [node, connections] of byNode) void this.#dispatch.toNode(node, { type: 'inbox', connections });
       })

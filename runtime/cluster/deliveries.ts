@@ -31,6 +31,9 @@ interface Place {
 /** What a holder does with a message taken from a connection's inbox: false when its window is full (it waits). */
 export type Take = (id: ConnectionId, data: AppData) => boolean;
 
+/** What a drain read from Redis: each connection's claimed messages, in order, as stored. */
+export type Claimed = Map<ConnectionId, string[]>;
+
 export class ClusterDeliveries implements DeliveryStore {
   readonly #place: Place;
   /** Windows read from Redis, each handed to its connection's link once. */
@@ -135,25 +138,47 @@ export class ClusterDeliveries implements DeliveryStore {
    * drain. One drain at a time, each after the previous one's writes: a message is never
    * taken twice.
    */
-  drain(ids: readonly ConnectionId[], take: Take): Promise<number> {
-    const run = this.#draining.then(async () => {
-      if (ids.length === 0) return 0;
+  drain(ids: readonly ConnectionId[], take: Take): Promise<Set<ConnectionId>> {
+    return this.collect(ids).then((claimed) => this.take(claimed, take));
+  }
+
+  /**
+   * A drain's first half: what waits for `ids`, moved to their claimed lists and read. A
+   * connection about to be taken in (a takeover, a handover) is collected before it becomes
+   * this process's and taken in the same turn it does: a send made here meanwhile would
+   * otherwise overtake what others sent it before.
+   */
+  collect(ids: readonly ConnectionId[]): Promise<Claimed> {
+    const run = this.#draining.then(async (): Promise<Claimed> => {
+      if (ids.length === 0) return new Map();
       await this.flush();
       const { link, prefix } = this.#place;
       const reply = (await link.command<unknown[]>(['EVAL', DRAIN, 1, keys.nodes(prefix), prefix, ...ids])) ?? [];
-      let taken = 0;
-      for (let i = 0; i + 1 < reply.length; i += 2) {
-        const id = String(reply[i]);
-        const messages = (reply[i + 1] as unknown[]).map(String);
-        let n = 0;
-        while (n < messages.length && take(id, decode(messages[n]!))) n++;
-        if (n > 0) this.#queue('T', id, String(n));
-        taken += n;
-      }
-      return taken;
+      const claimed: Claimed = new Map();
+      for (let i = 0; i + 1 < reply.length; i += 2) claimed.set(String(reply[i]), (reply[i + 1] as unknown[]).map(String));
+      return claimed;
     });
-    this.#draining = run.catch(() => 0);
+    // The next collect waits for this one's messages to be taken and written (its flush).
+    this.#draining = run.then(() => undefined, () => undefined);
     return run;
+  }
+
+  /** A drain's second half, synchronous: the collected messages into their windows, in order. The connections whose window refused some (they wait). */
+  take(claimed: Claimed, take: Take): Set<ConnectionId> {
+    const waiting = new Set<ConnectionId>();
+    for (const [id, messages] of claimed) {
+      let n = 0;
+      while (n < messages.length && take(id, decode(messages[n]!))) n++;
+      if (n > 0) this.#queue('T', id, String(n));
+      if (n < messages.length) waiting.add(id);
+    }
+    return waiting;
+  }
+
+  /** Into connection `id`'s inbox, whoever holds it: a send of this process while it takes the connection in. */
+  push(id: ConnectionId, data: AppData): Promise<unknown> {
+    const { link, prefix } = this.#place;
+    return link.command(['RPUSH', `${prefix}din:${id}`, encode(data)]);
   }
 
   /** A send to a connection another node holds: into its inbox if it speaks delivery mode. Its holder, or undefined (it does not). */
@@ -163,10 +188,15 @@ export class ClusterDeliveries implements DeliveryStore {
     return node ?? undefined;
   }
 
-  /** A broadcast's part for delivery-mode connections of other nodes: into each inbox. Which node holds which, to nudge. */
+  /**
+   * A broadcast's part for delivery-mode connections this process does not hold: into each
+   * inbox. `except`: those it sent it to itself (decided by what it holds now, not by what
+   * Redis last heard: a connection on its way in or out of here is in one set or the other)
+   * and those the application left out. Which node holds which, to nudge.
+   */
   async broadcast(data: AppData, except: readonly ConnectionId[]): Promise<Map<string, ConnectionId[]>> {
-    const { link, prefix, node } = this.#place;
-    const reply = (await link.command<string[]>(['EVAL', BROADCAST, 1, keys.nodes(prefix), prefix, node, encode(data), ...except])) ?? [];
+    const { link, prefix } = this.#place;
+    const reply = (await link.command<string[]>(['EVAL', BROADCAST, 1, keys.nodes(prefix), prefix, encode(data), ...except])) ?? [];
     const byNode = new Map<string, ConnectionId[]>();
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const list = byNode.get(reply[i]!) ?? byNode.set(reply[i]!, []).get(reply[i]!)!;

@@ -46,17 +46,19 @@ redis.call('RPUSH', ARGV[1] .. 'din:' .. ARGV[2], ARGV[3])
 return node`;
 
 /**
- * ARGV: prefix, node, message, then ids left out. Into the inbox of every delivery-mode
- * connection another node holds; returns them as node, id pairs (flat).
+ * ARGV: prefix, message, then ids left out (the sender's own connections, which it sent the
+ * message to itself, and those the application excluded). Into the inbox of every other
+ * delivery-mode connection; returns them as node, id pairs (flat), by their holder as last
+ * written, to nudge.
  */
-export const BROADCAST = `local p, me, message = ARGV[1], ARGV[2], ARGV[3]
+export const BROADCAST = `local p, message = ARGV[1], ARGV[2]
 local skip = {}
-for i = 4, #ARGV do skip[ARGV[i]] = true end
+for i = 3, #ARGV do skip[ARGV[i]] = true end
 local held = redis.call('HGETALL', p .. 'dnode')
 local out = {}
 for i = 1, #held, 2 do
   local id, node = held[i], held[i + 1]
-  if node ~= me and not skip[id] then
+  if not skip[id] then
     redis.call('RPUSH', p .. 'din:' .. id, message)
     out[#out + 1] = node
     out[#out + 1] = id

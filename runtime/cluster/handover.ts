@@ -24,8 +24,8 @@ const HANDOVER_TIMEOUT_MS = 300;
 export interface HandoverOptions extends ClusterContext {
   readonly report: PresenceReport;
   readonly reaper: Reaper;
-  /** Takes what other processes left in these connections' inboxes (delivery mode). */
-  readonly drain: (ids: readonly ConnectionId[]) => Promise<number>;
+  /** Connections that just became this process's, in the turn they did (delivery mode: their inboxes come first). */
+  readonly takeIn: (ids: readonly ConnectionId[]) => void;
 }
 
 export class Handover {
@@ -125,7 +125,7 @@ export class Handover {
 
   /** Takes in a connection just handed over to this process. */
   async #adopt(id: ConnectionId): Promise<boolean> {
-    const { hub, link, prefix, node, presence, snapshots, deliveries, report, drain } = this.#options;
+    const { hub, link, prefix, node, presence, snapshots, deliveries, report, takeIn } = this.#options;
     const json = await link.command<string | null>(['HGET', keys.conns(prefix, node), id]).catch(() => null);
     const record = json === null ? undefined : parseRecord(json);
     if (!record) return false;
@@ -134,11 +134,11 @@ export class Handover {
     snapshots.adopt([record]);
     presence.delete(id);
     hub.host.restore([record]);
+    if (hub.host.has(id)) takeIn([id]);
     const hash = record.meta?.[SESSION_META];
     if (hash !== undefined && hub.host.has(id)) hub.gate.sessions.add(hash, id);
     report.arrived(id);
     report.soon();
-    if (hub.host.has(id)) void drain([id]).catch(() => 0);
     return hub.host.has(id);
   }
 }

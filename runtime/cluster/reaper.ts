@@ -21,8 +21,8 @@ const TAKEOVER_HOLD_MS = 800;
 
 export interface ReaperOptions extends ClusterContext {
   readonly report: PresenceReport;
-  /** Takes what other processes left in these connections' inboxes (delivery mode). */
-  readonly drain: (ids: readonly ConnectionId[]) => Promise<number>;
+  /** Connections that just became this process's, in the turn they did (delivery mode: their inboxes come first). */
+  readonly takeIn: (ids: readonly ConnectionId[]) => void;
 }
 
 export class Reaper {
@@ -54,7 +54,7 @@ export class Reaper {
 
   /** Takes over a process whose lease ran out: its connections, what it owed. One script decides who. */
   async reap(dead: string): Promise<void> {
-    const { hub, link, prefix, node, lease, presence, snapshots, deliveries, dispatch, report, stats, log, drain } = this.#options;
+    const { hub, link, prefix, node, lease, presence, snapshots, deliveries, dispatch, report, stats, log, takeIn } = this.#options;
     if (this.#stopped || this.#reaping.has(dead) || !lease.judging()) return;
     this.#reaping.add(dead);
     try {
@@ -82,6 +82,7 @@ export class Reaper {
       snapshots.adopt(taken);
       presence.move(dead, null);
       const ids = hub.host.resume(taken, at);
+      takeIn(ids);
       hub.gate.sessions.refresh();
       for (const id of ids) report.arrived(id);
       hub.host.tick(at);
@@ -90,7 +91,6 @@ export class Reaper {
       log(`took over ${ids.length} connection(s) and ${owed.length} undelivered event(s) of node ${dead}: its lease ran out ${Number(now) - Number(expiry)} ms ago`);
       await hub.application.outbox.load();
       hub.application.wake();
-      await drain(ids).catch(() => 0);
       await dispatch.toHub({ type: 'took-over', dead });
       await report.send(false);
     } finally {

@@ -6,6 +6,7 @@
  * handover (sessions), the presence report; the lease, the presence heard from others and
  * the pub/sub dispatch came with the connection to Redis.
  */
+import type { AppData } from '../application/index.ts';
 import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { ClusterContext } from './context.ts';
 import type { HubMail, OwnMail } from './dispatch.ts';
@@ -26,9 +27,9 @@ export class RunningCluster {
     this.#options = options;
     const { hub, snapshots, dispatch } = options;
     const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
-    const drain = (ids: readonly ConnectionId[]) => this.drain(ids);
-    this.#reaper = new Reaper({ ...options, report, drain });
-    this.#handover = new Handover({ ...options, report, reaper: this.#reaper, drain });
+    const takeIn = (ids: readonly ConnectionId[]) => this.#arrived(ids);
+    this.#reaper = new Reaper({ ...options, report, takeIn });
+    this.#handover = new Handover({ ...options, report, reaper: this.#reaper, takeIn });
     snapshots.onNew = () => report.soon();
     hub.host.subscribe((event) => report.hostEvent(event), { frames: false });
   }
@@ -85,13 +86,69 @@ export class RunningCluster {
     await this.#report.send(false);
     // What a nudge missed (sent to a holder that had just handed the connection on) or a full window left waiting.
     await this.drain(this.#deliveryIds()).catch(() => {});
+    if (this.#settling.size > 0) await this.#settle();
   }
 
-  /** Takes into their windows what other processes left in these connections' inboxes. */
-  drain(ids: readonly ConnectionId[]): Promise<number> {
+  /** Takes into their windows what other processes left in these connections' inboxes; the ones whose window refused some. */
+  drain(ids: readonly ConnectionId[]): Promise<Set<ConnectionId>> {
     const { hub, deliveries } = this.#options;
     const here = ids.filter((id) => hub.host.has(id) && hub.delivery.speaks(id));
-    return deliveries.drain(here, (id, data) => hub.host.has(id) && hub.delivery.send(id, data) === true);
+    return deliveries.drain(here, this.#take);
+  }
+
+  /** A message from a connection's inbox into its window: false when it is not held here or its window is full (it waits). */
+  readonly #take = (id: ConnectionId, data: AppData): boolean => {
+    const { hub } = this.#options;
+    return hub.host.has(id) && hub.delivery.link(id)?.send(data) === true;
+  };
+
+  /** Connections that became this process's (a takeover, a handover) and have not yet taken what others sent before. */
+  readonly #settling = new Set<ConnectionId>();
+  /** This process's own sends into inboxes while settling, counted: a drain that saw none come meanwhile took them all. */
+  #pushed = 0;
+
+  /**
+   * Connections that just became this process's, in the turn they did. Until their inboxes
+   * are taken (what others sent before, in order), this process's own sends to them go into
+   * the same inboxes, behind those, instead of overtaking them into the window.
+   */
+  #arrived(ids: readonly ConnectionId[]): void {
+    const { hub, deliveries, log } = this.#options;
+    for (const id of ids) {
+      if (!hub.delivery.speaks(id)) continue;
+      this.#settling.add(id);
+      hub.delivery.divert(id, (data) => {
+        this.#pushed++;
+        void deliveries.push(id, data).catch((error: unknown) => log(`a send to connection ${id} did not reach its inbox: ${String(error)}`));
+        return true;
+      });
+    }
+    void this.#settle();
+  }
+
+  /** Drains the settling connections until a drain saw none of this process's sends arrive meanwhile and left nothing waiting; the rest wait for the next round. */
+  async #settle(): Promise<void> {
+    const { hub } = this.#options;
+    for (let round = 0; round < 20 && this.#settling.size > 0; round++) {
+      const mark = this.#pushed;
+      const ids = [...this.#settling];
+      let waiting: Set<ConnectionId>;
+      try {
+        waiting = await this.drain(ids);
+      } catch {
+        return;
+      }
+      for (const id of ids) {
+        if (!hub.host.has(id)) {
+          this.#settling.delete(id);
+          hub.delivery.undivert(id);
+        } else if (this.#pushed === mark && !waiting.has(id)) {
+          this.#settling.delete(id);
+          hub.delivery.undivert(id);
+        }
+      }
+      if (this.#pushed === mark) return;
+    }
   }
 
   #deliveryIds(): ConnectionId[] {

@@ -50,6 +50,7 @@ export class HubDelivery {
   readonly #deliver: (id: ConnectionId, data: AppData, seq: number) => void;
   readonly #opened: ((id: ConnectionId) => void) | undefined;
   readonly #links = new Map<ConnectionId, DeliveryLink>();
+  readonly #diverted = new Map<ConnectionId, (data: AppData) => boolean>();
 
   constructor(options: HubDeliveryOptions) {
     this.#host = options.host;
@@ -122,7 +123,22 @@ export class HubDelivery {
    * when its window is full (nothing new is held).
    */
   send(id: ConnectionId, data: AppData): boolean | undefined {
+    const divert = this.#diverted.get(id);
+    if (divert) return divert(data);
     return this.link(id)?.send(data);
+  }
+
+  /**
+   * Sends to connection `id` go to `sink` instead of its window until `undivert`: a clustered
+   * hub taking a connection in sends through the connection's inbox in Redis until it has
+   * taken what others sent before, so its own sends never overtake theirs.
+   */
+  divert(id: ConnectionId, sink: (data: AppData) => boolean): void {
+    this.#diverted.set(id, sink);
+  }
+
+  undivert(id: ConnectionId): void {
+    this.#diverted.delete(id);
   }
 
   /** The host's transport, with PINGs and PONGs of delivery-mode connections carrying an owed acknowledgement. */
@@ -149,6 +165,7 @@ export class HubDelivery {
   /** Connection `id` ended or moved away: its link goes, and (ended) its stored window. */
   forget(id: ConnectionId, ended: boolean): void {
     this.#links.delete(id);
+    this.#diverted.delete(id);
     if (ended) this.#store.delete(id);
   }
 
