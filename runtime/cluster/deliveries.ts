@@ -16,7 +16,7 @@ import type { AppData } from '../application/index.ts';
 import { fromBase64, toBase64 } from '../codec/index.ts';
 import { byteLength, type DeliveryStore, type LinkCounters, type LinkPersistence, type StoredWindow, type WindowEntry } from '../delivery/index.ts';
 import type { ConnectionId } from '../host/index.ts';
-import { APPLY, BROADCAST, DRAIN, LOAD, SEND } from './delivery-scripts.ts';
+import { APPLY, DRAIN, LOAD, OUTBOX } from './delivery-scripts.ts';
 import { keys, pairs } from './keys.ts';
 import type { RedisLink } from './link.ts';
 
@@ -177,15 +177,13 @@ export class ClusterDeliveries implements DeliveryStore {
 
   /** Into connection `id`'s inbox, whoever holds it: a send of this process while it takes the connection in. */
   push(id: ConnectionId, data: AppData): Promise<unknown> {
-    const { link, prefix } = this.#place;
-    return link.command(['RPUSH', `${prefix}din:${id}`, encode(data)]);
+    return this.#out(['P', id, encode(data)]);
   }
 
   /** A send to a connection another node holds: into its inbox if it speaks delivery mode. Its holder, or undefined (it does not). */
   async send(id: ConnectionId, data: AppData): Promise<string | undefined> {
-    const { link, prefix } = this.#place;
-    const node = await link.command<string | null>(['EVAL', SEND, 1, keys.nodes(prefix), prefix, id, encode(data)]);
-    return node ?? undefined;
+    const node = await this.#out(['S', id, encode(data)]);
+    return typeof node === 'string' && node !== '' ? node : undefined;
   }
 
   /**
@@ -195,14 +193,35 @@ export class ClusterDeliveries implements DeliveryStore {
    * and those the application left out. Which node holds which, to nudge.
    */
   async broadcast(data: AppData, except: readonly ConnectionId[]): Promise<Map<string, ConnectionId[]>> {
-    const { link, prefix } = this.#place;
-    const reply = (await link.command<string[]>(['EVAL', BROADCAST, 1, keys.nodes(prefix), prefix, encode(data), ...except])) ?? [];
+    const reply = (await this.#out(['B', encode(data), String(except.length), ...except])) as string[];
     const byNode = new Map<string, ConnectionId[]>();
     for (let i = 0; i + 1 < reply.length; i += 2) {
       const list = byNode.get(reply[i]!) ?? byNode.set(reply[i]!, []).get(reply[i]!)!;
       list.push(reply[i + 1]!);
     }
     return byNode;
+  }
+
+  /** This turn's sends and broadcasts to connections held elsewhere, in order: one script per turn. */
+  #outbox: { args: string[]; settle: (reply: unknown) => void; fail: (error: unknown) => void }[] = [];
+
+  #out(args: string[]): Promise<unknown> {
+    return new Promise((settle, fail) => {
+      if (this.#outbox.length === 0) queueMicrotask(() => void this.#sendOutbox());
+      this.#outbox.push({ args, settle, fail });
+    });
+  }
+
+  async #sendOutbox(): Promise<void> {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    const { link, prefix } = this.#place;
+    try {
+      const replies = (await link.command<unknown[]>(['EVAL', OUTBOX, 1, keys.nodes(prefix), prefix, ...batch.flatMap((op) => op.args)])) ?? [];
+      batch.forEach((op, i) => op.settle(replies[i]));
+    } catch (error) {
+      for (const op of batch) op.fail(error);
+    }
   }
 
   /** Writes a link's whole state again (Redis lost it), as `renumbered` does. */

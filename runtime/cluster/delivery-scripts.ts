@@ -39,29 +39,42 @@ for i = 3, #ARGV, 4 do
 end
 return 1`;
 
-/** ARGV: prefix, id, message. Into the inbox of a delivery-mode connection; returns its holder, or nil (not one). */
-export const SEND = `local node = redis.call('HGET', ARGV[1] .. 'dnode', ARGV[2])
-if not node then return false end
-redis.call('RPUSH', ARGV[1] .. 'din:' .. ARGV[2], ARGV[3])
-return node`;
-
 /**
- * ARGV: prefix, message, then ids left out (the sender's own connections, which it sent the
- * message to itself, and those the application excluded). Into the inbox of every other
- * delivery-mode connection; returns them as node, id pairs (flat), by their holder as last
- * written, to nudge.
+ * ARGV: prefix, then what this process sent to connections it does not hold, in the order it
+ * sent them, one turn's worth:
+ *   S id message        a send: into the connection's inbox if it speaks delivery mode
+ *   P id message        a send into the inbox whoever holds it (the sender is taking it in)
+ *   B message n ids...  a broadcast: into every delivery-mode connection's inbox but those n
+ * Returns one reply per op, in order: a send's holder ('' when the connection is not in
+ * delivery mode: it goes by pub/sub), '' for P, and a broadcast's {node, id, ...} pairs (flat)
+ * to nudge.
  */
-export const BROADCAST = `local p, message = ARGV[1], ARGV[2]
-local skip = {}
-for i = 3, #ARGV do skip[ARGV[i]] = true end
-local held = redis.call('HGETALL', p .. 'dnode')
+export const OUTBOX = `local p = ARGV[1]
 local out = {}
-for i = 1, #held, 2 do
-  local id, node = held[i], held[i + 1]
-  if not skip[id] then
-    redis.call('RPUSH', p .. 'din:' .. id, message)
-    out[#out + 1] = node
-    out[#out + 1] = id
+local i = 2
+while i <= #ARGV do
+  local op = ARGV[i]
+  if op == 'S' or op == 'P' then
+    local id, message = ARGV[i + 1], ARGV[i + 2]
+    local node = redis.call('HGET', p .. 'dnode', id)
+    if op == 'P' or node then redis.call('RPUSH', p .. 'din:' .. id, message) end
+    out[#out + 1] = (op == 'S' and node) or ''
+    i = i + 3
+  else
+    local message, n = ARGV[i + 1], tonumber(ARGV[i + 2])
+    local skip = {}
+    for j = 1, n do skip[ARGV[i + 2 + j]] = true end
+    local held = redis.call('HGETALL', p .. 'dnode')
+    local pairs_ = {}
+    for j = 1, #held, 2 do
+      if not skip[held[j]] then
+        redis.call('RPUSH', p .. 'din:' .. held[j], message)
+        pairs_[#pairs_ + 1] = held[j + 1]
+        pairs_[#pairs_ + 1] = held[j]
+      end
+    end
+    out[#out + 1] = pairs_
+    i = i + 3 + n
   end
 end
 return out`;
