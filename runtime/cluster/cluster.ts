@@ -191,7 +191,7 @@ export class Cluster implements RemoteHub {
     void this.deliveries
       .broadcast(data, [...except, ...here])
       .then((byNode) => {
-        for (const [node, connections] of byNode) void this.#dispatch.toNode(node, { type: 'inbox', connections });
+        for (const [node, connections] of byNode) this.#nudge(node, connections);
       })
       .catch((error: unknown) => this.#log(`a broadcast did not reach the delivery-mode connections of other processes: ${String(error)}`));
     void this.#dispatch.toHub({ type: 'broadcast', data, except: [...except] });
@@ -202,10 +202,24 @@ export class Cluster implements RemoteHub {
     const held = this.holder(id);
     if (!held) return false;
     void this.deliveries.send(id, data).then(
-      (node) => this.#dispatch.toNode(node ?? held.node, node ? { type: 'inbox', connections: [id] } : { type: 'send', connection: id, data }),
+      (node) => (node ? this.#nudge(node, [id]) : this.#dispatch.toNode(held.node, { type: 'send', connection: id, data })),
       (error: unknown) => this.#log(`a send to connection ${id} on node ${held.node} failed: ${String(error)}`),
     );
     return true;
+  }
+
+  /** Holders to tell that inboxes of theirs hold messages: one letter per holder per turn. */
+  readonly #nudges = new Map<string, Set<ConnectionId>>();
+
+  #nudge(node: string, connections: readonly ConnectionId[]): void {
+    if (this.#nudges.size === 0) {
+      queueMicrotask(() => {
+        for (const [holder, ids] of this.#nudges) void this.#dispatch.toNode(holder, { type: 'inbox', connections: [...ids] });
+        this.#nudges.clear();
+      });
+    }
+    const ids = this.#nudges.get(node) ?? this.#nudges.set(node, new Set()).get(node)!;
+    for (const id of connections) ids.add(id);
   }
 
   close(id: ConnectionId, reason: string): boolean {
