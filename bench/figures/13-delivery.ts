@@ -81,7 +81,7 @@ async function frameWindow(
   server: NodeChild,
   serverUrl: string,
   options: { mode: Mode; perInterval: number; bothWays: boolean; clients: number; interval: number; intervals: number },
-): Promise<{ frames: number; cpuPerMessage: number; messages: number }> {
+): Promise<{ frames: number; framesPerMessage: number; cpuPerMessage: number; messages: number }> {
   const port = Number(new URL(serverUrl).port);
   const relay = await startFrameRelay(port);
   const clients = await Promise.all(Array.from({ length: options.clients }, () => openClient(`ws://127.0.0.1:${relay.port}/connect`, options.mode === 'on', options.interval)));
@@ -106,7 +106,7 @@ async function frameWindow(
     const window = await ask<Window>(server, 'window');
     const frames = relay.counts.down - before.down + relay.counts.up - before.up;
     const messages = window.sent + window.received;
-    return { frames: frames / options.clients / options.intervals, cpuPerMessage: window.cpuUs / messages, messages };
+    return { frames: frames / options.clients / options.intervals, framesPerMessage: frames / messages, cpuPerMessage: window.cpuUs / messages, messages };
   } finally {
     clearInterval(sender);
     server.send({ type: 'quiet' });
@@ -138,6 +138,7 @@ const figure: Figure = {
   async run({ quick, runs, log }) {
     const parts: Measurement[] = [];
     const notes: string[] = [];
+    const t0 = performance.now();
     const interval = quick ? 200 : 1000;
     const clients = quick ? 5 : 50;
     const intervals = quick ? 3 : 5;
@@ -149,23 +150,25 @@ const figure: Figure = {
     try {
       const url = await served.url;
       for (const bothWays of [false, true]) {
-        for (const perInterval of RATES) {
+        for (const perInterval of quick ? [1, 100] : RATES) {
           const frames: Record<Mode, number[]> = { on: [], off: [] };
+          const perConn: Record<Mode, number[]> = { on: [], off: [] };
           const cpuPer: Record<Mode, number[]> = { on: [], off: [] };
           for (let round = 0; round < rounds; round++) {
             for (const mode of round % 2 === 0 ? MODES : [...MODES].reverse()) {
               const w = await frameWindow(served.child, url, { mode, perInterval, bothWays, clients, interval, intervals });
-              frames[mode].push(w.frames);
+              frames[mode].push(w.framesPerMessage);
+              perConn[mode].push(w.frames);
               cpuPer[mode].push(w.cpuPerMessage);
             }
           }
           const way = bothWays ? 'both ways' : 'one way';
           cpu[`${perInterval} ${way}`] = cpuPer;
-          log(`${perInterval}/interval ${way}: frames/conn/interval on ${median(frames.on).toFixed(2)}, off ${median(frames.off).toFixed(2)}; CPU/message on ${median(cpuPer.on).toFixed(1)} us, off ${median(cpuPer.off).toFixed(1)} us`);
+          log(`${perInterval}/interval ${way}: frames/conn/interval on ${median(perConn.on).toFixed(2)}, off ${median(perConn.off).toFixed(2)}; frames/message on ${median(frames.on).toFixed(3)}, off ${median(frames.off).toFixed(3)}; CPU/message on ${median(cpuPer.on).toFixed(1)} us, off ${median(cpuPer.off).toFixed(1)} us`);
           parts.push(
             measure({
               name: `frames on the wire, ${perInterval} message(s) per connection per interval, ${way}`,
-              unit: 'frames/conn/interval',
+              unit: 'frames/message',
               samples: frames.on,
               baselineSamples: frames.off,
               baselineName: 'delivery off (plain frames)',
@@ -193,6 +196,7 @@ const figure: Figure = {
       served.child.kill();
     }
 
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // 3. Heap per unacknowledged message.
     const held = quick ? 1000 : 5000;
     const payload = 64;
@@ -226,6 +230,7 @@ const figure: Figure = {
       memServer.child.kill();
     }
 
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // 4. Resume to the last of 1,000 replayed messages.
     const outstanding = 1000;
     const resumeServer = startServer(1000, log);
@@ -281,6 +286,7 @@ const figure: Figure = {
       resumeServer.child.kill();
     }
 
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // 5. Redis commands per message, holder's sends and another process's.
     const perSecond = 100;
     const clusterClients = quick ? 5 : 10;
@@ -306,7 +312,7 @@ const figure: Figure = {
             const conns = await Promise.all(Array.from({ length: clusterClients }, () => openClient(holderUrl!, mode === 'on', 1000)));
             let ids: string[] = [];
             await until(async () => (ids = (await ask<{ ids: string[] }>(nodes[0]!, 'ids')).ids).length === clusterClients, 'the holder has every connection');
-            await sleep(quick ? 1000 : 1500); // presence reaches the other process
+            if (from === 'other') await sleep(quick ? 1000 : 1500); // presence reaches the other process
             const sender = from === 'holder' ? nodes[0]! : nodes[1]!;
             const before = await info();
             const sentBefore = { commands: relay.commands, scripts: relay.scripts };
@@ -349,6 +355,7 @@ const figure: Figure = {
       redis.kill('SIGKILL');
     }
 
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // 6. Durable Object storage writes per message (the store's own count).
     for (const bothWays of [false, true]) {
       for (const batched of [false, true]) {
@@ -368,6 +375,7 @@ const figure: Figure = {
       }
     }
 
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     // 7. Socket.IO 4.8 beside ours: random cuts, then a SIGKILL of the holder.
     const rate = quick ? 200 : 500;
     const durationMs = quick ? 2000 : 20_000;
@@ -380,6 +388,7 @@ const figure: Figure = {
     const beforeKillMs = quick ? 800 : 3000;
     const afterKillMs = quick ? 1200 : 5000;
     const sioKill = await socketIoUnderKill({ rate: killRate, beforeKillMs, afterKillMs });
+    log(`section done at ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const oursKill = await oursUnderKill({ rate: killRate, beforeKillMs, afterKillMs });
     log(`kill: Socket.IO recovered ${sioKill.recovered}, ${JSON.stringify(sioKill.serverToClient)}; ours resumed ${oursKill.resumed}, ${JSON.stringify(oursKill.serverToClient)}`);
     const anchor = (name: string, value: number, baseline: number, baselineName: string) =>
@@ -398,7 +407,7 @@ const figure: Figure = {
     notes.push(
       `Cuts: Socket.IO sent ${sio.serverToClient.sent} down and ${sio.clientToServer.sent} up, reported ${sio.recovered} reconnects recovered and ${sio.notRecovered} not; ours sent ${ours.serverToClient.sent} down and ${ours.clientToServer.sent} up over ${ours.seconds.toFixed(1)} s (Socket.IO ${(durationMs / 1000).toFixed(0)} s).`,
       `Kill: Socket.IO ${sioKill.recovered ? 'reported the reconnect recovered' : 'did not recover the session'}, ${sioKill.serverToClient.sent} sent; ours ${oursKill.resumed ? 'resumed' : 'did not resume'}, ${oursKill.serverToClient.sent} sent (and ${oursKill.broadcasts.sent} broadcasts: ${oursKill.broadcasts.lost} lost, ${oursKill.broadcasts.duplicated} duplicated).`,
-      'Frames: counted by a relay reading WebSocket headers between our client and the Node server (another process), both ways together, over a window after one interval of warm-up; the baseline is the same client with delivery: false, alternated.',
+      'Frames: counted by a relay reading WebSocket headers between our client and the Node server (another process), both ways together, over a window after one interval of warm-up, divided by the application messages the server sent and received in it (so a window where a loaded machine sent fewer compares alike); the baseline is the same client with delivery: false, alternated.',
       'CPU: user + system time of the server process over the same window, divided by the messages it sent and received.',
       'Durable Object writes: the deliveries store of adapters/cloudflare counted in this process, driven by real links, each frame in a turn of its own; workerd itself is not run.',
     );
