@@ -2,8 +2,9 @@
  * CI hook for the benchmarks: `npm run bench -- --quick` must finish and write a
  * well-formed results.json. Speed targets are not asserted (CI machines are noisy);
  * what is deterministic is: figure 4's steps per interval, counted on a virtual clock, no
- * false deaths (figures 6, 7, 9, 11 and 12), no wake from a peer's PING (figure 7), and no
- * broadcast frame lost across Durable Object shards (figure 12).
+ * false deaths (figures 6, 7, 9, 11 and 12), no wake from a peer's PING (figure 7), no
+ * broadcast frame lost across Durable Object shards (figure 12), and no message lost or
+ * repeated by delivery mode under cuts (figure 13).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -113,6 +114,12 @@ describe('npm run bench -- --quick', () => {
     const shards = results.figures.find((f) => f.figure === 12)!;
     expect(shards.parts.find((p) => p.name.startsWith('false deaths'))!.value).toBe(0);
     expect(shards.parts.find((p) => p.name === 'broadcast frames lost')!.value).toBe(0);
+
+    // Figure 13: delivery mode lost and repeated nothing, either way, through the cuts.
+    const delivery = results.figures.find((f) => f.figure === 13)!;
+    const cuts = delivery.parts.filter((p) => p.name.includes('under cuts'));
+    expect(cuts.length).toBe(4);
+    for (const part of cuts) expect(part.value, part.name).toBe(0);
 
     // Figure 8 ran both runtimes: rows for each, from their own processes.
     const runtimes = results.figures.find((f) => f.figure === 8)!;
