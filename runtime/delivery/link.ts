@@ -7,9 +7,12 @@
  * are DATA for `send`, and the host's PINGs and PONGs pass through `keepalive`, which adds an
  * acknowledgement when one is owed.
  *
- * Acknowledgements ride on frames this side sends anyway (DATA, PING, PONG). One goes alone
- * (`keepalive:ACK`) only when a message arrived, nothing carried its acknowledgement by the
- * end of that turn, and none went alone within the last interval: at most one per interval.
+ * Acknowledgements ride on frames this side sends anyway (DATA, PING, PONG): a side that only
+ * receives still answers the peer's PINGs, which come after an interval of its silence. One
+ * goes alone (`keepalive:ACK`) only when a message arrives and an acknowledgement has been
+ * owed a whole interval with nothing to carry it (a peer that does not PING), or when what is
+ * owed reaches a quarter of this side's window (a fast stream and a long interval): so the
+ * peer's window drains at least once per interval, and at most once per turn.
  *
  * On every socket each side says first where it stands (RESUME: the epoch, what it received,
  * its floor), and neither sends DATA before hearing the other's; then each replays what the
@@ -93,10 +96,13 @@ export class DeliveryLink {
   #sentUpTo = 0;
   /** Highest of our sequence numbers the store holds (all of them, with a synchronous store). */
   #durableUpTo: number;
-  /** The last acknowledgement we sent, and when one last went alone. */
+  /** The last acknowledgement we sent; since when one is owed, and how much (messages, bytes). */
   #ackSent = 0;
-  #ackAloneAt = -Infinity;
+  #owedSince: number | null = null;
+  #owedBytes = 0;
   #ackPending = false;
+  /** Owed this much, an acknowledgement goes alone: a quarter of our own window. */
+  readonly #ackEvery: { messages: number; bytes: number };
   #failed = false;
 
   constructor(options: DeliveryLinkOptions) {
@@ -111,6 +117,7 @@ export class DeliveryLink {
     this.#later = options.later ?? ((run) => queueMicrotask(run));
     this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
     this.#opened = options.opened;
+    this.#ackEvery = { messages: Math.max(1, Math.floor(options.limits.messages / 4)), bytes: Math.max(1, Math.floor(options.limits.bytes / 4)) };
     const restored = options.restored;
     this.#epoch = restored?.counters.epoch ?? null;
     this.#received = restored?.counters.received ?? 0;
@@ -235,7 +242,7 @@ export class DeliveryLink {
     if (!this.#acknowledged(ack)) return false;
     this.#received = seq;
     this.#persistence?.received(this.counters);
-    this.#owe();
+    this.#owe(typeof data === 'string' ? data.length : data.byteLength);
     this.#deliver(data, seq);
     return true;
   }
@@ -262,7 +269,10 @@ export class DeliveryLink {
       this.#received = floor;
       this.#persistence?.received(this.counters);
     }
+    // The RESUME says what we received: nothing is owed on this socket yet.
     this.#ackSent = this.#received;
+    this.#owedSince = null;
+    this.#owedBytes = 0;
     if (this.role === 'server') this.#transmit!(encodeResume(this.#epoch, this.#received, this.#window.floor));
     this.#phase = 'open';
     // Replay, in order, what the peer does not have.
@@ -276,6 +286,8 @@ export class DeliveryLink {
     this.#epoch = epoch;
     this.#received = 0;
     this.#ackSent = 0;
+    this.#owedSince = null;
+    this.#owedBytes = 0;
     this.#window.renumber();
     this.#durableUpTo = this.#window.next - 1;
     this.#persistence?.renumbered(this.#window.entries, this.counters);
@@ -315,28 +327,31 @@ export class DeliveryLink {
   #takeAck(): number | null {
     if (this.#received === this.#ackSent) return null;
     this.#ackSent = this.#received;
+    this.#owedSince = null;
+    this.#owedBytes = 0;
     this.#ackPending = false;
     return this.#received;
   }
 
   /**
-   * A message arrived: its acknowledgement goes alone after this turn if nothing carried it
-   * and none went alone this interval. If one did, the acknowledgement stays owed: the next
-   * frame out carries it (our PING after an interval of silence, our PONG to the peer's), or
-   * the next message to arrive once the interval is over sends it.
+   * A message arrived (`size`: its length, UTF-16 units for text, a cheap stand-in for bytes).
+   * Its acknowledgement waits for a frame that goes anyway, unless one has been owed a whole
+   * interval or what is owed reached a quarter of the window: then it goes alone at the end
+   * of this turn.
    */
-  #owe(): void {
-    if (this.#ackPending) return;
+  #owe(size: number): void {
+    const now = this.#now();
+    this.#owedSince ??= now;
+    this.#owedBytes += size;
+    const due = now - this.#owedSince >= this.#interval || this.#received - this.#ackSent >= this.#ackEvery.messages || this.#owedBytes >= this.#ackEvery.bytes;
+    if (!due || this.#ackPending) return;
     this.#ackPending = true;
     this.#later(() => {
       if (!this.#ackPending) return;
       this.#ackPending = false;
-      const now = this.#now();
-      if (this.#phase !== 'open' || now - this.#ackAloneAt < this.#interval) return;
+      if (this.#phase !== 'open') return;
       const ack = this.#takeAck();
-      if (ack === null) return;
-      this.#ackAloneAt = now;
-      this.#transmit!(encodeAck(ack));
+      if (ack !== null) this.#transmit!(encodeAck(ack));
     });
   }
 

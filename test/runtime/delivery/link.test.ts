@@ -121,7 +121,7 @@ describe('two delivery links', () => {
     );
   });
 
-  it('acknowledge on frames that go anyway: an echo carries it, and one goes alone at most once per interval', () => {
+  it('acknowledge on frames that go anyway: an echo carries it, a PONG does, and one goes alone only after an interval owed or a quarter of the window', () => {
     let now = 0;
     const p = pair({ now: () => now });
     p.connect();
@@ -133,23 +133,35 @@ describe('two delivery links', () => {
     expect(p.server.inFlight).toEqual([encodeData(1, 1, 'echo')]);
     p.flow(p.server);
     expect(p.client.link.unacknowledged()).toEqual([]);
-    // A one-way stream: one ACK alone for the first turn, then none for the rest of the interval.
+    const alone = () => p.server.inFlight.filter((f) => typeof f === 'string' && f.startsWith('keepalive:ACK'));
+    // A one-way stream within an interval: nothing alone; the PONG to the peer's PING carries it.
     for (let i = 0; i < 50; i++) {
       now += 10;
       p.client.link.send(`m${i}`);
       p.flow(p.client);
     }
-    expect(p.server.inFlight.filter((f) => typeof f === 'string' && f.startsWith('keepalive:ACK'))).toEqual(['keepalive:ACK 2']);
-    // Past the interval, the next message's acknowledgement goes alone again.
-    now += INTERVAL;
-    p.client.link.send('late');
+    expect(alone()).toEqual([]);
+    expect(p.server.link.keepalive('PONG')).toBe('keepalive:PONG 51');
+    // Owed a whole interval with nothing to carry it (a peer that does not PING): it goes alone.
+    now += 10;
+    p.client.link.send('first');
     p.flow(p.client);
-    expect(p.server.inFlight.at(-1)).toBe('keepalive:ACK 52');
+    now += INTERVAL;
+    p.client.link.send('an interval later');
+    p.flow(p.client);
+    expect(alone()).toEqual(['keepalive:ACK 53']);
+    // A quarter of the window owed (LIMITS: 1000 messages) goes alone at once, interval or not.
+    p.server.inFlight.length = 0;
+    for (let i = 0; i < 250; i++) p.client.link.send(`q${i}`);
+    p.flow(p.client);
+    expect(alone()).toEqual(['keepalive:ACK 303']);
+    p.flow(p.server);
+    expect(p.client.link.unacknowledged()).toEqual([]);
     // The keepalive frames carry an ack only when one is owed: a plain PONG otherwise.
     expect(p.server.link.keepalive('PONG')).toBe('keepalive:PONG');
     p.client.link.send('one more');
     p.flow(p.client);
-    expect(p.server.link.keepalive('PONG')).toBe('keepalive:PONG 53');
+    expect(p.server.link.keepalive('PONG')).toBe('keepalive:PONG 304');
   });
 
   it('hold what is sent while the socket is gone, and replay it in order on the next', () => {
@@ -180,6 +192,9 @@ describe('two delivery links', () => {
     p.connect();
     p.settle();
     p.client.link.send('seen');
+    p.settle();
+    // The server's reply carries the acknowledgement of 'seen'.
+    p.server.link.send('reply');
     p.settle();
     p.cut();
     p.client.link.send('queued');
