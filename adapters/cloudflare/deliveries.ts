@@ -6,10 +6,11 @@
  * One row per message, in a slot that its sequence number picks modulo the window's size
  * (`w:<id>:<slot>`): a later message overwrites an acknowledged one, so an acknowledgement
  * costs no row write (deletes are billed as writes) and a connection's rows never outnumber
- * its window. A row whose sequence number is at or below the floor, or past the next one, is
- * stale and ignored. The counters (`c:<id>`) are written when the floor moves and once per
- * turn when `received` does. So a message costs one row write, plus its share of one per
- * acknowledgement and one per turn that received anything (bench figure 13).
+ * its window. A row whose sequence number is at or below the floor is acknowledged, stale and
+ * ignored (a new history deletes the old one's rows). The counters (`c:<id>`) are written once per turn when the floor or
+ * `received` moved; an append writes its row alone (the rows past the floor say where `next`
+ * is). So a message costs one row write, plus its share of one per acknowledgement and one
+ * per turn that received anything (bench figure 13).
  */
 import type { DeliveryStore, LinkCounters, LinkPersistence, StoredWindow, WindowEntry } from '../../runtime/delivery/index.ts';
 import { byteLength } from '../../runtime/delivery/index.ts';
@@ -37,27 +38,34 @@ export class DurableObjectDeliveryStore implements DeliveryStore {
   }
 
   load(id: string): StoredWindow | undefined {
-    const counters = this.#kv.get<LinkCounters>(COUNTERS + id);
-    if (!counters) return undefined;
+    const stored = this.#kv.get<LinkCounters>(COUNTERS + id);
+    if (!stored) return undefined;
     const entries: WindowEntry[] = [];
     for (const [, row] of this.#kv.list<Row>({ prefix: `${WINDOW}${id}:` })) {
-      if (row.seq > counters.floor && row.seq < counters.next) entries.push({ seq: row.seq, data: row.data, bytes: byteLength(row.data) });
+      if (row.seq > stored.floor) entries.push({ seq: row.seq, data: row.data, bytes: byteLength(row.data) });
     }
     entries.sort((a, b) => a.seq - b.seq);
-    return { counters, entries };
+    // An append writes its row alone: the rows past the floor say where `next` is.
+    const next = Math.max(stored.next, (entries.at(-1)?.seq ?? 0) + 1);
+    return { counters: { ...stored, next }, entries };
   }
 
   persistence(id: string): LinkPersistence {
     return {
-      append: (entry, counters) => {
+      // One row write per message: its own seq says where `next` is (load), so the counters wait
+      // for what moves them otherwise (an acknowledgement, a message received).
+      append: (entry) => {
         this.#kv.put(`${WINDOW}${id}:${entry.seq % this.#slots}`, { seq: entry.seq, data: entry.data } satisfies Row);
         this.counts.writes++;
-        // `next` only matters once every row is acknowledged: a row's own seq says it until then.
-        this.#later(id, counters);
       },
       release: (_upTo, counters) => this.#later(id, counters),
       received: (counters) => this.#later(id, counters),
       renumbered: (entries, counters) => {
+        // The old history's rows go: past the floor they would read as this one's.
+        for (const [key] of this.#kv.list({ prefix: `${WINDOW}${id}:` })) {
+          this.#kv.delete(key);
+          this.counts.deletes++;
+        }
         for (const entry of entries) {
           this.#kv.put(`${WINDOW}${id}:${entry.seq % this.#slots}`, { seq: entry.seq, data: entry.data } satisfies Row);
           this.counts.writes++;
