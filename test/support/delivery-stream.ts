@@ -8,6 +8,7 @@ import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startProxy, type TcpProxy } from './tcp-proxy.ts';
 import { cutEvery, StreamTally } from './stream-count.ts';
 import { until } from './wait.ts';
+import { expect } from 'vitest';
 
 export interface ServerStream {
   /** Starts sending `rate` messages a second to the client's connection (numbered `s0`, `s1`, ...). */
@@ -77,4 +78,20 @@ export async function streamUnderCuts(options: CutsOptions): Promise<CutsRun> {
   // The tally knows what the client sent; the server says what it sent.
   down.sentElsewhere(sentDown);
   return { cuts: cuts.cuts, down, up, opens, client };
+}
+
+/**
+ * What every runtime's cut test asserts of a run: at least `cuts` cuts of an open connection,
+ * each followed by a resume, every message of both streams once and in order, enough of them
+ * to mean something, and the hub's hook given each message's sequence number 1, 2, 3, ...
+ */
+export function expectExactUnderCuts(run: CutsRun, cuts: number, seqs: readonly (number | null)[]): void {
+  expect(run.cuts).toBeGreaterThanOrEqual(cuts);
+  expect(run.opens).toBeGreaterThan(run.cuts);
+  expect(run.down.count).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+  expect(run.up.count).toMatchObject({ lost: 0, duplicated: 0, outOfOrder: 0 });
+  expect(run.down.sent).toBeGreaterThan(1000);
+  expect(run.up.sent).toBeGreaterThan(1000);
+  expect(seqs).toEqual(seqs.map((_, i) => i + 1));
+  expect(seqs.length).toBe(run.up.sent);
 }
