@@ -25,6 +25,15 @@ export const keys = {
   nodeChannel: (p: string, node: string) => `${p}to:${node}`,
 };
 
+/**
+ * A script's command. Scripts compute the keys they touch from the prefix (ARGV[1]); they
+ * declare the hub's `nodes` key, which shares the hash tag of all the others, so a Redis
+ * Cluster checks the script runs on the primary serving the hub's slot (MOVED otherwise).
+ */
+export function script(source: string, prefix: string, ...args: (string | number)[]): (string | number)[] {
+  return ['EVAL', source, 1, keys.nodes(prefix), prefix, ...args];
+}
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 

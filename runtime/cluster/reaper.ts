@@ -8,7 +8,7 @@
 import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
 import type { ClusterContext } from './context.ts';
-import { keys, pairs, TAKEOVER } from './keys.ts';
+import { keys, pairs, script, TAKEOVER } from './keys.ts';
 import type { PresenceReport } from './presence-report.ts';
 import { parseEvent, parseRecord } from './stores.ts';
 import { takenOver } from './takeover.ts';
@@ -58,7 +58,7 @@ export class Reaper {
     try {
       let reply: [string, string, string[], string[]] | null;
       try {
-        reply = await link.command(['EVAL', TAKEOVER, 0, prefix, dead, node]);
+        reply = await link.command(script(TAKEOVER, prefix, dead, node));
       } catch {
         return;
       }

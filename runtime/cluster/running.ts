@@ -72,9 +72,13 @@ export class RunningCluster {
   /** Redis answers again after a cut: write everything again, and ask the others for their rows (Redis may have restarted empty). */
   redisBack(): void {
     if (this.#stopped) return;
-    const { hub, lease, dispatch, log } = this.#options;
+    const { hub, lease, dispatch, link, log } = this.#options;
     const since = lease.cameBack();
-    if (since !== undefined) log(`redis back after ${Date.now() - since} ms: writing again the ${hub.host.size} connection(s) this process holds`);
+    if (since !== undefined) {
+      const { address, failedOverAt } = link.server();
+      const moved = failedOverAt !== undefined && failedOverAt >= since ? ` on a new primary, ${address}` : '';
+      log(`redis back after ${Date.now() - since} ms${moved}: writing again the ${hub.host.size} connection(s) this process holds`);
+    }
     void this.#renew().then(() => dispatch.toHub({ type: 'hello' }));
   }
 
