@@ -16,7 +16,7 @@ import { takenOver } from './takeover.ts';
 /** A connection another process took over: its peer reconnects (1012) and resumes there. */
 const HELD_ELSEWHERE: EndCause = { cause: 'restart', detail: 'another process holds this connection now' };
 
-/** A verdict already due at a takeover waits this long past the dead lease's expiry, for a live peer to reattach. */
+/** A verdict already due at a takeover waits this long past the dead lease's expiry (or the takeover, if later), for a live peer to reattach. */
 const TAKEOVER_HOLD_MS = 800;
 
 export interface ReaperOptions extends ClusterContext {
@@ -74,7 +74,8 @@ export class Reaper {
         else void link.command(['HDEL', keys.conns(prefix, node), id]).catch(() => {});
       }
       const at = Date.now();
-      const taken = takenOver(records, at, lease.toLocal(Number(expiry)) + TAKEOVER_HOLD_MS);
+      // Held past the expiry, or past now when Redis was away then (a failover): a live peer gets its moment either way.
+      const taken = takenOver(records, at, Math.max(lease.toLocal(Number(expiry)), at) + TAKEOVER_HOLD_MS);
       snapshots.adopt(taken);
       presence.move(dead, null);
       const ids = hub.host.resume(taken, at);

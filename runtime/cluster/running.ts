@@ -11,6 +11,7 @@ import type { ClusterContext } from './context.ts';
 import type { HubMail, OwnMail } from './dispatch.ts';
 import { Handover, type SessionPlace } from './handover.ts';
 import { PresenceReport } from './presence-report.ts';
+import { pruneStale } from './prune.ts';
 import { Reaper } from './reaper.ts';
 
 export class RunningCluster {
@@ -20,6 +21,8 @@ export class RunningCluster {
   readonly #handover: Handover;
   #loop: ReturnType<typeof setInterval> | undefined;
   #renewing: Promise<void> | undefined;
+  /** Redis came back: the next re-registration also removes what this process let go of meanwhile (prune.ts). */
+  #prune = false;
   #stopped = false;
 
   constructor(options: ClusterContext) {
@@ -74,6 +77,7 @@ export class RunningCluster {
     if (this.#stopped) return;
     const { hub, lease, dispatch, link, log } = this.#options;
     const since = lease.cameBack();
+    this.#prune = true;
     if (since !== undefined) {
       const { address, failedOverAt } = link.server();
       const moved = failedOverAt !== undefined && failedOverAt >= since ? ` on a new primary, ${address}` : '';
@@ -110,7 +114,7 @@ export class RunningCluster {
 
   /** Writes again everything this process holds: after Redis lost it, and at start. */
   async #reRegister(): Promise<void> {
-    const { hub, lease, snapshots, events, stats } = this.#options;
+    const { hub, link, prefix, node, lease, snapshots, events, stats, log } = this.#options;
     lease.clearLost();
     try {
       const records: StoredConnection[] = [];
@@ -118,8 +122,14 @@ export class RunningCluster {
         const record = hub.host.snapshot(id);
         if (record) records.push(record);
       }
+      const owed = hub.application.outbox.owed();
       await snapshots.writeAll(records);
-      await events.writeAll(hub.application.outbox.owed());
+      await events.writeAll(owed);
+      if (this.#prune) {
+        const pruned = await pruneStale(link, prefix, node, new Set(hub.host.ids()), new Set(hub.application.outbox.owed().map((record) => record.event.id)));
+        this.#prune = false;
+        if (pruned > 0) log(`removed ${pruned} record(s) and event(s) Redis still held of what this process let go of while it was away`);
+      }
       if (lease.registered) stats.reregistered++;
       await this.#report.send(true);
     } catch {
