@@ -49,7 +49,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function accepting(port: number): Promise<boolean> {
+export function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
@@ -60,15 +60,17 @@ function accepting(port: number): Promise<boolean> {
   });
 }
 
-function launch(port: number): ChildProcess {
-  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
+/** A redis-server on `port`, nothing saved, plus `extra` arguments (a cluster node's, a config file for a Sentinel). */
+export function launchRedis(port: number, extra: readonly string[] = []): ChildProcess {
+  const proc = spawn(REDIS_SERVER, [...extra, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   proc.on('error', (error) => console.error(`redis-server: ${error.message}`));
   return proc;
 }
 
-async function ready(port: number, proc: ChildProcess): Promise<void> {
+/** Resolves once `port` accepts connections; rejects if `proc` exits first or 10 s pass. */
+export async function ready(port: number, proc: ChildProcess): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await accepting(port))) {
     if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}) on port ${port}`);
@@ -77,13 +79,13 @@ async function ready(port: number, proc: ChildProcess): Promise<void> {
   }
 }
 
-function exited(proc: ChildProcess): Promise<void> {
+export function exited(proc: ChildProcess): Promise<void> {
   return proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
 export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
-  let proc = launch(port);
+  let proc = launchRedis(port);
   await ready(port, proc);
   const handle: RedisProcess = {
     port,
@@ -98,7 +100,7 @@ export async function startRedis(): Promise<RedisProcess> {
     },
     async restart() {
       await handle.kill();
-      proc = launch(port);
+      proc = launchRedis(port);
       await ready(port, proc);
     },
     freeze: () => void proc.kill('SIGSTOP'),
