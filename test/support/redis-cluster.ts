@@ -50,7 +50,8 @@ export interface RedisCluster {
 
 const NODE_ARGS = ['--cluster-enabled', 'yes', '--cluster-node-timeout', '1000', '--cluster-replica-validity-factor', '0'];
 
-export async function startRedisCluster(): Promise<RedisCluster> {
+/** `extra`: more arguments for every node (`--cluster-require-full-coverage no`). */
+export async function startRedisCluster(extra: readonly string[] = []): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'keepalive-redis-cluster-'));
   const ports: number[] = [];
   for (let i = 0; i < 6; i++) {
@@ -61,7 +62,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
   }
   const procs = new Map<number, ChildProcess>();
   const launch = async (port: number) => {
-    const proc = launchRedis(port, [...NODE_ARGS, '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir]);
+    const proc = launchRedis(port, [...NODE_ARGS, ...extra, '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir]);
     procs.set(port, proc);
     await ready(port, proc);
   };
