@@ -28,10 +28,10 @@
  *   went from about 1.8 alarms per interval to 1.
  */
 import { DurableObject } from 'cloudflare:workers';
-import { type AssembledHub, assembleHub, type ConnectGate, type ConnectTicket } from '../../runtime/hub/index.ts';
+import { type AssembledHub, assembleHub, type ConnectTicket, frameOf, type HubDelivery, type PeerHub, WebSocketPeer } from '../../runtime/hub/index.ts';
 import type { HubMetrics } from '../../runtime/metrics/index.ts';
 import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
-import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
+import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
 import type { ConnectionId, Host, SocketRegistry } from '../../runtime/host/index.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
@@ -42,7 +42,8 @@ import { DurableObjectSnapshotStore } from './store.ts';
 import { connectionIdOn, SHARD_HEADER, ShardLinks } from './shards.ts';
 import { shardRoutes } from './shard-routes.ts';
 import { WakeCounter, type WakeCounts } from './wakes.ts';
-import { closeQuietly, connectionIdOf, frameOf, isPing, peerSocket, seenOf, type SocketAttachment } from './websocket.ts';
+import { attachmentOf, closeQuietly, connectionIdOf, DO_PORT, isPing, type SocketAttachment } from './websocket.ts';
+import { DurableObjectDeliveryStore } from './deliveries.ts';
 
 /** Set on the 101 answer to /connect. */
 export const CONNECTION_HEADER = 'x-keepalive-connection';
@@ -102,7 +103,9 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   readonly #timer: AlarmTimer;
   readonly #wakes: WakeCounter;
   readonly #inspector: HubInspector;
-  readonly #gate: ConnectGate;
+  /** What every socket's peer record is bound to. */
+  readonly #peers: PeerHub<WebSocket>;
+  readonly #delivery: HubDelivery;
   readonly #fetch: (request: Request) => Response | Promise<Response>;
   /** Connections we have sent a PING since their last frame (in memory: after an eviction the next alarm folds their answer). */
   readonly #awaitingAnswer = new Set<ConnectionId>();
@@ -117,8 +120,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   authorize?(request: Request): Awaitable<Admission | Response | undefined | void>;
   /** Once, when a connection is accepted. */
   onOpen?(conn: Connection): unknown;
-  /** Every application frame (not keepalive). */
-  onMessage?(conn: Connection, data: AppData): unknown;
+  /** Every application frame (not keepalive); in delivery mode once each, in order, with its `seq`. */
+  onMessage?(conn: Connection, data: AppData, message: MessageInfo): unknown;
   /** The statechart declared the peer dead; after an eviction, the rebuilt object runs it. */
   onDead?(conn: Connection, verdict: DeadVerdict): unknown;
   /** Once per opened connection, whatever ended it (after `onDead` when it died). */
@@ -148,7 +151,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     const hooks: Hooks = {
       ...(this.authorize ? { authorize: (request) => this.authorize!(request) } : {}),
       ...(this.onOpen ? { onOpen: (conn) => this.onOpen!(conn) } : {}),
-      ...(this.onMessage ? { onMessage: (conn, data) => this.onMessage!(conn, data) } : {}),
+      ...(this.onMessage ? { onMessage: (conn, data, _hub, message) => this.onMessage!(conn, data, message) } : {}),
       ...(this.onDead ? { onDead: (conn, verdict) => this.onDead!(conn, verdict) } : {}),
       ...(this.onClose ? { onClose: (conn, info) => this.onClose!(conn, info) } : {}),
     };
@@ -170,6 +173,11 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         }),
         store: this.#store,
         events: new DurableObjectEventStore(ctx.storage.kv),
+        deliveries: new DurableObjectDeliveryStore(ctx.storage.kv, config.settings.deliveryWindow),
+        // The socket outlives the instance: it says the handshake was done, for a rebuilt one.
+        deliveryOpened: (id) => {
+          for (const ws of ctx.getWebSockets(id)) ws.serializeAttachment({ ...attachmentOf(ws), open: true } satisfies SocketAttachment);
+        },
         // Looked up per call: Workers advance Date.now() only across I/O, and tests move it.
         now: () => Date.now(),
         pingWindow: config.pingWindow,
@@ -201,7 +209,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#metrics = hub.metrics;
     this.#application = hub.application;
     this.#sockets = hub.sockets;
-    this.#gate = hub.gate;
+    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery };
+    this.#delivery = hub.delivery;
     this.#inspector = inspector!;
     this.#fetch = hub.app.fetch;
     INTERNALS.set(this, { ...hub, config, store: this.#store, timer: this.#timer, wakes: this.#wakes, inspector: this.#inspector });
@@ -271,14 +280,14 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const at = Date.now();
-    const frame = frameOf(message);
+    const frame = frameOf(message)!;
     if (isPing(frame)) this.#wakes.count('messages', 'pings');
     else this.#wakes.count('messages');
     const id = connectionIdOf(this.ctx, ws);
     if (id === undefined || !this.#host.has(id)) return closeQuietly(ws, 1000, 'connection already ended');
     this.#handOver(id, ws);
-    if (!this.#host.receive(id, frame, at)) return;
-    ws.serializeAttachment({ seen: at } satisfies SocketAttachment);
+    if (!this.#peerOn(ws, id)?.message(frame, at)) return;
+    ws.serializeAttachment({ seen: at, ...(this.#delivery.opened(id) ? { open: true } : {}) } satisfies SocketAttachment);
     // The answer to our PING: its deadline moves a whole interval later, so move the alarm now
     // (awake anyway) rather than let the armed one fire early.
     if (this.#awaitingAnswer.delete(id) && this.#host.fold(id)) this.#timer.follow(this.#earliest(this.#host.nextWake()));
@@ -286,14 +295,16 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
 
   override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, { cause: 'peer-closed', code, ...(reason ? { said: reason } : {}) }, code);
+    const peer = this.#peerOn(ws);
+    if (peer?.closed(code, reason)) this.#awaitingAnswer.delete(peer.id!);
     // The hibernation API leaves the closing handshake to us.
     closeQuietly(ws, code, reason);
   }
 
   override async webSocketError(ws: WebSocket, error: unknown): Promise<void> {
     this.#wakes.count('closes');
-    this.#peerGone(ws, { cause: 'socket-lost', error: error instanceof Error ? error.message : String(error) }, 1006);
+    const peer = this.#peerOn(ws);
+    if (peer?.failed(error instanceof Error ? error.message : String(error))) this.#awaitingAnswer.delete(peer.id!);
   }
 
   override async alarm(): Promise<void> {
@@ -348,11 +359,13 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
    */
   #accept(ticket: ConnectTicket): Response {
     const { 0: client, 1: server } = new WebSocketPair();
-    const bound = this.#gate.attach(ticket, peerSocket(server), connectionIdOn(this.#shard));
+    const bound = new WebSocketPeer(server, this.#peers).attach(ticket, connectionIdOn(this.#shard));
     if (typeof bound !== 'string') return refusal(bound.status, bound.error);
     this.ctx.acceptWebSocket(server, [bound]);
     // The id lets a client find itself in /actors; it grants nothing (ids are unguessable and not addressable).
-    return new Response(null, { status: 101, webSocket: client, headers: { [CONNECTION_HEADER]: bound } });
+    const headers: Record<string, string> = { [CONNECTION_HEADER]: bound };
+    if (ticket.protocol) headers['sec-websocket-protocol'] = ticket.protocol;
+    return new Response(null, { status: 101, webSocket: client, headers });
   }
 
   /** A fresh instance (first start, or after hibernation or eviction) takes back its sockets and snapshots. */
@@ -363,7 +376,11 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       const id = connectionIdOf(this.ctx, ws);
       if (id === undefined) continue;
       live.set(id, ws);
-      this.#sockets.attach(id, peerSocket(ws));
+      const peer = new WebSocketPeer(ws, this.#peers);
+      peer.adopt(id);
+      // Its delivery-mode link is read back from storage on first use; on this same socket.
+      if (attachmentOf(ws).open) this.#delivery.readopt(id, peer);
+      else this.#delivery.attach(id, peer);
     }
     const records = this.#store.load();
     this.#host.resume(records, now);
@@ -383,7 +400,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         continue;
       }
       // Oldest first: the host keeps only a newer sign of life than it has.
-      const seen = seenOf(ws);
+      const seen = attachmentOf(ws).seen;
       const answered = this.ctx.getWebSocketAutoResponseTimestamp(ws)?.getTime();
       const answeredFirst = answered !== undefined && seen !== undefined && answered < seen;
       if (answeredFirst) this.#host.noteAnsweredPing(id, answered);
@@ -420,15 +437,13 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     }
   }
 
-  #peerGone(ws: WebSocket, cause: EndCause, code: number): void {
-    const id = connectionIdOf(this.ctx, ws);
-    if (id === undefined) return;
-    // A resumed session replaced this socket with an open one: nothing to end.
-    const current = (this.#sockets.get(id) as { ws?: WebSocket } | undefined)?.ws;
-    if (current !== undefined && current !== ws && current.readyState === WebSocket.OPEN) return;
-    this.#awaitingAnswer.delete(id);
-    // A session's connection outlives a socket that left without a goodbye: it waits for its
-    // peer's secret (resume) or the keepalive rule, as on every runtime.
-    this.#gate.socketGone(id, code, cause);
+  /**
+   * The peer record of the connection `ws` is tagged with, if `ws` is still that
+   * connection's socket (the shared peer decides what its events mean). Found by tag: a
+   * record does not survive hibernation, the socket and its tag do.
+   */
+  #peerOn(ws: WebSocket, id = connectionIdOf(this.ctx, ws)): WebSocketPeer<WebSocket> | undefined {
+    const peer = id === undefined ? undefined : this.#sockets.get(id);
+    return peer instanceof WebSocketPeer && peer.socket === ws ? (peer as WebSocketPeer<WebSocket>) : undefined;
   }
 }

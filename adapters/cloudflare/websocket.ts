@@ -1,48 +1,41 @@
 /**
- * Hibernatable WebSockets as the host's sockets. A socket survives the object's eviction;
- * what it must carry across is tiny: its connection id as the socket's tag (set once at
- * accept) and, in its attachment, when it last delivered a frame.
+ * Hibernatable WebSockets as the hub's peers (runtime/hub/websocket-peer.ts). A socket
+ * survives the object's eviction; what it must carry across is tiny: its connection id as
+ * the socket's tag (set once at accept) and, in its attachment, when it last delivered a
+ * frame. Its peer record does not survive: a rebuilt object makes a new one (`adopt`).
  */
-import type { PeerSocket } from '../../runtime/host/index.ts';
-import { closeFrame, closeReason } from '../../runtime/protocol/index.ts';
+import type { WebSocketPort } from '../../runtime/hub/index.ts';
+import { closeReason } from '../../runtime/protocol/index.ts';
 import { createLibvirtCodec, type Frame, TEXT_FRAMES } from '../../runtime/codec/index.ts';
 
 /** Kept with the socket through hibernation (`serializeAttachment`: in memory, not storage). */
 export interface SocketAttachment {
   /** When this socket last delivered a frame (ms). It may be newer than the stored snapshot. */
   seen?: number;
+  /** Delivery mode's handshake was done on this socket: a rebuilt object writes DATA to it at once. */
+  open?: boolean;
 }
 
-/** The host's socket over a hibernatable WebSocket; `ws` tells which one it is (a resumed session replaces it). */
-export function peerSocket(ws: WebSocket): PeerSocket & { ws: WebSocket } {
-  return {
-    ws,
-    send: (frame) => ws.send(frame),
-    close: (cause) => {
-      const { code, reason } = closeFrame(cause);
-      ws.close(code, reason);
-    },
-  };
-}
+/** No `terminate`: the platform finishes a close without us. */
+export const DO_PORT: WebSocketPort<WebSocket> = {
+  send: (ws, frame) => ws.send(frame),
+  close: (ws, code, reason) => ws.close(code, reason),
+};
 
 export function connectionIdOf(ctx: DurableObjectState, ws: WebSocket): string | undefined {
   return ctx.getTags(ws)[0];
 }
 
-export function seenOf(ws: WebSocket): number | undefined {
-  const attachment = ws.deserializeAttachment() as SocketAttachment | null;
-  return attachment?.seen;
-}
-
-export function frameOf(message: string | ArrayBuffer): Frame {
-  return typeof message === 'string' ? message : new Uint8Array(message);
+export function attachmentOf(ws: WebSocket): SocketAttachment {
+  return (ws.deserializeAttachment() as SocketAttachment | null) ?? {};
 }
 
 const libvirt = createLibvirtCodec({ advertise: true });
 
 /** A keepalive PING, whichever dialect: the wake-ups the auto-response exists to avoid. */
 export function isPing(frame: Frame): boolean {
-  return typeof frame === 'string' ? frame === TEXT_FRAMES.PING : libvirt.decode(frame) === 'PING';
+  // Delivery mode's PING may carry an acknowledgement: `keepalive:PING <ack>`.
+  return typeof frame === 'string' ? frame === TEXT_FRAMES.PING || frame.startsWith(`${TEXT_FRAMES.PING} `) : libvirt.decode(frame) === 'PING';
 }
 
 /** Closes without throwing: the socket may already be closing or closed. */

@@ -73,9 +73,10 @@ export class KvDeliveryStore implements DeliveryStore {
 
   persistence(id: string): LinkPersistence {
     return {
+      // The message goes to the socket once its turn's commit settled (runtime/delivery/link.ts).
       append: (entry, counters) => {
         this.#append(id, entry);
-        this.#counters(id, counters);
+        return this.#counters(id, counters);
       },
       release: (upTo, counters) => {
         this.#release(id, upTo);
@@ -124,15 +125,21 @@ export class KvDeliveryStore implements DeliveryStore {
     }
   }
 
-  #counters(id: string, counters: LinkCounters): void {
+  #counters(id: string, counters: LinkCounters): Promise<void> {
     this.#window(id).counters = counters;
     // Several writes of one key in a turn: only the last is committed (see #commit).
-    this.#queue({ key: [...this.prefix, id, 'c'], value: counters });
+    return this.#queue({ key: [...this.prefix, id, 'c'], value: counters });
   }
 
-  #queue(mutation: Mutation): void {
-    if (this.#pending.length === 0) queueMicrotask(() => void this.#commit());
+  /** The turn's commit, settled once it is done (or failed and reported). */
+  #turn: Promise<void> | null = null;
+
+  #queue(mutation: Mutation): Promise<void> {
+    if (this.#pending.length === 0) {
+      this.#turn = new Promise<void>((resolve) => queueMicrotask(() => void this.#commit().then(resolve)));
+    }
     this.#pending.push(mutation);
+    return this.#turn!;
   }
 
   #commit(): Promise<void> {

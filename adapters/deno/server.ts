@@ -16,7 +16,8 @@ import { KvSnapshotStore } from './kv-store.ts';
 import { KvDeliveryStore } from './kv-deliveries.ts';
 import { QueueTimer } from './queue-timer.ts';
 import { listenTcp } from './tcp.ts';
-import { denoAcceptor, OpenSockets } from './websocket.ts';
+import { OpenSockets } from './open-sockets.ts';
+import { denoAcceptor } from './websocket.ts';
 
 export interface ServerOptions extends HubServerOptions {
   /**

@@ -4,9 +4,9 @@
  * by the shared client session (runtime/client/session.ts).
  */
 import type { NetConnectOpts } from 'node:net';
+import { LIBVIRT_TCP_PORT } from '../../runtime/protocol/index.ts';
 
-/** libvirtd's default `tcp_port` (libvirtd.conf). */
-export const LIBVIRT_TCP_PORT = 16509;
+export { LIBVIRT_TCP_PORT } from '../../runtime/protocol/index.ts';
 
 /** `tcp://host[:port]` (port 16509 by default), `unix:///path/to/libvirt-sock`, or an absolute socket path. */
 export function libvirtTarget(url: string): NetConnectOpts {

@@ -130,7 +130,7 @@ export class KeepaliveClient extends EventTarget {
     // Only a WebSocket can present a session: a stream's reconnect starts a new connection.
     this.#secret = this.#reconnect && this.#target.kind === 'ws' ? createSessionSecret() : null;
     // Delivery mode needs a connection that outlives its socket: a session.
-    if (this.#secret !== null && options.delivery === true) {
+    if (this.#secret !== null && options.delivery !== false) {
       this.#target.protocols = [DELIVERY_PROTOCOL];
       this.#link = new DeliveryLink({
         role: 'client',

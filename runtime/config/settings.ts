@@ -55,14 +55,24 @@ export interface SettingSource {
 
 type Kind = { number: { min: number; whole: boolean } } | 'flag' | 'text' | 'url';
 
-interface Setting {
+/** The command lines: Node's `keepalive` (adapters/node/cli.ts) and Deno's `main.ts`. */
+export type CommandLineName = 'node' | 'deno';
+
+export interface Setting {
   flag: string;
-  env: string;
+  /** The environment variable (a Worker's var) read when the flag is not given; none: a flag only. */
+  env?: string;
   kind: Kind;
   help: string;
+  /** What the help calls its value. Default `V`. */
+  value?: string;
+  /** The command lines that offer it; absent: every one (and a Worker, if the hub reads it). */
+  platforms?: readonly CommandLineName[];
+  /** The command that takes it. Default `serve`. */
+  command?: 'serve' | 'connect';
 }
 
-/** Every setting, for the parser and the help text alike. */
+/** Every setting, for the parser and the help text alike: the hub's, then what only some command lines offer. */
 export const SETTINGS = {
   host: { flag: 'host', env: 'HOST', kind: 'text', help: `interface to bind (default ${DEFAULTS.host})` },
   port: { flag: 'port', env: 'PORT', kind: { number: { min: 0, whole: true } }, help: `HTTP/WebSocket port, 0: any (default ${DEFAULTS.port})` },
@@ -139,22 +149,60 @@ export const SETTINGS = {
     kind: 'text',
     help: 'with --redis: this process\'s name in the hub; a restart under the same name takes its connections back (default random)',
   },
+  statePath: {
+    flag: 'state',
+    env: 'KEEPALIVE_STATE',
+    kind: 'text',
+    value: 'PATH',
+    platforms: ['node'],
+    help: 'keep snapshots in this SQLite file and resume its connections on start; SIGINT/SIGTERM then keep them too (default: in memory)',
+  },
+  noTcp: { flag: 'no-tcp', kind: 'flag', platforms: ['deno'], help: 'no TCP listener, same as --tcp-port off (Deno Deploy has none)' },
+  kv: {
+    flag: 'kv',
+    env: 'KEEPALIVE_KV',
+    kind: 'text',
+    value: 'PATH',
+    platforms: ['deno'],
+    help: 'serverless mode: snapshots in the Deno KV database at PATH and wake-ups through its queue; "default" opens the platform\'s own (Deno Deploy) (without it: local mode, one process timer)',
+  },
+  kvPrefix: { flag: 'kv-prefix', env: 'KEEPALIVE_KV_PREFIX', kind: 'text', value: 'P', platforms: ['deno'], help: 'key prefix for this server\'s snapshots (default keepalive)' },
+  dialect: { flag: 'dialect', kind: 'text', value: 'D', platforms: ['node'], command: 'connect', help: 'keepalive (our servers, default) or libvirt (a libvirt daemon)' },
+  requireKeepalive: {
+    flag: 'require-keepalive',
+    kind: 'flag',
+    platforms: ['node'],
+    command: 'connect',
+    help: 'libvirt: exit 3 if the daemon has no keepalive (default: stay connected, send nothing keepalive, check no liveness)',
+  },
 } as const satisfies Record<string, Setting>;
 
 export type SettingName = keyof typeof SETTINGS;
 
-/** `parseArgs` options for every setting, plus what each command adds. */
-export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean' }> = Object.fromEntries(
-  Object.values(SETTINGS).map((setting) => [setting.flag, { type: setting.kind === 'flag' ? 'boolean' : 'string' }]),
-);
+/** The settings `command` takes on a command line: every platform's, or only `platform`'s own. */
+export function commandSettings(command: 'serve' | 'connect', platform: CommandLineName | 'every'): SettingName[] {
+  return (Object.keys(SETTINGS) as SettingName[]).filter((name) => {
+    const s: Setting = SETTINGS[name];
+    return (s.command ?? 'serve') === command && (platform === 'every' ? s.platforms === undefined : s.platforms?.includes(platform) === true);
+  });
+}
 
-/** Help lines for the settings a command takes. */
-export function settingsHelp(names: readonly SettingName[] = Object.keys(SETTINGS) as SettingName[]): string {
+/** `parseArgs` options for these settings. */
+export function settingFlags(names: readonly SettingName[]): Record<string, { type: 'string' | 'boolean' }> {
+  return Object.fromEntries(names.map((name) => [SETTINGS[name].flag, { type: SETTINGS[name].kind === 'flag' ? 'boolean' : 'string' }]));
+}
+
+/** `parseArgs` options for what every command line's `serve` takes. */
+export const SETTING_FLAGS: Record<string, { type: 'string' | 'boolean' }> = settingFlags(commandSettings('serve', 'every'));
+
+/** Help lines for settings (default: what every command line's `serve` takes), the help from `column` on. */
+export function settingsHelp(names: readonly SettingName[] = commandSettings('serve', 'every'), column = 24): string {
   return names
     .map((name) => {
       const s: Setting = SETTINGS[name];
-      const left = `  --${s.flag}${s.kind === 'flag' ? '' : ' V'}`;
-      return `${left.padEnd(24)}${s.help}\n${''.padEnd(24)}(env ${s.env})`;
+      const left = `  --${s.flag}${s.kind === 'flag' ? '' : ` ${s.value ?? 'V'}`}`;
+      const line = `${left.length < column ? left.padEnd(column) : `${left}  `}${s.help}`;
+      return s.env === undefined ? line : `${line}\n${''.padEnd(column)}(env ${s.env})`;
     })
     .join('\n');
 }
@@ -164,9 +212,14 @@ function raw(source: SettingSource, name: SettingName): { value: string | boolea
   const s: Setting = SETTINGS[name];
   const flagged = source.flag?.(s.flag);
   if (flagged !== undefined && flagged !== '') return { value: flagged, from: `--${s.flag}` };
-  const env = source.env(s.env);
-  if (env !== undefined && env.trim() !== '') return { value: env.trim(), from: s.env };
+  const env = s.env === undefined ? undefined : source.env(s.env);
+  if (env !== undefined && env.trim() !== '') return { value: env.trim(), from: s.env! };
   return undefined;
+}
+
+/** A setting's value as given, the flag's else the variable's (a platform's own: `--state`, `--kv`). */
+export function settingValue(source: SettingSource, name: SettingName): string | boolean | undefined {
+  return raw(source, name)?.value;
 }
 
 function numberOf(source: SettingSource, name: SettingName): number | undefined {

@@ -35,7 +35,12 @@ export interface LinkCounters {
 
 /** Where a link's window and counters outlive the process (runtime/delivery/store.ts). */
 export interface LinkPersistence {
-  append(entry: WindowEntry, counters: LinkCounters): void;
+  /**
+   * A message taken into the window. A promise: the store writes it later (Deno KV, Redis),
+   * and the message is not written to the socket before it settles, so a sequence number the
+   * peer saw is never given again by a process that starts from the store.
+   */
+  append(entry: WindowEntry, counters: LinkCounters): void | Promise<void>;
   release(upTo: number, counters: LinkCounters): void;
   /** `received` moved (written lazily: a lost one only means a repeat, never a loss). */
   received(counters: LinkCounters): void;
@@ -60,6 +65,8 @@ export interface DeliveryLinkOptions {
   later?: (callback: () => void) => void;
   /** Largest frame taken, in bytes (text as UTF-8); a larger one is a delivery error. Default: no limit. */
   maxFrameBytes?: number;
+  /** The handshake on a socket is done: DATA flows on it. */
+  opened?: () => void;
 }
 
 /** What `receive` tells the caller to feed the keepalive host: a plain keepalive frame, or a sign of life. */
@@ -77,12 +84,15 @@ export class DeliveryLink {
   readonly #fail: (error: DeliveryError) => void;
   readonly #later: (callback: () => void) => void;
   readonly #maxFrameBytes: number;
+  readonly #opened: (() => void) | undefined;
   #epoch: string | null;
   #received: number;
   #transmit: ((frame: AppData) => void) | null = null;
   #phase: Phase = 'detached';
   /** Highest of our sequence numbers written on the current socket. */
   #sentUpTo = 0;
+  /** Highest of our sequence numbers the store holds (all of them, with a synchronous store). */
+  #durableUpTo: number;
   /** The last acknowledgement we sent, and when one last went alone. */
   #ackSent = 0;
   #ackAloneAt = -Infinity;
@@ -98,11 +108,13 @@ export class DeliveryLink {
     this.#fail = options.fail;
     this.#later = options.later ?? queueMicrotask;
     this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
+    this.#opened = options.opened;
     const restored = options.restored;
     this.#epoch = restored?.counters.epoch ?? null;
     this.#received = restored?.counters.received ?? 0;
     this.#ackSent = this.#received;
     this.#window = new Window(options.limits, restored?.counters.floor ?? 0, restored?.counters.next ?? 1, restored?.entries ?? []);
+    this.#durableUpTo = this.#window.next - 1;
   }
 
   get epoch(): string | null {
@@ -136,6 +148,17 @@ export class DeliveryLink {
     if (this.role === 'client') transmit(encodeResume(this.#epoch, this.#received, this.#window.floor));
   }
 
+  /**
+   * The socket the handshake was done on carries the connection again, with everything in the
+   * window written to it already (a Durable Object's hibernated socket, taken back by a new
+   * instance: a synchronous store wrote each message before it went out).
+   */
+  readopt(transmit: (frame: AppData) => void): void {
+    this.#transmit = transmit;
+    this.#phase = 'open';
+    this.#sentUpTo = this.#window.next - 1;
+  }
+
   /** The socket is gone; what is sent meanwhile waits in the window. */
   detach(): void {
     this.#transmit = null;
@@ -146,6 +169,11 @@ export class DeliveryLink {
     return this.#transmit !== null;
   }
 
+  /** The handshake on the current socket is done: DATA flows. */
+  get open(): boolean {
+    return this.#phase === 'open';
+  }
+
   /**
    * Takes `data` into the window and writes it if the socket is open. False, holding
    * nothing new, when the window is full: the caller is told at once.
@@ -153,7 +181,13 @@ export class DeliveryLink {
   send(data: AppData): boolean {
     const entry = this.#window.push(data);
     if (!entry) return false;
-    this.#persistence?.append(entry, this.counters);
+    const written = this.#persistence?.append(entry, this.counters);
+    if (written) {
+      // Later writes settle later: once this one has, everything up to it is in the store.
+      written.then(() => this.#durable(entry.seq), () => this.#durable(entry.seq));
+      return true;
+    }
+    this.#durableUpTo = entry.seq;
     if (this.#phase === 'open') this.#write(entry);
     return true;
   }
@@ -231,6 +265,7 @@ export class DeliveryLink {
     this.#phase = 'open';
     // Replay, in order, what the peer does not have.
     for (const entry of this.#window.entries) this.#write(entry);
+    this.#opened?.();
     return true;
   }
 
@@ -240,6 +275,7 @@ export class DeliveryLink {
     this.#received = 0;
     this.#ackSent = 0;
     this.#window.renumber();
+    this.#durableUpTo = this.#window.next - 1;
     this.#persistence?.renumbered(this.#window.entries, this.counters);
   }
 
@@ -259,8 +295,16 @@ export class DeliveryLink {
     this.#persistence?.release(upTo, this.counters);
   }
 
+  /** The store holds everything up to `seq`: what waited for it goes out, in order. */
+  #durable(seq: number): void {
+    if (seq <= this.#durableUpTo) return;
+    this.#durableUpTo = seq;
+    if (this.#phase !== 'open') return;
+    for (const entry of this.#window.entries) if (entry.seq <= seq) this.#write(entry);
+  }
+
   #write(entry: WindowEntry): void {
-    if (entry.seq <= this.#sentUpTo) return;
+    if (entry.seq <= this.#sentUpTo || entry.seq > this.#durableUpTo) return;
     this.#sentUpTo = entry.seq;
     this.#transmit!(encodeData(entry.seq, this.#takeAck() ?? this.#received, entry.data));
   }

@@ -36,8 +36,12 @@ export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
 
 /** What only the platform has. */
 export interface HubPlatform {
-  /** Turns an admitted `/connect` request into the platform's socket (`ws` on Node, `Deno.upgradeWebSocket`, `acceptWebSocket`). */
-  accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate }) => AcceptSocket;
+  /**
+   * Turns an admitted `/connect` request into the platform's socket (`ws` on Node,
+   * `Deno.upgradeWebSocket`, `acceptWebSocket`), selecting the ticket's subprotocol; its
+   * frames go in through `delivery.receive` (the shared WebSocket peer does that).
+   */
+  accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate; delivery: HubDelivery }) => AcceptSocket;
   /** Where to arm the one platform timer. */
   onNextWake: (at: number | null) => void;
   /** A durable snapshot store; none: the host's own memory. */
@@ -46,11 +50,8 @@ export interface HubPlatform {
   events?: EventStore | undefined;
   /** Where delivery-mode windows outlive the process; none: memory. */
   deliveries?: DeliveryStore | undefined;
-  /**
-   * The platform speaks delivery mode: it selects the subprotocol when a ticket says
-   * `delivery`, and feeds its sockets' frames to `delivery.receive`.
-   */
-  delivery?: boolean | undefined;
+  /** A delivery-mode socket finished its handshake (`HubDeliveryOptions.opened`). */
+  deliveryOpened?: ((id: ConnectionId) => void) | undefined;
   /** Wraps the sockets as the host's transport (a platform that watches what goes out). */
   transport?: ((sockets: SocketRegistry) => Transport) | undefined;
   now?: (() => number) | undefined;
@@ -135,6 +136,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     store: platform.deliveries,
     maxFrameBytes,
     deliver: (id, data, seq) => application?.message(id, data, Date.now(), undefined, seq),
+    opened: platform.deliveryOpened,
   });
   application = new Application({
     delivery,
@@ -155,12 +157,12 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   // After the application's own listener, which reads what a dead peer never acknowledged.
   host.subscribe((event) => (event.type === 'dead' || event.type === 'closed') && delivery.forget(event.id, true), { frames: false });
   const cluster = platform.cluster;
-  const gate = new ConnectGate({ host, sockets, application, delivery: platform.delivery ? delivery : undefined, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
+  const gate = new ConnectGate({ host, sockets, application, delivery, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
   const app = hubRoutes({
     host,
     application,
     gate,
-    accept: platform.accept({ host, sockets, gate }),
+    accept: platform.accept({ host, sockets, gate, delivery }),
     token: options.token,
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),

@@ -13,7 +13,7 @@ import type { CodecSpec } from '../codec/index.ts';
 import { CapacityError, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../host/index.ts';
 import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex, type EndCause } from '../protocol/index.ts';
 import { type Application, isResponse, PEER_META, refusal } from '../application/index.ts';
-import { DELIVERY_META, offersDelivery, type HubDelivery } from './delivery.ts';
+import { chosenProtocol, DELIVERY_META, offersDelivery, type HubDelivery } from './delivery.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
 export const CODEC_PARAM = 'codec';
@@ -41,8 +41,10 @@ export interface ConnectTicket {
   readonly meta: Readonly<Record<string, string>>;
   /** SHA-256 of the presented session secret, if any. */
   readonly session: string | undefined;
-  /** Delivery mode: the platform selects its subprotocol in the upgrade's answer. */
+  /** Delivery mode: the connection's frames go through its link (runtime/hub/delivery.ts). */
   readonly delivery: boolean;
+  /** The subprotocol the platform selects in the upgrade's answer, if any. */
+  readonly protocol: string | undefined;
 }
 
 /** Why a socket could not be bound after all (the state changed during the upgrade). */
@@ -141,7 +143,7 @@ export class ConnectGate {
           ...(session === undefined ? {} : { [SESSION_META]: session }),
           ...(delivery ? { [DELIVERY_META]: '1' } : {}),
         };
-    return { codec, meta, session, delivery };
+    return { codec, meta, session, delivery, protocol: chosenProtocol(request.headers.get('sec-websocket-protocol'), delivery) };
   }
 
   /**

@@ -21,6 +21,15 @@ export function offersDelivery(request: Request): boolean {
   return offered !== null && offered.split(',').some((protocol) => protocol.trim() === DELIVERY_PROTOCOL);
 }
 
+/**
+ * The subprotocol to select in an upgrade's answer: delivery mode's when the connection speaks
+ * it; otherwise the client's first other one, as \`ws\` and Hono's helper always did.
+ */
+export function chosenProtocol(offered: string | null | undefined, delivery: boolean): string | undefined {
+  if (delivery) return DELIVERY_PROTOCOL;
+  return offered?.split(',').map((protocol) => protocol.trim()).find((protocol) => protocol !== '' && protocol !== DELIVERY_PROTOCOL);
+}
+
 export interface HubDeliveryOptions {
   host: Host;
   limits: WindowLimits;
@@ -29,6 +38,8 @@ export interface HubDeliveryOptions {
   maxFrameBytes: number;
   /** An application message, once, in order. */
   deliver: (id: ConnectionId, data: AppData, seq: number) => void;
+  /** A socket finished the handshake (a Durable Object notes it on the socket, which outlives the instance). */
+  opened?: ((id: ConnectionId) => void) | undefined;
 }
 
 export class HubDelivery {
@@ -37,6 +48,7 @@ export class HubDelivery {
   readonly #store: DeliveryStore;
   readonly #maxFrameBytes: number;
   readonly #deliver: (id: ConnectionId, data: AppData, seq: number) => void;
+  readonly #opened: ((id: ConnectionId) => void) | undefined;
   readonly #links = new Map<ConnectionId, DeliveryLink>();
 
   constructor(options: HubDeliveryOptions) {
@@ -45,6 +57,7 @@ export class HubDelivery {
     this.#store = options.store ?? new MemoryDeliveryStore();
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#deliver = options.deliver;
+    this.#opened = options.opened;
   }
 
   /** Whether connection `id` speaks delivery mode (its meta says so). */
@@ -66,6 +79,7 @@ export class HubDelivery {
       persistence: this.#store.persistence(id),
       deliver: (data, seq) => this.#deliver(id, data, seq),
       fail: (error) => this.#failed(id, error),
+      ...(this.#opened ? { opened: () => this.#opened!(id) } : {}),
     });
     // The epoch is the connection itself: a replay never crosses into another connection.
     link.epoch = id;
@@ -76,6 +90,16 @@ export class HubDelivery {
   /** A socket carries connection `id` now. */
   attach(id: ConnectionId, socket: PeerSocket): void {
     this.link(id)?.attach((frame) => socket.send(frame));
+  }
+
+  /** Whether connection `id`'s current socket has done its handshake (it speaks delivery mode, and DATA flows). */
+  opened(id: ConnectionId): boolean {
+    return this.#links.get(id)?.open ?? false;
+  }
+
+  /** The socket `id` did its handshake on, taken back by a new instance (a Durable Object after hibernation or eviction). */
+  readopt(id: ConnectionId, socket: PeerSocket): void {
+    this.link(id)?.readopt((frame) => socket.send(frame));
   }
 
   /** Connection `id`'s socket is gone (or was let go of); sends wait in its window. */

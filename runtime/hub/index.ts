@@ -3,3 +3,5 @@ export * from './assemble.ts';
 export * from './connect.ts';
 export * from './mail.ts';
 export * from './routes.ts';
+export * from './websocket-peer.ts';
+export * from './delivery.ts';

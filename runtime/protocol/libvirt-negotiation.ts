@@ -20,6 +20,9 @@ import { decodeSupportsFeatureReply, describeRemoteError, encodeSupportsFeatureC
 import type { ConnectionId, Host, TimerApi } from '../host/index.ts';
 import { DEFAULTS } from './defaults.ts';
 
+/** libvirtd's default `tcp_port` (libvirtd.conf). */
+export const LIBVIRT_TCP_PORT = 16509;
+
 export type KeepaliveSupport = { supported: true } | { supported: false; reason: string };
 
 export interface LibvirtNegotiationOptions {

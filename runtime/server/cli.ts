@@ -1,13 +1,13 @@
 /**
  * What the Node and Deno command lines share: the server's options from flags and
  * environment (runtime/config/settings.ts), the help text of those flags, and the banner.
- * Platform-free: each adapter parses its own argv (`node:util` parseArgs) and reads its
- * own environment, then hands them here.
+ * Platform-free: the command-line program (program.ts) gets each platform's argv, its
+ * `parseArgs` (`node:util`) and its environment, and hands them here.
  */
 import type { ConnectOptions, KeepaliveClient } from '../client/index.ts';
 import type { Host } from '../host/index.ts';
 import type { RunningServer, ServerOptions } from './server.ts';
-import { argsSource, clusterSettings, DEFAULTS, hubSettings, type HubSettings, listenSettings, type LogFormat, logFormat, messageRecord, parseNumber, SETTING_FLAGS, settingsHelp, UsageError } from '../config/index.ts';
+import { argsSource, clusterSettings, commandSettings, DEFAULTS, hubSettings, type HubSettings, listenSettings, type LogFormat, logFormat, messageRecord, parseNumber, SETTING_FLAGS, type SettingName, settingsHelp, UsageError } from '../config/index.ts';
 
 /** Reads one environment variable (`process.env`, `Deno.env.get`). */
 export type Env = (name: string) => string | undefined;
@@ -30,16 +30,16 @@ export const CONNECT_FLAGS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-/** The help lines of the flags in `SERVE_FLAGS`. */
-export const SERVE_FLAGS_HELP = `${settingsHelp()}
+/** The help lines of the flags in `SERVE_FLAGS`, and of a command line's own settings (`SETTINGS` rows for its platform). */
+export const serveFlagsHelp = (own: readonly SettingName[] = []): string => `${settingsHelp([...commandSettings('serve', 'every'), ...own])}
   --no-inspector          do not serve the inspector page at /inspect (served by default on
                           localhost, or anywhere with a token)
   --quiet                 do not log connections
   -h, --help              show this help`;
 
-/** A server's options from parsed flags, then the environment, then the defaults. */
+/** A server's options from parsed flags, then the environment, then the defaults. `--no-tcp` (Deno's) is `--tcp-port off`. */
 export function serveOptions(values: Record<string, string | boolean | undefined>, env: Env): ServerOptions & HubSettings & { logFormat: LogFormat } {
-  const source = argsSource(values, env);
+  const source = argsSource(values['no-tcp'] ? { ...values, 'tcp-port': 'off' } : values, env);
   const settings = hubSettings(source);
   const listen = listenSettings(source);
   const inspector = values['no-inspector'] ? { inspector: false } : {};

@@ -198,6 +198,41 @@ describe('two delivery links', () => {
   });
 });
 
+describe('a link whose store writes later (Deno KV, Redis)', () => {
+  it('writes a message to the socket only once the store has it, and in order', async () => {
+    const settle: (() => void)[] = [];
+    const sent: AppData[] = [];
+    const link = new DeliveryLink({
+      role: 'server',
+      limits: LIMITS,
+      interval: INTERVAL,
+      persistence: {
+        append: () => new Promise<void>((resolve) => settle.push(resolve)),
+        release: () => {},
+        received: () => {},
+        renumbered: () => {},
+      },
+      deliver: () => {},
+      fail: (error) => {
+        throw new Error(error.message);
+      },
+    });
+    link.epoch = 'e';
+    link.attach((frame) => sent.push(frame));
+    link.receive('keepalive:RESUME e 0 0');
+    sent.length = 0;
+    link.send('a');
+    link.send('b');
+    expect(sent).toEqual([]);
+    settle[1]!(); // the later write alone says nothing of the earlier one's ...
+    await Promise.resolve();
+    expect(sent).toEqual([encodeData(1, 0, 'a'), encodeData(2, 0, 'b')]); // ... but a store commits in order: both are in
+    settle[0]!();
+    await Promise.resolve();
+    expect(sent).toHaveLength(2);
+  });
+});
+
 describe('a server link restored from an older write (its process was killed)', () => {
   it('takes the floor the client says as received: what it acknowledged before dying reached its application then, and the rest comes again, with its sequence number', () => {
     const p = pair();
