@@ -60,11 +60,24 @@ export function accepting(port: number): Promise<boolean> {
   });
 }
 
-/** A redis-server on `port`, nothing saved, plus `extra` arguments (a cluster node's, a config file for a Sentinel). */
+/** Every redis-server this process started and that still runs: none outlives it. */
+const launched = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of launched) proc.kill('SIGKILL');
+});
+
+/**
+ * A redis-server on `port`, nothing saved, plus `extra` arguments (a cluster node's, a config
+ * file for a Sentinel). SIGKILLed when this process exits, so a test or bench figure stopped
+ * half-way (a figure's timeout, a SIGTERM) leaves no server behind: an orphan would hold the
+ * stderr it inherited, and a parent reading it, open.
+ */
 export function launchRedis(port: number, extra: readonly string[] = []): ChildProcess {
   const proc = spawn(REDIS_SERVER, [...extra, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  launched.add(proc);
+  proc.once('exit', () => launched.delete(proc));
   proc.on('error', (error) => console.error(`redis-server: ${error.message}`));
   return proc;
 }
