@@ -16,18 +16,32 @@ import type { Measurement, Results } from '../../bench/lib/result.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 let dir: string | undefined;
+/** The run's process group, while it runs. */
+let running: number | undefined;
 afterAll(async () => {
+  // Timed out: the whole run goes (npm, the runner, the figure and what it started), not only npm.
+  if (running !== undefined) {
+    try {
+      process.kill(-running, 'SIGTERM');
+    } catch {
+      // Gone meanwhile.
+    }
+  }
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 function runQuick(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('npm', ['run', 'bench', '--', '--quick', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    running = child.pid;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('exit', (code) => {
+      running = undefined;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
