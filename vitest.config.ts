@@ -112,6 +112,28 @@ export default defineConfig({
         },
       },
       {
+        // Delivery mode on a Durable Object: a KeepaliveHub subclass that streams (test/cloudflare/delivery/worker.ts).
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/cloudflare/delivery/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                KEEPALIVE_INTERVAL: '1000',
+                KEEPALIVE_COUNT: '2',
+                KEEPALIVE_COUNT_WAKES: 'true',
+                KEEPALIVE_TOKEN: 'test-token',
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-delivery',
+          include: ['test/cloudflare/delivery/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
         // `wrangler dev` as a user runs it, driven by the Node client over a real socket.
         test: {
           name: 'wrangler-dev',

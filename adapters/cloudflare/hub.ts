@@ -372,18 +372,23 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   #rebuild(): void {
     const now = Date.now();
     const live = new Map<ConnectionId, WebSocket>();
+    const peers = new Map<ConnectionId, WebSocketPeer<WebSocket>>();
     for (const ws of this.ctx.getWebSockets()) {
       const id = connectionIdOf(this.ctx, ws);
       if (id === undefined) continue;
       live.set(id, ws);
       const peer = new WebSocketPeer(ws, this.#peers);
       peer.adopt(id);
-      // Its delivery-mode link is read back from storage on first use; on this same socket.
-      if (attachmentOf(ws).open) this.#delivery.readopt(id, peer);
-      else this.#delivery.attach(id, peer);
+      peers.set(id, peer);
     }
     const records = this.#store.load();
     this.#host.resume(records, now);
+    // Its delivery-mode link is read back from storage, on this same socket. After the resume:
+    // whether a connection speaks delivery mode is in its meta, which the host has only now.
+    for (const [id, peer] of peers) {
+      if (attachmentOf(peer.socket).open) this.#delivery.readopt(id, peer);
+      else this.#delivery.attach(id, peer);
+    }
     for (const record of records) {
       if (live.has(record.id) || !this.#host.has(record.id)) continue;
       // Its socket is gone (a runtime restart disconnects them all). A session's connection

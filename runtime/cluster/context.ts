@@ -5,7 +5,8 @@
  */
 import type { Application } from '../application/index.ts';
 import type { Host, SocketRegistry } from '../host/index.ts';
-import type { ConnectGate } from '../hub/index.ts';
+import type { ConnectGate, HubDelivery } from '../hub/index.ts';
+import type { ClusterDeliveries } from './deliveries.ts';
 import type { Dispatch } from './dispatch.ts';
 import type { Lease } from './lease.ts';
 import type { RedisLink } from './link.ts';
@@ -19,6 +20,7 @@ export interface AttachedHub {
   readonly application: Application;
   readonly gate: ConnectGate;
   readonly sockets: SocketRegistry;
+  readonly delivery: HubDelivery;
 }
 
 export interface ClusterContext {
@@ -35,6 +37,7 @@ export interface ClusterContext {
   readonly dispatch: Dispatch;
   readonly snapshots: ClusterSnapshots;
   readonly events: ClusterEvents;
+  readonly deliveries: ClusterDeliveries;
   readonly stats: ClusterStats;
   readonly log: (line: string) => void;
 }

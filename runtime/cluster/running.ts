@@ -6,7 +6,7 @@
  * handover (sessions), the presence report; the lease, the presence heard from others and
  * the pub/sub dispatch came with the connection to Redis.
  */
-import type { StoredConnection } from '../host/index.ts';
+import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { ClusterContext } from './context.ts';
 import type { HubMail, OwnMail } from './dispatch.ts';
 import { Handover, type SessionPlace } from './handover.ts';
@@ -29,8 +29,9 @@ export class RunningCluster {
     this.#options = options;
     const { hub, snapshots, dispatch } = options;
     const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
-    this.#reaper = new Reaper({ ...options, report });
-    this.#handover = new Handover({ ...options, report, reaper: this.#reaper });
+    const drain = (ids: readonly ConnectionId[]) => this.drain(ids);
+    this.#reaper = new Reaper({ ...options, report, drain });
+    this.#handover = new Handover({ ...options, report, reaper: this.#reaper, drain });
     snapshots.onNew = () => report.soon();
     hub.host.subscribe((event) => report.hostEvent(event), { frames: false });
   }
@@ -90,6 +91,20 @@ export class RunningCluster {
     if (this.#stopped) return;
     await this.#renew();
     await this.#report.send(false);
+    // What a nudge missed (sent to a holder that had just handed the connection on) or a full window left waiting.
+    await this.drain(this.#deliveryIds()).catch(() => {});
+  }
+
+  /** Takes into their windows what other processes left in these connections' inboxes. */
+  drain(ids: readonly ConnectionId[]): Promise<number> {
+    const { hub, deliveries } = this.#options;
+    const here = ids.filter((id) => hub.host.has(id) && hub.delivery.speaks(id));
+    return deliveries.drain(here, (id, data) => hub.host.has(id) && hub.delivery.send(id, data) === true);
+  }
+
+  #deliveryIds(): ConnectionId[] {
+    const { hub } = this.#options;
+    return [...hub.host.ids()].filter((id) => hub.delivery.speaks(id));
   }
 
   #renew(): Promise<void> {
@@ -114,7 +129,7 @@ export class RunningCluster {
 
   /** Writes again everything this process holds: after Redis lost it, and at start. */
   async #reRegister(): Promise<void> {
-    const { hub, link, prefix, node, lease, snapshots, events, stats, log } = this.#options;
+    const { hub, link, prefix, node, lease, snapshots, events, deliveries, stats, log } = this.#options;
     lease.clearLost();
     try {
       const records: StoredConnection[] = [];
@@ -125,6 +140,11 @@ export class RunningCluster {
       const owed = hub.application.outbox.owed();
       await snapshots.writeAll(records);
       await events.writeAll(owed);
+      for (const id of this.#deliveryIds()) {
+        const counters = hub.delivery.counters(id);
+        if (counters) deliveries.rewrite(id, counters, hub.delivery.unacknowledged(id));
+      }
+      await deliveries.flush();
       if (this.#prune) {
         const pruned = await pruneStale(link, prefix, node, new Set(hub.host.ids()), new Set(hub.application.outbox.owed().map((record) => record.event.id)));
         this.#prune = false;
@@ -154,7 +174,8 @@ export class RunningCluster {
         presence.move(mail.dead, mail.dead === node ? null : from);
         return;
       case 'broadcast':
-        hub.application.broadcastHere(mail.data, new Set(mail.except));
+        // Delivery-mode connections take theirs from their inboxes ('inbox').
+        hub.application.broadcastHere(mail.data, new Set(mail.except), true);
         return;
     }
   }
@@ -167,6 +188,9 @@ export class RunningCluster {
         return;
       case 'close':
         hub.host.close(mail.connection, { cause: 'application', reason: mail.reason });
+        return;
+      case 'inbox':
+        void this.drain(mail.connections).catch(() => {});
         return;
       case 'handover':
         void this.#handover.release(mail.connection, from).then((answer) => dispatch.toNode(from, { type: 'handover-answer', ask: mail.ask, answer }));

@@ -33,3 +33,12 @@ export async function spawnDenoServer(args: string[] = [], env: Record<string, s
   await server.line(/^\s+timers\s/);
   return server;
 }
+
+export const STREAM_SERVER = fileURLToPath(new URL('./stream-server.ts', import.meta.url));
+
+/** test/deno/stream-server.ts (the stream app on the Deno server), once it listens; `base` is its http://host:port. */
+export async function spawnDenoStreamServer(env: Record<string, string> = {}) {
+  const server = spawnProcess(DENO, ['run', ...PERMISSIONS, STREAM_SERVER], { NO_COLOR: '1', ...env });
+  const base = (await server.line(/^listening http:\/\//, 30_000)).match(/http:\/\/\S+/)![0];
+  return { ...server, base, port: Number(new URL(base).port) };
+}

@@ -296,10 +296,11 @@ describe('SIGKILL and restart from the state file', () => {
     const port = new URL(first.http).port;
     const resuming = spawnCli(['connect', first.ws, ...CLIENT]);
     const plain = spawnCli(['connect', first.ws, '--interval', '1000', '--count', '4']);
-    const silent = await ws(`${first.ws}?session=${createSessionSecret()}`);
-    silent.ws.send(TEXT_FRAMES.ADVERTISE);
     await resuming.line(/ <- P(ING|ONG)$/);
     await plain.line(/ <- P(ING|ONG)$/);
+    // Opened once the CLIs are up (their start takes seconds on a loaded machine): its bound is 3 s.
+    const silent = await ws(`${first.ws}?session=${createSessionSecret()}`);
+    silent.ws.send(TEXT_FRAMES.ADVERTISE);
 
     const rival = spawnCli(['serve', '--port', '0', '--tcp-port', '0', '--state', state]);
     expect(await rival.exited()).toBe(1);

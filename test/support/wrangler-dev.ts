@@ -4,11 +4,13 @@
  * passed with `--var`; secrets through an env file, as a user's `.dev.vars` would.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopGroup } from './process-group.ts';
+import { GiveUp, until as waitUntil } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/node/bin/node');
@@ -22,10 +24,21 @@ export interface WranglerDev {
   /** Resolves with what `check` returns once it is defined; fails if wrangler exited. */
   until<T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout?: number): Promise<T>;
   stop(): Promise<void>;
+  /** SIGKILL to wrangler, esbuild and workerd at once: nothing finishes, nothing is flushed. */
+  kill(): Promise<void>;
 }
 
-export async function startWranglerDev(vars: Record<string, string>, secrets: Record<string, string> = {}): Promise<WranglerDev> {
-  const state = mkdtempSync(join(tmpdir(), 'keepalive-wrangler-'));
+export interface WranglerDevOptions {
+  /** wrangler.toml to run (default: the repository's). */
+  config?: string;
+  /** Local state kept here, and left for a next `wrangler dev` (default: a temporary directory, removed on stop). */
+  persistTo?: string;
+  /** Default 0: any free one. */
+  port?: number;
+}
+
+export async function startWranglerDev(vars: Record<string, string>, secrets: Record<string, string> = {}, options: WranglerDevOptions = {}): Promise<WranglerDev> {
+  const state = options.persistTo ?? mkdtempSync(join(tmpdir(), 'keepalive-wrangler-'));
   const secretsFile = join(state, 'secrets.env');
   writeFileSync(secretsFile, Object.entries(secrets).map(([key, value]) => `${key}=${value}\n`).join(''));
   const wrangler: ChildProcess = spawn(
@@ -33,7 +46,8 @@ export async function startWranglerDev(vars: Record<string, string>, secrets: Re
     [
       WRANGLER,
       'dev',
-      ...['--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
+      ...(options.config ? ['-c', options.config] : []),
+      ...['--ip', '127.0.0.1', '--port', String(options.port ?? 0), '--inspector-port', '0'],
       ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
       ...Object.entries(vars).flatMap(([key, value]) => ['--var', `${key}:${value}`]),
       ...['--env-file', secretsFile],
@@ -48,25 +62,34 @@ export async function startWranglerDev(vars: Record<string, string>, secrets: Re
   const output: string[] = [];
   wrangler.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   wrangler.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const until = async <T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> => {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (wrangler.exitCode !== null || wrangler.signalCode !== null) throw new Error(`wrangler dev exited before ${what}\n${output.join('')}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms\n${output.join('')}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
+  const until = <T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> =>
+    waitUntil(
+      async () => {
+        const value = await check();
+        if (value === undefined && (wrangler.exitCode !== null || wrangler.signalCode !== null)) throw new GiveUp(`wrangler dev exited before ${what}\n${output.join('')}`);
+        return value;
+      },
+      what,
+      timeout,
+      25,
+    ).catch((error: unknown) => {
+      throw error instanceof GiveUp ? error : new Error(`${String(error instanceof Error ? error.message : error)}\n${output.join('')}`);
+    });
   const stop = async () => {
     await stopGroup(wrangler);
-    rmSync(state, { recursive: true, force: true });
+    if (!options.persistTo) rmSync(state, { recursive: true, force: true });
+  };
+  const kill = async () => {
+    if (wrangler.exitCode !== null || wrangler.signalCode !== null) return;
+    const exited = once(wrangler, 'exit');
+    process.kill(-wrangler.pid!, 'SIGKILL');
+    await exited;
   };
   try {
     const port = Number(await until(() => /Ready on http:\/\/127\.0\.0\.1:(\d+)/.exec(output.join(''))?.[1], '"Ready on" from wrangler dev', 90_000));
     const base = `http://127.0.0.1:${port}`;
     await until(async () => ((await fetch(`${base}/healthz`).catch(() => null))?.ok ? true : undefined), '/healthz');
-    return { base, port, output, until, stop };
+    return { base, port, output, until, stop, kill };
   } catch (error) {
     await stop();
     throw error;
