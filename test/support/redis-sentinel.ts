@@ -49,7 +49,7 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
   };
   const role = (port: number) => command(port, ['ROLE']).then((reply) => String((reply as unknown[])[0]), () => 'away');
   const inSync = async (port: number) => /master_link_status:up/.test(String(await command(port, ['INFO', 'replication']).catch(() => '')));
-  const waitFor = async (what: string, check: () => Promise<boolean>, timeout = 20_000) => {
+  const waitFor = async (what: string, check: () => Promise<boolean>, timeout = 40_000) => {
     const deadline = Date.now() + timeout;
     while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`Sentinel: ${what} not within ${timeout} ms`);
