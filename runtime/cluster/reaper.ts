@@ -44,7 +44,8 @@ export class Reaper {
     const timer = setTimeout(
       () => {
         this.#timers.delete(node);
-        void this.reap(node);
+        // A command failing half-way (Redis slow or away) must not end the process: the next round tries again.
+        this.reap(node).catch((error: unknown) => this.#options.log(`takeover of node ${node} stopped: ${error instanceof Error ? error.message : String(error)}`));
       },
       Math.max(0, wait) + 20 + Math.floor(Math.random() * 30),
     );
