@@ -4,8 +4,11 @@
  *   libvirtd   a real libvirt daemon for the interop tests (test/libvirt/daemon.ts); they
  *              run it unprivileged (as nobody), so libvirt-daemon-system (units, system
  *              dirs, the libvirt-qemu user) is not needed
- *   redis-server  the clustered hub's tests start their own on free ports (test/support/redis.ts);
+ *   redis-server  the clustered hub's tests start their own on free ports (test/support/redis.ts):
+ *              single servers, a Redis Cluster, a primary under Sentinel (redis-server --sentinel);
  *              the package's own service is never used
+ *   redis-cli  makes the test Redis Cluster (`redis-cli --cluster create`, test/support/redis-cluster.ts);
+ *              Debian's redis-tools, which redis-server depends on, but a machine may have one without the other
  *
  * Runs as the `pretest` script, so `npm ci && npm test` works on a fresh machine, and from
  * .ci/run through `npm test` alike. When all are there it only looks (no apt call). When
@@ -64,6 +67,18 @@ const NEEDS: Need[] = [
     packages: ['redis-server'],
     by: 'test/cluster/',
     env: 'REDIS_SERVER',
+  },
+  {
+    program: 'redis-cli',
+    // test/support/redis-cluster.ts: REDIS_CLI, else PATH, then /usr/bin.
+    locate: () => {
+      const path = process.env.REDIS_CLI;
+      if (path) return executable(path) ? path : null;
+      return onPath('redis-cli', ['/usr/bin']);
+    },
+    packages: ['redis-tools'],
+    by: 'test/cluster/redis-cluster.test.ts',
+    env: 'REDIS_CLI',
   },
 ];
 

@@ -7,7 +7,9 @@
  * - Redis commands per second in steady state with idle answering peers (10,000 over four
  *   processes), per process and per connection per interval; false deaths over the run;
  * - SIGKILL of a process holding a quarter of the peers, to the last of them gone from
- *   every survivor's presence (they never come back, so each is declared dead).
+ *   every survivor's presence (they never come back, so each is declared dead);
+ * - then a column per Redis topology (11-topologies.ts): one Redis, a Redis Cluster,
+ *   Sentinel, each with Redis commands per second per primary and the failover's gap.
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -17,6 +19,7 @@ import { benchFile } from '../lib/paths.ts';
 import type { Figure, Measurement } from '../lib/result.ts';
 import { spawnNode, type NodeChild } from '../lib/spawn.ts';
 import { measure, percentile } from '../lib/stats.ts';
+import { topologyParts } from './11-topologies.ts';
 
 const PROCESSES = 4;
 const INTERVAL = 1000;
@@ -145,6 +148,10 @@ const figure: Figure = {
       const reaped = goneAt - killedAt;
       log(`SIGKILL of a process holding ${heldThere} peers: gone from every presence in ${reaped.toFixed(0)} ms`);
 
+      for (const child of children.splice(0)) child.kill();
+      redis.kill('SIGKILL');
+      const topologies = await topologyParts(quick, log);
+
       const bound = INTERVAL * (COUNT + 1);
       const parts: Measurement[] = [
         measure({
@@ -179,15 +186,17 @@ const figure: Figure = {
           target: `<= ${bound + 1000} ms (bound ${bound} ms + 1 s; lease ${LEASE} ms)`,
           meets: (value) => value <= bound + 1000,
         }),
+        ...topologies.parts,
       ];
       return {
         ...parts[1]!,
-        scale: `${PROCESSES} processes, one redis-server, ${connected} peers, ${seconds} s steady, ${RATE} broadcasts/s for ${broadcastSeconds} s${quick ? ' (quick mode)' : ''}`,
+        scale: `${PROCESSES} processes, one redis-server, ${connected} peers, ${seconds} s steady, ${RATE} broadcasts/s for ${broadcastSeconds} s; ${topologies.scale}${quick ? ' (quick mode)' : ''}`,
         parts,
         notes: [
           'Broadcast: a peer on process 1 sends a stamped message 1,000 times a second; the hub broadcasts it; latency is arrival minus stamp at a peer on process 2 (through Redis pub/sub) beside one on process 1.',
           'Commands: total_commands_processed from Redis INFO over the steady window (lease renewals, one HSET of changed records and one PUBLISH of changed presence rows per process per second).',
           'Kill: measured from the SIGKILL to the moment no survivor lists any of the killed process\'s peers. Anchors: Centrifugo keeps a dead node\'s clients in presence up to 60 s, Phoenix Presence about 30 s.',
+          ...topologies.notes,
         ],
       };
     } finally {

@@ -24,7 +24,7 @@ export const FIGURES: FigureEntry[] = [
   { figure: 8, name: 'Deno vs Node', file: '8-deno-vs-node.ts', timeout: { full: 600, quick: 60 } },
   { figure: 9, name: 'server cost per live connection', file: '9-server-cost.ts', timeout: { full: 600, quick: 60 } },
   { figure: 10, name: 'onMessage hook on the fast path', file: '10-on-message.ts', timeout: { full: 600, quick: 60 } },
-  { figure: 11, name: 'one hub over four processes on Redis', file: '11-cluster.ts', timeout: { full: 600, quick: 90 } },
+  { figure: 11, name: 'one hub over four processes on Redis', file: '11-cluster.ts', timeout: { full: 900, quick: 180 } },
   { figure: 12, name: 'one hub over four Durable Objects', file: '12-shards.ts', timeout: { full: 900, quick: 90 } },
   { figure: 13, name: 'delivery mode (issue 34)', file: '13-delivery.ts', timeout: { full: 1200, quick: 120 } },
 ];

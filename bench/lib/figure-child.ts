@@ -13,6 +13,11 @@ const { positionals, values } = parseArgs({
   options: { quick: { type: 'boolean', default: false }, runs: { type: 'string', default: '5' } },
 });
 
+// The runner's timeout ends a figure with SIGTERM: exit through process.exit, so the 'exit'
+// handlers SIGKILL what the figure started (bench/lib/spawn.ts: its workers;
+// test/support/redis.ts: its redis-servers) instead of leaving them running.
+process.once('SIGTERM', () => process.exit(143));
+
 runChild(async () => {
   const file = positionals[0];
   if (!file) throw new Error('usage: figure-child.ts FIGURE_FILE [--quick] [--runs N]');

@@ -3,13 +3,15 @@
  * A peer's `bc:STAMP` message is broadcast to the whole hub. Asked `count`, it answers how
  * many presence rows name a node (answered from what it knows, as `/presence` is).
  *
- *   node bench/workers/cluster-node.ts REDIS_URL NODE
+ *   node bench/workers/cluster-node.ts REDIS_URL NODE [HUB]
+ *
+ * REDIS_URL is any of --redis's forms (one Redis, redis+cluster://, redis+sentinel://).
  */
 import { startServer } from '../../adapters/node/server.ts';
 import { onCommand, report } from '../lib/spawn.ts';
 
-const [redis, node] = process.argv.slice(2);
-if (!redis || !node) throw new Error('usage: cluster-node.ts REDIS_URL NODE');
+const [redis, node, hubName] = process.argv.slice(2);
+if (!redis || !node) throw new Error('usage: cluster-node.ts REDIS_URL NODE [HUB]');
 let deaths = 0;
 const server = await startServer({
   port: 0,
@@ -17,6 +19,7 @@ const server = await startServer({
   inspector: false,
   interval: 1000,
   count: 2,
+  ...(hubName ? { hub: hubName } : {}),
   cluster: { redis, node },
   onEvent: (event) => void (event.type === 'dead' && deaths++),
   hooks: {
@@ -25,7 +28,7 @@ const server = await startServer({
     },
   },
 });
-report({ type: 'ready', url: server.wsUrl });
+report({ type: 'ready', url: server.wsUrl, http: server.url });
 onCommand((command) => {
   if (command.type === 'count') {
     const rows = server.hub.presence();

@@ -23,14 +23,14 @@
  */
 import { nanoid } from 'nanoid';
 import type { AppData, PresenceEntry, RemoteHub } from '../application/index.ts';
-import { NODE_NAME, NODE_NAME_RULE } from '../config/index.ts';
+import { NODE_NAME, NODE_NAME_RULE, redactRedisUrl } from '../config/index.ts';
 import type { ConnectionId } from '../host/index.ts';
 import type { AttachedHub } from './context.ts';
 import { Dispatch } from './dispatch.ts';
 import type { SessionPlace } from './handover.ts';
-import { hubPrefix } from './keys.ts';
+import { hubPrefix, keys } from './keys.ts';
 import { Lease, type ClusterStatus } from './lease.ts';
-import { redactUrl, type RedisLink } from './link.ts';
+import type { RedisLink } from './link.ts';
 import { RemotePresence } from './presence.ts';
 import { NodeRedisLink } from './redis.ts';
 import { RunningCluster } from './running.ts';
@@ -39,7 +39,12 @@ import { ClusterEvents, ClusterSnapshots } from './stores.ts';
 import { ClusterDeliveries } from './deliveries.ts';
 
 export interface ClusterOptions {
-  /** `redis://host:port` (Redis 7 or later, or Valkey). Every process given the same URL and hub name serves one hub. */
+  /**
+   * Redis 7 or later (or Valkey): one server, `redis://HOST:PORT`; a Redis Cluster by its seed
+   * nodes, `redis+cluster://HOST:PORT[,HOST:PORT...]`; or a primary under Sentinel,
+   * `redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER` (`rediss...` for TLS; user and password
+   * in the URL). Every process given the same Redis and hub name serves one hub.
+   */
   redis: string;
   /**
    * This process's name in the hub: unique among its processes. A process restarted under
@@ -114,12 +119,12 @@ export class Cluster implements RemoteHub {
     if (options.node !== undefined && !NODE_NAME.test(options.node)) {
       throw new RangeError(`a node name is ${NODE_NAME_RULE}, got "${options.node}"`);
     }
-    return new Cluster(await NodeRedisLink.connect({ url: options.redis }), options, hub, log);
+    return new Cluster(await NodeRedisLink.connect({ url: options.redis, key: keys.nodes(hubPrefix(hub)) }), options, hub, log);
   }
 
   /** Said in the banner and on `RunningServer.durable`. */
   get where(): string {
-    return `Redis ${redactUrl(this.#link.url)}, hub "${this.hub}" as node "${this.node}"`;
+    return `Redis ${redactRedisUrl(this.#link.url)}, hub "${this.hub}" as node "${this.node}"`;
   }
 
   /** Wires the assembled hub in (connections restored from this node's records come after); once. */

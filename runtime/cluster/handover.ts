@@ -10,7 +10,7 @@ import type { ConnectionId } from '../host/index.ts';
 import type { HandoverAnswer } from '../hub/index.ts';
 import { SESSION_META } from '../protocol/index.ts';
 import type { ClusterContext } from './context.ts';
-import { HANDOVER, keys, LOCATE } from './keys.ts';
+import { HANDOVER, keys, LOCATE, script } from './keys.ts';
 import type { PresenceReport } from './presence-report.ts';
 import type { Reaper } from './reaper.ts';
 import { parseRecord } from './stores.ts';
@@ -49,7 +49,7 @@ export class Handover {
     for (;;) {
       let found: string[] | null;
       try {
-        found = await link.command<string[] | null>(['EVAL', LOCATE, 0, prefix, hash]);
+        found = await link.command<string[] | null>(script(LOCATE, prefix, hash));
       } catch {
         return 'unavailable';
       }
@@ -87,7 +87,7 @@ export class Handover {
     // Listed as the new holder's from now on: presence here never misses it in between.
     presence.set(to, { id, peer: view.meta[PEER_META] ?? null, state: view.state, lastSignOfLife: view.lastSignOfLife, codec: view.codec });
     try {
-      await link.command(['EVAL', HANDOVER, 0, prefix, node, to, id, JSON.stringify(record)]);
+      await link.command(script(HANDOVER, prefix, node, to, id, JSON.stringify(record)));
     } catch {
       presence.delete(id);
       hub.host.restore([record]);

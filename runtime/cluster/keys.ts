@@ -25,6 +25,15 @@ export const keys = {
   nodeChannel: (p: string, node: string) => `${p}to:${node}`,
 };
 
+/**
+ * A script's command. Scripts compute the keys they touch from the prefix (ARGV[1]); they
+ * declare the hub's `nodes` key, which shares the hash tag of all the others, so a Redis
+ * Cluster checks the script runs on the primary serving the hub's slot (MOVED otherwise).
+ */
+export function script(source: string, prefix: string, ...args: (string | number)[]): (string | number)[] {
+  return ['EVAL', source, 1, keys.nodes(prefix), prefix, ...args];
+}
+
 const NOW = `local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
 
@@ -46,14 +55,30 @@ return {tostring(now), reaped, had and '1' or '0', redis.call('ZRANGE', p .. 'no
  * connections and owed events to the taker, drops its lease, and notes the ids taken for
  * the dead node (should it come back). Returns nil, or {lease expiry, now, conns, events}
  * as flat field/value lists. One script: two survivors can never both take one node.
+ *
+ * A connection or event some live node's hash holds already is not taken, only dropped from
+ * the dead node's: a takeover the old primary made just before it died, and never passed
+ * to the replica that took over, comes back as the dead node's again, while the survivor
+ * that made it wrote what it took again under its own name when Redis was back.
  */
 export const TAKEOVER = `${NOW}
 local p, dead, me = ARGV[1], ARGV[2], ARGV[3]
 local lease = redis.call('ZSCORE', p .. 'nodes', dead)
 if not lease or tonumber(lease) > now then return false end
 redis.call('ZREM', p .. 'nodes', dead)
-local conns = redis.call('HGETALL', p .. 'conns:' .. dead)
-local events = redis.call('HGETALL', p .. 'events:' .. dead)
+local live = redis.call('ZRANGE', p .. 'nodes', 0, -1)
+local function unheld(kind)
+  local all, out = redis.call('HGETALL', p .. kind .. dead), {}
+  for i = 1, #all, 2 do
+    local held = false
+    for _, node in ipairs(live) do
+      if redis.call('HEXISTS', p .. kind .. node, all[i]) == 1 then held = true break end
+    end
+    if not held then out[#out + 1] = all[i]; out[#out + 1] = all[i + 1] end
+  end
+  return out
+end
+local conns, events = unheld('conns:'), unheld('events:')
 for i = 1, #conns, 2 do
   redis.call('HSET', p .. 'conns:' .. me, conns[i], conns[i + 1])
   redis.call('SADD', p .. 'reaped:' .. dead, conns[i])

@@ -8,8 +8,8 @@
  * therefore never makes it take over a live process.
  */
 import type { ConnectionId } from '../host/index.ts';
-import { keys, pairs, RENEW } from './keys.ts';
-import type { RedisLink } from './link.ts';
+import { keys, pairs, RENEW, script } from './keys.ts';
+import type { RedisLink, RedisServer } from './link.ts';
 import type { ClusterStats } from './stats.ts';
 
 export interface ClusterStatus {
@@ -19,6 +19,14 @@ export interface ClusterStatus {
   downSince?: number;
   /** Processes of the hub this one knows to be live (itself included). */
   nodes: number;
+  /** How Redis is deployed: one server, a Redis Cluster, or a primary under Sentinel. */
+  topology: RedisServer['topology'];
+  /** `host:port` of the primary this process uses for the hub (on a cluster: the one serving its slot). */
+  redisAt: string;
+  /** Times that primary changed under this process (a replica took over). */
+  failovers: number;
+  /** ms since the epoch of the last such change. */
+  failedOverAt?: number;
 }
 
 /** What a renewal found. */
@@ -62,11 +70,16 @@ export class Lease {
   }
 
   status(): ClusterStatus {
+    const { topology, address, failovers, failedOverAt } = this.#options.link.server();
     return {
       node: this.#options.node,
       redis: this.#downSince === undefined ? 'up' : 'down',
       ...(this.#downSince === undefined ? {} : { downSince: this.#downSince }),
       nodes: this.#seen.size + 1,
+      topology,
+      redisAt: address,
+      failovers,
+      ...(failedOverAt === undefined ? {} : { failedOverAt }),
     };
   }
 
@@ -76,7 +89,7 @@ export class Lease {
     let reply: [string, string[], string, string[]];
     const sent = performance.now();
     try {
-      reply = await link.command(['EVAL', RENEW, 0, prefix, node, leaseMs]);
+      reply = await link.command(script(RENEW, prefix, node, leaseMs));
       stats.renewRoundTripMs = performance.now() - sent;
     } catch {
       this.#healthySince = Infinity;

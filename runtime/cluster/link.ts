@@ -1,12 +1,14 @@
 /**
  * All the cluster asks of Redis: commands (its scripts included), publishing, listening on
- * channels, and word of Redis going away and coming back. `redis.ts` is the one way today
- * (one primary, through node-redis); another topology (Redis Cluster, Sentinel) or sharded
- * pub/sub (`SPUBLISH`/`SSUBSCRIBE`) is another implementation of this, and the rest of
- * runtime/cluster/ stays as it is.
+ * channels, and word of Redis going away and coming back. `redis.ts` is the one way
+ * (node-redis), whichever the topology: one Redis, a Redis Cluster (the primary serving the
+ * hub's slot, with sharded pub/sub) or a primary under Sentinel (topology.ts). The rest of
+ * runtime/cluster/ never knows which.
  */
+import type { RedisTopology } from '../config/index.ts';
+
 export interface RedisLink {
-  /** The URL as given: redact it (`redactUrl`) before showing it. */
+  /** The URL as given: redact it (`redactRedisUrl`) before showing it. */
   readonly url: string;
   /** One command; rejects when Redis is away or does not answer in time. */
   command<T = unknown>(args: readonly (string | number)[]): Promise<T>;
@@ -18,6 +20,8 @@ export interface RedisLink {
   watch(health: RedisHealth): void;
   /** A command answered: Redis stopped, not cut, is back without a reconnect. */
   answered(): void;
+  /** Which Redis server answers now, and its failovers seen, for `/healthz` and `/metrics`. */
+  server(): RedisServer;
   close(): Promise<void>;
 }
 
@@ -28,13 +32,12 @@ export interface RedisHealth {
   back(): void;
 }
 
-/** The URL as logs may show it: no password. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString().replace(/\/$/, '');
-  } catch {
-    return '(an invalid URL)';
-  }
+export interface RedisServer {
+  topology: RedisTopology;
+  /** `host:port` of the primary this process sends its hub's commands to. */
+  address: string;
+  /** Times the primary changed under this process (a replica took over). */
+  failovers: number;
+  /** ms since the epoch this process last found a new primary. */
+  failedOverAt?: number;
 }

@@ -8,7 +8,7 @@
 import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { EndCause } from '../protocol/index.ts';
 import type { ClusterContext } from './context.ts';
-import { keys, pairs, TAKEOVER } from './keys.ts';
+import { keys, pairs, script, TAKEOVER } from './keys.ts';
 import type { PresenceReport } from './presence-report.ts';
 import { parseEvent, parseRecord } from './stores.ts';
 import { takenOver } from './takeover.ts';
@@ -16,7 +16,7 @@ import { takenOver } from './takeover.ts';
 /** A connection another process took over: its peer reconnects (1012) and resumes there. */
 const HELD_ELSEWHERE: EndCause = { cause: 'restart', detail: 'another process holds this connection now' };
 
-/** A verdict already due at a takeover waits this long past the dead lease's expiry, for a live peer to reattach. */
+/** A verdict already due at a takeover waits this long past the dead lease's expiry (or the takeover, if later), for a live peer to reattach. */
 const TAKEOVER_HOLD_MS = 800;
 
 export interface ReaperOptions extends ClusterContext {
@@ -44,7 +44,8 @@ export class Reaper {
     const timer = setTimeout(
       () => {
         this.#timers.delete(node);
-        void this.reap(node);
+        // A command failing half-way (Redis slow or away) must not end the process: the next round tries again.
+        this.reap(node).catch((error: unknown) => this.#options.log(`takeover of node ${node} stopped: ${error instanceof Error ? error.message : String(error)}`));
       },
       Math.max(0, wait) + 20 + Math.floor(Math.random() * 30),
     );
@@ -60,7 +61,7 @@ export class Reaper {
     try {
       let reply: [string, string, string[], string[]] | null;
       try {
-        reply = await link.command(['EVAL', TAKEOVER, 0, prefix, dead, node]);
+        reply = await link.command(script(TAKEOVER, prefix, dead, node));
       } catch {
         return;
       }
@@ -78,7 +79,8 @@ export class Reaper {
       // Their windows, for their links: what the dead process sent and was not acknowledged.
       await deliveries.fetch(records.map((record) => record.id)).catch(() => {});
       const at = Date.now();
-      const taken = takenOver(records, at, lease.toLocal(Number(expiry)) + TAKEOVER_HOLD_MS);
+      // Held past the expiry, or past now when Redis was away then (a failover): a live peer gets its moment either way.
+      const taken = takenOver(records, at, Math.max(lease.toLocal(Number(expiry)), at) + TAKEOVER_HOLD_MS);
       snapshots.adopt(taken);
       presence.move(dead, null);
       const ids = hub.host.resume(taken, at);

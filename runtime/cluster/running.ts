@@ -12,6 +12,7 @@ import type { ClusterContext } from './context.ts';
 import type { HubMail, OwnMail } from './dispatch.ts';
 import { Handover, type SessionPlace } from './handover.ts';
 import { PresenceReport } from './presence-report.ts';
+import { pruneStale } from './prune.ts';
 import { Reaper } from './reaper.ts';
 
 export class RunningCluster {
@@ -21,6 +22,8 @@ export class RunningCluster {
   readonly #handover: Handover;
   #loop: ReturnType<typeof setInterval> | undefined;
   #renewing: Promise<void> | undefined;
+  /** Redis came back: the next re-registration also removes what this process let go of meanwhile (prune.ts). */
+  #prune = false;
   #stopped = false;
 
   constructor(options: ClusterContext) {
@@ -74,9 +77,14 @@ export class RunningCluster {
   /** Redis answers again after a cut: write everything again, and ask the others for their rows (Redis may have restarted empty). */
   redisBack(): void {
     if (this.#stopped) return;
-    const { hub, lease, dispatch, log } = this.#options;
+    const { hub, lease, dispatch, link, log } = this.#options;
     const since = lease.cameBack();
-    if (since !== undefined) log(`redis back after ${Date.now() - since} ms: writing again the ${hub.host.size} connection(s) this process holds`);
+    this.#prune = true;
+    if (since !== undefined) {
+      const { address, failedOverAt } = link.server();
+      const moved = failedOverAt !== undefined && failedOverAt >= since ? ` on a new primary, ${address}` : '';
+      log(`redis back after ${Date.now() - since} ms${moved}: writing again the ${hub.host.size} connection(s) this process holds`);
+    }
     void this.#renew().then(() => dispatch.toHub({ type: 'hello' }));
   }
 
@@ -178,7 +186,7 @@ export class RunningCluster {
 
   /** Writes again everything this process holds: after Redis lost it, and at start. */
   async #reRegister(): Promise<void> {
-    const { hub, lease, snapshots, events, deliveries, stats } = this.#options;
+    const { hub, link, prefix, node, lease, snapshots, events, deliveries, stats, log } = this.#options;
     lease.clearLost();
     try {
       const records: StoredConnection[] = [];
@@ -186,13 +194,19 @@ export class RunningCluster {
         const record = hub.host.snapshot(id);
         if (record) records.push(record);
       }
+      const owed = hub.application.outbox.owed();
       await snapshots.writeAll(records);
-      await events.writeAll(hub.application.outbox.owed());
+      await events.writeAll(owed);
       for (const id of this.#deliveryIds()) {
         const counters = hub.delivery.counters(id);
         if (counters) deliveries.rewrite(id, counters, hub.delivery.unacknowledged(id));
       }
       await deliveries.flush();
+      if (this.#prune) {
+        const pruned = await pruneStale(link, prefix, node, new Set(hub.host.ids()), new Set(hub.application.outbox.owed().map((record) => record.event.id)));
+        this.#prune = false;
+        if (pruned > 0) log(`removed ${pruned} record(s) and event(s) Redis still held of what this process let go of while it was away`);
+      }
       if (lease.registered) stats.reregistered++;
       await this.#report.send(true);
     } catch {

@@ -40,6 +40,7 @@ export function countedLink(link: RedisLink, stats: ClusterStats): RedisLink {
     subscribe: (channel, listener) => link.subscribe(channel, listener),
     watch: (health) => link.watch(health),
     answered: () => link.answered(),
+    server: () => link.server(),
     close: () => link.close(),
   };
 }

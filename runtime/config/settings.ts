@@ -5,6 +5,7 @@
  * got wrong fails loudly, naming where it came from (`--count`, `KEEPALIVE_COUNT`).
  */
 import { retryDelays, type WebhookOptions } from '../application/index.ts';
+import { REDIS_URL_FORMS, redactRedisUrl, redisTarget } from './redis-url.ts';
 
 /** A flag or environment value a person got wrong: printed as is, exit status 1 (a Worker: 500 naming it). */
 export class UsageError extends RangeError {
@@ -140,7 +141,7 @@ export const SETTINGS = {
     flag: 'redis',
     env: 'KEEPALIVE_REDIS',
     kind: 'text',
-    help: 'Node, Deno: one hub over every process given this Redis URL (redis://host:port); connections and events live there',
+    help: 'Node, Deno: one hub over every process given this Redis: redis://HOST:PORT, redis+cluster://HOST:PORT,... (Redis Cluster) or redis+sentinel://HOST:PORT,.../MASTER; connections and events live there',
   },
   node: {
     flag: 'node',
@@ -315,7 +316,12 @@ export function clusterSettings(source: SettingSource): { redis: string; node?: 
     if (node !== undefined) throw new UsageError(`${raw(source, 'node')!.from} names this process in a hub over Redis: give --redis (KEEPALIVE_REDIS) too`);
     return undefined;
   }
-  const url = urlOf(found, ['redis:', 'rediss:'], 'a redis:// or rediss:// URL');
+  const url = String(found.value);
+  try {
+    redisTarget(url);
+  } catch (error) {
+    throw new UsageError(`${found.from} must be ${REDIS_URL_FORMS}: ${(error as Error).message}, got "${redactRedisUrl(url)}"`);
+  }
   if (node !== undefined && !NODE_NAME.test(node)) throw new UsageError(`${raw(source, 'node')!.from} must be ${NODE_NAME_RULE}, got "${node}"`);
   return { redis: url, ...(node !== undefined ? { node } : {}) };
 }

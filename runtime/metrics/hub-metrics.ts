@@ -13,7 +13,7 @@ import { Counter, Histogram, Registry, Sampled } from './exposition.ts';
 
 /** What a clustered hub tells its metrics. */
 export interface ClusterGauges {
-  status(): { redis: 'up' | 'down'; nodes: number };
+  status(): { redis: 'up' | 'down'; nodes: number; topology: string; redisAt: string; failovers: number; failedOverAt?: number };
   readonly stats: { takeovers: number; taken: number; handovers: number; reregistered: number; commands: number; renewRoundTripMs: number };
 }
 
@@ -119,6 +119,19 @@ export class HubMetrics {
   #clusterFamilies(cluster: ClusterGauges): void {
     const r = this.registry;
     r.add(new Sampled('keepalive_cluster_redis_up', '1 while this process reaches Redis', 'gauge', () => (cluster.status().redis === 'up' ? 1 : 0)));
+    r.add(
+      new Sampled('keepalive_cluster_redis_info', 'The Redis this process uses for the hub: its topology (single, cluster, sentinel) and the primary\'s address', 'gauge', () => {
+        const { topology, redisAt } = cluster.status();
+        return [{ labels: { topology, address: redisAt }, value: 1 }];
+      }),
+    );
+    r.add(new Sampled('keepalive_cluster_redis_failovers_total', 'Times the Redis primary of the hub changed under this process (a replica took over)', 'counter', () => cluster.status().failovers));
+    r.add(
+      new Sampled('keepalive_cluster_redis_last_failover_timestamp_seconds', 'When this process last found a new Redis primary (absent: never)', 'gauge', () => {
+        const at = cluster.status().failedOverAt;
+        return at === undefined ? [] : [{ labels: {}, value: at / 1000 }];
+      }),
+    );
     r.add(new Sampled('keepalive_cluster_nodes', 'Processes of the hub this one knows to be live, itself included', 'gauge', () => cluster.status().nodes));
     r.add(new Sampled('keepalive_cluster_takeovers_total', 'Dead processes whose connections this one took over', 'counter', () => cluster.stats.takeovers));
     r.add(new Sampled('keepalive_cluster_taken_connections_total', 'Connections taken over from dead processes', 'counter', () => cluster.stats.taken));

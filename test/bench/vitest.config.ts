@@ -8,6 +8,6 @@ export default defineConfig({
   test: {
     name: 'bench',
     include: ['test/bench/**/*.test.ts'],
-    testTimeout: 240_000,
+    testTimeout: 300_000,
   },
 });

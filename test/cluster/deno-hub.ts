@@ -1,16 +1,20 @@
 /**
- * A Deno process in a clustered hub, for the cross-runtime cluster test: REDIS and NODE
- * from the environment. A peer drives the hub through its messages: `bc:TEXT` broadcasts,
- * `send:ID:TEXT` sends to connection ID (on any process), `close:ID` closes it.
+ * A Deno process in a clustered hub, for the cross-runtime cluster tests (node-hub.ts is the
+ * same on Node): REDIS and NODE from the environment, INTERVAL and COUNT too (500 and 2 if
+ * unset). A peer drives the hub through its messages: `bc:TEXT` broadcasts, `send:ID:TEXT`
+ * sends to connection ID (on any process), `close:ID` closes it. Each death and close is a
+ * line: `EVENT dead ID` or `EVENT closed ID`.
  */
 import { startServer } from '../../adapters/deno/server.ts';
 
 const server = await startServer({
   port: 0,
   tcpPort: null,
-  interval: 500,
-  count: 2,
+  interval: Number(Deno.env.get('INTERVAL') ?? 500),
+  count: Number(Deno.env.get('COUNT') ?? 2),
   cluster: { redis: Deno.env.get('REDIS')!, node: Deno.env.get('NODE')! },
+  log: (line) => console.log(line),
+  onEvent: (event) => void ((event.type === 'dead' || event.type === 'closed') && console.log(`EVENT ${event.type} ${event.id}`)),
   hooks: {
     onMessage(_conn, data, hub) {
       const [command, id, ...rest] = String(data).split(':');

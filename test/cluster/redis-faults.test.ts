@@ -2,7 +2,9 @@
  * Redis faults under a clustered hub (two Node servers, a real redis-server): Redis killed
  * and restarted empty, then frozen with SIGSTOP for 3 s. The processes keep judging their
  * own peers (no connection is lost, no peer declared dead, no takeover), say Redis is away
- * on `/healthz` and in their log, and presence is whole again on both within 3 s.
+ * on `/healthz` and in their log, and presence is whole again on both within 3 s. And a
+ * process cut from Redis (through a relay) while a peer of it closes: when Redis is back,
+ * its record is gone from Redis too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from 'redis';
@@ -11,6 +13,7 @@ import { connect } from '../../adapters/node/client.ts';
 import type { HostEvent } from '../../runtime/host/types.ts';
 import type { KeepaliveClient } from '../../runtime/client/keepalive-client.ts';
 import { hubKeys, startRedis, type RedisProcess } from '../support/redis.ts';
+import { startProxy } from '../support/tcp-proxy.ts';
 import { nextEvent } from '../support/client-events.ts';
 import { until } from '../node/helpers.ts';
 
@@ -97,5 +100,39 @@ describe('Redis faults', () => {
     expect(ended).toEqual([]);
     expect(servers.map((server) => server.host.size)).toEqual([3, 3]);
     expect(whole()).toBe(true);
+  }, 20_000);
+
+  it('leaves no record in Redis of a peer that closed while its process was cut from Redis', async () => {
+    // A process of another hub, reaching Redis through a relay that can cut it off.
+    const proxy = await startProxy(redis.port);
+    const cutLogs: string[] = [];
+    const server = await startServer({ port: 0, tcpPort: null, hub: 'cut', interval: INTERVAL, count: COUNT, cluster: { redis: `redis://127.0.0.1:${proxy.port}`, node: 'c' }, log: (line) => cutLogs.push(line) });
+    const peers = [connect(server.wsUrl, { interval: INTERVAL, count: COUNT, reconnect: false }), connect(server.wsUrl, { interval: INTERVAL, count: COUNT, reconnect: false })];
+    try {
+      await Promise.all(peers.map((peer) => nextEvent(peer, 'open')));
+      const held = async () => {
+        const client = createClient({ url: redis.url });
+        await client.connect();
+        try {
+          return await client.hLen(hubKeys('cut').conns('c'));
+        } finally {
+          await client.close();
+        }
+      };
+      await until(async () => (await held()) === 2, 'both records in Redis');
+      // Cut, and no way back until thawed: the closed peer's delete fails.
+      proxy.freeze();
+      proxy.cut();
+      await until(async () => (await health(server)) === 'down', 'healthz saying Redis is down', 3000);
+      peers[0]!.close();
+      await until(() => server.host.size === 1, 'the closed peer gone');
+      proxy.thaw();
+      await until(async () => (await health(server)) === 'up' && (await held()) === 1, "the process's hash what it holds", 5000);
+      expect(cutLogs.some((line) => /^removed 1 record\(s\) and event\(s\) Redis still held/.test(line))).toBe(true);
+    } finally {
+      for (const peer of peers) peer.close();
+      await server.close();
+      await proxy.close();
+    }
   }, 20_000);
 });

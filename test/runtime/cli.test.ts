@@ -60,8 +60,13 @@ describe('one settings model', () => {
     expect(() => serveOptions({}, envOf({ KEEPALIVE_SEND_PINGS: 'maybe' }))).toThrow(/KEEPALIVE_SEND_PINGS must be true or false/);
     expect(() => serveOptions({ webhook: 'ftp://x' }, envOf({}))).toThrow(/--webhook must be an http\(s\) URL/);
     expect(() => serveOptions({ log: 'xml' }, envOf({}))).toThrow(new UsageError('--log must be text or json, got "xml"'));
-    expect(() => serveOptions({ redis: 'http://x' }, envOf({}))).toThrow(/--redis must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() => serveOptions({ redis: 'http://x' }, envOf({}))).toThrow(/--redis must be redis:\/\/HOST:PORT, redis\+cluster:\/\/.* no Redis scheme "http:\/\/", got "http:\/\/x"/);
+    expect(() => serveOptions({ redis: 'redis+sentinel://u:secret@a:1,b:2' }, envOf({}))).toThrow(/names the primary as its Sentinels know it.*got "redis\+sentinel:\/\/u:\*\*\*@a:1,b:2"/);
+    expect(() => serveOptions({ redis: 'redis+cluster://a:1,b' }, envOf({}))).toThrow(/"b" needs its port/);
     expect(() => serveOptions({}, envOf({ KEEPALIVE_NODE: 'a b' , KEEPALIVE_REDIS: 'redis://127.0.0.1:6379' }))).toThrow(/KEEPALIVE_NODE must be 1 to 64 characters/);
     expect(serveOptions({ redis: 'redis://127.0.0.1:6379', node: 'n1' }, envOf({}))).toMatchObject({ cluster: { redis: 'redis://127.0.0.1:6379', node: 'n1' } });
+    for (const redis of ['redis+cluster://10.0.0.1:7000,10.0.0.2:7000', 'rediss+sentinel://:pw@s1:26379,s2:26379/mymaster']) {
+      expect(serveOptions({ redis }, envOf({}))).toMatchObject({ cluster: { redis } });
+    }
   });
 });

@@ -10,6 +10,8 @@ export interface Balancer {
   url: string;
   /** The backend each accepted connection went to, in order. */
   readonly routed: number[];
+  /** Drops every connection it carries (a network blip): their clients reconnect, and land wherever it routes now. */
+  cut(): void;
   close(): Promise<void>;
 }
 
@@ -48,6 +50,9 @@ export async function startBalancer(backends: () => readonly number[]): Promise<
     port,
     url: `ws://127.0.0.1:${port}/connect`,
     routed,
+    cut: () => {
+      for (const socket of sockets) socket.destroy();
+    },
     close: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -50,7 +50,7 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function accepting(port: number): Promise<boolean> {
+export function accepting(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
@@ -61,15 +61,30 @@ function accepting(port: number): Promise<boolean> {
   });
 }
 
-function launch(port: number): ChildProcess {
-  const proc = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
+/** Every redis-server this process started and that still runs: none outlives it. */
+const launched = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const proc of launched) proc.kill('SIGKILL');
+});
+
+/**
+ * A redis-server on `port`, nothing saved, plus `extra` arguments (a cluster node's, a config
+ * file for a Sentinel). SIGKILLed when this process exits, so a test or bench figure stopped
+ * half-way (a figure's timeout, a SIGTERM) leaves no server behind: an orphan would hold the
+ * stderr it inherited, and a parent reading it, open.
+ */
+export function launchRedis(port: number, extra: readonly string[] = []): ChildProcess {
+  const proc = spawn(REDIS_SERVER, [...extra, '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no', '--loglevel', 'warning'], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  launched.add(proc);
+  proc.once('exit', () => launched.delete(proc));
   proc.on('error', (error) => console.error(`redis-server: ${error.message}`));
   return proc;
 }
 
-async function ready(port: number, proc: ChildProcess): Promise<void> {
+/** Resolves once `port` accepts connections; rejects if `proc` exits first or 10 s pass. */
+export async function ready(port: number, proc: ChildProcess): Promise<void> {
   await until(
     async () => {
       if (proc.exitCode !== null) throw new GiveUp(`redis-server exited (${proc.exitCode}) on port ${port}`);
@@ -80,13 +95,13 @@ async function ready(port: number, proc: ChildProcess): Promise<void> {
   );
 }
 
-function exited(proc: ChildProcess): Promise<void> {
+export function exited(proc: ChildProcess): Promise<void> {
   return proc.exitCode !== null || proc.signalCode !== null ? Promise.resolve() : new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
 export async function startRedis(): Promise<RedisProcess> {
   const port = await freePort();
-  let proc = launch(port);
+  let proc = launchRedis(port);
   await ready(port, proc);
   const handle: RedisProcess = {
     port,
@@ -101,7 +116,7 @@ export async function startRedis(): Promise<RedisProcess> {
     },
     async restart() {
       await handle.kill();
-      proc = launch(port);
+      proc = launchRedis(port);
       await ready(port, proc);
     },
     freeze: () => void proc.kill('SIGSTOP'),
