@@ -16,7 +16,8 @@
  * - time from the resume (the client's `open`) to the last of 1,000 messages the server
  *   had sent into a link that went quiet and was then cut;
  * - Socket.IO 4.8 with connection state recovery beside ours: random cuts, and a SIGKILL of
- *   the process holding the client (lost and duplicated messages, each direction).
+ *   the process holding the client (lost, duplicated and, across the SIGKILL, out-of-order
+ *   messages).
  */
 import WebSocket from 'ws';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
@@ -403,6 +404,7 @@ const figure: Figure = {
       anchor(`duplicated client to server under cuts`, ours.clientToServer.duplicated, sio.clientToServer.duplicated, sioCuts),
       anchor(`lost to the client across a SIGKILL of its holder (3 processes, ${killRate}/s from another)`, oursKill.serverToClient.lost, sioKill.serverToClient.lost, sioRedis),
       anchor(`duplicated to the client across a SIGKILL of its holder`, oursKill.serverToClient.duplicated, sioKill.serverToClient.duplicated, sioRedis),
+      anchor(`out of order to the client across a SIGKILL of its holder`, oursKill.serverToClient.outOfOrder, sioKill.serverToClient.outOfOrder, sioRedis),
     );
     notes.push(
       `Cuts: Socket.IO sent ${sio.serverToClient.sent} down and ${sio.clientToServer.sent} up, reported ${sio.recovered} reconnects recovered and ${sio.notRecovered} not; ours sent ${ours.serverToClient.sent} down and ${ours.clientToServer.sent} up over ${ours.seconds.toFixed(1)} s (Socket.IO ${(durationMs / 1000).toFixed(0)} s).`,
