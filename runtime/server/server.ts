@@ -4,6 +4,7 @@
  * them for the next process. A platform supplies its listeners, its timer and, for
  * connections that outlive the process, its stores.
  */
+import type { PresenceFeed } from '../presence/index.ts';
 import type { Hono } from 'hono';
 import type { Application, EventStore } from '../application/index.ts';
 import type { ConnectionId, Host, PeerSocket, SnapshotStore, SocketRegistry, TimerApi } from '../host/index.ts';
@@ -77,6 +78,8 @@ export interface RunningServer<T extends ServerTimer = ServerTimer> {
   durable: string | null;
   /** The hub's Redis side when it spans processes (`cluster` option), else null. */
   cluster: Cluster | null;
+  /** Presence for peers (the `presence` setting), else null. */
+  presence: PresenceFeed | null;
   /** Connections resumed from the durable store at start. */
   restored: ConnectionId[];
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
@@ -256,6 +259,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     timer,
     durable: durable?.where ?? null,
     cluster: cluster ?? null,
+    presence: hub.presence ?? null,
     restored,
     openSockets: () => ({ ws: http.openSockets(), tcp: tcp?.openSockets() ?? 0 }),
     close(reason, closeOptions = {}) {
@@ -289,6 +293,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
           await durable?.close();
         }
         tcp?.destroyAll();
+        hub.presence?.stop();
         await http.close();
       })();
       return closing;
