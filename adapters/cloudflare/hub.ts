@@ -31,7 +31,9 @@ import { DurableObject } from 'cloudflare:workers';
 import { type AssembledHub, assembleHub, type ConnectTicket, frameOf, type HubDelivery, type PeerHub, WebSocketPeer } from '../../runtime/hub/index.ts';
 import type { HubMetrics } from '../../runtime/metrics/index.ts';
 import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
-import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
+import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, type PresenceVerdict, refusal } from '../../runtime/application/index.ts';
+import type { PresenceState } from '../../runtime/protocol/index.ts';
+import { DurableObjectPresenceStates } from './presence-states.ts';
 import type { ConnectionId, Host, SocketRegistry } from '../../runtime/host/index.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
@@ -126,6 +128,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   onDead?(conn: Connection, verdict: DeadVerdict): unknown;
   /** Once per opened connection, whatever ended it (after `onDead` when it died). */
   onClose?(conn: Connection, info: CloseInfo): unknown;
+  /** A peer set its presence state (`KEEPALIVE_PRESENCE`): `{ state }` rewrites it, `{ refuse }` refuses it. */
+  onPresence?(conn: Connection, state: PresenceState): Awaitable<PresenceVerdict | undefined | void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -154,6 +158,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       ...(this.onMessage ? { onMessage: (conn, data, _hub, message) => this.onMessage!(conn, data, message) } : {}),
       ...(this.onDead ? { onDead: (conn, verdict) => this.onDead!(conn, verdict) } : {}),
       ...(this.onClose ? { onClose: (conn, info) => this.onClose!(conn, info) } : {}),
+      ...(this.onPresence ? { onPresence: (conn, state) => this.onPresence!(conn, state) } : {}),
     };
     let inspector: HubInspector | undefined;
     const hub = assembleHub(
@@ -174,6 +179,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         store: this.#store,
         events: new DurableObjectEventStore(ctx.storage.kv),
         deliveries: new DurableObjectDeliveryStore(ctx.storage.kv, config.settings.deliveryWindow),
+        // Hibernation and eviction end the instance, not the sockets: their states must outlive it.
+        presenceStates: new DurableObjectPresenceStates(ctx.storage.kv),
         // The socket outlives the instance: it says the handshake was done, for a rebuilt one.
         deliveryOpened: (id) => {
           for (const ws of ctx.getWebSockets(id)) ws.serializeAttachment({ ...attachmentOf(ws), open: true } satisfies SocketAttachment);
@@ -209,7 +216,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#metrics = hub.metrics;
     this.#application = hub.application;
     this.#sockets = hub.sockets;
-    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery };
+    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery, presence: hub.presence };
     this.#delivery = hub.delivery;
     this.#inspector = inspector!;
     this.#fetch = hub.app.fetch;
