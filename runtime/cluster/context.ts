@@ -6,6 +6,7 @@
 import type { Application } from '../application/index.ts';
 import type { Host, SocketRegistry } from '../host/index.ts';
 import type { ConnectGate } from '../hub/index.ts';
+import type { PresenceFeed } from '../presence/index.ts';
 import type { Dispatch } from './dispatch.ts';
 import type { Lease } from './lease.ts';
 import type { RedisLink } from './link.ts';
@@ -19,6 +20,8 @@ export interface AttachedHub {
   readonly application: Application;
   readonly gate: ConnectGate;
   readonly sockets: SocketRegistry;
+  /** Presence for peers, when the hub has it on: fed the others' rows. */
+  readonly presence?: PresenceFeed | undefined;
 }
 
 export interface ClusterContext {

@@ -6,7 +6,7 @@
  * handover (sessions), the presence report; the lease, the presence heard from others and
  * the pub/sub dispatch came with the connection to Redis.
  */
-import type { StoredConnection } from '../host/index.ts';
+import type { ConnectionId, StoredConnection } from '../host/index.ts';
 import type { ClusterContext } from './context.ts';
 import type { HubMail, OwnMail } from './dispatch.ts';
 import { Handover, type SessionPlace } from './handover.ts';
@@ -25,7 +25,12 @@ export class RunningCluster {
   constructor(options: ClusterContext) {
     this.#options = options;
     const { hub, snapshots, dispatch } = options;
-    const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
+    const feed = hub.presence;
+    const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch, ...(feed ? { own: (id) => feed.own(id) } : {}) }));
+    if (feed) {
+      options.presence.listener = (id, row) =>
+        feed.remote(id, row && { peer: row.peer, hidden: row.hidden === true, node: row.node, state: row.presence?.state ?? null, at: row.presence?.at ?? 0 });
+    }
     this.#reaper = new Reaper({ ...options, report });
     this.#handover = new Handover({ ...options, report, reaper: this.#reaper });
     snapshots.onNew = () => report.soon();
@@ -47,6 +52,12 @@ export class RunningCluster {
 
   claim(hash: string): Promise<SessionPlace> {
     return this.#handover.claim(hash);
+  }
+
+  /** Presence for peers: a connection here set its state; the others hear it within 50 ms. */
+  presenceChanged(id: ConnectionId): void {
+    this.#report.arrived(id);
+    this.#report.soon();
   }
 
   /** Stops renewing. A process that keeps its connections lets its lease lapse now, so a survivor takes them at once. */

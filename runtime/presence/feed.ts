@@ -63,6 +63,8 @@ export class PresenceFeed {
   readonly #subscribers = new Set<ConnectionId>();
   /** Other parts' connections as last reported. */
   readonly #remote = new Map<ConnectionId, PresenceMember>();
+  /** States of connections another part just let go of (a takeover): this part takes them on if it holds them now. */
+  readonly #inherit = new Map<ConnectionId, StoredPresence>();
   /** Each connection's own state and when it was set. */
   readonly #own = new Map<ConnectionId, StoredPresence>();
   /** Connections to read back at the next flush. */
@@ -137,8 +139,10 @@ export class PresenceFeed {
 
   /** Another part's connection, as it reported it (undefined: gone from there). */
   remote(id: ConnectionId, member: PresenceMember | undefined): void {
+    const had = this.#remote.get(id);
     if (member) this.#remote.set(id, member);
     else this.#remote.delete(id);
+    if (!member && had && had.at > 0) this.#inherit.set(id, { state: had.state, at: had.at });
     this.#touch(id);
   }
 
@@ -202,8 +206,12 @@ export class PresenceFeed {
   /** Reads connection `id` back: this part's (from the host), another's (as reported), or gone. */
   #refresh(id: ConnectionId): void {
     const meta = this.#options.host.meta(id);
+    const inherited = this.#inherit.get(id) ?? this.#remote.get(id);
+    this.#inherit.delete(id);
     if (meta) {
       const mark = meta[PRESENCE_META];
+      // Come from another part (a takeover, a handover): its state comes along.
+      if (!this.#own.has(id) && inherited && inherited.at > 0) this.#own.set(id, { state: inherited.state, at: inherited.at });
       const own = this.#own.get(id);
       this.#local.add(id);
       if (mark === 'sub' || mark === 'hidden-sub') this.#subscribers.add(id);
@@ -216,14 +224,17 @@ export class PresenceFeed {
       });
       return;
     }
+    let own: StoredPresence | undefined;
     if (this.#local.delete(id)) {
       this.#subscribers.delete(id);
       this.#asked.delete(id);
+      own = this.#own.get(id);
       // Ended here, or moved to another part (whose report carries its state on).
       if (this.#own.delete(id)) this.#states.save(id, undefined);
     }
     const remote = this.#remote.get(id);
-    if (remote) this.#model.set(id, remote);
+    // Moved away: listed as the new holder's, with its state until that one reports.
+    if (remote) this.#model.set(id, remote.at === 0 && own ? { ...remote, state: own.state, at: own.at } : remote);
     else this.#model.delete(id);
   }
 

@@ -179,6 +179,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     logging: () => !keeping,
     onResume: (id) => log(`${id} resumed: its peer reattached`),
     cluster,
+    presenceChanged: cluster && ((id) => cluster.presenceChanged(id)),
     extend: (app, host) => {
       if (options.inspector ?? inspectorByDefault(bind, options.token)) {
         app.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}), node: cluster?.node }));
@@ -187,7 +188,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     },
   });
   const { host, application, sockets, gate, app } = hub;
-  cluster?.attach({ host, application, gate, sockets });
+  cluster?.attach({ host, application, gate, sockets, presence: hub.presence });
 
   /** A start that failed lets go of what it took, in the order it took it. */
   const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
