@@ -9,6 +9,5 @@ export { Host, type ConnectionView, type HostEvent, type HostOptions, type OpenO
 export { MemorySnapshotStore, type ConnectionId, type SnapshotStore, type StoredConnection } from './host/index.ts';
 export { WakeTimer, type TimerApi } from './host/index.ts';
 export { createCodec, FrameError, TEXT_FRAMES, type CodecSpec, type Frame } from './codec/index.ts';
-export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hooks, Hub, PresenceVerdict } from './application/index.ts';
-export type { PresencePeer, PresenceState } from './protocol/index.ts';
+export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hooks, Hub } from './application/index.ts';
 export { verifySignature } from './application/index.ts';

@@ -7,7 +7,7 @@
  * Outside this repository the imports are `keepalive-actors/cloudflare` and `keepalive-actors`.
  */
 import routes, { KeepaliveHub, type Env } from '../../adapters/cloudflare/index.ts';
-import type { Connection, PresenceState, PresenceVerdict } from '../../runtime/index.ts';
+import type { Connection, PresenceState, PresenceVerdict } from '../../adapters/cloudflare/index.ts';
 import { onPresence } from './hooks.ts';
 import { pageHtml } from './html.ts';
 
