@@ -47,6 +47,8 @@ export default defineConfig({
                 // tested in test/runtime/ping-window.test.ts.
                 KEEPALIVE_PING_WINDOW: '0',
                 KEEPALIVE_TOKEN: 'test-token',
+                // Presence for peers: only connections that ask (`?presence=1`) get its frames.
+                KEEPALIVE_PRESENCE: 'true',
               },
             },
           }),

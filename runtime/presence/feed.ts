@@ -195,12 +195,13 @@ export class PresenceFeed {
   #touch(id: ConnectionId): void {
     this.#touched.add(id);
     if (this.#timer !== undefined) return;
-    const wait = Math.max(0, this.#lastFlush + PRESENCE_COALESCE_MS - this.#now());
-    // Right after a quiet spell, a short wait still gathers what happens together (a burst of opens).
+    const wait = this.#lastFlush + PRESENCE_COALESCE_MS - this.#now();
+    // Right after a quiet spell, a short wait still gathers what happens together (a burst of
+    // opens); never more than the bound, whatever the clock did (stepped back, or a test's).
     this.#timer = this.#timers.setTimeout(() => {
       this.#timer = undefined;
       this.flush();
-    }, Math.max(wait, 5));
+    }, Math.min(Math.max(wait, 5), PRESENCE_COALESCE_MS));
   }
 
   /** Reads connection `id` back: this part's (from the host), another's (as reported), or gone. */
