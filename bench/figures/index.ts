@@ -26,4 +26,5 @@ export const FIGURES: FigureEntry[] = [
   { figure: 10, name: 'onMessage hook on the fast path', file: '10-on-message.ts', timeout: { full: 600, quick: 60 } },
   { figure: 11, name: 'one hub over four processes on Redis', file: '11-cluster.ts', timeout: { full: 600, quick: 90 } },
   { figure: 12, name: 'one hub over four Durable Objects', file: '12-shards.ts', timeout: { full: 900, quick: 90 } },
+  { figure: 14, name: 'presence: cost of a join or leave per subscriber', file: '14-presence.ts', timeout: { full: 600, quick: 60 } },
 ];
