@@ -34,6 +34,7 @@ import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
 import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, type PresenceVerdict, refusal } from '../../runtime/application/index.ts';
 import type { PresenceState } from '../../runtime/protocol/index.ts';
 import { DurableObjectPresenceStates } from './presence-states.ts';
+import { ShardPresence } from './shard-presence.ts';
 import type { ConnectionId, Host, SocketRegistry } from '../../runtime/host/index.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
@@ -115,6 +116,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   #shard: number;
   /** The hub's other shards, when it has any (`KEEPALIVE_SHARDS` > 1). */
   readonly #links: ShardLinks | undefined;
+  /** Presence for peers across shards, when both are on. */
+  #shardPresence: ShardPresence | undefined;
   /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
   #outboxWake: number | null = null;
 
@@ -181,6 +184,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         deliveries: new DurableObjectDeliveryStore(ctx.storage.kv, config.settings.deliveryWindow),
         // Hibernation and eviction end the instance, not the sockets: their states must outlive it.
         presenceStates: new DurableObjectPresenceStates(ctx.storage.kv),
+        presenceChanged: (id) => this.#shardPresence?.changed(id),
         // The socket outlives the instance: it says the handshake was done, for a rebuilt one.
         deliveryOpened: (id) => {
           for (const ws of ctx.getWebSockets(id)) ws.serializeAttachment({ ...attachmentOf(ws), open: true } satisfies SocketAttachment);
@@ -208,7 +212,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
           });
           app.get('/stats', (c) => c.json(this.stats()));
           app.route('/', inspector.routes);
-          if (this.#links) app.route('/', shardRoutes(() => this.#application));
+          if (this.#links) app.route('/', shardRoutes(() => this.#application, (from, up, down) => this.#shardPresence?.receive(from, up, down)));
         },
       },
     );
@@ -218,6 +222,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#sockets = hub.sockets;
     this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery, presence: hub.presence };
     this.#delivery = hub.delivery;
+    const links = this.#links;
+    if (links && hub.presence) this.#shardPresence = new ShardPresence({ host: hub.host, feed: hub.presence, kv: ctx.storage.kv, post: (up, down) => links.postRows(up, down) });
     this.#inspector = inspector!;
     this.#fetch = hub.app.fetch;
     INTERNALS.set(this, { ...hub, config, store: this.#store, timer: this.#timer, wakes: this.#wakes, inspector: this.#inspector });

@@ -182,6 +182,7 @@ export class PresenceFeed {
     this.#started = true;
     for (const [id, stored] of this.#states.load()) this.#own.set(id, stored);
     for (const id of this.#options.host.ids()) this.#refresh(id);
+    for (const id of this.#remote.keys()) this.#refresh(id);
     this.#model.baseline();
   }
 
