@@ -98,6 +98,10 @@ export class KvDeliveryStore implements DeliveryStore {
     this.#loaded.delete(id);
   }
 
+  prune(live: ReadonlySet<string>): void {
+    for (const id of [...this.#windows.keys()]) if (!live.has(id)) this.delete(id);
+  }
+
   /** Waits for every write so far. */
   async flush(): Promise<void> {
     while (this.#pending.length > 0) await this.#commit();

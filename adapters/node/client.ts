@@ -24,23 +24,35 @@ export function nodeLine(target: LineTarget, events: LineEvents): ClientLine {
 }
 
 function wsLine(url: string, protocols: string[], events: LineEvents): ClientLine {
-  const ws = new WebSocket(url, protocols);
-  let status: number | undefined;
-  let error: string | undefined;
-  ws.on('open', () => events.open('ws', ws.protocol));
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary) events.frame(data.toString());
-    else events.frame(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));
-  });
-  ws.on('unexpected-response', (_request, response) => {
-    status = response.statusCode ?? 0;
-    ws.terminate();
-  });
-  // 'close' always follows 'error'; the error says why.
-  ws.on('error', (e) => (error ??= e.message));
-  ws.on('close', (code, reason) =>
-    events.close({ code, reason: reason.toString(), ...(status !== undefined ? { status } : {}), ...(error !== undefined ? { error } : {}) }),
-  );
+  let ws = open(protocols);
+
+  function open(offered: string[]): WebSocket {
+    const socket = new WebSocket(url, offered);
+    let status: number | undefined;
+    let error: string | undefined;
+    // A server that selects none of what we offered (one that does not speak delivery mode)
+    // is fine by the WebSocket spec, but \`ws\` aborts such a handshake: we see the answer
+    // first, and open again without offering anything.
+    let declined = false;
+    socket.on('upgrade', (response) => (declined = offered.length > 0 && response.headers['sec-websocket-protocol'] === undefined));
+    socket.on('open', () => events.open('ws', socket.protocol));
+    socket.on('message', (data, isBinary) => {
+      if (!isBinary) events.frame(data.toString());
+      else events.frame(Array.isArray(data) ? Buffer.concat(data) : new Uint8Array(data as ArrayBuffer | Buffer));
+    });
+    socket.on('unexpected-response', (_request, response) => {
+      status = response.statusCode ?? 0;
+      socket.terminate();
+    });
+    // 'close' always follows 'error'; the error says why.
+    socket.on('error', (e) => (error ??= e.message));
+    socket.on('close', (code, reason) => {
+      if (declined && socket === ws) return void (ws = open([]));
+      events.close({ code, reason: reason.toString(), ...(status !== undefined ? { status } : {}), ...(error !== undefined ? { error } : {}) });
+    });
+    return socket;
+  }
+
   return {
     send: (frame) => ws.send(frame),
     close: (code, reason) => {

@@ -88,6 +88,16 @@ export class SqliteDeliveryStore implements DeliveryStore {
     });
   }
 
+  prune(live: ReadonlySet<string>): void {
+    if (this.#closed) return;
+    const stored = (this.#snapshots.database.prepare('SELECT connection FROM delivery_counters').all() as { connection: string }[]).map((row) => row.connection);
+    const orphans = new Set(stored.filter((id) => !live.has(id)));
+    for (const row of this.#snapshots.database.prepare('SELECT DISTINCT connection FROM delivery_window').all() as { connection: string }[]) {
+      if (!live.has(row.connection)) orphans.add(row.connection);
+    }
+    for (const id of orphans) this.delete(id);
+  }
+
   /** Writes the counters still waiting (a shutdown that keeps the connections). */
   async flush(): Promise<void> {
     this.#writeDirty();

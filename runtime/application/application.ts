@@ -52,6 +52,8 @@ export interface ApplicationOptions {
 export interface ApplicationDelivery {
   /** Undefined: `id` does not speak delivery mode; false: its window is full. */
   send(id: ConnectionId, data: AppData): boolean | undefined;
+  /** Whether `id` speaks delivery mode. */
+  speaks(id: ConnectionId): boolean;
   unacknowledged(id: ConnectionId): readonly { seq: number; data: AppData; bytes: number }[];
 }
 
@@ -220,11 +222,15 @@ export class Application implements Hub {
     return this.broadcastHere(data, except);
   }
 
-  /** A broadcast's part for this process's own connections (a clustered hub's other processes call it). */
-  broadcastHere(data: AppData, except: ReadonlySet<ConnectionId>): number {
+  /**
+   * A broadcast's part for this process's own connections (a clustered hub's other processes
+   * call it). `plainOnly`: delivery-mode connections got it another way (their inboxes).
+   */
+  broadcastHere(data: AppData, except: ReadonlySet<ConnectionId>, plainOnly = false): number {
     let sent = 0;
     for (const id of this.host.ids()) {
       if (except.has(id) || this.host.codec(id) !== 'text') continue;
+      if (plainOnly && this.#delivery?.speaks(id)) continue;
       const taken = this.#delivery?.send(id, data);
       if (taken !== undefined) {
         if (taken) sent++;

@@ -39,8 +39,9 @@ export interface ConnectOptions {
   /**
    * Delivery mode (docs/delivery.md): every message is numbered, acknowledged on the
    * keepalive frames, and sent again after a drop, so each arrives once, in order, both
-   * ways. Default: on wherever the client can resume (a WebSocket with reconnect on), if the
-   * server speaks it (it selects the subprotocol); false: off.
+   * ways. Default: on wherever the client can resume (a WebSocket with reconnect on); false:
+   * off. Our servers select it; a page's WebSocket fails the handshake with a server that
+   * selects no subprotocol (the Node client opens again without offering it).
    */
   delivery?: boolean;
   /**

@@ -36,6 +36,7 @@ import { NodeRedisLink } from './redis.ts';
 import { RunningCluster } from './running.ts';
 import { countedLink, newStats, type ClusterStats } from './stats.ts';
 import { ClusterEvents, ClusterSnapshots } from './stores.ts';
+import { ClusterDeliveries } from './deliveries.ts';
 
 export interface ClusterOptions {
   /** `redis://host:port` (Redis 7 or later, or Valkey). Every process given the same URL and hub name serves one hub. */
@@ -64,6 +65,8 @@ export class Cluster implements RemoteHub {
   readonly hub: string;
   readonly snapshots: ClusterSnapshots;
   readonly events: ClusterEvents;
+  /** Delivery mode's windows and inboxes (deliveries.ts). */
+  readonly deliveries: ClusterDeliveries;
   readonly leaseMs: number;
   readonly renewMs: number;
   /** Counts for `/metrics`, logs, tests and the bench. */
@@ -93,6 +96,7 @@ export class Cluster implements RemoteHub {
     const place = { link, prefix: this.#prefix, node: this.node, lost: () => this.#lease.markLost() };
     this.snapshots = new ClusterSnapshots(place);
     this.events = new ClusterEvents(place);
+    this.deliveries = new ClusterDeliveries({ ...place, link: this.#counted });
     this.#phase = {
       start: () => Promise.reject(new Error('a cluster starts once its hub is attached')),
       claim: () => Promise.resolve('unavailable'),
@@ -131,6 +135,7 @@ export class Cluster implements RemoteHub {
       dispatch: this.#dispatch,
       snapshots: this.snapshots,
       events: this.events,
+      deliveries: this.deliveries,
       stats: this.stats,
       log: this.#log,
     });
@@ -177,14 +182,28 @@ export class Cluster implements RemoteHub {
     return held && held.node !== this.node ? { node: held.node, peer: held.peer } : undefined;
   }
 
+  /**
+   * Plain connections hear it on the hub's channel (at most once); delivery-mode ones find it
+   * in their inboxes in Redis, and their holders are told to take it.
+   */
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
+    void this.deliveries
+      .broadcast(data, except)
+      .then((byNode) => {
+        for (const [node, connections] of byNode) void this.#dispatch.toNode(node, { type: 'inbox', connections });
+      })
+      .catch((error: unknown) => this.#log(`a broadcast did not reach the delivery-mode connections of other processes: ${String(error)}`));
     void this.#dispatch.toHub({ type: 'broadcast', data, except: [...except] });
   }
 
+  /** Into the connection's inbox in Redis if it speaks delivery mode (its holder is told); else on its holder's channel. */
   send(id: ConnectionId, data: AppData): boolean {
     const held = this.holder(id);
     if (!held) return false;
-    void this.#dispatch.toNode(held.node, { type: 'send', connection: id, data });
+    void this.deliveries.send(id, data).then(
+      (node) => this.#dispatch.toNode(node ?? held.node, node ? { type: 'inbox', connections: [id] } : { type: 'send', connection: id, data }),
+      (error: unknown) => this.#log(`a send to connection ${id} on node ${held.node} failed: ${String(error)}`),
+    );
     return true;
   }
 

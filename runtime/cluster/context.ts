@@ -5,8 +5,9 @@
  */
 import type { Application } from '../application/index.ts';
 import type { Host, SocketRegistry } from '../host/index.ts';
-import type { ConnectGate } from '../hub/index.ts';
+import type { ConnectGate, HubDelivery } from '../hub/index.ts';
 import type { PresenceFeed } from '../presence/index.ts';
+import type { ClusterDeliveries } from './deliveries.ts';
 import type { Dispatch } from './dispatch.ts';
 import type { Lease } from './lease.ts';
 import type { RedisLink } from './link.ts';
@@ -20,6 +21,7 @@ export interface AttachedHub {
   readonly application: Application;
   readonly gate: ConnectGate;
   readonly sockets: SocketRegistry;
+  readonly delivery: HubDelivery;
   /** Presence for peers, when the hub has it on: fed the others' rows. */
   readonly presence?: PresenceFeed | undefined;
 }
@@ -38,6 +40,7 @@ export interface ClusterContext {
   readonly dispatch: Dispatch;
   readonly snapshots: ClusterSnapshots;
   readonly events: ClusterEvents;
+  readonly deliveries: ClusterDeliveries;
   readonly stats: ClusterStats;
   readonly log: (line: string) => void;
 }

@@ -15,10 +15,10 @@ import type { RedisLink } from './link.ts';
 /** Mail every process hears. */
 export type HubMail = Extract<Mail, { type: 'hello' | 'bye' | 'rows' | 'took-over' | 'broadcast' }>;
 /** Mail for the one process that holds a connection, or that asked. */
-export type OwnMail = Extract<Mail, { type: 'send' | 'close' | 'handover' | 'handover-answer' }>;
+export type OwnMail = Extract<Mail, { type: 'send' | 'close' | 'inbox' | 'handover' | 'handover-answer' }>;
 
 const HUB_MAIL: ReadonlySet<Mail['type']> = new Set<HubMail['type']>(['hello', 'bye', 'rows', 'took-over', 'broadcast']);
-const OWN_MAIL: ReadonlySet<Mail['type']> = new Set<OwnMail['type']>(['send', 'close', 'handover', 'handover-answer']);
+const OWN_MAIL: ReadonlySet<Mail['type']> = new Set<OwnMail['type']>(['send', 'close', 'inbox', 'handover', 'handover-answer']);
 
 /** Where what a process hears goes. */
 export interface MailHandlers {

@@ -24,6 +24,8 @@ const HANDOVER_TIMEOUT_MS = 300;
 export interface HandoverOptions extends ClusterContext {
   readonly report: PresenceReport;
   readonly reaper: Reaper;
+  /** Takes what other processes left in these connections' inboxes (delivery mode). */
+  readonly drain: (ids: readonly ConnectionId[]) => Promise<number>;
 }
 
 export class Handover {
@@ -73,9 +75,12 @@ export class Handover {
 
   /** Another process asks for a connection its peer reattached to: hands it over if it is here and detached. */
   async release(id: ConnectionId, to: string): Promise<HandoverAnswer> {
-    const { hub, link, prefix, node, presence, snapshots, stats } = this.#options;
+    const { hub, link, prefix, node, presence, snapshots, deliveries, stats } = this.#options;
     if (!hub.host.has(id)) return 'gone';
     if (hub.sockets.get(id) !== undefined) return 'attached';
+    // Its window in Redis as it is here (the next holder replays it), before the record moves.
+    if (hub.delivery.speaks(id)) await deliveries.flush().catch(() => {});
+    if (!hub.host.has(id) || hub.sockets.get(id) !== undefined) return hub.host.has(id) ? 'attached' : 'gone';
     const view = hub.host.view(id);
     const record = hub.host.release(id);
     if (!record || !view) return 'gone';
@@ -89,6 +94,8 @@ export class Handover {
       return 'gone';
     }
     hub.application.forget(id);
+    hub.delivery.forget(id, false);
+    deliveries.forget(id);
     snapshots.forget(id);
     stats.handovers++;
     return 'moved';
@@ -118,10 +125,12 @@ export class Handover {
 
   /** Takes in a connection just handed over to this process. */
   async #adopt(id: ConnectionId): Promise<boolean> {
-    const { hub, link, prefix, node, presence, snapshots, report } = this.#options;
+    const { hub, link, prefix, node, presence, snapshots, deliveries, report, drain } = this.#options;
     const json = await link.command<string | null>(['HGET', keys.conns(prefix, node), id]).catch(() => null);
     const record = json === null ? undefined : parseRecord(json);
     if (!record) return false;
+    // Its window, as the process that handed it over wrote it (a flush before the handover).
+    await deliveries.fetch([id]).catch(() => {});
     snapshots.adopt([record]);
     presence.delete(id);
     hub.host.restore([record]);
@@ -129,6 +138,7 @@ export class Handover {
     if (hash !== undefined && hub.host.has(id)) hub.gate.sessions.add(hash, id);
     report.arrived(id);
     report.soon();
+    if (hub.host.has(id)) void drain([id]).catch(() => 0);
     return hub.host.has(id);
   }
 }

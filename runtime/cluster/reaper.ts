@@ -21,6 +21,8 @@ const TAKEOVER_HOLD_MS = 800;
 
 export interface ReaperOptions extends ClusterContext {
   readonly report: PresenceReport;
+  /** Takes what other processes left in these connections' inboxes (delivery mode). */
+  readonly drain: (ids: readonly ConnectionId[]) => Promise<number>;
 }
 
 export class Reaper {
@@ -52,7 +54,7 @@ export class Reaper {
 
   /** Takes over a process whose lease ran out: its connections, what it owed. One script decides who. */
   async reap(dead: string): Promise<void> {
-    const { hub, link, prefix, node, lease, presence, snapshots, dispatch, report, stats, log } = this.#options;
+    const { hub, link, prefix, node, lease, presence, snapshots, deliveries, dispatch, report, stats, log, drain } = this.#options;
     if (this.#stopped || this.#reaping.has(dead) || !lease.judging()) return;
     this.#reaping.add(dead);
     try {
@@ -73,6 +75,8 @@ export class Reaper {
         if (record && !ended.has(id)) records.push(record);
         else void link.command(['HDEL', keys.conns(prefix, node), id]).catch(() => {});
       }
+      // Their windows, for their links: what the dead process sent and was not acknowledged.
+      await deliveries.fetch(records.map((record) => record.id)).catch(() => {});
       const at = Date.now();
       const taken = takenOver(records, at, lease.toLocal(Number(expiry)) + TAKEOVER_HOLD_MS);
       snapshots.adopt(taken);
@@ -86,6 +90,7 @@ export class Reaper {
       log(`took over ${ids.length} connection(s) and ${owed.length} undelivered event(s) of node ${dead}: its lease ran out ${Number(now) - Number(expiry)} ms ago`);
       await hub.application.outbox.load();
       hub.application.wake();
+      await drain(ids).catch(() => 0);
       await dispatch.toHub({ type: 'took-over', dead });
       await report.send(false);
     } finally {
@@ -95,13 +100,15 @@ export class Reaper {
 
   /** Another process took these over while this one could not renew (it stalled, or Redis was away): their peers reattach there. */
   letGo(ids: readonly ConnectionId[]): void {
-    const { hub, snapshots, log } = this.#options;
+    const { hub, snapshots, deliveries, log } = this.#options;
     let released = 0;
     for (const id of ids) {
       if (!hub.host.has(id)) continue;
       const socket = hub.sockets.detach(id);
       hub.host.release(id);
       hub.application.forget(id);
+      hub.delivery.forget(id, false);
+      deliveries.forget(id);
       snapshots.forget(id);
       socket?.close(HELD_ELSEWHERE);
       released++;

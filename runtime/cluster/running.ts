@@ -31,8 +31,9 @@ export class RunningCluster {
       options.presence.listener = (id, row) =>
         feed.remote(id, row && { peer: row.peer, hidden: row.hidden === true, node: row.node, state: row.presence?.state ?? null, at: row.presence?.at ?? 0 });
     }
-    this.#reaper = new Reaper({ ...options, report });
-    this.#handover = new Handover({ ...options, report, reaper: this.#reaper });
+    const drain = (ids: readonly ConnectionId[]) => this.drain(ids);
+    this.#reaper = new Reaper({ ...options, report, drain });
+    this.#handover = new Handover({ ...options, report, reaper: this.#reaper, drain });
     snapshots.onNew = () => report.soon();
     hub.host.subscribe((event) => report.hostEvent(event), { frames: false });
   }
@@ -93,6 +94,20 @@ export class RunningCluster {
     if (this.#stopped) return;
     await this.#renew();
     await this.#report.send(false);
+    // What a nudge missed (sent to a holder that had just handed the connection on) or a full window left waiting.
+    await this.drain(this.#deliveryIds()).catch(() => {});
+  }
+
+  /** Takes into their windows what other processes left in these connections' inboxes. */
+  drain(ids: readonly ConnectionId[]): Promise<number> {
+    const { hub, deliveries } = this.#options;
+    const here = ids.filter((id) => hub.host.has(id) && hub.delivery.speaks(id));
+    return deliveries.drain(here, (id, data) => hub.host.has(id) && hub.delivery.send(id, data) === true);
+  }
+
+  #deliveryIds(): ConnectionId[] {
+    const { hub } = this.#options;
+    return [...hub.host.ids()].filter((id) => hub.delivery.speaks(id));
   }
 
   #renew(): Promise<void> {
@@ -117,7 +132,7 @@ export class RunningCluster {
 
   /** Writes again everything this process holds: after Redis lost it, and at start. */
   async #reRegister(): Promise<void> {
-    const { hub, lease, snapshots, events, stats } = this.#options;
+    const { hub, lease, snapshots, events, deliveries, stats } = this.#options;
     lease.clearLost();
     try {
       const records: StoredConnection[] = [];
@@ -127,6 +142,11 @@ export class RunningCluster {
       }
       await snapshots.writeAll(records);
       await events.writeAll(hub.application.outbox.owed());
+      for (const id of this.#deliveryIds()) {
+        const counters = hub.delivery.counters(id);
+        if (counters) deliveries.rewrite(id, counters, hub.delivery.unacknowledged(id));
+      }
+      await deliveries.flush();
       if (lease.registered) stats.reregistered++;
       await this.#report.send(true);
     } catch {
@@ -151,7 +171,8 @@ export class RunningCluster {
         presence.move(mail.dead, mail.dead === node ? null : from);
         return;
       case 'broadcast':
-        hub.application.broadcastHere(mail.data, new Set(mail.except));
+        // Delivery-mode connections take theirs from their inboxes ('inbox').
+        hub.application.broadcastHere(mail.data, new Set(mail.except), true);
         return;
     }
   }
@@ -164,6 +185,9 @@ export class RunningCluster {
         return;
       case 'close':
         hub.host.close(mail.connection, { cause: 'application', reason: mail.reason });
+        return;
+      case 'inbox':
+        void this.drain(mail.connections).catch(() => {});
         return;
       case 'handover':
         void this.#handover.release(mail.connection, from).then((answer) => dispatch.toNode(from, { type: 'handover-answer', ask: mail.ask, answer }));

@@ -102,11 +102,13 @@ export class DeliveryLink {
   constructor(options: DeliveryLinkOptions) {
     this.role = options.role;
     this.#interval = options.interval;
-    this.#now = options.now ?? Date.now;
+    // Called through a private field, a bare platform function would get the link as `this`:
+    // a browser's queueMicrotask throws "Illegal invocation" then.
+    this.#now = options.now ?? (() => Date.now());
     this.#persistence = options.persistence;
     this.#deliver = options.deliver;
     this.#fail = options.fail;
-    this.#later = options.later ?? queueMicrotask;
+    this.#later = options.later ?? ((run) => queueMicrotask(run));
     this.#maxFrameBytes = options.maxFrameBytes ?? Infinity;
     this.#opened = options.opened;
     const restored = options.restored;

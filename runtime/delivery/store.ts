@@ -24,6 +24,11 @@ export interface DeliveryStore {
   preload?(): Promise<void>;
   /** Waits for writes in flight. */
   flush?(): Promise<void>;
+  /**
+   * After a restart: drops every window but those of `live` (a connection whose end was
+   * recorded, or that ended while no process ran, is not restored: its window would stay).
+   */
+  prune?(live: ReadonlySet<string>): void | Promise<void>;
 }
 
 /** Memory: the links hold their windows themselves, for as long as the process lives. */

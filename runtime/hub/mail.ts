@@ -46,6 +46,8 @@ export type Mail =
   | { readonly type: 'broadcast'; readonly data: AppData; readonly except: readonly ConnectionId[] }
   | { readonly type: 'send'; readonly connection: ConnectionId; readonly data: AppData }
   | { readonly type: 'close'; readonly connection: ConnectionId; readonly reason: string }
+  /** Delivery mode in a clustered hub: these connections' inboxes in Redis hold messages (runtime/cluster/deliveries.ts). */
+  | { readonly type: 'inbox'; readonly connections: readonly ConnectionId[] }
   | { readonly type: 'hello' }
   | { readonly type: 'bye' }
   | { readonly type: 'rows'; readonly full: boolean; readonly up: readonly PresenceRow[]; readonly down: readonly ConnectionId[] }
@@ -94,6 +96,8 @@ function toWire(mail: Mail): Wire {
       return { type: mail.type, connection: mail.connection, ...dataOnWire(mail.data) };
     case 'close':
       return { type: mail.type, connection: mail.connection, reason: mail.reason };
+    case 'inbox':
+      return { type: mail.type, connections: mail.connections };
     case 'hello':
     case 'bye':
       return { type: mail.type };
@@ -135,6 +139,10 @@ function readMail(value: unknown, at: string): Mail {
     case 'close': {
       const mail = fields(value, at, ['type', 'connection', 'reason']);
       return { type, connection: name(mail.connection, `${at}.connection`), reason: string(mail.reason, `${at}.reason`) };
+    }
+    case 'inbox': {
+      const mail = fields(value, at, ['type', 'connections']);
+      return { type, connections: ids(mail.connections, `${at}.connections`) };
     }
     case 'hello':
     case 'bye':

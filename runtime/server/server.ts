@@ -156,7 +156,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
   // Loaded only when asked for: a hub of one process needs no Redis client.
   const cluster = options.cluster ? await (await import('../cluster/index.ts')).Cluster.connect(options.cluster, options.hub ?? DEFAULTS.hub, log) : undefined;
   const durable: DurableParts | undefined = cluster
-    ? { store: cluster.snapshots, events: cluster.events, where: cluster.where, close: () => cluster.stop() }
+    ? { store: cluster.snapshots, events: cluster.events, deliveries: cluster.deliveries, where: cluster.where, close: () => cluster.stop() }
     : platform.durable;
   let ready = false;
   let keeping = false;
@@ -187,8 +187,8 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       options.extend?.(app);
     },
   });
-  const { host, application, sockets, gate, app } = hub;
-  cluster?.attach({ host, application, gate, sockets, presence: hub.presence });
+  const { host, application, sockets, gate, app, delivery } = hub;
+  cluster?.attach({ host, application, gate, sockets, delivery, presence: hub.presence });
 
   /** A start that failed lets go of what it took, in the order it took it. */
   const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
@@ -214,6 +214,8 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
       // restart grace (a crash may have lost the PONG to the last PING).
       restored = await host.restoreFromStore();
       gate.sessions.refresh();
+      // Windows of connections that were not restored (ended meanwhile) go.
+      await durable.deliveries?.prune?.(new Set(host.ids()));
       if (restored.length > 0) log(`restored ${restored.length} connection(s) from ${durable.where} in ${(performance.now() - started).toFixed(1)} ms`);
       if (owed > 0) log(`delivering ${owed} event(s) left undelivered in ${durable.where}`);
     } catch (error) {

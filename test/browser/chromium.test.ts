@@ -28,6 +28,8 @@ interface Logged {
   attempt?: number;
   data?: string | number[];
   silentFor?: number;
+  /** The delivery mode's sequence number of a message. */
+  seq?: number;
   reason?: string;
   code?: number;
 }
@@ -42,7 +44,7 @@ globalThis.startClient = (url, options) => {
   const client = connect(url, options);
   globalThis.client = client;
   const record = (type) => (e) => log.push({
-    type, at: Date.now(), attempt: e.attempt, silentFor: e.silentFor, reason: e.reason, code: e.code,
+    type, at: Date.now(), seq: e.seq, attempt: e.attempt, silentFor: e.silentFor, reason: e.reason, code: e.code,
     data: typeof e.data === 'string' ? e.data : e.data instanceof Uint8Array ? Array.from(e.data) : undefined,
   });
   // Both styles a web developer uses: on... properties and addEventListener.
@@ -120,8 +122,12 @@ describe('the browser client in Chromium', () => {
     expect((await logOf(page)).filter((e) => e.type === 'message').map((e) => e.data)).toEqual(['echo: hello', [0, 1, 254, 255]]);
     expect(server.hub.broadcast('from the server')).toBe(1);
     await poll(async () => (await logOf(page)).some((e) => e.type === 'message' && e.data === 'from the server'));
+    // In the delivery mode (the client's default), numbered from 1 in the order sent.
+    expect((await logOf(page)).filter((e) => e.type === 'message').map((e) => e.seq)).toEqual([1, 2, 3]);
     const [view] = server.host.list();
-    expect(view).toMatchObject({ advertised: true, messagesReceived: 2, meta: { peer: 'chromium' } });
+    expect(view).toMatchObject({ advertised: true, meta: { peer: 'chromium' } });
+    // Delivery mode's RESUME and ACK frames are signs of life and count among the messages too.
+    expect(view!.messagesReceived).toBeGreaterThanOrEqual(2);
 
     // The reserved prefix is refused in the page, synchronously, with a TypeError.
     expect(await page.evaluate(() => {

@@ -8,6 +8,7 @@
 import { startServer } from '../../adapters/deno/server.ts';
 import type { TimerApi } from '../../runtime/host/wake-timer.ts';
 import { lateTimerScenario } from '../support/late-timer-scenario.ts';
+import { poll } from '../support/wait.ts';
 
 export const INTERVAL = 300;
 const [marker = '', mode = 'platform'] = Deno.args;
@@ -30,8 +31,7 @@ const server = await startServer({
 console.log(`listening ${server.wsUrl}`);
 
 const view = (id: string) => server.host.view(id);
-const deadline = Date.now() + 20_000;
-while (!scenario.outcome(view) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 25));
+await poll(() => scenario.outcome(view), 20_000).catch(() => undefined);
 // Long enough after the verdict for a wrong one to show.
 await new Promise((resolve) => setTimeout(resolve, INTERVAL));
 console.log(`outcome ${JSON.stringify(scenario.outcome(view) ?? null)}`);

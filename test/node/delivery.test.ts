@@ -5,7 +5,9 @@
  * messages it never acknowledged.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
+import type { AddressInfo } from 'node:net';
+import { connect as browserConnect } from '../../adapters/browser/index.ts';
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startServer, type RunningServer } from '../../adapters/node/server.ts';
 import type { CloseInfo, Connection, DeadVerdict } from '../../runtime/application/index.ts';
@@ -160,5 +162,96 @@ describe('delivery mode on Node', () => {
     ws.terminate();
     await receiver.stop();
   });
-});
 
+  it('bounds the window on both sides: past it a send is refused at once, and nothing accepted is dropped', async () => {
+    // The server's: deliveryWindow messages (and bytes), to a peer that never acknowledges.
+    const dead: DeadVerdict[] = [];
+    const server = await startServer({ port: 0, tcpPort: null, interval: 200, count: 1, deliveryWindow: 4, deliveryWindowBytes: 1000, hooks: { onDead: (_c, verdict) => void dead.push(verdict) } });
+    servers.push(server);
+    const ws = new WebSocket(`${server.wsUrl}?session=${createSessionSecret()}`, [DELIVERY_PROTOCOL]);
+    await new Promise((resolve) => ws.once('open', resolve));
+    ws.send(TEXT_FRAMES.ADVERTISE);
+    ws.send('keepalive:RESUME - 0 0');
+    const conn = await until(() => server.hub.connections()[0], 'the connection');
+    expect(conn.send('x'.repeat(990))).toBe(true);
+    expect(conn.send('y'.repeat(20))).toBe(false); // past the bytes
+    for (const data of ['a', 'b', 'c']) expect(conn.send(data)).toBe(true);
+    expect(conn.send('d')).toBe(false); // past the messages
+    expect(server.hub.broadcast('e')).toBe(0);
+    await until(() => dead.length > 0, 'the verdict');
+    expect(dead[0]!.undelivered).toMatchObject({ count: 4, first: 1, last: 4 });
+    expect(dead[0]!.undelivered!.messages.slice(1)).toEqual(['a', 'b', 'c']);
+    ws.terminate();
+
+    // The client's: maxUnacked messages (and maxBuffered bytes), to a server that never acknowledges.
+    const quiet = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: (offered) => (offered.has(DELIVERY_PROTOCOL) ? DELIVERY_PROTOCOL : false) });
+    quiet.on('connection', (socket) =>
+      socket.on('message', (data) => {
+        if (String(data).startsWith('keepalive:RESUME')) socket.send('keepalive:RESUME quiet-1 0 0');
+      }),
+    );
+    await new Promise((resolve) => quiet.once('listening', resolve));
+    const client = connect(`ws://127.0.0.1:${(quiet.address() as AddressInfo).port}/connect`, { interval: 5000, count: 2, maxUnacked: 3, maxBuffered: 100 });
+    clients.push(client);
+    await until(() => client.readyState === 1, 'the open');
+    expect(() => client.send('z'.repeat(101))).toThrow(RangeError);
+    for (const data of ['1', '2', '3']) client.send(data);
+    expect(() => client.send('4')).toThrow(RangeError);
+    const closing = new Promise<readonly (string | Uint8Array)[]>((resolve) => client.addEventListener('close', (event) => resolve(event.undelivered)));
+    client.close();
+    expect(await closing).toEqual(['1', '2', '3']);
+    await new Promise((resolve) => quiet.close(resolve));
+  });
+
+  it('gives a plain WebSocket client that does not offer it the frames of before, unchanged', async () => {
+    const said: { data: string; seq: number | undefined }[] = [];
+    const server = await startServer({ port: 0, tcpPort: null, interval: 1000, count: 2, hooks: { onMessage: (_c, data, _hub, { seq }) => void said.push({ data: String(data), seq }) } });
+    servers.push(server);
+    const plain = new WebSocket(`${server.wsUrl}?session=${createSessionSecret()}`);
+    const frames: string[] = [];
+    plain.on('message', (data) => frames.push(String(data)));
+    await new Promise((resolve, reject) => plain.once('open', resolve).once('error', reject));
+    expect(plain.protocol).toBe('');
+    plain.send(TEXT_FRAMES.ADVERTISE);
+    plain.send('hello');
+    await until(() => said.length === 1, 'the message');
+    expect(said).toEqual([{ data: 'hello', seq: undefined }]);
+    expect(server.hub.broadcast('from the hub')).toBe(1);
+    await until(() => frames.includes('from the hub'), 'the broadcast, as a plain frame');
+    expect(frames.filter((frame) => frame.startsWith('keepalive:') && frame !== TEXT_FRAMES.PING && frame !== TEXT_FRAMES.PONG)).toEqual([]);
+    plain.close();
+  });
+
+  // A page's WebSocket (and Node's global one) fails a handshake whose answer selects none of
+  // the subprotocols offered (WHATWG's rule): there, `delivery: false` talks to such a server.
+  // The Node client sees the answer first and opens again without offering.
+  it.each([
+    ['Node client (ws), by itself', connect, {}],
+    ['browser client (global WebSocket), told delivery: false', browserConnect, { delivery: false }],
+  ] as const)('the %s speaks plain frames to a server that does not select delivery mode', async (_name, connect, options) => {
+    // Not our server: it answers the upgrade without a subprotocol and echoes what is not keepalive.
+    const other = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => false });
+    const got: string[] = [];
+    other.on('connection', (socket) =>
+      socket.on('message', (data) => {
+        const text = String(data);
+        if (text === TEXT_FRAMES.PING) socket.send(TEXT_FRAMES.PONG);
+        else if (!text.startsWith('keepalive:')) {
+          got.push(text);
+          socket.send(`echo ${text}`);
+        }
+      }),
+    );
+    await new Promise((resolve) => other.once('listening', resolve));
+    const client = connect(`ws://127.0.0.1:${(other.address() as AddressInfo).port}/connect`, { interval: 1000, count: 2, ...options });
+    clients.push(client);
+    const heard: { data: string; seq: number | undefined }[] = [];
+    client.addEventListener('message', (event) => heard.push({ data: String(event.data), seq: event.seq }));
+    client.send('hi');
+    await until(() => heard.length === 1, 'the echo');
+    expect(got).toEqual(['hi']);
+    expect(heard).toEqual([{ data: 'echo hi', seq: undefined }]);
+    client.close();
+    await new Promise((resolve) => other.close(resolve));
+  });
+});

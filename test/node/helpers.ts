@@ -145,36 +145,5 @@ export async function actors(http: string): Promise<ActorView[]> {
   return (await response.json()) as ActorView[];
 }
 
-/** Polls `probe` until it returns a value other than undefined/null/false, or fails after `timeout` ms. */
-/**
- * Waits until `check` gives a value (anything but undefined or false), looking every
- * `every` ms; past `timeout`, fails saying `no <what> within <timeout> ms`.
- */
-export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeout = 10_000, every = 20): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-}
-
-export async function poll<T>(
-  probe: () => T | undefined | null | false | Promise<T | undefined | null | false>,
-  timeout = 10_000,
-  every = 25,
-): Promise<T> {
-  const deadline = Date.now() + timeout;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== null && value !== false) return value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, every));
-  }
-}
+/** Waiting for a condition: test/support/wait.ts, the one helper. */
+export { poll, until } from '../support/wait.ts';

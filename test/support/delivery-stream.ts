@@ -7,6 +7,7 @@
 import { connect, type KeepaliveClient } from '../../adapters/node/client.ts';
 import { startProxy, type TcpProxy } from './tcp-proxy.ts';
 import { cutEvery, StreamTally } from './stream-count.ts';
+import { until } from './wait.ts';
 
 export interface ServerStream {
   /** Starts sending `rate` messages a second to the client's connection (numbered `s0`, `s1`, ...). */
@@ -68,10 +69,8 @@ export async function streamUnderCuts(options: CutsOptions): Promise<CutsRun> {
   cuts.stop();
   clearInterval(sender);
   const sentDown = await options.server.stop();
-  const deadline = Date.now() + (options.settleMs ?? 10_000);
-  while (Date.now() < deadline && (down.count.delivered < sentDown || (await options.server.received()).length < up.sent)) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  // What is still missing after the settling time shows in the tally, not as a throw here.
+  await until(async () => down.count.delivered >= sentDown && (await options.server.received()).length >= up.sent, 'the rest of both streams', options.settleMs ?? 10_000, 50).catch(() => undefined);
   for (const message of await options.server.received()) up.arrived(message);
   await proxy.close();
   // The tally knows what the client sent; the server says what it sent.

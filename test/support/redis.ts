@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
 import { DEFAULTS } from '../../runtime/protocol/defaults.ts';
+import { GiveUp, until } from './wait.ts';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER ?? (existsSync('/usr/bin/redis-server') ? '/usr/bin/redis-server' : 'redis-server');
 
@@ -69,12 +70,14 @@ function launch(port: number): ChildProcess {
 }
 
 async function ready(port: number, proc: ChildProcess): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await accepting(port))) {
-    if (proc.exitCode !== null) throw new Error(`redis-server exited (${proc.exitCode}) on port ${port}`);
-    if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port} within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await until(
+    async () => {
+      if (proc.exitCode !== null) throw new GiveUp(`redis-server exited (${proc.exitCode}) on port ${port}`);
+      return accepting(port);
+    },
+    `redis-server listening on ${port}`,
+    10_000,
+  );
 }
 
 function exited(proc: ChildProcess): Promise<void> {

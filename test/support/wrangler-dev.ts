@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopGroup } from './process-group.ts';
+import { GiveUp, until as waitUntil } from './wait.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NODE = join(ROOT, 'node_modules/node/bin/node');
@@ -48,16 +49,19 @@ export async function startWranglerDev(vars: Record<string, string>, secrets: Re
   const output: string[] = [];
   wrangler.stdout!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
   wrangler.stderr!.on('data', (chunk: Buffer) => output.push(chunk.toString()));
-  const until = async <T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> => {
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const value = await check();
-      if (value !== undefined) return value;
-      if (wrangler.exitCode !== null || wrangler.signalCode !== null) throw new Error(`wrangler dev exited before ${what}\n${output.join('')}`);
-      if (Date.now() > deadline) throw new Error(`no ${what} within ${timeout} ms\n${output.join('')}`);
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-  };
+  const until = <T>(check: () => T | undefined | Promise<T | undefined>, what: string, timeout = 20_000): Promise<T> =>
+    waitUntil(
+      async () => {
+        const value = await check();
+        if (value === undefined && (wrangler.exitCode !== null || wrangler.signalCode !== null)) throw new GiveUp(`wrangler dev exited before ${what}\n${output.join('')}`);
+        return value;
+      },
+      what,
+      timeout,
+      25,
+    ).catch((error: unknown) => {
+      throw error instanceof GiveUp ? error : new Error(`${String(error instanceof Error ? error.message : error)}\n${output.join('')}`);
+    });
   const stop = async () => {
     await stopGroup(wrangler);
     rmSync(state, { recursive: true, force: true });

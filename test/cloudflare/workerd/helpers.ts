@@ -15,6 +15,7 @@ import type { Env } from '../../../adapters/cloudflare/config.ts';
 import { CONNECTION_HEADER, type KeepaliveHub } from '../../../adapters/cloudflare/hub.ts';
 import worker from '../../../adapters/cloudflare/worker.ts';
 import type { ConnectionView, HostEvent } from '../../../runtime/host/types.ts';
+import { until } from '../../support/wait.ts';
 
 export const INTERVAL = Number(env.KEEPALIVE_INTERVAL);
 export const COUNT = Number(env.KEEPALIVE_COUNT);
@@ -138,17 +139,11 @@ export function runAlarm(stub: Stub): Promise<boolean> {
 /**
  * Polls until `check` stops throwing: for effects that cross the socket (a frame the
  * object received). Tolerance: `timeout` ms, far beyond the few ms a delivery takes.
+ * test/support/wait.ts's `until`, the one waiting helper.
  */
 export async function eventually<T>(check: () => Promise<T>, timeout = 10_000): Promise<T> {
-  const deadline = performance.now() + timeout;
-  for (;;) {
-    try {
-      return await check();
-    } catch (error) {
-      if (performance.now() > deadline) throw error;
-      await scheduler.wait(10);
-    }
-  }
+  const passed = await until(async () => ({ value: await check() }), 'check passing', timeout, 10);
+  return passed.value;
 }
 
 export interface StreamMessage {

@@ -4,18 +4,10 @@
  * restarted server resumes the same connection: same id, counters going on, nobody dead.
  */
 import assert from 'node:assert/strict';
-import { connect } from '../../adapters/deno/client.ts';
-import { startServer } from '../../adapters/deno/server.ts';
+import { connect } from '../../../adapters/deno/client.ts';
+import { startServer } from '../../../adapters/deno/server.ts';
+import { poll } from '../../support/wait.ts';
 
-async function until<T>(probe: () => T | undefined | null | false, timeout = 5_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 Deno.test('the Deno client rides out a server restart on the same connection', async () => {
   const dir = await Deno.makeTempDir({ prefix: 'keepalive-client-' });
@@ -30,24 +22,24 @@ Deno.test('the Deno client rides out a server restart on the same connection', a
     client.addEventListener('open', ({ attempt, resumed }) => resumed && events.push(`resumed ${attempt}`));
     client.addEventListener('dead', ({ reason }) => events.push(`dead: ${reason}`));
     client.addEventListener('close', ({ code, reason }) => events.push(`closed ${code}: ${reason}`));
-    await until(() => (client.view()?.pongsReceived ?? 0) >= 1 && first.host.size === 1);
+    await poll(() => (client.view()?.pongsReceived ?? 0) >= 1 && first.host.size === 1);
     const [before] = first.host.list();
     await first.close();
     kv1.close();
-    await until(() => events.some((event) => event.startsWith('reconnecting 1: server closed the connection (1012)')));
+    await poll(() => events.some((event) => event.startsWith('reconnecting 1: server closed the connection (1012)')));
 
     const kv2 = await Deno.openKv(path);
     const second = await startServer({ ...settings, port: first.port, kv: kv2 });
-    await until(() => events.some((event) => event.startsWith('resumed')), 5_000);
-    await until(() => client.readyState === 1);
+    await poll(() => events.some((event) => event.startsWith('resumed')), 5_000);
+    await poll(() => client.readyState === 1);
     const pongs = client.view()!.pongsReceived;
-    await until(() => client.view()!.pongsReceived > pongs, 3_000);
+    await poll(() => client.view()!.pongsReceived > pongs, 3_000);
     const [after] = second.host.list();
     assert.equal(after!.id, before!.id, 'the same connection');
     assert.ok(after!.pingsReceived >= before!.pingsReceived, 'its counters went on');
     assert.deepEqual(events.filter((event) => /^(dead|closed)/.test(event)), []);
     client.close();
-    await until(() => events.some((event) => event.startsWith('closed 1000')));
+    await poll(() => events.some((event) => event.startsWith('closed 1000')));
     await second.close();
     kv2.close();
   } finally {

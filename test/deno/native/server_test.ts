@@ -4,23 +4,15 @@
  * are raw web WebSockets and raw TCP connections, so the test sees the wire.
  */
 import assert from 'node:assert/strict';
-import { createLibvirtCodec } from '../../runtime/codec/libvirt.ts';
-import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
-import type { ConnectionView, HostEvent } from '../../runtime/host/types.ts';
-import { endText } from '../../runtime/protocol/end-cause.ts';
-import { startServer, type RunningServer, type ServerOptions } from '../../adapters/deno/server.ts';
+import { createLibvirtCodec } from '../../../runtime/codec/libvirt.ts';
+import { TEXT_FRAMES } from '../../../runtime/codec/text.ts';
+import type { ConnectionView, HostEvent } from '../../../runtime/host/types.ts';
+import { endText } from '../../../runtime/protocol/end-cause.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../../adapters/deno/server.ts';
+import { poll } from '../../support/wait.ts';
 
 const libvirt = createLibvirtCodec({ advertise: true });
 
-async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeout = 5_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 async function serve(options: ServerOptions = {}): Promise<RunningServer & AsyncDisposable> {
   const server = await startServer({ port: 0, tcpPort: 0, interval: 200, count: 2, ...options });
@@ -64,7 +56,7 @@ Deno.test('serves the shared routes: /healthz, /actors, and /connect only as an 
   assert.equal(plain.status, 426);
   await plain.body?.cancel();
   const peer = await rawWs(server.wsUrl, true);
-  const [actor] = await until(async () => {
+  const [actor] = await poll(async () => {
     const list = await actors(server);
     return list.length === 1 && list[0]!.advertised && list;
   });
@@ -72,7 +64,7 @@ Deno.test('serves the shared routes: /healthz, /actors, and /connect only as an 
   assert.equal(server.openSockets().ws, 1);
   peer.ws.close(1000, 'done');
   await peer.closed;
-  await until(() => server.host.size === 0 && server.openSockets().ws === 0);
+  await poll(() => server.host.size === 0 && server.openSockets().ws === 0);
 });
 
 Deno.test('serves the inspector on loopback, behind the token when one is set, and not on an open interface without one', async () => {
@@ -104,7 +96,7 @@ Deno.test('bad input closes that one connection with a clear reason; the others 
   const good = await rawWs(server.wsUrl, true);
   const tcpGood = await Deno.connect({ port: server.tcpPort!, hostname: '127.0.0.1' });
   await tcpGood.write(libvirt.encode('ADVERTISE') as Uint8Array);
-  await until(() => server.host.size === 2);
+  await poll(() => server.host.size === 2);
 
   // WebSocket: a frame over the limit.
   const big = await rawWs(server.wsUrl);
@@ -120,7 +112,7 @@ Deno.test('bad input closes that one connection with a clear reason; the others 
   assert.equal(await bad.read(buffer).catch(() => null), null, 'the server hung up');
   bad.close();
 
-  await until(() => server.host.size === 2 && server.openSockets().tcp === 1);
+  await poll(() => server.host.size === 2 && server.openSockets().tcp === 1);
   const list = await actors(server);
   assert.deepEqual(list.map((a) => a.codec).sort(), ['libvirt', 'text']);
   assert.ok(list.every((a) => a.state.startsWith('alive')));
@@ -128,7 +120,7 @@ Deno.test('bad input closes that one connection with a clear reason; the others 
   good.ws.close();
   await good.closed;
   tcpGood.close();
-  await until(() => server.host.size === 0);
+  await poll(() => server.host.size === 0);
 });
 
 Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers with the reason and frees their places under the cap', async () => {
@@ -146,7 +138,7 @@ Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers wi
   idle.addEventListener('message', (event) => received.push(String(event.data)));
   const idleClosed = new Promise<CloseEvent>((resolve) => idle.addEventListener('close', resolve));
   const idleTcp = await Deno.connect({ port: server.tcpPort!, hostname: '127.0.0.1' });
-  await until(() => server.host.size === 3);
+  await poll(() => server.host.size === 3);
   const opened = server.host.list().filter((v) => !v.advertised);
   assert.equal(opened.length, 2);
   const refused = await fetch(`${server.url}/connect`, { headers: { upgrade: 'websocket', connection: 'upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' } });
@@ -160,7 +152,7 @@ Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers wi
   // The TCP peer is hung up on without a byte.
   assert.equal(await idleTcp.read(new Uint8Array(64)).catch(() => null), null);
   idleTcp.close();
-  await until(() => server.host.size === 1 && server.openSockets().tcp === 0);
+  await poll(() => server.host.size === 1 && server.openSockets().tcp === 0);
   assert.equal(server.host.list()[0]!.advertised, true);
   const openedAt = new Map(events.filter((e) => e.type === 'opened').map((e) => [e.id, e.at]));
   const closes = events.filter((e) => e.type === 'closed');
@@ -169,7 +161,7 @@ Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers wi
 
   // The freed places are taken again.
   const newcomers = [await rawWs(server.wsUrl, true), await rawWs(server.wsUrl, true)];
-  await until(() => server.host.size === 3 && server.host.list().every((v) => v.advertised));
+  await poll(() => server.host.size === 3 && server.host.list().every((v) => v.advertised));
   for (const peer of [good, ...newcomers]) {
     peer.ws.close(1000, 'done');
     await peer.closed;
@@ -179,7 +171,7 @@ Deno.test('the ADVERTISE deadline closes unadvertised WebSocket and TCP peers wi
 Deno.test('local mode: shutdown closes every connection with the reason', async () => {
   const server = await serve();
   const peer = await rawWs(server.wsUrl, true);
-  await until(() => server.host.size === 1);
+  await poll(() => server.host.size === 1);
   await server.close('maintenance');
   const closed = await peer.closed;
   assert.equal(closed.code, 1000);
@@ -196,13 +188,13 @@ Deno.test('kv mode: shutdown keeps every snapshot; the next server resumes them 
     const quiet = await rawWs(first.wsUrl); // advertises, then never answers
     const gone = await rawWs(first.wsUrl, true); // leaves before the restart
     // Mid-probe: the quiet peer's first PING is out and unanswered.
-    const [probing] = await until(async () => {
+    const [probing] = await poll(async () => {
       const list = (await actors(first)).filter((a) => a.unanswered >= 1);
       return list.length === 1 && list;
     }, 3_000);
     gone.ws.close(1000, 'leaving');
     await gone.closed;
-    await until(() => first.host.size === 1);
+    await poll(() => first.host.size === 1);
     const before = first.host.view(probing!.id)!;
     await first.close();
     const goodbye = await quiet.closed;

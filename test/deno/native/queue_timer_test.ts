@@ -4,12 +4,13 @@
  * the real queue of a real Deno KV, including one message that really arrives twice.
  */
 import assert from 'node:assert/strict';
-import { Host } from '../../runtime/host/host.ts';
-import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
-import type { Frame } from '../../runtime/codec/codec.ts';
-import type { Transport } from '../../runtime/host/types.ts';
-import { endText, type EndCause } from '../../runtime/protocol/end-cause.ts';
-import { isWakeMessage, QueueTimer, type WakeMessage } from '../../adapters/deno/queue-timer.ts';
+import { Host } from '../../../runtime/host/host.ts';
+import { TEXT_FRAMES } from '../../../runtime/codec/text.ts';
+import type { Frame } from '../../../runtime/codec/codec.ts';
+import type { Transport } from '../../../runtime/host/types.ts';
+import { endText, type EndCause } from '../../../runtime/protocol/end-cause.ts';
+import { isWakeMessage, QueueTimer, type WakeMessage } from '../../../adapters/deno/queue-timer.ts';
+import { poll } from '../../support/wait.ts';
 
 class Wire implements Transport {
   readonly sent: { id: string; frame: Frame }[] = [];
@@ -155,8 +156,7 @@ Deno.test('a failed enqueue is reported and retried, so the host is still woken'
   assert.equal(timer.armedAt, null);
   fail = false;
   // Polls the fake queue (not a timed assertion): the retry lands within a few ms.
-  const deadline = Date.now() + 5_000;
-  while (sent.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  await poll(() => sent.length > 0, 5_000, 5).catch(() => undefined);
   assert.equal(errors.length, 1);
   assert.match(String(errors[0]), /database is locked/);
   assert.equal(sent.length, 1);
@@ -179,14 +179,6 @@ async function openTempKv(): Promise<Deno.Kv & AsyncDisposable> {
   });
 }
 
-/** Real-time polling for the real queue: generous timeout, short steps. */
-async function until(condition: () => boolean, timeout = 5_000): Promise<void> {
-  const deadline = Date.now() + timeout;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 Deno.test('on the real KV queue: PINGs go out on time and a dead peer is declared, queue-driven', async () => {
   await using kv = await openTempKv();
@@ -196,7 +188,7 @@ Deno.test('on the real KV queue: PINGs go out on time and a dead peer is declare
   const listening = timer.listen();
   const openedAt = Date.now();
   const id = host.open({ role: 'client' });
-  await until(() => wire.closed.length === 1);
+  await poll(() => wire.closed.length === 1);
   const diedAfter = Date.now() - openedAt;
   assert.equal(pings(wire), 2);
   assert.match(wire.closed[0]!.reason, /^peer dead: silent for \d+ ms, 2 keepalive PING\(s\) unanswered/);
@@ -234,9 +226,9 @@ Deno.test('on the real KV queue: a wake-up that really arrives twice ticks once'
     timer.deliver(message);
   });
   host.open({ role: 'client' });
-  await until(() => wire.closed.length === 1);
+  await poll(() => wire.closed.length === 1);
   // Give every duplicate time to arrive: each was enqueued right behind its twin.
-  await until(() => delivered.length === 2 * enqueued.length);
+  await poll(() => delivered.length === 2 * enqueued.length);
   assert.equal(enqueued.length, 2, 'PING at 150 ms, death at 300 ms: two messages armed');
   assert.equal(timer.stats.delivered, 2);
   assert.equal(timer.stats.stale, 2);

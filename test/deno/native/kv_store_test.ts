@@ -3,10 +3,10 @@
  * would load, write ordering under bursts, sealing on shutdown, malformed records.
  */
 import assert from 'node:assert/strict';
-import { Host } from '../../runtime/host/host.ts';
-import type { StoredConnection } from '../../runtime/host/store.ts';
-import type { Transport } from '../../runtime/host/types.ts';
-import { KvSnapshotStore } from '../../adapters/deno/kv-store.ts';
+import { Host } from '../../../runtime/host/host.ts';
+import type { StoredConnection } from '../../../runtime/host/store.ts';
+import type { Transport } from '../../../runtime/host/types.ts';
+import { KvSnapshotStore } from '../../../adapters/deno/kv-store.ts';
 
 const silent: Transport = { send() {}, close() {} };
 

@@ -4,7 +4,7 @@
  * written in parts, and one commit per turn.
  */
 import assert from 'node:assert/strict';
-import { KvDeliveryStore } from '../../adapters/deno/kv-deliveries.ts';
+import { KvDeliveryStore } from '../../../adapters/deno/kv-deliveries.ts';
 
 const counters = (received: number, floor: number, next: number) => ({ epoch: 'e', received, floor, next });
 

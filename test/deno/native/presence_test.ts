@@ -4,22 +4,13 @@
  * leaves every list within 100 ms of its verdict, and every list equals `/presence`.
  */
 import assert from 'node:assert/strict';
-import { startServer } from '../../adapters/deno/server.ts';
-import { connect } from '../../adapters/deno/client.ts';
-import type { KeepaliveClient, PresenceEvent } from '../../runtime/client/index.ts';
-import type { PresenceEntry } from '../../runtime/application/index.ts';
-import { TEXT_FRAMES } from '../../runtime/codec/text.ts';
-import { listForm, rowsForm } from '../support/presence-lists.ts';
-
-async function until<T>(probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, timeout = 5_000): Promise<T> {
-  const deadline = Date.now() + timeout;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeout} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+import { startServer } from '../../../adapters/deno/server.ts';
+import { connect } from '../../../adapters/deno/client.ts';
+import type { KeepaliveClient, PresenceEvent } from '../../../runtime/client/index.ts';
+import type { PresenceEntry } from '../../../runtime/application/index.ts';
+import { TEXT_FRAMES } from '../../../runtime/codec/text.ts';
+import { listForm, rowsForm } from '../../support/presence-lists.ts';
+import { poll as until } from '../../support/wait.ts';
 
 Deno.test('presence for peers on Deno: one entry per peer, states, a dead peer leaving within 100 ms of its verdict', async () => {
   const server = await startServer({ port: 0, tcpPort: null, interval: 200, count: 2, presence: true, inspector: false });
@@ -49,7 +40,7 @@ Deno.test('presence for peers on Deno: one entry per peer, states, a dead peer l
     await new Promise((resolve) => silent.addEventListener('open', resolve));
     silent.send(TEXT_FRAMES.ADVERTISE);
     await until(() => bob.presence.list().some((e) => e.peer === 'carl'));
-    await until(() => leaves.some((e) => e.peer === 'carl'));
+    await until(() => leaves.some((e) => e.peer === 'carl'), 5000, 5);
     const after = leaves.find((e) => e.peer === 'carl')!.at - deaths[0]!;
     console.log(`presence (Deno): a dead peer left the list ${after} ms after its verdict`);
     assert.ok(after <= 100, `left ${after} ms after the verdict`);
