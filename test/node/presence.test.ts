@@ -49,7 +49,7 @@ async function agree(server: RunningServer, clients: readonly Watched[]): Promis
   return poll(async () => {
     const rows = (await (await fetch(`${server.url}/presence`)).json()) as PresenceEntry[];
     const truth = rowsForm(rows);
-    return clients.every(({ client }) => JSON.stringify(listForm(client.presence.list())) === JSON.stringify(truth)) && truth;
+    return clients.every(({ client }) => client.presence.available && JSON.stringify(listForm(client.presence.list())) === JSON.stringify(truth)) && truth;
   }, 5000, 10);
 }
 
