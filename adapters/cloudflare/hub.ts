@@ -185,6 +185,15 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         // Hibernation and eviction end the instance, not the sockets: their states must outlive it.
         presenceStates: new DurableObjectPresenceStates(ctx.storage.kv),
         presenceChanged: (id) => this.#shardPresence?.changed(id),
+        // An object runs its timers only while an event is alive: a pending presence frame keeps it so.
+        presenceTimers: {
+          setTimeout: (callback, ms) => {
+            let handle: ReturnType<typeof setTimeout> | undefined;
+            ctx.waitUntil(new Promise<void>((resolve) => (handle = setTimeout(() => (callback(), resolve()), ms))));
+            return handle;
+          },
+          clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+        },
         // The socket outlives the instance: it says the handshake was done, for a rebuilt one.
         deliveryOpened: (id) => {
           for (const ws of ctx.getWebSockets(id)) ws.serializeAttachment({ ...attachmentOf(ws), open: true } satisfies SocketAttachment);

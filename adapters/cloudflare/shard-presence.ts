@@ -6,7 +6,7 @@
  * storage: hibernation and eviction end the instance, not its subscribers' sockets, which
  * must not hear a join for a peer they already list.
  *
- * Pushed, not asked for: a change wakes each sibling once (its rows gathered for 20 ms), and
+ * Pushed, not asked for: a change wakes each sibling once (its rows gathered per turn), and
  * an idle hub's shards sleep. A push that fails is reported and lost (at most once, as
  * broadcasts between shards are).
  */
@@ -16,8 +16,6 @@ import type { PresenceRow } from '../../runtime/hub/index.ts';
 import type { PresenceFeed, PresenceMember } from '../../runtime/presence/index.ts';
 
 const PREFIX = 'pr:';
-/** Rows made within this long go to the siblings together. */
-const GATHER_MS = 20;
 
 interface Stored {
   shard: number;
@@ -36,12 +34,12 @@ export class ShardPresence {
   readonly #options: ShardPresenceOptions;
   readonly #up = new Set<ConnectionId>();
   readonly #down = new Set<ConnectionId>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #pending = false;
 
   constructor(options: ShardPresenceOptions) {
     this.#options = options;
     // The siblings' rows as last heard, before the feed first looks (a rebuilt object).
-    for (const [, { shard, row }] of options.kv.list<Stored>({ prefix: PREFIX })) options.feed.remote(row.id, member(shard, row));
+    for (const [, { shard, row }] of options.kv.list<Stored>({ prefix: PREFIX })) options.feed.restore(row.id, member(shard, row));
     options.host.subscribe(
       (event) => {
         if (event.type === 'opened' && event.role === 'server') this.changed(event.id);
@@ -78,11 +76,14 @@ export class ShardPresence {
   }
 
   #soon(): void {
-    if (this.#timer !== undefined) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    if (this.#pending) return;
+    this.#pending = true;
+    // At the end of the turn, inside the event that made the change (a timer may not fire
+    // until the object's next event: see hub.ts, presenceTimers).
+    queueMicrotask(() => {
+      this.#pending = false;
       this.#send();
-    }, GATHER_MS);
+    });
   }
 
   #send(): void {

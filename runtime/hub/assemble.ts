@@ -194,10 +194,10 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
 }
 
 function presenceFeed(options: HubOptions, platform: HubPlatform, host: Host, sockets: SocketRegistry, application: Application): PresenceFeed {
-  const here = (platform.cluster ?? platform.shards)?.here;
+  const parts = platform.cluster ?? platform.shards;
   return new PresenceFeed({
     host,
-    ...(here ? { here } : {}),
+    ...(parts ? { here: () => parts.here } : {}),
     send: (id, frame) => {
       const socket = sockets.get(id);
       socket?.send(frame);

@@ -25,8 +25,8 @@ export interface PresenceTimers {
 
 export interface PresenceFeedOptions {
   host: Host;
-  /** This part's place in a hub of many (each of its connections names it). */
-  here?: HubPlace | undefined;
+  /** This part's place in a hub of many (each of its connections names it); asked each time (a Durable Object learns its shard from its first request). */
+  here?: (() => HubPlace | undefined) | undefined;
   /** A frame to connection `id`'s socket; false when it has none right now. */
   send: (id: ConnectionId, frame: string) => boolean;
   /** The `onPresence` hook; none: every state within the bound is kept. */
@@ -137,8 +137,18 @@ export class PresenceFeed {
     }
   }
 
-  /** Another part's connection, as it reported it (undefined: gone from there). */
+  /**
+   * Another part's connection as this part last knew it before it went away (a rebuilt Durable
+   * Object's stored rows): taken as told, with what the host holds, at the first use.
+   */
+  restore(id: ConnectionId, member: PresenceMember): void {
+    if (!this.#started) this.#remote.set(id, member);
+  }
+
+  /** Another part's connection, as it reported it just now (undefined: gone from there). */
   remote(id: ConnectionId, member: PresenceMember | undefined): void {
+    // News, never part of the baseline: subscribers already attached must hear it.
+    this.#start();
     const had = this.#remote.get(id);
     if (member) this.#remote.set(id, member);
     else this.#remote.delete(id);
@@ -220,7 +230,7 @@ export class PresenceFeed {
       this.#model.set(id, {
         peer: meta[PEER_META] ?? null,
         hidden: mark === 'hidden' || mark === 'hidden-sub',
-        ...this.#options.here,
+        ...this.#options.here?.(),
         state: own?.state ?? null,
         at: own?.at ?? 0,
       });
