@@ -73,6 +73,9 @@ type SessionHandlers = { [K in keyof ClientEvents]?: (...args: ClientEvents[K]) 
 /** WebSocket's numbers; there is no CLOSING: `close()` is final at once. */
 export type ReadyState = 0 | 1 | 3;
 
+/** What a platform's `connect` gives the client beyond its sockets. */
+export type ClientPlatform = Pick<ClientOptions, 'handshake' | 'codecs'>;
+
 export class KeepaliveClient extends EventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
@@ -85,7 +88,7 @@ export class KeepaliveClient extends EventTarget {
   readonly dialect: Dialect;
   readonly #target: LineTarget;
   readonly #openLine: OpenLine;
-  readonly #handshake: ClientOptions['handshake'];
+  readonly #platform: ClientPlatform;
   readonly #options: ConnectOptions;
   readonly #reconnect: Reconnect | null;
   readonly #secret: string | null;
@@ -110,14 +113,14 @@ export class KeepaliveClient extends EventTarget {
   #queue: Event[] = [];
   readonly #handlers: Handlers = {};
 
-  /** `handshake`: libvirt's supports-feature handshake, from a platform that can reach a libvirt daemon. */
-  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine, handshake?: ClientOptions['handshake']) {
+  /** `platform`: what only some platforms give (libvirt's handshake and codec: Node, Deno), so a page's bundle has none of it. */
+  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine, platform: ClientPlatform = {}) {
     super();
     this.#options = options;
     this.#openLine = openLine;
-    this.#handshake = handshake;
+    this.#platform = platform;
     this.dialect = options.dialect ?? 'keepalive';
-    if (this.dialect === 'libvirt' && !handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
+    if (this.dialect === 'libvirt' && !platform.handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
     this.#target = lineTarget(url, options);
     this.url = this.#target.url;
     this.#reconnect = reconnectOptions(options);
@@ -279,7 +282,8 @@ export class KeepaliveClient extends EventTarget {
       ...(o.negotiationTimeout !== undefined ? { negotiationTimeout: o.negotiationTimeout } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       ...(o.timers ? { timers: o.timers } : {}),
-      ...(this.#handshake ? { handshake: this.#handshake } : {}),
+      ...(this.#platform.handshake ? { handshake: this.#platform.handshake } : {}),
+      ...(this.#platform.codecs ? { codecs: this.#platform.codecs } : {}),
       resumable: this.#secret !== null,
     };
     const on: SessionHandlers = {

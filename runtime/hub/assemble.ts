@@ -11,6 +11,7 @@ import { defaultAdvertiseTimeout, DEFAULTS, eventLine, eventRecord, type HubSett
 import { HubMetrics, type ClusterGauges } from '../metrics/index.ts';
 import { ConnectGate, type RemoteSession } from './connect.ts';
 import { HubDelivery } from './delivery.ts';
+import { createCodec } from '../codec/index.ts';
 import type { DeliveryStore } from '../delivery/index.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
 import { PresenceFeed, type PresenceStates, type PresenceTimers } from '../presence/index.ts';
@@ -110,6 +111,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const metrics = new HubMetrics();
   const metered = options.metrics ?? true;
   const host = new Host({
+    codecs: createCodec,
     ...(metered ? { onPong: metrics.pong } : {}),
     transport: deliveryTransport(() => delivery, platform.transport?.(sockets) ?? sockets),
     ...(store ? { store } : {}),
