@@ -47,6 +47,8 @@ export default defineConfig({
                 // tested in test/runtime/ping-window.test.ts.
                 KEEPALIVE_PING_WINDOW: '0',
                 KEEPALIVE_TOKEN: 'test-token',
+                // Presence for peers: only connections that ask (`?presence=1`) get its frames.
+                KEEPALIVE_PRESENCE: 'true',
               },
             },
           }),
@@ -107,6 +109,35 @@ export default defineConfig({
         test: {
           name: 'workerd-shards',
           include: ['test/cloudflare/shards/**/*.test.ts'],
+          exclude: ['test/cloudflare/shards/presence.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        // The same, with presence for peers on (its pushes between shards wake siblings the other tests count).
+        plugins: [
+          cloudflareTest({
+            wrangler: { configPath: './test/cloudflare/shards/wrangler.toml' },
+            miniflare: {
+              bindings: {
+                KEEPALIVE_SHARDS: '4',
+                KEEPALIVE_PRESENCE: 'true',
+                KEEPALIVE_INTERVAL: '1000',
+                KEEPALIVE_COUNT: '2',
+                KEEPALIVE_PING_WINDOW: '0',
+                KEEPALIVE_COUNT_WAKES: 'true',
+                KEEPALIVE_TOKEN: 'test-token',
+                KEEPALIVE_WEBHOOK: `${receiver.url}/hook`,
+                KEEPALIVE_WEBHOOK_SECRET: RECEIVER_SECRET,
+                RECEIVER_URL: receiver.url,
+              },
+            },
+          }),
+        ],
+        test: {
+          name: 'workerd-shards-presence',
+          include: ['test/cloudflare/shards/presence.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

@@ -17,9 +17,13 @@ export {
   ClientFrameEvent,
   ClientMessageEvent,
   ClientOpenEvent,
+  ClientPresence,
   DeadEvent,
   NegotiationEvent,
   ReconnectingEvent,
+  PresenceEvent,
   type ClientEventMap,
+  type PresenceEventMap,
 } from '../../runtime/client/index.ts';
+export type { PresenceConnection, PresencePeer, PresenceState } from '../../runtime/protocol/index.ts';
 export type { ConnectionView } from '../../runtime/host/index.ts';

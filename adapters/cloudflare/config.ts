@@ -20,6 +20,10 @@ export interface Env {
   /** ms a PING may leave before or after its due time (stamped at it: deaths exact). Default interval/4 here. */
   KEEPALIVE_PING_WINDOW?: string;
   KEEPALIVE_TOKEN?: string;
+  /** Presence for peers (docs/hooks.md): `true` lets a connection subscribe to who is online. Default off. */
+  KEEPALIVE_PRESENCE?: string;
+  /** Largest presence state a peer may set, its JSON in UTF-8 bytes. Default 1024. */
+  KEEPALIVE_PRESENCE_STATE_BYTES?: string;
   /** POST each open, dead and closed event here (docs/hooks.md). */
   KEEPALIVE_WEBHOOK?: string;
   /** A secret (`wrangler secret put`): signs each webhook body. */

@@ -31,7 +31,10 @@ import { DurableObject } from 'cloudflare:workers';
 import { type AssembledHub, assembleHub, type ConnectTicket, frameOf, type HubDelivery, type PeerHub, WebSocketPeer } from '../../runtime/hub/index.ts';
 import type { HubMetrics } from '../../runtime/metrics/index.ts';
 import { outlivesSocket, type EndCause } from '../../runtime/protocol/index.ts';
-import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, refusal } from '../../runtime/application/index.ts';
+import { type Admission, type AppData, type Application, type Awaitable, type BroadcastOptions, type CloseInfo, type Connection, type DeadVerdict, type Hooks, type Hub, type MessageInfo, type PresenceEntry, type PresenceVerdict, refusal } from '../../runtime/application/index.ts';
+import type { PresenceState } from '../../runtime/protocol/index.ts';
+import { DurableObjectPresenceStates } from './presence-states.ts';
+import { ShardPresence } from './shard-presence.ts';
 import type { ConnectionId, Host, SocketRegistry } from '../../runtime/host/index.ts';
 import { TEXT_FRAMES } from '../../runtime/codec/index.ts';
 import { DurableObjectEventStore } from './events.ts';
@@ -113,6 +116,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   #shard: number;
   /** The hub's other shards, when it has any (`KEEPALIVE_SHARDS` > 1). */
   readonly #links: ShardLinks | undefined;
+  /** Presence for peers across shards, when both are on. */
+  #shardPresence: ShardPresence | undefined;
   /** When the outbox next needs a wake-up (a webhook retry, a hook recheck), or null. */
   #outboxWake: number | null = null;
 
@@ -126,6 +131,8 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
   onDead?(conn: Connection, verdict: DeadVerdict): unknown;
   /** Once per opened connection, whatever ended it (after `onDead` when it died). */
   onClose?(conn: Connection, info: CloseInfo): unknown;
+  /** A peer set its presence state (`KEEPALIVE_PRESENCE`): `{ state }` rewrites it, `{ refuse }` refuses it. */
+  onPresence?(conn: Connection, state: PresenceState): Awaitable<PresenceVerdict | undefined | void>;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -154,6 +161,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
       ...(this.onMessage ? { onMessage: (conn, data, _hub, message) => this.onMessage!(conn, data, message) } : {}),
       ...(this.onDead ? { onDead: (conn, verdict) => this.onDead!(conn, verdict) } : {}),
       ...(this.onClose ? { onClose: (conn, info) => this.onClose!(conn, info) } : {}),
+      ...(this.onPresence ? { onPresence: (conn, state) => this.onPresence!(conn, state) } : {}),
     };
     let inspector: HubInspector | undefined;
     const hub = assembleHub(
@@ -174,6 +182,18 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
         store: this.#store,
         events: new DurableObjectEventStore(ctx.storage.kv),
         deliveries: new DurableObjectDeliveryStore(ctx.storage.kv, config.settings.deliveryWindow),
+        // Hibernation and eviction end the instance, not the sockets: their states must outlive it.
+        presenceStates: new DurableObjectPresenceStates(ctx.storage.kv),
+        presenceChanged: (id) => this.#shardPresence?.changed(id),
+        // An object runs its timers only while an event is alive: a pending presence frame keeps it so.
+        presenceTimers: {
+          setTimeout: (callback, ms) => {
+            let handle: ReturnType<typeof setTimeout> | undefined;
+            ctx.waitUntil(new Promise<void>((resolve) => (handle = setTimeout(() => (callback(), resolve()), ms))));
+            return handle;
+          },
+          clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+        },
         // The socket outlives the instance: it says the handshake was done, for a rebuilt one.
         deliveryOpened: (id) => {
           for (const ws of ctx.getWebSockets(id)) ws.serializeAttachment({ ...attachmentOf(ws), open: true } satisfies SocketAttachment);
@@ -201,7 +221,7 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
           });
           app.get('/stats', (c) => c.json(this.stats()));
           app.route('/', inspector.routes);
-          if (this.#links) app.route('/', shardRoutes(() => this.#application));
+          if (this.#links) app.route('/', shardRoutes(() => this.#application, (from, up, down) => this.#shardPresence?.receive(from, up, down)));
         },
       },
     );
@@ -209,8 +229,10 @@ export class KeepaliveHub extends DurableObject<Env> implements Hub {
     this.#metrics = hub.metrics;
     this.#application = hub.application;
     this.#sockets = hub.sockets;
-    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery };
+    this.#peers = { port: DO_PORT, host: hub.host, sockets: hub.sockets, gate: hub.gate, delivery: hub.delivery, presence: hub.presence };
     this.#delivery = hub.delivery;
+    const links = this.#links;
+    if (links && hub.presence) this.#shardPresence = new ShardPresence({ host: hub.host, feed: hub.presence, kv: ctx.storage.kv, post: (up, down) => links.postRows(up, down) });
     this.#inspector = inspector!;
     this.#fetch = hub.app.fetch;
     INTERNALS.set(this, { ...hub, config, store: this.#store, timer: this.#timer, wakes: this.#wakes, inspector: this.#inspector });

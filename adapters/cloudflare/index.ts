@@ -7,5 +7,5 @@ export { KeepaliveHub } from './hub.ts';
 export { default } from './worker.ts';
 export type { Env } from './config.ts';
 // Types only (erased): what a subclass's hooks take.
-export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hub, PresenceEntry } from '../../runtime/application/index.ts';
-export type { EndCause } from '../../runtime/protocol/index.ts';
+export type { Admission, AppData, CloseInfo, Connection, DeadVerdict, Hub, PresenceEntry, PresenceVerdict } from '../../runtime/application/index.ts';
+export type { EndCause, PresenceState } from '../../runtime/protocol/index.ts';

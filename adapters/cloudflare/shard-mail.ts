@@ -1,12 +1,13 @@
 /**
- * What one shard passes another (shards.ts): broadcasts, sends and closes, in the order they
+ * What one shard passes another (shards.ts): broadcasts, sends, closes and presence rows
+ * (shard-presence.ts), in the order they
  * were made, several to a request. Hub mail (runtime/hub/mail.ts; the wire format is in
  * docs/cluster.md, "Messages between the parts of a hub"), as a clustered hub's processes
  * send it over Redis: a letter from the sending shard. A shard takes no other mail.
  */
 import { decodeLetter, encodeLetter, MailError, type Mail } from '../../runtime/hub/index.ts';
 
-export type ShardMail = Extract<Mail, { type: 'broadcast' | 'send' | 'close' }>;
+export type ShardMail = Extract<Mail, { type: 'broadcast' | 'send' | 'close' | 'rows' }>;
 
 export function encodeMail(from: number, mail: readonly ShardMail[]): string {
   return encodeLetter({ from: String(from), mail });
@@ -22,5 +23,5 @@ export function decodeMail(text: string): { from: number; mail: ShardMail[] } {
 }
 
 function isShardMail(mail: Mail): mail is ShardMail {
-  return mail.type === 'broadcast' || mail.type === 'send' || mail.type === 'close';
+  return mail.type === 'broadcast' || mail.type === 'send' || mail.type === 'close' || mail.type === 'rows';
 }

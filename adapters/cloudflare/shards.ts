@@ -18,6 +18,7 @@
 import { newConnectionId } from '../../runtime/protocol/index.ts';
 import type { AppData, PresenceEntry, RemoteHub } from '../../runtime/application/index.ts';
 import type { ConnectionId } from '../../runtime/host/index.ts';
+import type { PresenceRow } from '../../runtime/hub/index.ts';
 import type { KeepaliveHub } from './hub.ts';
 import { encodeMail, type ShardMail } from './shard-mail.ts';
 
@@ -165,6 +166,13 @@ export class ShardLinks implements RemoteHub {
     if (!this.holder(id)) return false;
     this.#post(shardOfId(id), { type: 'close', connection: id, reason });
     return true;
+  }
+
+  /** Presence for peers: rows of this shard's connections, to every sibling (shard-presence.ts). */
+  postRows(up: PresenceRow[], down: ConnectionId[]): void {
+    for (let shard = 0; shard < this.#options.shards; shard++) {
+      if (shard !== this.#options.shard()) this.#post(shard, { type: 'rows', full: false, up, down });
+    }
   }
 
   /** Every shard's presence but this one's (the caller has its own at hand); each row names its shard. */

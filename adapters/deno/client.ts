@@ -5,13 +5,14 @@
  */
 import { type ClientLine, type ConnectOptions, KeepaliveClient, type LineEvents, type LineTarget, webSocketLine } from '../../runtime/client/index.ts';
 import { closeQuietly, ConnWriter } from './conn.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 export { KeepaliveClient, type ReadyState } from '../../runtime/client/index.ts';
 export type { ConnectOptions } from '../../runtime/client/index.ts';
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`. */
 export function connect(url: string | URL, options: ConnectOptions = {}): KeepaliveClient {
-  return new KeepaliveClient(url, options, denoLine);
+  return new KeepaliveClient(url, options, denoLine, { codecs: createCodec });
 }
 
 export function denoLine(target: LineTarget, events: LineEvents): ClientLine {

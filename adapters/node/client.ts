@@ -10,13 +10,14 @@ import WebSocket from 'ws';
 import { type ClientLine, type ConnectOptions, KeepaliveClient, type LineEvents, type LineTarget } from '../../runtime/client/index.ts';
 import { libvirtTarget } from './libvirt-client.ts';
 import { startLibvirtHandshake } from '../../runtime/protocol/index.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 export { KeepaliveClient, type ReadyState } from '../../runtime/client/index.ts';
 export type { ConnectOptions } from '../../runtime/client/index.ts';
 
 /** Connects to a keepalive server at `ws://host:port/connect` or `tcp://host:port`, or (`dialect: 'libvirt'`) to a libvirt daemon. */
 export function connect(url: string | URL, options: ConnectOptions = {}): KeepaliveClient {
-  return new KeepaliveClient(url, options, nodeLine, startLibvirtHandshake);
+  return new KeepaliveClient(url, options, nodeLine, { handshake: startLibvirtHandshake, codecs: createCodec });
 }
 
 export function nodeLine(target: LineTarget, events: LineEvents): ClientLine {

@@ -27,4 +27,5 @@ export const FIGURES: FigureEntry[] = [
   { figure: 11, name: 'one hub over four processes on Redis', file: '11-cluster.ts', timeout: { full: 900, quick: 180 } },
   { figure: 12, name: 'one hub over four Durable Objects', file: '12-shards.ts', timeout: { full: 900, quick: 90 } },
   { figure: 13, name: 'delivery mode (issue 34)', file: '13-delivery.ts', timeout: { full: 1200, quick: 120 } },
+  { figure: 14, name: 'presence: cost of a join or leave per subscriber', file: '14-presence.ts', timeout: { full: 600, quick: 60 } },
 ];

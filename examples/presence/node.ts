@@ -1,14 +1,14 @@
 /**
  * The presence example on Node: `npm run example:presence`, then open the URL it prints
- * in two tabs. The keepalive server with the example's hooks, plus two routes of its own:
- * the page and its script, bundled once at start. With `--redis URL` (and a `--port` each),
- * run it twice: the two processes are one hub, and a page on either lists everyone.
+ * in two tabs. The keepalive server with presence on and the example's one hook, plus two
+ * routes of its own: the page and its script, bundled once at start. With `--redis URL` (and
+ * a `--port` each), run it twice: the two processes are one hub, and a page on either lists everyone.
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { startServer, type RunningServer, type ServerOptions } from '../../adapters/node/server.ts';
 import { bundlePage } from './bundle.ts';
-import { memoryRoster, presenceHooks } from './hooks.ts';
+import { onPresence } from './hooks.ts';
 import { pageHtml } from './html.ts';
 import { COUNT, INTERVAL } from './protocol.ts';
 
@@ -21,7 +21,8 @@ export async function startPresence(options: ServerOptions = {}): Promise<Runnin
     tcpPort: 0,
     interval: INTERVAL,
     count: COUNT,
-    hooks: presenceHooks(memoryRoster()),
+    presence: true,
+    hooks: { onPresence },
     extend: (app) => {
       app.get('/', (c) => c.html(html));
       app.get('/app.js', (c) => c.body(script, 200, { 'content-type': 'text/javascript; charset=utf-8' }));

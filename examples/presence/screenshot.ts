@@ -1,6 +1,6 @@
 /**
  * Regenerates docs/presence.png: two pages of the Node example side by side, each having
- * said something, and a third peer that left. `node examples/presence/screenshot.ts`
+ * said something, a name open in two tabs (one row, "2 tabs"), and a peer that left. `node examples/presence/screenshot.ts`
  * (needs Chromium: test/support/chromium.ts).
  */
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ try {
   };
   const ada = await open('ada');
   const grace = await open('grace');
+  await open('grace');
   const linus = await open('linus');
   await say(linus, 'brb, closing my laptop');
   await linus.close();

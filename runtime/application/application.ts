@@ -13,9 +13,10 @@ import { SESSION_META } from '../protocol/index.ts';
 import { eventId, MemoryEventStore, type ApplicationEvent, type EventStore, type UndeliveredRecord } from './events.ts';
 import type { DeferredDeleteStore } from './deferred-delete-store.ts';
 import { Outbox } from './outbox.ts';
-import { admit, describe, PEER_META, type Admitted } from './peer.ts';
+import { admit, describe, PEER_META, PRESENCE_META, type Admitted } from './peer.ts';
 import type { HubPlace, RemoteHub } from './remote.ts';
-import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry } from './types.ts';
+import type { AppData, BroadcastOptions, Connection, Hooks, Hub, PresenceEntry, PresenceVerdict } from './types.ts';
+import type { PresenceState } from '../protocol/index.ts';
 import { WebhookSender, type WebhookOptions } from './webhook.ts';
 
 export interface ApplicationOptions {
@@ -60,7 +61,7 @@ export interface ApplicationDelivery {
 const UNDELIVERED_KEPT = { messages: 100, bytes: 64 * 1024 };
 
 /** Meta keys of our own: shown as `conn.peer` (or not at all), not in `conn.meta`. */
-const HIDDEN_META = new Set([SESSION_META, PEER_META]);
+const HIDDEN_META = new Set([SESSION_META, PEER_META, PRESENCE_META]);
 
 export class Application implements Hub {
   readonly host: Host;
@@ -160,6 +161,18 @@ export class Application implements Hub {
     } catch (error) {
       this.#failed('onMessage', id, error);
     }
+  };
+
+  /**
+   * The `onPresence` hook's word on a state connection `id` set (undefined: keep it as sent).
+   * Arrow: presence (runtime/presence/) holds it as its validator.
+   */
+  readonly presenceVerdict = (id: ConnectionId, state: PresenceState): PresenceVerdict | undefined | Promise<PresenceVerdict | undefined> => {
+    const onPresence = this.#hooks.onPresence;
+    const conn = onPresence && this.connection(id);
+    if (!onPresence || !conn) return undefined;
+    const verdict = onPresence.call(this.#hooks, conn, state, this);
+    return verdict instanceof Promise ? verdict.then((value) => value ?? undefined) : (verdict ?? undefined);
   };
 
   /** This part's place in a hub spread over processes or shards, or undefined. */

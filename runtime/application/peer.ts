@@ -9,6 +9,13 @@ import type { Admission, Hooks, Hub } from './types.ts';
 export const PEER_PARAM = 'peer';
 /** The `meta` key a connection keeps its peer under. */
 export const PEER_META = 'peer';
+/**
+ * The `meta` key a connection keeps what presence (runtime/presence/) may do with it under:
+ * absent when it did not ask and is listed; `sub` subscribed; `off` asked and `authorize`
+ * said no (still listed); `hidden` / `hidden-sub` listed to nobody (and subscribed).
+ */
+export const PRESENCE_META = 'presence';
+export type PresenceMark = 'sub' | 'off' | 'hidden' | 'hidden-sub';
 
 const PEER_NAME = /^[A-Za-z0-9._:@-]{1,64}$/;
 
@@ -20,6 +27,8 @@ export function isPeerName(name: string): boolean {
 export interface Admitted {
   peer: string | null;
   meta: Record<string, string>;
+  /** What `authorize` said of presence; undefined: nothing (listed, may subscribe). */
+  presence?: boolean | 'hidden';
 }
 
 /**
@@ -49,7 +58,12 @@ export async function admit(request: Request, hooks: Hooks | undefined, hub: Hub
       report('authorize hook returned a peer that is not a string of 1-256 characters');
       return refusal(500, 'authorization failed');
     }
-    return { peer: peer ?? null, meta };
+    const presence = result?.presence;
+    if (presence !== undefined && presence !== true && presence !== false && presence !== 'hidden') {
+      report('authorize hook returned presence that is not true, false or "hidden"');
+      return refusal(500, 'authorization failed');
+    }
+    return { peer: peer ?? null, meta, ...(presence === undefined ? {} : { presence }) };
   }
   const peer = new URL(request.url).searchParams.get(PEER_PARAM);
   if (peer === null) return { peer: null, meta: {} };

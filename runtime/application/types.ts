@@ -4,7 +4,7 @@
  * that throws or rejects is logged and never touches keepalive.
  */
 import type { ConnectionId } from '../host/index.ts';
-import type { EndCause } from '../protocol/index.ts';
+import type { EndCause, PresenceState } from '../protocol/index.ts';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -68,6 +68,12 @@ export interface DeadVerdict {
   undelivered?: Undelivered;
 }
 
+/**
+ * What `onPresence` decides of a state a peer set: `{ state }` keeps that instead (a rewrite),
+ * `{ refuse }` refuses it with a reason the client hears; nothing keeps it as sent.
+ */
+export type PresenceVerdict = { state: PresenceState } | { refuse: string };
+
 /** `onClose`'s second argument. */
 export interface CloseInfo {
   at: number;
@@ -91,6 +97,12 @@ export interface Admission {
   peer?: string;
   /** Kept with the connection (and its snapshot); strings only. */
   meta?: Record<string, string>;
+  /**
+   * Presence for peers (the hub's `presence` setting): `false` denies this connection the
+   * subscription (it is still listed to others); `'hidden'` lists it to nobody (it may still
+   * subscribe, e.g. an operator's page). Default: listed, and subscribed if it asked.
+   */
+  presence?: boolean | 'hidden';
 }
 
 /** A row of `GET /presence`: one live connection. */
@@ -151,4 +163,11 @@ export interface Hooks {
   onDead?(conn: Connection, verdict: DeadVerdict, hub: Hub): unknown;
   /** Once for every connection that was opened, whatever ended it (after `onDead` when it died). */
   onClose?(conn: Connection, info: CloseInfo, hub: Hub): unknown;
+  /**
+   * A peer set its presence state (the hub's `presence` setting is on; the state is JSON within
+   * `presenceStateBytes`). Return `{ state }` to keep another, `{ refuse: 'why' }` to refuse it,
+   * nothing to keep it as sent. A hook that throws refuses it. Of two sets in flight, only the
+   * later one's answer counts.
+   */
+  onPresence?(conn: Connection, state: PresenceState, hub: Hub): Awaitable<PresenceVerdict | undefined | void>;
 }

@@ -5,3 +5,4 @@ export * from './web-socket-line.ts';
 export * from './send-buffer.ts';
 export * from './events.ts';
 export * from './session.ts';
+export * from './presence.ts';

@@ -18,9 +18,11 @@
  * (after `dead`, the socket is closed and `reconnecting` is queued).
  */
 import { assertApplicationFrame, TEXT_FRAMES, type Frame } from '../codec/index.ts';
+export type { LineTarget } from './options.ts';
 import { DELIVERY_PROTOCOL, DeliveryLink, type DeliveryError } from '../delivery/index.ts';
 import type { ConnectionView, PeerSocket } from '../host/index.ts';
-import { closeCode, closeReason, createSessionSecret, endText, SESSION_PARAM, type EndCause } from '../protocol/index.ts';
+import { closeCode, closeReason, createSessionSecret, endText, isPresenceFrame, SESSION_PARAM, type EndCause } from '../protocol/index.ts';
+import { ClientPresence } from './presence.ts';
 import {
   ClientCloseEvent,
   ClientErrorEvent,
@@ -32,18 +34,9 @@ import {
   ReconnectingEvent,
   type ClientEventMap,
 } from './events.ts';
-import { reconnectOptions, serverUrl, type ConnectOptions, type Reconnect } from './options.ts';
+import { lineTarget, reconnectOptions, toFrame, type ConnectOptions, type LineTarget, type Reconnect } from './options.ts';
 import { DEFAULT_MAX_BUFFERED, SendBuffer } from './send-buffer.ts';
 import { ClientSession, reconnectDelay, RETRY_STATUS, type ClientEvents, type ClientOptions, type ClientTransport, type Dialect } from './session.ts';
-
-/** Where a line goes: a WebSocket URL (with our query), or a byte stream (tcp://, a libvirt socket). */
-export interface LineTarget {
-  kind: 'ws' | 'stream';
-  url: string;
-  dialect: Dialect;
-  /** WebSocket subprotocols to offer (delivery mode's, when it is asked for). */
-  protocols?: string[];
-}
 
 /** What a platform's socket reports. */
 export interface LineEvents {
@@ -80,17 +73,22 @@ type SessionHandlers = { [K in keyof ClientEvents]?: (...args: ClientEvents[K]) 
 /** WebSocket's numbers; there is no CLOSING: `close()` is final at once. */
 export type ReadyState = 0 | 1 | 3;
 
+/** What a platform's `connect` gives the client beyond its sockets. */
+export type ClientPlatform = Pick<ClientOptions, 'handshake' | 'codecs'>;
+
 export class KeepaliveClient extends EventTarget {
   static readonly CONNECTING = 0;
   static readonly OPEN = 1;
   static readonly CLOSED = 3;
 
-  /** The server URL as opened, with `?peer=` and without the session secret. */
+  /** The server URL as opened, with `?peer=` (and `?presence=1`) and without the session secret. */
   readonly url: string;
+  /** Who is online in the hub, and this peer's own state (docs/client.md, "Presence"). */
+  readonly presence: ClientPresence = new ClientPresence((frame) => this.#open && !!this.#line && (this.#line.send(frame), true));
   readonly dialect: Dialect;
   readonly #target: LineTarget;
   readonly #openLine: OpenLine;
-  readonly #handshake: ClientOptions['handshake'];
+  readonly #platform: ClientPlatform;
   readonly #options: ConnectOptions;
   readonly #reconnect: Reconnect | null;
   readonly #secret: string | null;
@@ -115,14 +113,14 @@ export class KeepaliveClient extends EventTarget {
   #queue: Event[] = [];
   readonly #handlers: Handlers = {};
 
-  /** `handshake`: libvirt's supports-feature handshake, from a platform that can reach a libvirt daemon. */
-  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine, handshake?: ClientOptions['handshake']) {
+  /** `platform`: what only some platforms give (libvirt's handshake and codec: Node, Deno), so a page's bundle has none of it. */
+  constructor(url: string | URL, options: ConnectOptions, openLine: OpenLine, platform: ClientPlatform = {}) {
     super();
     this.#options = options;
     this.#openLine = openLine;
-    this.#handshake = handshake;
+    this.#platform = platform;
     this.dialect = options.dialect ?? 'keepalive';
-    if (this.dialect === 'libvirt' && !handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
+    if (this.dialect === 'libvirt' && !platform.handshake) throw new TypeError('the libvirt dialect needs a client that speaks it (keepalive-actors/node)');
     this.#target = lineTarget(url, options);
     this.url = this.#target.url;
     this.#reconnect = reconnectOptions(options);
@@ -284,7 +282,8 @@ export class KeepaliveClient extends EventTarget {
       ...(o.negotiationTimeout !== undefined ? { negotiationTimeout: o.negotiationTimeout } : {}),
       ...(o.onEvent ? { onEvent: o.onEvent } : {}),
       ...(o.timers ? { timers: o.timers } : {}),
-      ...(this.#handshake ? { handshake: this.#handshake } : {}),
+      ...(this.#platform.handshake ? { handshake: this.#platform.handshake } : {}),
+      ...(this.#platform.codecs ? { codecs: this.#platform.codecs } : {}),
       resumable: this.#secret !== null,
     };
     const on: SessionHandlers = {
@@ -327,6 +326,8 @@ export class KeepaliveClient extends EventTarget {
       },
       frame: (data) => {
         if (!ours()) return;
+        // A control frame outside delivery mode's sequence; a sign of life all the same.
+        if (isPresenceFrame(data)) return this.presence.receive(data), this.#session.heard('MESSAGE');
         if (!this.#link) return this.#session.receive(data);
         const heard = this.#link.receive(data);
         if (heard) this.#session.heard(heard);
@@ -370,6 +371,7 @@ export class KeepaliveClient extends EventTarget {
     }
     this.#clearTimer();
     this.#open = true;
+    this.presence.opened();
     const link = this.#link;
     const socket: PeerSocket = {
       send: link ? (frame) => line.send(frame === TEXT_FRAMES.PING ? link.keepalive('PING') : frame === TEXT_FRAMES.PONG ? link.keepalive('PONG') : frame) : (frame) => line.send(frame),
@@ -485,21 +487,4 @@ export class KeepaliveClient extends EventTarget {
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
   }
-}
-
-/** A WebSocket URL (ws(s)://, or http(s):// and relative ones converted, with `?peer=`), or a byte stream. */
-function lineTarget(url: string | URL, options: ConnectOptions): LineTarget {
-  const dialect = options.dialect ?? 'keepalive';
-  const text = String(url);
-  const stream = dialect === 'libvirt' || /^tcp:/i.test(text);
-  if (!stream) return { kind: 'ws', url: serverUrl(url, options.peer).toString(), dialect };
-  if (options.peer !== undefined) throw new TypeError(`peer needs a ws:// URL: a byte stream has nowhere to carry it (${text})`);
-  return { kind: 'stream', url: text, dialect };
-}
-
-function toFrame(data: string | ArrayBuffer | ArrayBufferView): Frame {
-  if (typeof data === 'string') return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  throw new TypeError('send takes a string, an ArrayBuffer or a typed array / DataView');
 }

@@ -3,7 +3,8 @@
  * (a server refusing the upgrade is invisible to a browser: it only sees code 1006).
  */
 import type { HostEvent, TimerApi } from '../host/index.ts';
-import { SESSION_PARAM } from '../protocol/index.ts';
+import type { Frame } from '../codec/index.ts';
+import { PRESENCE_PARAM, SESSION_PARAM } from '../protocol/index.ts';
 import type { Dialect } from './session.ts';
 
 export interface ReconnectOptions {
@@ -43,6 +44,11 @@ export interface ConnectOptions {
    * selects no subprotocol (the Node client opens again without offering it).
    */
   delivery?: boolean;
+  /**
+   * Subscribe to the hub's presence (`client.presence`; docs/client.md, "Presence"): asked for
+   * with `?presence=1` on every connect; a hub without it ignores the question. Default on.
+   */
+  presence?: boolean;
   /** Delivery mode: messages sent and not yet acknowledged that `send` may hold; past it `send` throws. Default 10000. */
   maxUnacked?: number;
   /**
@@ -100,4 +106,34 @@ export function serverUrl(url: string | URL, peer: string | undefined): URL {
     parsed.searchParams.set('peer', peer);
   }
   return parsed;
+}
+
+/** Where a line goes: a WebSocket URL (with our query), or a byte stream (tcp://, a libvirt socket). */
+export interface LineTarget {
+  kind: 'ws' | 'stream';
+  url: string;
+  dialect: Dialect;
+  /** WebSocket subprotocols to offer (delivery mode's, when it is asked for). */
+  protocols?: string[];
+}
+
+/** A WebSocket URL (ws(s)://, or http(s):// and relative ones converted, with `?peer=`), or a byte stream. */
+export function lineTarget(url: string | URL, options: ConnectOptions): LineTarget {
+  const dialect = options.dialect ?? 'keepalive';
+  const text = String(url);
+  const stream = dialect === 'libvirt' || /^tcp:/i.test(text);
+  if (!stream) {
+    const target = serverUrl(url, options.peer);
+    if (options.presence !== false) target.searchParams.set(PRESENCE_PARAM, '1');
+    return { kind: 'ws', url: target.toString(), dialect };
+  }
+  if (options.peer !== undefined) throw new TypeError(`peer needs a ws:// URL: a byte stream has nowhere to carry it (${text})`);
+  return { kind: 'stream', url: text, dialect };
+}
+
+export function toFrame(data: string | ArrayBuffer | ArrayBufferView): Frame {
+  if (typeof data === 'string') return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  throw new TypeError('send takes a string, an ArrayBuffer or a typed array / DataView');
 }

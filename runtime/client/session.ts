@@ -9,6 +9,7 @@
 import { nanoid } from 'nanoid';
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import { assertApplicationFrame, TEXT_FRAMES, type Frame, type Inbound } from '../codec/index.ts';
+import type { CodecFactory } from '../host/index.ts';
 import { type ConnectionView, Host, type HostEvent, type PeerSocket, SocketRegistry, type TimerApi, WakeTimer } from '../host/index.ts';
 import { DEFAULT_NEGOTIATION_TIMEOUT, endText, type EndCause, type KeepaliveSupport, type LibvirtHandshake, type LibvirtHandshakeOptions } from '../protocol/index.ts';
 
@@ -32,6 +33,8 @@ export interface ClientOptions {
    * clients that can reach a libvirt daemon (Node), so a browser's bundle carries none of it.
    */
   handshake?: (options: LibvirtHandshakeOptions) => LibvirtHandshake;
+  /** The dialects' codecs (`createCodec`), from the clients that speak libvirt frames; default: text only. */
+  codecs?: CodecFactory;
   /**
    * The client presents a session secret (ws:// only): when the socket drops, the actor
    * keeps running (PINGs meanwhile go nowhere and count as unanswered) while the client
@@ -109,6 +112,7 @@ export class ClientSession {
       onError: (error) => this.#emit('error', error instanceof Error ? error : new Error(String(error))),
     });
     this.host = new Host({
+      ...(options.codecs ? { codecs: options.codecs } : {}),
       transport: this.#sockets,
       onNextWake: this.timer.schedule,
       defaults: {

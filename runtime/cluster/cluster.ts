@@ -156,6 +156,11 @@ export class Cluster implements RemoteHub {
     return this.#phase.start();
   }
 
+  /** Presence for peers: a connection of this process set its state (reported to the others soon). */
+  presenceChanged(id: ConnectionId): void {
+    if (this.#phase instanceof RunningCluster) this.#phase.presenceChanged(id);
+  }
+
   /** See `RunningCluster.claim`: where a presented session's connection is, brought here if another process holds it. */
   claim(hash: string): Promise<SessionPlace> {
     return this.#phase.claim(hash);

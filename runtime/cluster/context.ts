@@ -6,6 +6,7 @@
 import type { Application } from '../application/index.ts';
 import type { Host, SocketRegistry } from '../host/index.ts';
 import type { ConnectGate, HubDelivery } from '../hub/index.ts';
+import type { PresenceFeed } from '../presence/index.ts';
 import type { ClusterDeliveries } from './deliveries.ts';
 import type { Dispatch } from './dispatch.ts';
 import type { Lease } from './lease.ts';
@@ -21,6 +22,8 @@ export interface AttachedHub {
   readonly gate: ConnectGate;
   readonly sockets: SocketRegistry;
   readonly delivery: HubDelivery;
+  /** Presence for peers, when the hub has it on: fed the others' rows. */
+  readonly presence?: PresenceFeed | undefined;
 }
 
 export interface ClusterContext {

@@ -4,7 +4,8 @@
  * each flush (about a second, with state and last sign of life), and everything it holds
  * when asked (a process said hello) or after Redis lost it.
  */
-import { PEER_META } from '../application/index.ts';
+import { PEER_META, PRESENCE_META } from '../application/index.ts';
+import type { StoredPresence } from '../presence/index.ts';
 import type { ConnectionId, Host, HostEvent } from '../host/index.ts';
 import type { PresenceRow } from '../hub/index.ts';
 import type { Dispatch } from './dispatch.ts';
@@ -17,6 +18,8 @@ export interface PresenceReportOptions {
   host: Host;
   snapshots: ClusterSnapshots;
   dispatch: Dispatch;
+  /** Presence for peers: the state a connection of this process set. */
+  own?: ((id: ConnectionId) => StoredPresence | undefined) | undefined;
 }
 
 export class PresenceReport {
@@ -67,7 +70,18 @@ export class PresenceReport {
     const up: PresenceRow[] = [];
     for (const id of ids) {
       const view = host.view(id);
-      if (view) up.push({ id, peer: view.meta[PEER_META] ?? null, state: view.state, lastSignOfLife: view.lastSignOfLife, codec: view.codec });
+      if (!view) continue;
+      const mark = view.meta[PRESENCE_META];
+      const own = this.#options.own?.(id);
+      up.push({
+        id,
+        peer: view.meta[PEER_META] ?? null,
+        state: view.state,
+        lastSignOfLife: view.lastSignOfLife,
+        codec: view.codec,
+        ...(mark === 'hidden' || mark === 'hidden-sub' ? { hidden: true } : {}),
+        ...(own ? { presence: { state: own.state, at: own.at } } : {}),
+      });
     }
     await dispatch.toHub({ type: 'rows', full, up, down });
   }

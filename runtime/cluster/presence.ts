@@ -14,10 +14,17 @@ interface Row {
   state: string;
   lastSignOfLife: number;
   codec: string;
+  hidden?: boolean;
+  presence?: PresenceRow['presence'];
 }
+
+/** Told of every row that changed: its connection, and the row (undefined: gone from the others). */
+export type RowListener = (id: ConnectionId, row: Readonly<Row> | undefined) => void;
 
 export class RemotePresence {
   readonly #rows = new Map<ConnectionId, Row>();
+  /** Presence for peers, when the hub has it on. */
+  listener: RowListener | undefined;
 
   get size(): number {
     return this.#rows.size;
@@ -27,28 +34,33 @@ export class RemotePresence {
   apply(node: string, up: readonly PresenceRow[], down: readonly ConnectionId[], full: boolean): void {
     if (full) {
       const listed = new Set(up.map((row) => row.id));
-      for (const [id, row] of this.#rows) if (row.node === node && !listed.has(id)) this.#rows.delete(id);
+      for (const [id, row] of this.#rows) if (row.node === node && !listed.has(id)) this.delete(id);
     }
     for (const row of up) this.set(node, row);
     // Only the holder's word ends a row: a node that handed a connection on does not.
-    for (const id of down) if (this.#rows.get(id)?.node === node) this.#rows.delete(id);
+    for (const id of down) if (this.#rows.get(id)?.node === node) this.delete(id);
   }
 
   /** One connection held by `node` (as it reported, or a handover this process just made). */
-  set(node: string, { id, peer, state, lastSignOfLife, codec }: PresenceRow): void {
-    this.#rows.set(id, { node, peer, state, lastSignOfLife, codec });
+  set(node: string, { id, peer, state, lastSignOfLife, codec, hidden, presence }: PresenceRow): void {
+    const row: Row = { node, peer, state, lastSignOfLife, codec, ...(hidden ? { hidden } : {}), ...(presence ? { presence } : {}) };
+    this.#rows.set(id, row);
+    this.listener?.(id, row);
   }
 
   delete(id: ConnectionId): void {
-    this.#rows.delete(id);
+    if (this.#rows.delete(id)) this.listener?.(id, undefined);
   }
 
   /** Rows of `from` now held by `to` (a survivor took them; `to` may be this process: then they go). */
   move(from: string, to: string | null): void {
     for (const [id, row] of this.#rows) {
       if (row.node !== from) continue;
-      if (to === null) this.#rows.delete(id);
-      else row.node = to;
+      if (to === null) this.delete(id);
+      else {
+        row.node = to;
+        this.listener?.(id, row);
+      }
     }
   }
 

@@ -29,7 +29,12 @@ export class RunningCluster {
   constructor(options: ClusterContext) {
     this.#options = options;
     const { hub, snapshots, dispatch } = options;
-    const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch }));
+    const feed = hub.presence;
+    const report = (this.#report = new PresenceReport({ host: hub.host, snapshots, dispatch, ...(feed ? { own: (id) => feed.own(id) } : {}) }));
+    if (feed) {
+      options.presence.listener = (id, row) =>
+        feed.remote(id, row && { peer: row.peer, hidden: row.hidden === true, node: row.node, state: row.presence?.state ?? null, at: row.presence?.at ?? 0 });
+    }
     const takeIn = (ids: readonly ConnectionId[]) => this.#arrived(ids);
     this.#reaper = new Reaper({ ...options, report, takeIn });
     this.#handover = new Handover({ ...options, report, reaper: this.#reaper, takeIn });
@@ -52,6 +57,12 @@ export class RunningCluster {
 
   claim(hash: string): Promise<SessionPlace> {
     return this.#handover.claim(hash);
+  }
+
+  /** Presence for peers: a connection here set its state; the others hear it within 50 ms. */
+  presenceChanged(id: ConnectionId): void {
+    this.#report.arrived(id);
+    this.#report.soon();
   }
 
   /** Stops renewing. A process that keeps its connections lets its lease lapse now, so a survivor takes them at once. */

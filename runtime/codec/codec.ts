@@ -1,5 +1,6 @@
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import type { FrameError } from './frame-error.ts';
+import type { FrameReader } from './frame-reader.ts';
 
 /** A frame as a transport carries it: a WebSocket text message, or bytes. */
 export type Frame = string | Uint8Array;
@@ -15,4 +16,6 @@ export interface Codec {
   /** Frames arrive as one byte stream (TCP) and must be split by length prefix first. */
   encode(message: KeepaliveMessage): Frame;
   decode(frame: Frame): Inbound | FrameError;
+  /** A byte stream's splitter into this codec's frames (libvirt's length words); none: the codec has no stream form. */
+  reader?(maxFrameBytes: number): FrameReader;
 }

@@ -6,6 +6,7 @@
 import type { KeepaliveMessage } from '../../actors/keepalive.ts';
 import type { Codec, Frame, Inbound } from './codec.ts';
 import { FrameError } from './frame-error.ts';
+import { FrameReader } from './frame-reader.ts';
 
 /** virnetprotocol.x */
 export const VIR_NET_MESSAGE_LEN_MAX = 4;
@@ -105,6 +106,7 @@ export function createLibvirtCodec(options: LibvirtCodecOptions = {}): Codec {
   const advertise = options.advertise ?? true;
   return {
     name: 'libvirt',
+    reader: (maxFrameBytes) => new FrameReader(maxFrameBytes),
     encode(message) {
       if (message === 'ADVERTISE' && !advertise) {
         throw new Error('refusing to send ADVERTISE to a libvirt peer: it negotiates keepalive by CONNECT_SUPPORTS_FEATURE');

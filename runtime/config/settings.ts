@@ -35,6 +35,9 @@ export interface HubSettings {
   /** Delivery mode: messages, and bytes, one connection may hold sent and not yet acknowledged. */
   deliveryWindow: number;
   deliveryWindowBytes: number;
+  /** Presence for peers: a connection may subscribe to who is online and set its own state. */
+  presence: boolean;
+  presenceStateBytes: number;
   token: string | undefined;
   webhook: WebhookOptions | undefined;
 }
@@ -121,6 +124,18 @@ export const SETTINGS = {
     env: 'KEEPALIVE_DELIVERY_WINDOW_BYTES',
     kind: { number: { min: 1, whole: true } },
     help: `delivery mode: the same in bytes (default ${DEFAULTS.deliveryWindowBytes})`,
+  },
+  presence: {
+    flag: 'presence',
+    env: 'KEEPALIVE_PRESENCE',
+    kind: 'flag',
+    help: 'presence for peers: a connection may subscribe to who is online (our client does) and set its own state (default off)',
+  },
+  presenceStateBytes: {
+    flag: 'presence-state-bytes',
+    env: 'KEEPALIVE_PRESENCE_STATE_BYTES',
+    kind: { number: { min: 2, whole: true } },
+    help: `presence: largest state a peer may set, its JSON in UTF-8 bytes (default ${DEFAULTS.presenceStateBytes})`,
   },
   token: { flag: 'token', env: 'KEEPALIVE_TOKEN', kind: 'text', help: 'require "Authorization: Bearer TOKEN" (or ?token=) on private routes; without one they answer 403 off loopback' },
   webhook: { flag: 'webhook', env: 'KEEPALIVE_WEBHOOK', kind: 'url', help: 'POST each open, dead and closed event here as JSON, at least once' },
@@ -238,6 +253,13 @@ export function parseNumber(from: string, value: string, min: number, whole: boo
   return parsed;
 }
 
+/** A yes/no setting: `--flag` says yes; the variable says which. */
+function flagOf(source: SettingSource, name: SettingName): boolean | undefined {
+  const found = raw(source, name);
+  if (found === undefined) return undefined;
+  return typeof found.value === 'boolean' ? found.value : parseFlag(found.from, found.value);
+}
+
 function textOf(source: SettingSource, name: SettingName): string | undefined {
   const found = raw(source, name);
   return found === undefined ? undefined : String(found.value);
@@ -269,6 +291,8 @@ export function hubSettings(source: SettingSource): HubSettings {
     pingWindow: numberOf(source, 'pingWindow'),
     deliveryWindow: numberOf(source, 'deliveryWindow') ?? DEFAULTS.deliveryWindow,
     deliveryWindowBytes: numberOf(source, 'deliveryWindowBytes') ?? DEFAULTS.deliveryWindowBytes,
+    presence: flagOf(source, 'presence') ?? DEFAULTS.presence,
+    presenceStateBytes: numberOf(source, 'presenceStateBytes') ?? DEFAULTS.presenceStateBytes,
     token: textOf(source, 'token'),
     webhook: webhookOf(source),
   };

@@ -11,7 +11,7 @@
  * decides (ticker.ts), the store's writes (writes.ts) and who listens (listeners.ts).
  */
 import type { KeepaliveInput, KeepaliveOptions } from '../../actors/keepalive.ts';
-import { FrameReader, type CodecSpec, type Frame, type Inbound } from '../codec/index.ts';
+import type { CodecSpec, Frame, Inbound } from '../codec/index.ts';
 import { newConnectionId, type EndCause } from '../protocol/index.ts';
 import { ClockWatch } from './clock-watch.ts';
 import { Codecs } from './codecs.ts';
@@ -55,7 +55,7 @@ export class Host {
     this.#settings = settingsOf(options);
     this.#now = options.now ?? Date.now;
     this.#generateId = options.generateId ?? newConnectionId;
-    this.#codecs = new Codecs(this.#settings.maxFrameBytes);
+    this.#codecs = new Codecs(this.#settings.maxFrameBytes, options.codecs);
     // Given no store, the host's own in-memory store reads its live connections when loaded:
     // no persisted snapshot is built and saved on every step (figure 9: a record per step).
     this.#writes = new SnapshotWrites(options.store ?? MemorySnapshotStore.following(() => this.#liveRecords()));
@@ -381,8 +381,10 @@ export class Host {
     meta: Readonly<Record<string, string>> | undefined,
     at: number,
   ): void {
-    const reader = stream ? new FrameReader(this.#settings.maxFrameBytes) : null;
-    const conn = new Connection(id, spec, this.#codecs.for(spec), reader, eager ?? this.#settings.eager, meta ?? NO_META);
+    const codec = this.#codecs.for(spec);
+    const reader = stream ? (codec.reader?.(this.#settings.maxFrameBytes) ?? null) : null;
+    if (stream && !reader) throw new TypeError(`the ${spec.name} dialect has no byte-stream form: a stream connection speaks libvirt`);
+    const conn = new Connection(id, spec, codec, reader, eager ?? this.#settings.eager, meta ?? NO_META);
     this.#steps.start(conn, start, at);
   }
 

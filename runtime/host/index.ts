@@ -4,3 +4,4 @@ export * from './sockets.ts';
 export * from './store.ts';
 export * from './wake-timer.ts';
 export * from './stepper.ts';
+export { textCodecOnly, type CodecFactory } from './codecs.ts';

@@ -3,6 +3,7 @@
  * what it reports (`HostEvent`) and how it shows a connection (`ConnectionView`).
  */
 import type { InspectionEvent, Observer } from 'xstate';
+import type { CodecFactory } from './codecs.ts';
 import type { KeepaliveContext, KeepaliveEvent, KeepaliveMessage, KeepaliveOptions, Role } from '../../actors/keepalive.ts';
 import type { CodecSpec, Frame, FrameError, Inbound } from '../codec/index.ts';
 import type { ConnectionId, SnapshotStore } from './store.ts';
@@ -45,6 +46,12 @@ export interface HostOptions {
   defaults?: Partial<KeepaliveOptions>;
   /** Largest frame accepted, in bytes (text frames and whole libvirt frames). */
   maxFrameBytes?: number;
+  /**
+   * Makes each dialect's codec. Default: the text dialect only (a page's host bundles no
+   * libvirt framing); `createCodec` (from `keepalive-actors`) speaks libvirt too, over a
+   * WebSocket or a byte stream (`stream: true`).
+   */
+  codecs?: CodecFactory;
   onEvent?: (event: HostEvent) => void;
   /**
    * false: `onEvent` gets no per-frame events (`received`, `sent`), only what happens to

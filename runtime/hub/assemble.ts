@@ -11,8 +11,10 @@ import { defaultAdvertiseTimeout, DEFAULTS, eventLine, eventRecord, type HubSett
 import { HubMetrics, type ClusterGauges } from '../metrics/index.ts';
 import { ConnectGate, type RemoteSession } from './connect.ts';
 import { HubDelivery } from './delivery.ts';
+import { createCodec } from '../codec/index.ts';
 import type { DeliveryStore } from '../delivery/index.ts';
 import { hubRoutes, type AcceptSocket } from './routes.ts';
+import { PresenceFeed, type PresenceStates, type PresenceTimers } from '../presence/index.ts';
 
 /** What a user configures a hub with in code: the settings (all optional) and the application. */
 export interface HubOptions extends Partial<Omit<HubSettings, 'pingWindow'>> {
@@ -41,7 +43,7 @@ export interface HubPlatform {
    * `Deno.upgradeWebSocket`, `acceptWebSocket`), selecting the ticket's subprotocol; its
    * frames go in through `delivery.receive` (the shared WebSocket peer does that).
    */
-  accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate; delivery: HubDelivery }) => AcceptSocket;
+  accept: (parts: { host: Host; sockets: SocketRegistry; gate: ConnectGate; delivery: HubDelivery; presence: PresenceFeed | undefined }) => AcceptSocket;
   /** Where to arm the one platform timer. */
   onNextWake: (at: number | null) => void;
   /** A durable snapshot store; none: the host's own memory. */
@@ -50,6 +52,12 @@ export interface HubPlatform {
   events?: EventStore | undefined;
   /** Where delivery-mode windows outlive the process; none: memory. */
   deliveries?: DeliveryStore | undefined;
+  /** Where presence states outlive the instance; none: memory. */
+  presenceStates?: PresenceStates | undefined;
+  /** Presence's coalescing timer; none: the process's. */
+  presenceTimers?: PresenceTimers | undefined;
+  /** This part's own presence state of a connection changed (a clustered hub reports it). */
+  presenceChanged?: ((id: ConnectionId) => void) | undefined;
   /** A delivery-mode socket finished its handshake (`HubDeliveryOptions.opened`). */
   deliveryOpened?: ((id: ConnectionId) => void) | undefined;
   /** Wraps the sockets as the host's transport (a platform that watches what goes out). */
@@ -84,6 +92,8 @@ export interface AssembledHub {
   app: Hono;
   /** What `/metrics` answers; a platform tells it when its timer woke (`woke`). */
   metrics: HubMetrics;
+  /** Presence for peers, when the hub's `presence` setting is on. */
+  presence: PresenceFeed | undefined;
 }
 
 export function assembleHub(options: HubOptions, platform: HubPlatform): AssembledHub {
@@ -101,6 +111,7 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   const metrics = new HubMetrics();
   const metered = options.metrics ?? true;
   const host = new Host({
+    codecs: createCodec,
     ...(metered ? { onPong: metrics.pong } : {}),
     transport: deliveryTransport(() => delivery, platform.transport?.(sockets) ?? sockets),
     ...(store ? { store } : {}),
@@ -157,12 +168,23 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
   // After the application's own listener, which reads what a dead peer never acknowledged.
   host.subscribe((event) => (event.type === 'dead' || event.type === 'closed') && delivery.forget(event.id, true), { frames: false });
   const cluster = platform.cluster;
-  const gate = new ConnectGate({ host, sockets, application, delivery, onResume: platform.onResume, remoteSession: cluster && ((hash) => cluster.claim(hash)) });
+  const presence = options.presence ? presenceFeed(options, platform, host, sockets, application) : undefined;
+  const gate = new ConnectGate({
+    host,
+    sockets,
+    application,
+    delivery,
+    onResume: platform.onResume,
+    remoteSession: cluster && ((hash) => cluster.claim(hash)),
+    presence: presence !== undefined,
+    // After the platform accepted the socket (a Durable Object accepts it after binding it).
+    onAttached: presence && ((id) => queueMicrotask(() => presence.attached(id))),
+  });
   const app = hubRoutes({
     host,
     application,
     gate,
-    accept: platform.accept({ host, sockets, gate, delivery }),
+    accept: platform.accept({ host, sockets, gate, delivery, presence }),
     token: options.token,
     openWithoutToken: platform.openWithoutToken,
     ...(platform.ready ? { ready: platform.ready } : {}),
@@ -170,7 +192,27 @@ export function assembleHub(options: HubOptions, platform: HubPlatform): Assembl
     metrics: metered ? () => metrics.render() : undefined,
     extend: (app) => platform.extend?.(app, host),
   });
-  return { host, application, delivery, sockets, gate, app, metrics };
+  return { host, application, delivery, sockets, gate, app, metrics, presence };
+}
+
+function presenceFeed(options: HubOptions, platform: HubPlatform, host: Host, sockets: SocketRegistry, application: Application): PresenceFeed {
+  const parts = platform.cluster ?? platform.shards;
+  return new PresenceFeed({
+    host,
+    ...(parts ? { here: () => parts.here } : {}),
+    send: (id, frame) => {
+      const socket = sockets.get(id);
+      socket?.send(frame);
+      return socket !== undefined;
+    },
+    validate: application.presenceVerdict,
+    maxStateBytes: options.presenceStateBytes ?? DEFAULTS.presenceStateBytes,
+    states: platform.presenceStates,
+    changed: platform.presenceChanged,
+    timers: platform.presenceTimers,
+    ...(platform.now ? { now: platform.now } : {}),
+    report: options.log ?? ((line) => console.error(`keepalive: ${line}`)),
+  });
 }
 
 /** The host's transport: through delivery mode's links once they exist (the host is made first). */

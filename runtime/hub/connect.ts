@@ -12,7 +12,8 @@
 import type { CodecSpec } from '../codec/index.ts';
 import { CapacityError, type ConnectionId, type Host, type PeerSocket, type SocketRegistry } from '../host/index.ts';
 import { hashSessionSecret, isSessionSecret, newConnectionId, outlivesSocket, SESSION_META, SESSION_PARAM, SessionIndex, type EndCause } from '../protocol/index.ts';
-import { type Application, isResponse, PEER_META, refusal } from '../application/index.ts';
+import { type Admitted, type Application, isResponse, PEER_META, PRESENCE_META, refusal, type PresenceMark } from '../application/index.ts';
+import { PRESENCE_PARAM } from '../protocol/index.ts';
 import { chosenProtocol, DELIVERY_META, offersDelivery, type HubDelivery } from './delivery.ts';
 
 /** The query parameter that picks the dialect on `/connect`. */
@@ -78,6 +79,10 @@ export interface ConnectGateOptions {
   remoteSession?: RemoteSession | undefined;
   /** Delivery mode's links: told when a socket comes and goes. */
   delivery?: HubDelivery | undefined;
+  /** Presence for peers is on: a connection may subscribe (`?presence=1`), `authorize` may deny it or hide the peer. */
+  presence?: boolean | undefined;
+  /** A socket now carries connection `id` (new or resumed), after the platform accepted it. */
+  onAttached?: ((id: ConnectionId) => void) | undefined;
 }
 
 export class ConnectGate {
@@ -87,6 +92,8 @@ export class ConnectGate {
   readonly #onResume: ((id: ConnectionId) => void) | undefined;
   readonly #remoteSession: RemoteSession | undefined;
   readonly #delivery: HubDelivery | undefined;
+  readonly #presence: boolean;
+  readonly #onAttached: ((id: ConnectionId) => void) | undefined;
   /** Built on first use: a rebuilt hub indexes the connections it restored by then. */
   #sessions: SessionIndex | undefined;
 
@@ -97,6 +104,8 @@ export class ConnectGate {
     this.#onResume = options.onResume;
     this.#remoteSession = options.remoteSession;
     this.#delivery = options.delivery;
+    this.#presence = options.presence ?? false;
+    this.#onAttached = options.onAttached;
   }
 
   /** Session hashes of the host's connections; `refresh()` it after restoring more. */
@@ -132,7 +141,8 @@ export class ConnectGate {
       const speaks = resumed !== undefined && this.#delivery?.speaks(resumed) === true;
       if (speaks !== delivery) return refusal(400, speaks ? ERRORS.delivery : ERRORS.plain);
     }
-    const plain = admitted.peer === null && session === undefined && Object.keys(admitted.meta).length === 0;
+    const presence = this.#presence ? presenceMark(admitted, query.get(PRESENCE_PARAM)) : undefined;
+    const plain = admitted.peer === null && session === undefined && presence === undefined && Object.keys(admitted.meta).length === 0;
     const meta: Readonly<Record<string, string>> = plain
       ? PLAIN_META[codec.name]
       : {
@@ -142,6 +152,7 @@ export class ConnectGate {
           ...(admitted.peer !== null ? { [PEER_META]: admitted.peer } : {}),
           ...(session === undefined ? {} : { [SESSION_META]: session }),
           ...(delivery ? { [DELIVERY_META]: '1' } : {}),
+          ...(presence === undefined ? {} : { [PRESENCE_META]: presence }),
         };
     return { codec, meta, session, delivery, protocol: chosenProtocol(request.headers.get('sec-websocket-protocol'), delivery) };
   }
@@ -160,6 +171,7 @@ export class ConnectGate {
       this.#delivery?.attach(claim.id, socket);
       this.#host.noteSignOfLife(claim.id, Date.now());
       this.#onResume?.(claim.id);
+      this.#onAttached?.(claim.id);
       return claim.id;
     }
     let opened: ConnectionId;
@@ -175,6 +187,7 @@ export class ConnectGate {
     if (id === undefined) this.#sockets.attach(opened, socket);
     this.#delivery?.attach(opened, socket);
     if (ticket.session !== undefined) this.sessions.add(ticket.session, opened);
+    this.#onAttached?.(opened);
     return opened;
   }
 
@@ -221,5 +234,13 @@ export class ConnectGate {
   }
 
   readonly #attached = (id: ConnectionId): boolean => this.#sockets.get(id) !== undefined;
+}
+
+/** What presence may do with a connection: `authorize`'s word, and whether it asked to subscribe (`?presence=1`). */
+function presenceMark(admitted: Admitted, asked: string | null): PresenceMark | undefined {
+  const subscribe = asked === '1' || asked === 'true';
+  if (admitted.presence === 'hidden') return subscribe ? 'hidden-sub' : 'hidden';
+  if (!subscribe) return undefined;
+  return admitted.presence === false ? 'off' : 'sub';
 }
 

@@ -17,6 +17,7 @@
 import type { AppData } from '../application/index.ts';
 import { dataOnWire, fromBase64 } from '../codec/index.ts';
 import type { ConnectionId } from '../host/index.ts';
+import type { PresenceState } from '../protocol/index.ts';
 
 /** A connection as the process holding it reports it to the others (`rows`). */
 export interface PresenceRow {
@@ -28,6 +29,10 @@ export interface PresenceRow {
   readonly lastSignOfLife: number;
   /** Its codec's name: `text` or `libvirt`. */
   readonly codec: string;
+  /** Presence for peers: listed to nobody (`authorize` said `presence: 'hidden'`). Absent: false. */
+  readonly hidden?: boolean;
+  /** Presence for peers: the state the peer set, and when (ms). Absent: none. */
+  readonly presence?: { readonly state: PresenceState; readonly at: number };
 }
 
 /** How a process answers a request to hand a connection over: handed over, still attached to a live socket, or not held here. */
@@ -100,7 +105,15 @@ function toWire(mail: Mail): Wire {
       return {
         type: mail.type,
         full: mail.full,
-        up: mail.up.map((row) => ({ id: row.id, peer: row.peer, state: row.state, lastSignOfLife: row.lastSignOfLife, codec: row.codec })),
+        up: mail.up.map((row) => ({
+          id: row.id,
+          peer: row.peer,
+          state: row.state,
+          lastSignOfLife: row.lastSignOfLife,
+          codec: row.codec,
+          ...(row.hidden ? { hidden: true } : {}),
+          ...(row.presence ? { presence: { state: row.presence.state, at: row.presence.at } } : {}),
+        })),
         down: mail.down,
       };
     case 'took-over':
@@ -160,11 +173,29 @@ function readMail(value: unknown, at: string): Mail {
   }
 }
 
+const ROW_FIELDS = ['id', 'peer', 'state', 'lastSignOfLife', 'codec'] as const;
+/** A row's fields that only presence for peers sets. */
+const ROW_OPTIONAL = ['hidden', 'presence'] as const;
+
 function readRow(value: unknown, at: string): PresenceRow {
-  const row = fields(value, at, ['id', 'peer', 'state', 'lastSignOfLife', 'codec']);
+  const optional = isObject(value) ? ROW_OPTIONAL.filter((key) => key in value) : [];
+  const row = fields(value, at, [...ROW_FIELDS, ...optional]);
   if (row.peer !== null && typeof row.peer !== 'string') throw new MailError(`${at}.peer is a string or null`);
   if (typeof row.lastSignOfLife !== 'number' || !Number.isFinite(row.lastSignOfLife)) throw new MailError(`${at}.lastSignOfLife is a number`);
-  return { id: name(row.id, `${at}.id`), peer: row.peer, state: string(row.state, `${at}.state`), lastSignOfLife: row.lastSignOfLife, codec: name(row.codec, `${at}.codec`) };
+  if ('hidden' in row && row.hidden !== true) throw new MailError(`${at}.hidden is true when present`);
+  const presence = row.presence;
+  if ('presence' in row && !(isObject(presence) && Object.keys(presence).length === 2 && 'state' in presence && typeof presence.at === 'number' && Number.isFinite(presence.at))) {
+    throw new MailError(`${at}.presence is { state, at }`);
+  }
+  return {
+    id: name(row.id, `${at}.id`),
+    peer: row.peer,
+    state: string(row.state, `${at}.state`),
+    lastSignOfLife: row.lastSignOfLife,
+    codec: name(row.codec, `${at}.codec`),
+    ...(row.hidden === true ? { hidden: true } : {}),
+    ...(isObject(presence) ? { presence: { state: presence.state as PresenceState, at: presence.at as number } } : {}),
+  };
 }
 
 /**

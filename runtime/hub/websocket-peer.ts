@@ -14,7 +14,8 @@
  */
 import type { Frame } from '../codec/index.ts';
 import type { ConnectionId, Host, PeerSocket, SocketRegistry } from '../host/index.ts';
-import { abandonsPeer, closeFrame, type EndCause } from '../protocol/index.ts';
+import { abandonsPeer, closeFrame, isPresenceFrame, type EndCause } from '../protocol/index.ts';
+import type { PresenceFeed } from '../presence/index.ts';
 import type { ConnectGate, ConnectRefusal, ConnectTicket } from './connect.ts';
 import type { HubDelivery } from './delivery.ts';
 
@@ -38,6 +39,8 @@ export interface PeerHub<S> {
   readonly gate: ConnectGate;
   /** Frames in go through here: a delivery-mode connection's link, else the host. */
   readonly delivery: HubDelivery;
+  /** Presence for peers, when the hub has it on: its frames go here, in either mode. */
+  readonly presence?: PresenceFeed | undefined;
 }
 
 /** A socket failed without a close frame: nothing more is known. */
@@ -106,6 +109,12 @@ export class WebSocketPeer<S, H extends PeerHub<S> = PeerHub<S>> implements Peer
   message(data: unknown, at?: number): boolean {
     if (!this.current) return false;
     const frame = frameOf(data);
+    const presence = this.hub.presence;
+    if (presence && isPresenceFrame(frame)) {
+      // A control frame outside delivery mode's sequence, and a sign of life like any frame.
+      presence.receive(this.id!, frame);
+      return this.hub.host.deliver(this.id!, 'MESSAGE', at) && this.hub.host.has(this.id!);
+    }
     if (frame !== undefined) return this.hub.delivery.receive(this.id!, frame, at);
     this.hub.port.close(this.socket, 1003, 'unsupported frame');
     return false;

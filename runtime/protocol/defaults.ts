@@ -19,6 +19,10 @@ export const DEFAULTS = {
   deliveryWindow: 10_000,
   /** ... and their bytes (the client's send buffer's too). */
   deliveryWindowBytes: 1024 * 1024,
+  /** Presence for peers (docs/protocol.md, "Presence"): off unless the hub turns it on. */
+  presence: false,
+  /** A peer's presence state, its JSON in UTF-8 bytes. */
+  presenceStateBytes: 1024,
 } as const;
 
 /** What a peer gets to ADVERTISE unless told otherwise: as long as a silent advertised peer may live. */

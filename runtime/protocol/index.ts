@@ -4,3 +4,4 @@ export * from './connection-id.ts';
 export * from './defaults.ts';
 export * from './libvirt-negotiation.ts';
 export * from './end-cause.ts';
+export * from './presence.ts';

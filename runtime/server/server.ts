@@ -4,6 +4,7 @@
  * them for the next process. A platform supplies its listeners, its timer and, for
  * connections that outlive the process, its stores.
  */
+import type { PresenceFeed } from '../presence/index.ts';
 import type { Hono } from 'hono';
 import type { Application, EventStore } from '../application/index.ts';
 import type { ConnectionId, Host, PeerSocket, SnapshotStore, SocketRegistry, TimerApi } from '../host/index.ts';
@@ -77,6 +78,8 @@ export interface RunningServer<T extends ServerTimer = ServerTimer> {
   durable: string | null;
   /** The hub's Redis side when it spans processes (`cluster` option), else null. */
   cluster: Cluster | null;
+  /** Presence for peers (the `presence` setting), else null. */
+  presence: PresenceFeed | null;
   /** Connections resumed from the durable store at start. */
   restored: ConnectionId[];
   /** Raw sockets still open, whether or not an actor still owns them (a leak shows here). */
@@ -176,6 +179,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     logging: () => !keeping,
     onResume: (id) => log(`${id} resumed: its peer reattached`),
     cluster,
+    presenceChanged: cluster && ((id) => cluster.presenceChanged(id)),
     extend: (app, host) => {
       if (options.inspector ?? inspectorByDefault(bind, options.token)) {
         app.route('/', inspectorRoutes({ host, ...(options.token ? { token: options.token } : {}), node: cluster?.node }));
@@ -184,7 +188,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     },
   });
   const { host, application, sockets, gate, app, delivery } = hub;
-  cluster?.attach({ host, application, gate, sockets, delivery });
+  cluster?.attach({ host, application, gate, sockets, delivery, presence: hub.presence });
 
   /** A start that failed lets go of what it took, in the order it took it. */
   const abandon = async (error: unknown, http?: HttpListening): Promise<never> => {
@@ -258,6 +262,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
     timer,
     durable: durable?.where ?? null,
     cluster: cluster ?? null,
+    presence: hub.presence ?? null,
     restored,
     openSockets: () => ({ ws: http.openSockets(), tcp: tcp?.openSockets() ?? 0 }),
     close(reason, closeOptions = {}) {
@@ -291,6 +296,7 @@ export async function startHubServer<T extends ServerTimer>(options: ServerOptio
           await durable?.close();
         }
         tcp?.destroyAll();
+        hub.presence?.stop();
         await http.close();
       })();
       return closing;

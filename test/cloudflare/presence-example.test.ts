@@ -2,8 +2,9 @@
  * examples/presence as a Worker under `wrangler dev` (local workerd, offline), in headless
  * Chromium: the page served by the Worker, its script bundled by wrangler.toml's `[build]`,
  * peers in a `KeepaliveHub` subclass on hibernatable WebSockets (text PINGs answered by
- * the platform, deadlines on the object's one alarm). Two pages list each other within a
- * second; a page whose script stops is shown gone at the keepalive bound (2000 ms, count 2).
+ * the platform, deadlines on the object's one alarm), the list the hub's presence. Two pages
+ * list each other within a second; a page whose script stops is shown gone at the keepalive
+ * bound (2000 ms, count 2), once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -14,12 +15,15 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COUNT, INTERVAL } from '../../examples/presence/protocol.ts';
 import { poll } from '../node/helpers.ts';
 import { launchChromium } from '../support/chromium.ts';
-import { freeze, openAs, rowOf, rowsOf, say } from '../support/presence-page.ts';
+import { freeze, listOf, openAs, rowOf, rowsOf, say } from '../support/presence-page.ts';
+import { rowsForm } from '../support/presence-lists.ts';
+import type { PresenceEntry } from '../../runtime/application/index.ts';
 import { stopGroup } from '../support/process-group.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const WRANGLER = join(ROOT, 'node_modules/wrangler/bin/wrangler.js');
 const BOUND = INTERVAL * (COUNT + 1);
+const TOKEN = 'presence-example-token';
 /** The alarm's delivery plus Chromium and workerd on a loaded 2-core machine. */
 const MARGIN = 2000;
 
@@ -38,6 +42,8 @@ beforeAll(async () => {
       'dev',
       ...['-c', 'examples/presence/wrangler.toml', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
       ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
+      // A token for /presence. (With KEEPALIVE_SHARDS=2 the pages do not yet agree: see the report of issue 35.)
+      ...['--var', `KEEPALIVE_TOKEN:${TOKEN}`],
     ],
     {
       cwd: ROOT,
@@ -115,12 +121,34 @@ describe('examples/presence under wrangler dev', () => {
       return row?.state === 'gone' && row;
     }, BOUND + MARGIN * 3, 20);
     const goneAfter = Date.now() - frozenAt;
-    const silentFor = Number(/^peer dead: silent for (\d+) ms/.exec(gone.why ?? '')?.[1]);
-    console.log(`presence (wrangler dev): stopped page shown gone ${goneAfter} ms after the stop (silent for ${silentFor} ms)`);
+    console.log(`presence (wrangler dev): stopped page shown gone ${goneAfter} ms after the stop`);
     expect(goneAfter).toBeGreaterThanOrEqual(INTERVAL * COUNT);
     expect(goneAfter).toBeLessThanOrEqual(BOUND + MARGIN);
-    expect(silentFor).toBeGreaterThanOrEqual(BOUND);
-    expect(silentFor).toBeLessThanOrEqual(BOUND + MARGIN);
+    // Once: still gone, left at the same moment, a while later.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await rowOf(carol.page, 'dave'))?.leftAt).toBe(gone.leftAt);
     expect(carol.errors).toEqual([]);
+  });
+
+  it('three pages, two of one name: every list equals /presence after each step; a tab that closes leaves its name listed', async () => {
+    const hub = 'three';
+    const agree = async (pages: { page: Parameters<typeof listOf>[0] }[]) =>
+      poll(async () => {
+        const response = await fetch(`${base}/presence/${hub}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        const truth = rowsForm((await response.json()) as PresenceEntry[]);
+        for (const { page } of pages) if (JSON.stringify(await listOf(page)) !== JSON.stringify(truth)) return false;
+        return truth;
+      }, 5000, 20);
+    const ada1 = await enter(hub, 'ada');
+    const ada2 = await enter(hub, 'ada');
+    const bob = await enter(hub, 'bob');
+    const listed = await agree([ada1, ada2, bob]);
+    expect(listed.map((entry) => entry.split(':')[0])).toEqual(['ada', 'bob']);
+    await say(bob.page, 'hello from bob');
+    await poll(async () => (await rowOf(ada1.page, 'bob'))?.said === 'hello from bob');
+    await ada2.page.close();
+    await agree([ada1, bob]);
+    expect((await rowOf(bob.page, 'ada'))?.state).toBe('online');
+    expect([...ada1.errors, ...bob.errors]).toEqual([]);
   });
 });

@@ -19,6 +19,7 @@ import { NODE, poll, ROOT } from './helpers.ts';
 import { FRAME, rawTcp, rawWs, type RawTcp, type RawWs } from './peers.ts';
 import type { FloodReport } from './flood-peer.ts';
 import { quickOr, STRESS_TIMEOUT } from '../support/stress.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 const FLOOD_PEER = fileURLToPath(new URL('./flood-peer.ts', import.meta.url));
 const INTERVAL = 1000;
@@ -218,7 +219,7 @@ describe('frame size', () => {
 
 describe('connection ids and addressing', () => {
   it('ids are nanoids (126 random bits), never repeated', () => {
-    const host = new Host({ transport: new SocketRegistry(), now: () => 0 });
+    const host = new Host({ codecs: createCodec, transport: new SocketRegistry(), now: () => 0 });
     const ids = new Set<string>();
     for (let i = 0; i < 10_000; i++) ids.add(host.open({ role: 'server' }));
     expect(ids.size).toBe(10_000);

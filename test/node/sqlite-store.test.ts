@@ -13,6 +13,7 @@ import { SqliteSnapshotStore } from '../../adapters/node/sqlite-store.ts';
 import { Host } from '../../runtime/host/host.ts';
 import type { StoredConnection } from '../../runtime/host/store.ts';
 import { LinkTransport } from '../support/sim.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 const dirs: string[] = [];
 const stores: SqliteSnapshotStore[] = [];
@@ -37,7 +38,7 @@ function open(path: string): SqliteSnapshotStore {
 /** A real record: a server connection stepped by a host, mid-probe. */
 function records(): StoredConnection[] {
   let now = 1_000;
-  const host = new Host({ transport: new LinkTransport(), now: () => now });
+  const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now });
   host.open({ id: 'ws-1', role: 'server', interval: 1000, count: 3, meta: { sessionHash: 'ab'.repeat(32) } });
   host.receive('ws-1', 'keepalive:ADVERTISE');
   host.open({ id: 'tcp-1', role: 'server', codec: { name: 'libvirt', advertise: true }, stream: true, meta: { transport: 'tcp' } });
@@ -130,7 +131,7 @@ describe('SqliteSnapshotStore', () => {
       },
       close: () => {},
     };
-    const host = new Host({ transport, store, now: () => now });
+    const host = new Host({ codecs: createCodec, transport, store, now: () => now });
     host.open({ id: 'p', role: 'server', interval: 1000, count: 2 });
     host.receive('p', 'keepalive:ADVERTISE');
     host.tick((now = 1000));
@@ -141,7 +142,7 @@ describe('SqliteSnapshotStore', () => {
     now = 1500;
     const reopened = open(path);
     const closed: string[] = [];
-    const next = new Host({ transport: { send: () => {}, close: (_, cause) => closed.push(`${now}:${endText(cause)}`) }, store: reopened, now: () => now });
+    const next = new Host({ codecs: createCodec, transport: { send: () => {}, close: (_, cause) => closed.push(`${now}:${endText(cause)}`) }, store: reopened, now: () => now });
     expect(next.restore(reopened.load(), now)).toEqual(['p']);
     expect(next.view('p')).toMatchObject({ state: 'alive.probing', unanswered: 1, pingsSent: 1, wakeAt: 2000, lastSignOfLife: 0 });
     for (now = 1500; now <= 3000; now += 100) next.tick(now);

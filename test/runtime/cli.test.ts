@@ -23,6 +23,8 @@ describe('one settings model', () => {
       pingWindow: undefined,
       deliveryWindow: DEFAULTS.deliveryWindow,
       deliveryWindowBytes: DEFAULTS.deliveryWindowBytes,
+      presence: false,
+      presenceStateBytes: DEFAULTS.presenceStateBytes,
       token: undefined,
       webhook: undefined,
       logFormat: 'text',
@@ -42,6 +44,8 @@ describe('one settings model', () => {
       advertiseTimeout: null,
     });
     expect(serveOptions({ 'tcp-port': 'off', 'no-inspector': true }, envOf({}))).toMatchObject({ tcpPort: null, inspector: false });
+    expect(serveOptions({ presence: true }, envOf({ KEEPALIVE_PRESENCE_STATE_BYTES: '64' }))).toMatchObject({ presence: true, presenceStateBytes: 64 });
+    expect(serveOptions({}, envOf({ KEEPALIVE_PRESENCE: 'yes' }))).toMatchObject({ presence: true });
   });
 
   it('reads a Worker\'s vars with the same names and defaults as the command line', () => {

@@ -25,6 +25,7 @@ import {
 import { Host, type HostEvent, type OpenOptions } from '../../runtime/host/host.ts';
 import { quickOr, STRESS_TIMEOUT } from '../support/stress.ts';
 import { endText } from '../../runtime/protocol/end-cause.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 const HEADER = 28; // length word + six XDR words
 
@@ -226,7 +227,7 @@ function recordingHost(maxFrameBytes: number) {
   const log = new Map<string, string[]>();
   const note = (id: string, line: string) => log.set(id, [...(log.get(id) ?? []), line]);
   const events: HostEvent[] = [];
-  const host = new Host({
+  const host = new Host({ codecs: createCodec,
     now: () => now,
     maxFrameBytes,
     maxPingsPerInterval: 0, // flooding has its own tests; here every PING is fair

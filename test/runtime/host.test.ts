@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Host, type HostEvent } from '../../runtime/host/host.ts';
 import { MemorySnapshotStore, type StoredConnection } from '../../runtime/host/store.ts';
 import { LinkTransport, Simulation, link } from '../support/sim.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 const HOUR = 3_600_000;
 
@@ -68,7 +69,7 @@ describe('a server before ADVERTISE', () => {
   it('sends nothing, not even a PONG, to a peer that PINGs without advertising', () => {
     const transport = new LinkTransport();
     let now = 0;
-    const host = new Host({ transport, now: () => now });
+    const host = new Host({ codecs: createCodec, transport, now: () => now });
     const id = host.open({ role: 'server', interval: 100, count: 1 });
     for (now = 0; now < 10_000; now += 50) {
       host.receive(id, 'keepalive:PING');
@@ -87,7 +88,7 @@ describe('the ADVERTISE deadline', () => {
     const transport = new LinkTransport();
     const events: HostEvent[] = [];
     let now = 0;
-    const host = new Host({
+    const host = new Host({ codecs: createCodec,
       transport,
       now: () => now,
       defaults: { interval: 100, count: 1, ...('advertiseTimeout' in options ? { advertiseTimeout: options.advertiseTimeout } : { advertiseTimeout: 1000 }) },
@@ -126,16 +127,16 @@ describe('the ADVERTISE deadline', () => {
       expect(none.view(none.open({ role: 'server' }))!.wakeAt).toBeNull();
     }
     expect(() => withDefault.open({ role: 'server', advertiseTimeout: -1 })).toThrow(/advertiseTimeout/);
-    expect(() => new Host({ transport: new LinkTransport(), defaults: { advertiseTimeout: Number.NaN } })).toThrow(/advertiseTimeout/);
+    expect(() => new Host({ codecs: createCodec, transport: new LinkTransport(), defaults: { advertiseTimeout: Number.NaN } })).toThrow(/advertiseTimeout/);
   });
 
   it('survives a restart: the deadline is in the snapshot, and a host resumed after it closes the connection at once', async () => {
     const store = new MemorySnapshotStore();
     const transport = new LinkTransport();
-    const first = new Host({ transport, store, now: () => 0, defaults: { advertiseTimeout: 1000 } });
+    const first = new Host({ codecs: createCodec, transport, store, now: () => 0, defaults: { advertiseTimeout: 1000 } });
     first.open({ id: 'idle', role: 'server' });
     await first.persistAll();
-    const second = new Host({ transport, store, now: () => 1500 });
+    const second = new Host({ codecs: createCodec, transport, store, now: () => 1500 });
     expect(second.restore(await store.load())).toEqual(['idle']);
     expect(second.has('idle')).toBe(false);
     expect(transport.closed).toEqual([{ id: 'idle', reason: 'no ADVERTISE within 1000 ms' }]);
@@ -145,7 +146,7 @@ describe('the ADVERTISE deadline', () => {
 describe('bad input', () => {
   it('closes only the offending connection, with a reason, and never throws', () => {
     const transport = new LinkTransport();
-    const host = new Host({ transport, now: () => 0, maxFrameBytes: 4096 });
+    const host = new Host({ codecs: createCodec, transport, now: () => 0, maxFrameBytes: 4096 });
     const good = host.open({ role: 'server', id: 'good' });
     host.receive(good, 'keepalive:ADVERTISE');
     const cases: [string, Parameters<Host['receive']>[1], boolean][] = [
@@ -170,7 +171,7 @@ describe('bad input', () => {
     fc.assert(
       fc.property(fc.array(fc.oneof(fc.uint8Array({ maxLength: 80 }), fc.string({ maxLength: 40 })), { maxLength: 12 }), (inputs) => {
         const transport = new LinkTransport();
-        const host = new Host({ transport, now: () => 0 });
+        const host = new Host({ codecs: createCodec, transport, now: () => 0 });
         const bystander = host.open({ role: 'server' });
         const text = host.open({ role: 'server' });
         const stream = host.open({ role: 'server', codec: { name: 'libvirt', advertise: true }, stream: true });
@@ -188,7 +189,7 @@ describe('bad input', () => {
 describe('snapshots and restore', () => {
   function server(store: MemorySnapshotStore, clock: { now: number }) {
     const transport = new LinkTransport();
-    return { transport, host: new Host({ transport, store, now: () => clock.now }) };
+    return { transport, host: new Host({ codecs: createCodec, transport, store, now: () => clock.now }) };
   }
 
   /** A server probing a peer that stopped after one PONG; restarts at `restartAt` from the store. */
@@ -241,14 +242,14 @@ describe('snapshots and restore', () => {
       order.push(`save:${JSON.stringify((record.snapshot as unknown as { value: unknown }).value)}`);
       save(record);
     };
-    const host = new Host({ store, now: () => 0, transport: { send: (_, frame) => order.push(`send:${String(frame)}`), close: () => {} } });
+    const host = new Host({ codecs: createCodec, store, now: () => 0, transport: { send: (_, frame) => order.push(`send:${String(frame)}`), close: () => {} } });
     host.open({ id: 'c', role: 'client' });
     expect(order).toEqual(['save:{"alive":"watching"}', 'send:keepalive:ADVERTISE']);
   });
 
   it('drops the snapshot of a connection that ended', () => {
     const store = new MemorySnapshotStore();
-    const host = new Host({ store, transport: new LinkTransport(), now: () => 0 });
+    const host = new Host({ codecs: createCodec, store, transport: new LinkTransport(), now: () => 0 });
     host.open({ id: 'x', role: 'server' });
     expect(store.records.has('x')).toBe(true);
     host.peerClosed('x');
@@ -257,12 +258,12 @@ describe('snapshots and restore', () => {
 
   it('keeps snapshots in memory by default, so a fresh host given that store resumes every connection', () => {
     let now = 0;
-    const first = new Host({ transport: new LinkTransport(), now: () => now });
+    const first = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now });
     first.open({ id: 'a', role: 'server', interval: 1000, count: 2 });
     first.receive('a', 'keepalive:ADVERTISE');
     first.tick((now = 1000)); // PING out, unanswered 1
     expect(first.store).toBeInstanceOf(MemorySnapshotStore);
-    const second = new Host({ transport: new LinkTransport(), now: () => now, store: first.store });
+    const second = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now, store: first.store });
     expect(second.restore(first.store.load() as Iterable<StoredConnection>, now)).toEqual(['a']);
     expect(second.view('a')).toEqual(first.view('a'));
     expect(second.view('a')).toMatchObject({ state: 'alive.probing', unanswered: 1, wakeAt: 2000 });
@@ -272,7 +273,7 @@ describe('snapshots and restore', () => {
 describe('the host\'s own in-memory store', () => {
   it('is not written per step, and loads every live connection as it is now, pending signs of life folded in', () => {
     let now = 0;
-    const host = new Host({ transport: new LinkTransport(), now: () => now });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now });
     host.open({ id: 'a', role: 'server', interval: 1000, count: 2 });
     host.receive('a', 'keepalive:ADVERTISE');
     const store = host.store as MemorySnapshotStore;
@@ -289,7 +290,7 @@ describe('the host\'s own in-memory store', () => {
 
   it('a store handed in is written on every step, as before', () => {
     const store = new MemorySnapshotStore();
-    const host = new Host({ store, transport: new LinkTransport(), now: () => 0 });
+    const host = new Host({ codecs: createCodec, store, transport: new LinkTransport(), now: () => 0 });
     expect(store.savesEachStep).toBe(true);
     host.open({ id: 'x', role: 'server' });
     expect(store.records.has('x')).toBe(true);
@@ -301,7 +302,7 @@ describe('event listeners', () => {
     let now = 0;
     const first: HostEvent[] = [];
     const second: HostEvent[] = [];
-    const host = new Host({ transport: new LinkTransport(), now: () => now, onEvent: (e) => first.push(e) });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now, onEvent: (e) => first.push(e) });
     const off = host.subscribe((e) => second.push(e));
     host.open({ id: 'a', role: 'server', interval: 1000 });
     host.receive('a', 'keepalive:ADVERTISE');
@@ -316,7 +317,7 @@ describe('the timer queue', () => {
   it('tells the adapter where to arm its one timer, only when the earliest deadline moved, and after every tick', () => {
     let now = 0;
     const wakes: (number | null)[] = [];
-    const host = new Host({ transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
     host.open({ id: 'a', role: 'client', interval: 1000 });
     host.open({ id: 'b', role: 'client', interval: 500 });
     host.open({ id: 'c', role: 'client', interval: 2000 }); // later than b: nothing to re-arm
@@ -334,7 +335,7 @@ describe('the timer queue', () => {
   it('fold(id) folds one connection now and reports the later earliest deadline', () => {
     let now = 0;
     const wakes: (number | null)[] = [];
-    const host = new Host({ transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now, onNextWake: (at) => wakes.push(at) });
     host.open({ id: 'a', role: 'client', interval: 1000 });
     host.open({ id: 'b', role: 'client', interval: 1000, at: 100 });
     host.receive('a', 'keepalive:PONG', (now = 300)); // pending: the queue still says 1000
@@ -355,7 +356,7 @@ describe('the timer queue', () => {
 
   it('a tick steps only the due connections', () => {
     let now = 0;
-    const host = new Host({ transport: new LinkTransport(), now: () => now });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), now: () => now });
     for (let i = 0; i < 1000; i++) host.open({ role: 'client', interval: 1000 + i, count: 2 });
     const before = host.stats.steps;
     now = 1004;
@@ -368,7 +369,7 @@ describe('the timer queue', () => {
 describe('inspection', () => {
   it('an inspect observer sees every connection actor, each frame as an event, and its snapshots', () => {
     const seen: { type: string; id: string; event?: string; value?: unknown }[] = [];
-    const host = new Host({
+    const host = new Host({ codecs: createCodec,
       transport: new LinkTransport(),
       now: () => 0,
       inspect: (e) =>
@@ -400,7 +401,7 @@ describe('abuse limits', () => {
   it('closes a peer that floods PINGs, after answering at most the limit, and leaves others alone', () => {
     const transport = new LinkTransport();
     let now = 0;
-    const host = new Host({ transport, now: () => now, maxPingsPerInterval: 10 });
+    const host = new Host({ codecs: createCodec, transport, now: () => now, maxPingsPerInterval: 10 });
     const [flooder, calm] = ['f', 'c'].map((id) => host.open({ id, role: 'server', interval: 1000 }));
     host.receive(flooder!, 'keepalive:ADVERTISE');
     host.receive(calm!, 'keepalive:ADVERTISE');
@@ -415,7 +416,7 @@ describe('abuse limits', () => {
 
   it('refuses connections past the cap with a CapacityError', async () => {
     const { CapacityError } = await import('../../runtime/host/host.ts');
-    const host = new Host({ transport: new LinkTransport(), maxConnections: 2 });
+    const host = new Host({ codecs: createCodec, transport: new LinkTransport(), maxConnections: 2 });
     host.open({ role: 'server' });
     host.open({ role: 'server' });
     expect(host.atCapacity).toBe(true);
@@ -427,7 +428,7 @@ describe('abuse limits', () => {
 describe('tag', () => {
   it('is handed back with each application frame of its connection, never with keepalive frames, and goes with the connection', () => {
     const seen: [string, unknown, unknown][] = [];
-    const host = new Host({ now: () => 0, transport: { send() {}, close() {} }, onMessage: (id, data, _at, tag) => void seen.push([id, data, tag]) });
+    const host = new Host({ codecs: createCodec, now: () => 0, transport: { send() {}, close() {} }, onMessage: (id, data, _at, tag) => void seen.push([id, data, tag]) });
     const a = host.open({ id: 'a', role: 'server', at: 0 });
     const b = host.open({ id: 'b', role: 'server', at: 0 });
     const handle = { name: 'a handle' };

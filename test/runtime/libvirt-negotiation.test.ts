@@ -10,6 +10,7 @@ import { LibvirtNegotiation, type KeepaliveSupport } from '../../runtime/protoco
 import type { Frame } from '../../runtime/codec/codec.ts';
 import type { HostEvent } from '../../runtime/host/types.ts';
 import { endText } from '../../runtime/protocol/end-cause.ts';
+import { createCodec } from '../../runtime/codec/index.ts';
 
 const bytes = (h: string) => new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
 const REPLY_1 = bytes('00000020 20008086 00000001 0000003c 00000001 00000001 00000000 00000001');
@@ -31,7 +32,7 @@ function setup(onOutcome?: (support: KeepaliveSupport, at: number) => void) {
   const sent: Frame[] = [];
   const closed: string[] = [];
   const events: HostEvent[] = [];
-  const host = new Host({
+  const host = new Host({ codecs: createCodec,
     now: () => now,
     transport: { send: (_, frame) => void sent.push(frame), close: (_, cause) => void closed.push(endText(cause)) },
     onEvent: (event) => events.push(event),

@@ -18,10 +18,11 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   application: ['codec', 'protocol'],
   metrics: ['codec', 'protocol'],
   config: ['codec', 'protocol', 'application'],
-  hub: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config'],
-  inspector: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'hub'],
-  cluster: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'hub'],
-  server: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'hub', 'inspector', 'cluster'],
+  presence: ['codec', 'protocol', 'application'],
+  hub: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'presence'],
+  inspector: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'presence', 'hub'],
+  cluster: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'presence', 'hub'],
+  server: ['codec', 'protocol', 'host', 'delivery', 'application', 'metrics', 'config', 'presence', 'hub', 'inspector', 'cluster'],
   client: ['codec', 'protocol', 'host', 'delivery'],
 };
 

@@ -1,6 +1,6 @@
 /**
  * Driving the presence example's page (examples/presence) in Chromium: what its list
- * shows, read from the DOM a person sees (names, online/gone, last words, why gone).
+ * shows, read from the DOM a person sees (names, online/gone, their tabs, last words).
  */
 import type { BrowserContext, Page } from 'playwright-core';
 
@@ -9,10 +9,11 @@ export interface Row {
   state: 'online' | 'gone';
   /** Page clock: when this name first appeared online in this page's list. */
   shownAt?: number;
-  /** Server clock: when its connection ended. */
+  /** Page clock: when its last connection ended, as this page heard it. */
   leftAt?: number;
+  /** Its connections' ids, sorted (online only). */
+  ids?: string[];
   said?: string;
-  why?: string;
 }
 
 /** Opens the page as `name`; resolves once its client is open, with the page's clock at that moment. */
@@ -34,8 +35,8 @@ export function rowsOf(page: Page): Promise<Row[]> {
         state: data.state as 'online' | 'gone',
         ...(data.shownAt ? { shownAt: Number(data.shownAt) } : {}),
         ...(data.leftAt ? { leftAt: Number(data.leftAt) } : {}),
+        ...(data.ids ? { ids: data.ids.split(',').sort() } : {}),
         ...(li.querySelector('.said q') ? { said: li.querySelector('.said q')!.textContent! } : {}),
-        ...(li.querySelector('.why') ? { why: li.querySelector('.why')!.textContent! } : {}),
       };
     }),
   );
@@ -68,4 +69,12 @@ export async function freeze(page: Page): Promise<() => Promise<void>> {
     await cdp.send('Debugger.resume').catch(() => {});
     await cdp.detach().catch(() => {});
   };
+}
+
+/** A page's online rows in the form of test/support/presence-lists.ts, to compare with a hub's `/presence`. */
+export async function listOf(page: Page): Promise<string[]> {
+  return (await rowsOf(page))
+    .filter((row) => row.state === 'online')
+    .map((row) => `${row.peer}:${row.ids!.join(',')}`)
+    .sort();
 }

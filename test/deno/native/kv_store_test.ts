@@ -7,6 +7,7 @@ import { Host } from '../../../runtime/host/host.ts';
 import type { StoredConnection } from '../../../runtime/host/store.ts';
 import type { Transport } from '../../../runtime/host/types.ts';
 import { KvSnapshotStore } from '../../../adapters/deno/kv-store.ts';
+import { createCodec } from '../../../runtime/codec/index.ts';
 
 const silent: Transport = { send() {}, close() {} };
 
@@ -46,7 +47,7 @@ Deno.test('a new handle on the same file loads exactly the snapshots the host le
   await using db = await tempKv();
   let now = 1_000;
   const store = new KvSnapshotStore(db.kv);
-  const host = new Host({ transport: silent, store, now: () => now, defaults: { interval: 100, count: 2 } });
+  const host = new Host({ codecs: createCodec, transport: silent, store, now: () => now, defaults: { interval: 100, count: 2 } });
   const a = host.open({ role: 'server', meta: { transport: 'ws' } });
   const b = host.open({ role: 'client', codec: { name: 'libvirt', advertise: true }, stream: true });
   const c = host.open({ role: 'server' });
@@ -66,7 +67,7 @@ Deno.test('a new handle on the same file loads exactly the snapshots the host le
   assert.deepEqual(byId.get(a)!.meta, { transport: 'ws' });
 
   // And a host restored from them carries on with the same counters and deadlines.
-  const again = new Host({ transport: silent, now: () => now });
+  const again = new Host({ codecs: createCodec, transport: silent, now: () => now });
   assert.deepEqual(again.restore(loaded, now).sort(), [a, b].sort());
   assert.deepEqual(again.view(a), host.view(a));
   assert.deepEqual(again.view(b), host.view(b));

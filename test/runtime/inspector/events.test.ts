@@ -9,6 +9,7 @@ import { Host, type HostEvent } from '../../../runtime/host/host.ts';
 import { TEXT_FRAMES } from '../../../runtime/codec/index.ts';
 import { inspectorRoutes } from '../../../runtime/inspector/routes.ts';
 import type { EventStreamOptions } from '../../../runtime/inspector/events.ts';
+import { createCodec } from '../../../runtime/codec/index.ts';
 
 interface Message {
   event: string;
@@ -47,7 +48,7 @@ function reader(body: ReadableStream<Uint8Array>) {
 function world(options: EventStreamOptions = {}) {
   let now = 1_000;
   const sent: string[] = [];
-  const host = new Host({ now: () => now, transport: { send: (id, frame) => sent.push(`${id} ${String(frame)}`), close() {} } });
+  const host = new Host({ codecs: createCodec, now: () => now, transport: { send: (id, frame) => sent.push(`${id} ${String(frame)}`), close() {} } });
   const app = inspectorRoutes({ host, now: () => now, ...options });
   return { host, sent, open: async () => reader((await app.request('/inspect/events')).body!), advance: (ms: number) => (now += ms) };
 }
