@@ -101,7 +101,7 @@ export function decodeFrame(frame: AppData): DeliveryFrame | DeliveryError {
     const received = number(parts[1] ?? '');
     const floor = number(parts[2] ?? '');
     const epoch = parts[0] ?? '';
-    if (parts.length !== 3 || received === null || floor === null || !/^(-|[A-Za-z0-9_-]{1,64})$/.test(epoch)) {
+    if (parts.length !== 3 || received === null || floor === null || !/^(-|[A-Za-z0-9_.-]{1,64})$/.test(epoch)) {
       return malformed('RESUME is not "<epoch> <received> <floor>"');
     }
     return { kind: 'resume', epoch: epoch === '-' ? null : epoch, received, floor };

@@ -42,8 +42,8 @@ beforeAll(async () => {
       'dev',
       ...['-c', 'examples/presence/wrangler.toml', '--ip', '127.0.0.1', '--port', '0', '--inspector-port', '0'],
       ...['--persist-to', state, '--show-interactive-dev-session=false', '--log-level', 'info'],
-      // A token for /presence. (With KEEPALIVE_SHARDS=2 the pages do not yet agree: see the report of issue 35.)
-      ...['--var', `KEEPALIVE_TOKEN:${TOKEN}`],
+      // A token for /presence; two shards, so pages on different objects must agree.
+      ...['--var', `KEEPALIVE_TOKEN:${TOKEN}`, '--var', 'KEEPALIVE_SHARDS:2'],
     ],
     {
       cwd: ROOT,

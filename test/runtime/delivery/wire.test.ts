@@ -14,6 +14,8 @@ describe('delivery frames', () => {
         expect(decodeFrame(encodeKeepalive('PONG', null))).toEqual({ kind: 'pong', ack: null });
         expect(decodeFrame(encodeResume('V1StGXR8_Z5jdHi6B-myT', s, a))).toEqual({ kind: 'resume', epoch: 'V1StGXR8_Z5jdHi6B-myT', received: s, floor: a });
         expect(decodeFrame(encodeResume(null, s, a))).toEqual({ kind: 'resume', epoch: null, received: s, floor: a });
+        // A sharded hub's connection ids name their shard after a dot.
+        expect(decodeFrame(encodeResume('V1StGXR8_Z5jdHi6B-myT.3', s, a))).toEqual({ kind: 'resume', epoch: 'V1StGXR8_Z5jdHi6B-myT.3', received: s, floor: a });
       }),
     );
   });
