@@ -16,9 +16,6 @@ import { takenOver } from './takeover.ts';
 /** A connection another process took over: its peer reconnects (1012) and resumes there. */
 const HELD_ELSEWHERE: EndCause = { cause: 'restart', detail: 'another process holds this connection now' };
 
-/** A verdict already due at a takeover waits this long past the dead lease's expiry (or the takeover, if later), for a live peer to reattach. */
-const TAKEOVER_HOLD_MS = 800;
-
 export interface ReaperOptions extends ClusterContext {
   readonly report: PresenceReport;
   /** Connections that just became this process's, in the turn they did (delivery mode: their inboxes come first). */
@@ -80,7 +77,8 @@ export class Reaper {
       await deliveries.fetch(records.map((record) => record.id)).catch(() => {});
       const at = Date.now();
       // Held past the expiry, or past now when Redis was away then (a failover): a live peer gets its moment either way.
-      const taken = takenOver(records, at, Math.max(lease.toLocal(Number(expiry)), at) + TAKEOVER_HOLD_MS);
+      // A verdict already due waits past the dead lease's expiry (or this takeover, if later) for a live peer to reattach.
+      const taken = takenOver(records, at, Math.max(lease.toLocal(Number(expiry)), at));
       snapshots.adopt(taken);
       presence.move(dead, null);
       const ids = hub.host.resume(taken, at);

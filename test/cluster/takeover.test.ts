@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { KeepaliveContext } from '../../actors/keepalive.ts';
-import { takenOver } from '../../runtime/cluster/takeover.ts';
+import { reattachWindow, takenOver } from '../../runtime/cluster/takeover.ts';
 import { Host, MemorySnapshotStore, type OpenOptions, type StoredConnection } from '../../runtime/host/index.ts';
 import { LinkTransport } from '../support/sim.ts';
 
@@ -25,14 +25,24 @@ const advertised = (host: Host) => host.receive('p', 'keepalive:ADVERTISE', 0);
 const context = (record: StoredConnection) => (record.snapshot as unknown as { context: KeepaliveContext }).context;
 const value = (record: StoredConnection) => (record.snapshot as unknown as { value: unknown }).value;
 
+/** The hold's start for a verdict held until `until`: takenOver adds the reattach window of the connection's interval. */
+const from = (until: number) => until - reattachWindow(INTERVAL);
+
 describe('takenOver', () => {
+  it('waits for a reattach as long as our client may take to retry at that interval, at least 800 ms', () => {
+    expect(reattachWindow(1000)).toBe(800);
+    expect(reattachWindow(2000)).toBe(1300);
+    expect(reattachWindow(5000)).toBe(2300);
+    expect(reattachWindow(30_000)).toBe(2300);
+  });
+
   it('sends the PINGs a timely host would have sent by now, stopping before the verdict', () => {
     // count 3, PINGed at 1000: PINGs were due at 2000 and 3000; the verdict at 4000.
     const record = recordOf({ role: 'server', count: 3 }, (host) => {
       advertised(host);
       host.tick(1000);
     });
-    const [taken] = takenOver([record], 3500, 3900);
+    const [taken] = takenOver([record], 3500, from(3900));
     expect(value(taken!)).toEqual({ alive: 'probing' });
     expect(context(taken!)).toMatchObject({ pingsSent: 3, unanswered: 3, intervalStart: 3000, wakeAt: 4000, lastSignOfLife: 0 });
   });
@@ -43,15 +53,15 @@ describe('takenOver', () => {
       host.tick(1000);
     });
     expect(context(record).wakeAt).toBe(2000);
-    expect(context(takenOver([record], 2500, 2800)[0]!)).toMatchObject({ wakeAt: 2800, unanswered: 1, pingsSent: 1 });
-    expect(context(takenOver([record], 1500, 1900)[0]!).wakeAt).toBe(2000);
-    expect(context(takenOver([record], 1500, 2000)[0]!).wakeAt).toBe(2000);
+    expect(context(takenOver([record], 2500, from(2800))[0]!)).toMatchObject({ wakeAt: 2800, unanswered: 1, pingsSent: 1 });
+    expect(context(takenOver([record], 1500, from(1900))[0]!).wakeAt).toBe(2000);
+    expect(context(takenOver([record], 1500, from(2000))[0]!).wakeAt).toBe(2000);
   });
 
   it('holds the verdict of a connection with count 0 (its first due tick is one)', () => {
     const record = recordOf({ role: 'server', count: 0 }, advertised);
     expect(value(record)).toEqual({ alive: 'watching' });
-    expect(context(takenOver([record], 1500, 2300)[0]!).wakeAt).toBe(2300);
+    expect(context(takenOver([record], 1500, from(2300))[0]!).wakeAt).toBe(2300);
   });
 
   it('leaves a connection that never judges its peer, and one awaiting ADVERTISE, as it was', () => {
@@ -60,7 +70,7 @@ describe('takenOver', () => {
     const awaitingPassive = recordOf({ role: 'server', count: 2, sendPings: false, advertiseTimeout: 3000 });
     expect(context(awaiting).wakeAt).toBe(3000);
     for (const record of [passive, awaiting, awaitingPassive]) {
-      const [taken] = takenOver([record], 2500, 3500);
+      const [taken] = takenOver([record], 2500, from(3500));
       expect(value(taken!)).toEqual(value(record));
       expect(context(taken!)).toEqual(context(record));
     }
