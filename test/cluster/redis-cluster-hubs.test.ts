@@ -109,7 +109,11 @@ describe('hubs over a Redis Cluster', () => {
       hub.clients.push(joiner);
       await nextEvent(joiner, 'open');
       const failover = await failing;
-      await until(async () => whole(hub) && (await Promise.all(hub.servers.map(health))).every((h) => h.redis === 'up'), `presence of ${hub.name} whole again`, 5000);
+      await until(async () => whole(hub) && (await Promise.all(hub.servers.map(health))).every((h) => h.redis === 'up'), `presence of ${hub.name} whole again`, 5000).catch(async (error: unknown) => {
+        // What each process lists and says, for the one who reads the failure.
+        const listed = hub.servers.map((server) => server.hub.presence().length).join(', ');
+        throw new Error(`${String(error)}: ${peersOf(hub)} peers, listed ${listed}; health ${JSON.stringify(await Promise.all(hub.servers.map(health)))}\n${hub.logs.slice(-15).join('\n')}`);
+      });
       expect(Date.now() - failover.answeredAt).toBeLessThan(3000);
       for (const server of hub.servers) expect(await health(server)).toMatchObject({ redisAt: `127.0.0.1:${failover.promoted}`, failovers: 1 });
       // The hubs on the other primaries: not moved, none of their peers lost.
