@@ -10,9 +10,8 @@
  * an idle hub's shards sleep. A push that fails is reported and lost (at most once, as
  * broadcasts between shards are).
  */
-import { PEER_META, PRESENCE_META } from '../../runtime/application/index.ts';
 import type { ConnectionId, Host } from '../../runtime/host/index.ts';
-import type { PresenceRow } from '../../runtime/hub/index.ts';
+import { presenceRowOf, type PresenceRow } from '../../runtime/hub/index.ts';
 import type { PresenceFeed, PresenceMember } from '../../runtime/presence/index.ts';
 
 const PREFIX = 'pr:';
@@ -92,17 +91,7 @@ export class ShardPresence {
     for (const id of this.#up) {
       const view = host.view(id);
       if (!view) continue;
-      const mark = view.meta[PRESENCE_META];
-      const own = feed.own(id);
-      up.push({
-        id,
-        peer: view.meta[PEER_META] ?? null,
-        state: view.state,
-        lastSignOfLife: view.lastSignOfLife,
-        codec: view.codec,
-        ...(mark === 'hidden' || mark === 'hidden-sub' ? { hidden: true } : {}),
-        ...(own ? { presence: { state: own.state, at: own.at } } : {}),
-      });
+      up.push(presenceRowOf(id, view, feed.own(id)));
     }
     const down = [...this.#down];
     this.#up.clear();

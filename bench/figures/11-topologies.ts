@@ -22,8 +22,7 @@ import { measure } from '../lib/stats.ts';
 import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
 import { startRedisCluster } from '../../test/support/redis-cluster.ts';
 import { startRedisSentinel } from '../../test/support/redis-sentinel.ts';
-import { startRedis } from '../../test/support/redis.ts';
-import { createClient } from 'redis';
+import { startRedis, redisCommand } from '../../test/support/redis.ts';
 
 const HUBS = 3;
 
@@ -49,16 +48,7 @@ interface Outcome {
 /** Commands a hub never sends in steady state, or another part of the deployment does. */
 const NOT_THE_HUBS = new Set(['ping', 'info', 'replconf', 'client', 'hello', 'config', 'cluster', 'sentinel', 'command', 'role', 'psync', 'sync']);
 
-async function command(port: number, args: string[]): Promise<unknown> {
-  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 2000 } });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    return await client.sendCommand(args);
-  } finally {
-    client.destroy();
-  }
-}
+const command = (port: number, args: string[]) => redisCommand(port, args, 2000);
 
 async function hubCommands(port: number): Promise<number> {
   let calls = 0;

@@ -4,10 +4,9 @@
  * each flush (about a second, with state and last sign of life), and everything it holds
  * when asked (a process said hello) or after Redis lost it.
  */
-import { PEER_META, PRESENCE_META } from '../application/index.ts';
 import type { StoredPresence } from '../presence/index.ts';
 import type { ConnectionId, Host, HostEvent } from '../host/index.ts';
-import type { PresenceRow } from '../hub/index.ts';
+import { presenceRowOf, type PresenceRow } from '../hub/index.ts';
 import type { Dispatch } from './dispatch.ts';
 import type { ClusterSnapshots } from './stores.ts';
 
@@ -71,17 +70,7 @@ export class PresenceReport {
     for (const id of ids) {
       const view = host.view(id);
       if (!view) continue;
-      const mark = view.meta[PRESENCE_META];
-      const own = this.#options.own?.(id);
-      up.push({
-        id,
-        peer: view.meta[PEER_META] ?? null,
-        state: view.state,
-        lastSignOfLife: view.lastSignOfLife,
-        codec: view.codec,
-        ...(mark === 'hidden' || mark === 'hidden-sub' ? { hidden: true } : {}),
-        ...(own ? { presence: { state: own.state, at: own.at } } : {}),
-      });
+      up.push(presenceRowOf(id, view, this.#options.own?.(id)));
     }
     await dispatch.toHub({ type: 'rows', full, up, down });
   }

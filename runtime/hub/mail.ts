@@ -14,9 +14,9 @@
  * saying what, for its receiver to report and drop; nothing half-read is acted on. Only
  * parts of one hub running this code send mail (no release has shipped an older format).
  */
-import type { AppData } from '../application/index.ts';
+import { PEER_META, PRESENCE_META, type AppData } from '../application/index.ts';
 import { dataOnWire, fromBase64 } from '../codec/index.ts';
-import type { ConnectionId } from '../host/index.ts';
+import type { ConnectionId, ConnectionView } from '../host/index.ts';
 import type { PresenceState } from '../protocol/index.ts';
 
 /** A connection as the process holding it reports it to the others (`rows`). */
@@ -33,6 +33,24 @@ export interface PresenceRow {
   readonly hidden?: boolean;
   /** Presence for peers: the state the peer set, and when (ms). Absent: none. */
   readonly presence?: { readonly state: PresenceState; readonly at: number };
+}
+
+/**
+ * A connection's row as the part that holds it reports it to the others (a cluster's
+ * processes, a sharded hub's objects): from its view, with whether `authorize` hid it and
+ * the peer's own presence state, if it set one.
+ */
+export function presenceRowOf(id: ConnectionId, view: ConnectionView, own: { readonly state: PresenceState; readonly at: number } | undefined): PresenceRow {
+  const mark = view.meta[PRESENCE_META];
+  return {
+    id,
+    peer: view.meta[PEER_META] ?? null,
+    state: view.state,
+    lastSignOfLife: view.lastSignOfLife,
+    codec: view.codec,
+    ...(mark === 'hidden' || mark === 'hidden-sub' ? { hidden: true } : {}),
+    ...(own ? { presence: { state: own.state, at: own.at } } : {}),
+  };
 }
 
 /** How a process answers a request to hand a connection over: handed over, still attached to a live socket, or not held here. */

@@ -14,9 +14,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { hubPrefix, keys } from '../../runtime/cluster/keys.ts';
-import { exited, freePort, launchRedis, ready } from './redis.ts';
+import { exited, freePort, launchRedis, ready, redisCommand } from './redis.ts';
 
 export const REDIS_CLI = process.env.REDIS_CLI ?? (existsSync('/usr/bin/redis-cli') ? '/usr/bin/redis-cli' : 'redis-cli');
 
@@ -67,16 +66,7 @@ export async function startRedisCluster(extra: readonly string[] = []): Promise<
     await ready(port, proc);
   };
   const dead = new Set<number>();
-  const command = async (port: number, args: string[]): Promise<unknown> => {
-    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 1000 } });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await client.sendCommand(args);
-    } finally {
-      client.destroy();
-    }
-  };
+  const command = redisCommand;
   const live = () => ports.filter((port) => !dead.has(port));
   /** From the first live node that answers. */
   const anyNode = async (args: string[]): Promise<unknown> => {

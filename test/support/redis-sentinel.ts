@@ -9,9 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import type { Failover } from './redis-cluster.ts';
-import { exited, freePort, launchRedis, ready } from './redis.ts';
+import { exited, freePort, launchRedis, ready, redisCommand } from './redis.ts';
 
 /** The name the Sentinels know the primary by. */
 export const MASTER = 'keepalive';
@@ -37,16 +36,7 @@ export async function startRedisSentinel(): Promise<RedisSentinel> {
   const servers = [await freePort(), await freePort()];
   const sentinels = [await freePort(), await freePort(), await freePort()];
   const procs = new Map<number, ChildProcess>();
-  const command = async (port: number, args: string[]): Promise<unknown> => {
-    const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout: 1000 } });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return await client.sendCommand(args);
-    } finally {
-      client.destroy();
-    }
-  };
+  const command = redisCommand;
   const role = (port: number) => command(port, ['ROLE']).then((reply) => String((reply as unknown[])[0]), () => 'away');
   const inSync = async (port: number) => /master_link_status:up/.test(String(await command(port, ['INFO', 'replication']).catch(() => '')));
   const waitFor = async (what: string, check: () => Promise<boolean>, timeout = 40_000) => {

@@ -4,6 +4,7 @@
  * freeze and restart it. Debian's redis-server, installed by `npm test`'s pretest
  * (scripts/system-deps.ts); REDIS_SERVER overrides the binary.
  */
+import { createClient } from 'redis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -124,4 +125,16 @@ export async function startRedis(): Promise<RedisProcess> {
     stop: () => handle.kill(),
   };
   return handle;
+}
+
+/** One command to the redis-server (or Sentinel) on `port`, over a connection of its own that gives up at once. */
+export async function redisCommand(port: number, args: string[], connectTimeout = 1000): Promise<unknown> {
+  const client = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false, connectTimeout } });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return await client.sendCommand(args);
+  } finally {
+    client.destroy();
+  }
 }
