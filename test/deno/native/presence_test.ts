@@ -22,13 +22,15 @@ Deno.test('presence for peers on Deno: one entry per peer, states, a dead peer l
       return client;
     };
     const [ada1, ada2, bob] = [join('ada'), join('ada'), join('bob')];
-    const agree = () =>
+    // Every live client's list equals /presence, once the hub lists `peers` (before the first
+    // ADVERTISE, an empty list agrees with an empty hub).
+    const agree = (peers: number) =>
       until(async () => {
         const truth = rowsForm((await (await fetch(`${server.url}/presence`)).json()) as PresenceEntry[]);
         const live = clients.filter((c) => c.readyState !== 3);
-        return live.every((c) => c.presence.available && JSON.stringify(listForm(c.presence.list())) === JSON.stringify(truth)) && truth;
+        return truth.length === peers && live.every((c) => c.presence.available && JSON.stringify(listForm(c.presence.list())) === JSON.stringify(truth)) && truth;
       });
-    assert.deepEqual((await agree()).map((e) => e.split(':')[0]), ['ada', 'bob']);
+    assert.deepEqual((await agree(2)).map((e) => e.split(':')[0]), ['ada', 'bob']);
 
     ada1.presence.set({ typing: true });
     await until(() => JSON.stringify(bob.presence.list().find((e) => e.peer === 'ada')?.state) === '{"typing":true}');
@@ -48,7 +50,7 @@ Deno.test('presence for peers on Deno: one entry per peer, states, a dead peer l
     silent.close();
 
     ada2.close();
-    await agree();
+    await agree(2);
     assert.equal(leaves.filter((e) => e.peer === 'ada').length, 0);
   } finally {
     for (const client of clients) if (client.readyState !== 3) client.close();
