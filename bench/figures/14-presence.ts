@@ -115,7 +115,9 @@ const figure: Figure = {
           samples: bytes.presence,
           baselineSamples: bytes.broadcast,
           baselineName: 'the whole list broadcast on every change (the old example)',
-          target: 'independent of the hub size',
+          // Independence of the hub's size is the headline's check (both sizes); here: below the whole list.
+          target: 'ratio < 1',
+          meets: (_value, ratio) => ratio !== null && ratio < 1,
         }),
         measure({
           name: `server CPU per join or leave, ${subscribers.toLocaleString('en')} subscribers`,
