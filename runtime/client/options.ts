@@ -4,7 +4,7 @@
  */
 import type { HostEvent, TimerApi } from '../host/index.ts';
 import type { Frame } from '../codec/index.ts';
-import { PRESENCE_PARAM, SESSION_PARAM } from '../protocol/index.ts';
+import { defaultReconnectMaxDelay, PRESENCE_PARAM, SESSION_PARAM } from '../protocol/index.ts';
 import type { Dialect } from './session.ts';
 
 export interface ReconnectOptions {
@@ -81,7 +81,7 @@ export function reconnectOptions(options: ConnectOptions): Reconnect | null {
   const given = options.reconnect === true || options.reconnect === undefined ? {} : options.reconnect;
   const reconnect = {
     minDelay: given.minDelay ?? 100,
-    maxDelay: given.maxDelay ?? Math.min((options.interval ?? 5000) / 2, 2000),
+    maxDelay: given.maxDelay ?? defaultReconnectMaxDelay(options.interval ?? 5000),
     maxRetries: given.maxRetries ?? Infinity,
   };
   for (const [name, value] of Object.entries(reconnect)) {

@@ -196,8 +196,7 @@ export class Cluster implements RemoteHub {
    */
   broadcast(data: AppData, except: readonly ConnectionId[]): void {
     // The application sent it to the delivery-mode connections held here already.
-    const hub = this.#hub;
-    const here = hub ? [...hub.host.ids()].filter((id) => hub.delivery.speaks(id)) : [];
+    const here = this.#hub?.delivery.held() ?? [];
     void this.deliveries
       .broadcast(data, [...except, ...here])
       .then((byNode) => {

@@ -104,7 +104,7 @@ export class RunningCluster {
     await this.#renew();
     await this.#report.send(false);
     // What a nudge missed (sent to a holder that had just handed the connection on) or a full window left waiting.
-    await this.drain(this.#deliveryIds()).catch(() => {});
+    await this.drain(this.#options.hub.delivery.held()).catch(() => {});
     if (this.#settling.size > 0) await this.#settle();
   }
 
@@ -170,10 +170,6 @@ export class RunningCluster {
     }
   }
 
-  #deliveryIds(): ConnectionId[] {
-    const { hub } = this.#options;
-    return [...hub.host.ids()].filter((id) => hub.delivery.speaks(id));
-  }
 
   #renew(): Promise<void> {
     this.#renewing ??= this.#renewOnce().finally(() => (this.#renewing = undefined));
@@ -208,7 +204,7 @@ export class RunningCluster {
       const owed = hub.application.outbox.owed();
       await snapshots.writeAll(records);
       await events.writeAll(owed);
-      for (const id of this.#deliveryIds()) {
+      for (const id of this.#options.hub.delivery.held()) {
         const counters = hub.delivery.counters(id);
         if (counters) deliveries.rewrite(id, counters, hub.delivery.unacknowledged(id));
       }

@@ -12,15 +12,16 @@
  */
 import { pingsOnNextTick, type KeepaliveEmitted } from '../../actors/keepalive.ts';
 import { SnapshotStepper, type StoredConnection } from '../host/index.ts';
+import { defaultReconnectMaxDelay } from '../protocol/index.ts';
 
 /**
  * How long past `holdFrom` a taken-over connection's due verdict waits: our client's longest
- * reconnect delay at this interval (min(interval / 2, 2 s), client/options.ts) and 300 ms to
+ * reconnect delay at this interval (defaultReconnectMaxDelay) and 300 ms to
  * reattach, at least 800 ms. Under a failover of Redis the takeover itself comes seconds late,
  * and a peer whose client had backed off to its longest delay was declared dead while retrying.
  */
 export function reattachWindow(interval: number): number {
-  return Math.max(800, Math.min(interval / 2, 2000) + 300);
+  return Math.max(800, defaultReconnectMaxDelay(interval) + 300);
 }
 
 export function takenOver(records: Iterable<StoredConnection>, at: number, holdFrom: number): StoredConnection[] {

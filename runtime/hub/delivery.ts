@@ -66,6 +66,11 @@ export class HubDelivery {
     return this.#links.has(id) || this.#host.meta(id)?.[DELIVERY_META] !== undefined;
   }
 
+  /** The delivery-mode connections this host holds now. */
+  held(): ConnectionId[] {
+    return [...this.#host.ids()].filter((id) => this.speaks(id));
+  }
+
   /** The link of a delivery-mode connection, made (or read back from the store) on first use. */
   link(id: ConnectionId): DeliveryLink | undefined {
     let link = this.#links.get(id);

@@ -29,3 +29,12 @@ export const DEFAULTS = {
 export function defaultAdvertiseTimeout(interval: number, count: number): number {
   return interval * (count + 1);
 }
+
+/**
+ * Our client's longest wait between reconnect attempts at this keepalive interval, unless
+ * told otherwise: short enough to reattach while the server still holds the connection, and
+ * what a clustered hub's takeover waits for a live peer to come back (runtime/cluster/takeover.ts).
+ */
+export function defaultReconnectMaxDelay(interval: number): number {
+  return Math.min(interval / 2, 2000);
+}
